@@ -1,0 +1,27 @@
+package commands
+
+import (
+	"github.com/docker/cli/cli/command"
+	//lint:ignore SA1019 see dockerServiceCommand
+	"github.com/docker/cli/cli/command/service"
+	"github.com/spf13/cobra"
+)
+
+// dockerServiceCommand returns docker's own `docker service <verb>` command
+// (create or update), built on dockerCLI.
+//
+// We run docker's command in process instead of re-implementing it so that
+// every flag, validation, error message and the convergence progress behave
+// exactly as in docker. service.NewServiceCommand is deprecated upstream ("do
+// not import commands directly", gone in docker/cli v29), so this is the only
+// file that imports it: moving to v29 means replacing this one function (for
+// example by re-executing the docker CLI) and nothing else.
+func dockerServiceCommand(dockerCLI command.Cli, verb string) *cobra.Command {
+	svc := service.NewServiceCommand(dockerCLI) //nolint:staticcheck // SA1019, see above
+	cmd, _, err := svc.Find([]string{verb})
+	if err != nil || cmd == svc {
+		panic("docker/cli has no `docker service " + verb + "` command")
+	}
+	svc.RemoveCommand(cmd)
+	return cmd
+}

@@ -1,0 +1,30 @@
+package commands
+
+import (
+	"encoding/json"
+	"io"
+
+	"github.com/docker/cli/templates"
+)
+
+// writeFormatted prints v the way docker's --format does: the human text when
+// format is empty, indented JSON for "json", else a Go template over v.
+func writeFormatted(w io.Writer, format string, v any, text func(io.Writer) error) error {
+	switch format {
+	case "":
+		return text(w)
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	tmpl, err := templates.Parse(format)
+	if err != nil {
+		return err
+	}
+	if err := tmpl.Execute(w, v); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, "\n")
+	return err
+}

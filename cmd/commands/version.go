@@ -1,0 +1,99 @@
+package commands
+
+import (
+	"fmt"
+	"io"
+	"runtime"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/spf13/cobra"
+
+	"github.com/docker-stateful/docker-stateful/plugin/version"
+)
+
+type versionOptions struct {
+	format string
+}
+
+// versionInfo is what `docker stateful version` reports; Server is nil when
+// the daemon cannot be reached (the client part is still useful then).
+type versionInfo struct {
+	Client struct {
+		Version   string
+		Commit    string
+		GoVersion string
+		OsArch    string
+	}
+	Server      *serverVersion `json:",omitempty"`
+	ServerError string         `json:",omitempty"`
+}
+
+type serverVersion struct {
+	Name           string // the engine's name: its hostname
+	Version        string
+	APIVersion     string
+	SwarmNodeID    string
+	SwarmState     string
+	SwarmIsManager bool
+}
+
+func newVersionCommand(dockerCLI command.Cli) *cobra.Command {
+	var opts versionOptions
+	cmd := &cobra.Command{
+		Use:   "version [OPTIONS]",
+		Short: "Show the docker-stateful version and the daemon it reaches",
+		Args:  cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runVersion(cmd, dockerCLI, opts)
+		},
+		ValidArgsFunction: cobra.NoFileCompletions,
+	}
+	cmd.Flags().StringVarP(&opts.format, "format", "f", "", `Format output: "json" or a Go template`)
+	return cmd
+}
+
+func runVersion(cmd *cobra.Command, dockerCLI command.Cli, opts versionOptions) error {
+	var v versionInfo
+	v.Client.Version = version.Version
+	v.Client.Commit = version.Commit
+	v.Client.GoVersion = runtime.Version()
+	v.Client.OsArch = runtime.GOOS + "/" + runtime.GOARCH
+
+	info, err := dockerCLI.Client().Info(cmd.Context())
+	if err != nil {
+		v.ServerError = err.Error()
+	} else {
+		v.Server = &serverVersion{
+			Name:           info.Name,
+			Version:        info.ServerVersion,
+			APIVersion:     dockerCLI.Client().ClientVersion(),
+			SwarmNodeID:    info.Swarm.NodeID,
+			SwarmState:     string(info.Swarm.LocalNodeState),
+			SwarmIsManager: info.Swarm.ControlAvailable,
+		}
+	}
+	if err := writeFormatted(dockerCLI.Out(), opts.format, v, func(w io.Writer) error {
+		fmt.Fprintf(w, "Client: docker-stateful\n Version:\t%s\n Git commit:\t%s\n Go version:\t%s\n OS/Arch:\t%s\n",
+			v.Client.Version, v.Client.Commit, v.Client.GoVersion, v.Client.OsArch)
+		if v.Server != nil {
+			s := v.Server
+			fmt.Fprintf(w, "\nServer: %s\n Engine:\t%s\n API version:\t%s\n Swarm:\t\t%s", s.Name, s.Version, s.APIVersion, s.SwarmState)
+			if s.SwarmNodeID != "" {
+				role := "worker"
+				if s.SwarmIsManager {
+					role = "manager"
+				}
+				fmt.Fprintf(w, " (node %s, %s)", s.SwarmNodeID, role)
+			}
+			fmt.Fprintln(w)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if v.ServerError != "" {
+		return cli.StatusError{StatusCode: 1, Status: v.ServerError}
+	}
+	return nil
+}

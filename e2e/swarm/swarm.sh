@@ -1,0 +1,416 @@
+#!/usr/bin/env bash
+# swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
+#
+#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] up|down|status|env
+#
+# Every node is its own network namespace (veth into a bridge of the cluster),
+# its own UTS + mount namespace (own hostname, own /etc/resolv.conf, private /run),
+# its own containerd and its own dockerd (own data-root, exec-root, socket,
+# pidfile, cgroup-parent). Node 1 inits the swarm, the others join as workers.
+# A `redis:latest` image is built from the host's Debian redis-server and imported
+# on every node (no registry needed: services use --no-resolve-image).
+#
+# Several clusters can run at once: everything is named after INDEX (1..254):
+#   bridge dstbr<I>, subnet 10.213.<I>.0/24 (bridge .1, node N at .1N),
+#   netns dst<I>n<N>, host veth dst<I>n<N>h, hostname dst<I>-node<N>,
+#   cgroup parent /dst<I>n<N>, state dir <STATE_ROOT>/<I>.
+# It never touches the host's own docker (/var/run/docker.sock, /run/containerd).
+#
+# Options can also come from the environment: DST_CLUSTER_INDEX, DST_NODES,
+# DST_STATE_ROOT. `env` prints `export K=V` lines (eval "$(swarm.sh env)");
+# the same variables (without `export`) are in <STATE_ROOT>/<I>/env.
+set -euo pipefail
+
+IDX="${DST_CLUSTER_INDEX:-1}"
+NODES="${DST_NODES:-3}"
+STATE_ROOT="${DST_STATE_ROOT:-/var/lib/dst-e2e}"
+
+usage() {
+	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+	exit "${1:-2}"
+}
+
+CMD=""
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-i | --index) IDX="$2"; shift 2 ;;
+	-n | --nodes) NODES="$2"; shift 2 ;;
+	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
+	-h | --help) usage 0 ;;
+	up | down | status | env) CMD="$1"; shift ;;
+	*) echo "swarm.sh: unknown argument: $1" >&2; usage ;;
+	esac
+done
+[ -n "$CMD" ] || usage
+
+case "$IDX" in '' | *[!0-9]*) echo "swarm.sh: index must be a number 1..254, got '$IDX'" >&2; exit 2 ;; esac
+case "$NODES" in '' | *[!0-9]*) echo "swarm.sh: nodes must be a number 1..9, got '$NODES'" >&2; exit 2 ;; esac
+if [ "$IDX" -lt 1 ] || [ "$IDX" -gt 254 ]; then echo "swarm.sh: index must be 1..254" >&2; exit 2; fi
+if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 9 ]; then echo "swarm.sh: nodes must be 1..9" >&2; exit 2; fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "swarm.sh: must run as root (it creates network namespaces, a bridge, iptables rules and runs dockerd)." >&2
+	echo "          try: sudo $0 $CMD" >&2
+	exit 1
+fi
+
+CDIR="$STATE_ROOT/$IDX"
+BR="dstbr$IDX"
+NET="10.213.$IDX"
+ENVFILE="$CDIR/env"
+LOCKDIR=/run/lock
+T0=$(date +%s.%N)
+
+log() { printf '%s\n' "$*" >&2; }
+die() { log "swarm.sh: error: $*"; exit 1; }
+
+ns_name() { echo "dst${IDX}n$1"; }
+veth_name() { echo "dst${IDX}n$1h"; }
+node_dir() { echo "$CDIR/node$1"; }
+node_addr() { echo "$NET.$((10 + $1))"; }
+node_hostname() { echo "dst${IDX}-node$1"; }
+node_sock() { echo "$(node_dir "$1")/docker.sock"; }
+cg_parent() { echo "dst${IDX}n$1"; }
+dk() { local n="$1"; shift; docker -H "unix://$(node_sock "$n")" "$@"; }
+
+# --- dependencies -----------------------------------------------------------
+ensure_deps() {
+	local missing=() bin pkg
+	for pair in dockerd:docker.io docker:docker.io containerd:containerd runc:runc \
+		redis-server:redis-server redis-cli:redis-tools ip:iproute2 iptables:iptables \
+		unshare:util-linux nsenter:util-linux flock:util-linux hostname:hostname; do
+		bin="${pair%%:*}"
+		pkg="${pair#*:}"
+		command -v "$bin" >/dev/null 2>&1 || missing+=("$pkg")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
+	log "installing missing packages: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq >&2
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+	# Debian's docker.io starts nothing here (no systemd), but make sure we never rely on it.
+}
+
+# --- cleanup (also used to recover from a killed earlier run) ---------------
+pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+
+# kill a daemon from its pidfile, only if its command line mentions our node dir
+stop_pidfile() {
+	local pidfile="$1" marker="$2" sig="$3" wait_s="$4" pid i
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile" 2>/dev/null || true)
+	if pid_alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"; then
+		kill "-$sig" "$pid" 2>/dev/null || true
+		for ((i = 0; i < wait_s * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
+	fi
+}
+
+cgroup_dirs() { # all cgroup dirs of node $1, deepest first
+	local cg d
+	cg=$(cg_parent "$1")
+	for d in /sys/fs/cgroup/*/"$cg" /sys/fs/cgroup/"$cg" /sys/fs/cgroup/unified/"$cg"; do
+		[ -d "$d" ] && find "$d" -depth -type d
+	done 2>/dev/null | sort -u -r
+}
+
+kill_node_procs() {
+	local n="$1" ns pids d p
+	ns=$(ns_name "$n")
+	# everything left in the node's network namespace (dockerd, containerd, shims, host-net containers)
+	if [ -e "/var/run/netns/$ns" ]; then
+		pids=$(ip netns pids "$ns" 2>/dev/null || true)
+		[ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
+	fi
+	# containers with their own netns live in our cgroup parent
+	for d in $(cgroup_dirs "$n"); do
+		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+	done
+}
+
+cleanup_node() {
+	local n="$1" dir ns veth d i
+	dir=$(node_dir "$n")
+	ns=$(ns_name "$n")
+	veth=$(veth_name "$n")
+	# graceful first: dockerd stops its containers, then containerd
+	stop_pidfile "$dir/dockerd.pid" "$dir" TERM 20
+	stop_pidfile "$dir/containerd.pid" "$dir" TERM 5
+	for i in 1 2 3; do
+		kill_node_procs "$n"
+		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] && break
+		sleep 0.3
+	done
+	for d in $(cgroup_dirs "$n"); do
+		for i in 1 2 3 4 5 6 7 8 9 10; do rmdir "$d" 2>/dev/null && break; kill_node_procs "$n"; sleep 0.2; done
+	done
+	[ -e "/var/run/netns/$ns" ] && ip netns del "$ns" 2>/dev/null || true
+	ip link show "$veth" >/dev/null 2>&1 && ip link del "$veth" 2>/dev/null || true
+	return 0
+}
+
+cleanup_all() {
+	local n d ns
+	# nodes: the configured count plus anything an earlier run with more nodes left behind
+	for n in 1 2 3 4 5 6 7 8 9; do
+		ns=$(ns_name "$n")
+		d=$(node_dir "$n")
+		if [ -e "/var/run/netns/$ns" ] || [ -d "$d" ] || ip link show "$(veth_name "$n")" >/dev/null 2>&1 ||
+			[ -n "$(cgroup_dirs "$n")" ]; then
+			cleanup_node "$n"
+		fi
+	done
+	while iptables -D FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; do :; done
+	ip link show "$BR" >/dev/null 2>&1 && ip link del "$BR" 2>/dev/null || true
+	# mounts are made in the nodes' private mount namespaces; this only catches strays
+	if [ -d "$CDIR" ]; then
+		findmnt -rn -o TARGET | grep -F "$CDIR/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+		rm -rf "$CDIR"
+	fi
+	rmdir "$STATE_ROOT" 2>/dev/null || true
+}
+
+# --- image -----------------------------------------------------------------
+build_redis_tar() {
+	local out="$1" root="$CDIR/image-root" f lib
+	rm -rf "$root"
+	mkdir -p "$root"/{usr/bin,etc,tmp,data,root}
+	chmod 1777 "$root/tmp"
+	cp -L "$(command -v redis-server)" "$root/usr/bin/redis-server"
+	cp -L "$(command -v redis-cli)" "$root/usr/bin/redis-cli"
+	for f in "$(command -v redis-server)" "$(command -v redis-cli)"; do
+		ldd "$f" | awk '/=> \//{print $3} /^[[:space:]]*\//{print $1}'
+	done | sort -u | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	echo 'root:x:0:0:root:/root:/bin/sh' >"$root/etc/passwd"
+	echo 'root:x:0:' >"$root/etc/group"
+	echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
+	tar -C "$root" -cf "$out" .
+	rm -rf "$root"
+}
+
+import_redis() {
+	local n="$1" tar="$2"
+	dk "$n" import \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change 'VOLUME /data' --change 'WORKDIR /data' --change 'EXPOSE 6379' \
+		--change 'CMD ["redis-server","--protected-mode","no"]' \
+		"$tar" redis:latest >/dev/null
+}
+
+# --- node ------------------------------------------------------------------
+setup_net() {
+	ip link add "$BR" type bridge
+	ip addr add "$NET.1/24" dev "$BR"
+	ip link set "$BR" up
+	iptables -I FORWARD -i "$BR" -o "$BR" -j ACCEPT
+	local n ns veth
+	for ((n = 1; n <= NODES; n++)); do
+		ns=$(ns_name "$n")
+		veth=$(veth_name "$n")
+		ip netns add "$ns"
+		ip link add "$veth" type veth peer name "dst${IDX}n${n}c"
+		ip link set "dst${IDX}n${n}c" netns "$ns"
+		ip link set "$veth" master "$BR" up
+		nsenter --net="/var/run/netns/$ns" sh -e -c "
+			ip link set lo up
+			ip link set dst${IDX}n${n}c name eth0
+			ip addr add $(node_addr "$n")/24 dev eth0
+			ip link set eth0 up"
+	done
+}
+
+start_node() {
+	local n="$1" dir ns
+	dir=$(node_dir "$n")
+	ns=$(ns_name "$n")
+	mkdir -p "$dir/data" "$dir/containerd"
+	echo 'nameserver 127.0.0.1' >"$dir/resolv.conf"
+	cat >"$dir/containerd.toml" <<-EOF
+		version = 2
+		root = "$dir/containerd"
+		state = "/run/containerd"
+		disabled_plugins = ["io.containerd.grpc.v1.cri"]
+		[grpc]
+		  address = "$dir/containerd.sock"
+		[ttrpc]
+		  address = "$dir/containerd.sock.ttrpc"
+		[debug]
+		  address = ""
+		[metrics]
+		  address = ""
+	EOF
+	# Runs inside the node's net namespace + its own UTS and (private) mount namespace.
+	# /run is a private tmpfs: shim sockets (/run/containerd/s), xtables lock and
+	# exec-root live there, and the host's /run/containerd/containerd.sock or
+	# /var/run/docker.sock are not even visible. dockerd is given --containerd so
+	# it never looks for a system containerd.
+	cat >"$dir/run.sh" <<-EOF
+		set -e
+		hostname $(node_hostname "$n")
+		mount --bind "$dir/resolv.conf" /etc/resolv.conf
+		mount -t tmpfs -o mode=755 tmpfs /run
+		mkdir -p /run/containerd /run/docker /run/lock
+		containerd --config "$dir/containerd.toml" >"$dir/containerd.log" 2>&1 &
+		echo \$! >"$dir/containerd.pid"
+		i=0; while [ ! -S "$dir/containerd.sock" ]; do i=\$((i+1)); [ \$i -lt 300 ] || { echo "containerd did not start" >&2; exit 1; }; sleep 0.1; done
+		exec dockerd \\
+		  --host "unix://$dir/docker.sock" \\
+		  --containerd "$dir/containerd.sock" \\
+		  --data-root "$dir/data" \\
+		  --exec-root /run/docker \\
+		  --pidfile "$dir/dockerd.pid" \\
+		  --cgroup-parent "/$(cg_parent "$n")" \\
+		  --storage-driver overlay2 \\
+		  --shutdown-timeout 3 \\
+		  --log-level warn \\
+		  >"$dir/dockerd.log" 2>&1
+	EOF
+	setsid nsenter --net="/var/run/netns/$ns" \
+		unshare --uts --mount --propagation private sh "$dir/run.sh" </dev/null >"$dir/launch.log" 2>&1 &
+}
+
+wait_node() {
+	local n="$1" dir i
+	dir=$(node_dir "$n")
+	for ((i = 0; i < 600; i++)); do
+		if [ -S "$dir/docker.sock" ] && dk "$n" version >/dev/null 2>&1; then
+			log "node$n: dockerd up ($(node_hostname "$n") $(node_addr "$n"))"
+			return 0
+		fi
+		sleep 0.1
+	done
+	log "node$n: dockerd did not come up; logs:"
+	tail -n 20 "$dir/launch.log" "$dir/containerd.log" "$dir/dockerd.log" >&2 2>/dev/null || true
+	return 1
+}
+
+write_env() {
+	local n tmp="$ENVFILE.tmp"
+	{
+		echo "DST_CLUSTER_INDEX=$IDX"
+		echo "DST_STATE_DIR=$CDIR"
+		echo "DST_BRIDGE=$BR"
+		echo "DST_NODES=$NODES"
+		echo "DST_MANAGER_HOST=unix://$(node_sock 1)"
+		for ((n = 1; n <= NODES; n++)); do
+			echo "DST_NODE${n}_HOST=unix://$(node_sock "$n")"
+			echo "DST_NODE${n}_ADDR=$(node_addr "$n")"
+			echo "DST_NODE${n}_ID=$(dk "$n" info --format '{{.Swarm.NodeID}}')"
+			echo "DST_NODE${n}_HOSTNAME=$(node_hostname "$n")"
+			echo "DST_NODE${n}_NETNS=$(ns_name "$n")"
+		done
+	} >"$tmp"
+	mv "$tmp" "$ENVFILE"
+}
+
+cluster_healthy() {
+	[ -f "$ENVFILE" ] || return 1
+	local want n ready
+	want=$(sed -n 's/^DST_NODES=//p' "$ENVFILE")
+	[ "$want" = "$NODES" ] || return 1
+	for ((n = 1; n <= NODES; n++)); do
+		dk "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null | grep -qx active || return 1
+	done
+	ready=$(dk 1 node ls --format '{{.Status}}' 2>/dev/null | grep -cx Ready || true)
+	[ "$ready" = "$NODES" ] || return 1
+	dk 1 image inspect redis:latest >/dev/null 2>&1 || return 1
+}
+
+elapsed() { awk -v a="$T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+
+# --- commands --------------------------------------------------------------
+do_up() {
+	ensure_deps
+	if cluster_healthy; then
+		log "cluster $IDX already up with $NODES nodes ($ENVFILE)"
+		return 0
+	fi
+	log "cluster $IDX: cleaning leftovers (if any)"
+	cleanup_all
+	mkdir -p "$CDIR"
+	chmod 700 "$STATE_ROOT" "$CDIR" 2>/dev/null || true
+	setup_net
+	log "cluster $IDX: bridge $BR $NET.1/24, $NODES netns ready"
+	local n pids=()
+	build_redis_tar "$CDIR/redis.tar" &
+	local tarpid=$!
+	for ((n = 1; n <= NODES; n++)); do start_node "$n"; done
+	for ((n = 1; n <= NODES; n++)); do wait_node "$n" || die "node$n failed to start (see $(node_dir "$n"))"; done
+
+	dk 1 swarm init --advertise-addr "$(node_addr 1)" --listen-addr "$(node_addr 1):2377" >/dev/null
+	log "node1: swarm initialised (manager)"
+	local token
+	token=$(dk 1 swarm join-token -q worker)
+	for ((n = 2; n <= NODES; n++)); do
+		(dk "$n" swarm join --advertise-addr "$(node_addr "$n")" --listen-addr "$(node_addr "$n"):2377" \
+			--token "$token" "$(node_addr 1):2377" >/dev/null && log "node$n: joined") &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || die "a node failed to join the swarm"; done
+
+	wait "$tarpid" || die "building the redis image tarball failed"
+	pids=()
+	for ((n = 1; n <= NODES; n++)); do
+		(import_redis "$n" "$CDIR/redis.tar" && log "node$n: redis:latest imported") &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || die "importing the redis image failed"; done
+	rm -f "$CDIR/redis.tar"
+
+	local i ready=0
+	for ((i = 0; i < 600; i++)); do
+		ready=$(dk 1 node ls --format '{{.Status}}' 2>/dev/null | grep -cx Ready || true)
+		[ "$ready" = "$NODES" ] && break
+		sleep 0.1
+	done
+	[ "$ready" = "$NODES" ] || die "only $ready/$NODES nodes Ready"
+	log "cluster $IDX: all $NODES nodes Ready"
+	write_env
+	log "cluster $IDX up in $(elapsed)s — env: $ENVFILE (or: eval \"\$($0 -i $IDX env)\")"
+}
+
+do_down() {
+	if [ ! -d "$CDIR" ] && ! ip link show "$BR" >/dev/null 2>&1 && ! ip netns list | grep -q "^dst${IDX}n"; then
+		log "cluster $IDX: nothing to remove"
+	fi
+	cleanup_all
+	log "cluster $IDX down in $(elapsed)s"
+}
+
+do_status() {
+	local n rc=0
+	echo "cluster $IDX (state $CDIR, bridge $BR)"
+	for ((n = 1; n <= NODES; n++)); do
+		if [ -S "$(node_sock "$n")" ] && st=$(dk "$n" info --format '{{.Name}} {{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}' 2>/dev/null); then
+			echo "node$n: $(node_addr "$n") $st"
+		else
+			echo "node$n: down"
+			rc=1
+		fi
+	done
+	[ $rc = 0 ] && dk 1 node ls 2>/dev/null || true
+	return $rc
+}
+
+do_env() {
+	[ -f "$ENVFILE" ] || die "cluster $IDX is not up (no $ENVFILE)"
+	sed 's/^/export /' "$ENVFILE"
+}
+
+# serialise operations on one index (the lock file is a 0-byte file in /run/lock)
+mkdir -p "$LOCKDIR"
+exec 9>"$LOCKDIR/dst-e2e-$IDX.lock"
+if [ "$CMD" = up ] || [ "$CMD" = down ]; then flock 9; fi
+
+case "$CMD" in
+up)
+	trap 'rc=$?; if [ $rc != 0 ]; then log "swarm.sh up failed (rc=$rc); run: $0 -i $IDX down"; fi' EXIT
+	do_up
+	;;
+down) do_down ;;
+status) do_status ;;
+env) do_env ;;
+esac

@@ -1,0 +1,368 @@
+package redisstate
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Secret holds a password. Every way of printing or encoding it yields "***",
+// so an Options value can be logged or put into JSON output safely.
+type Secret string
+
+func (s Secret) String() string   { return redact(string(s)) }
+func (s Secret) GoString() string { return strconv.Quote(redact(string(s))) }
+
+// Format makes fmt verbs (%v, %s, %q, %#v, %+v) redact too.
+func (s Secret) Format(f fmt.State, verb rune) {
+	switch verb {
+	case 'q':
+		fmt.Fprint(f, strconv.Quote(redact(string(s))))
+	default:
+		fmt.Fprint(f, redact(string(s)))
+	}
+}
+
+// MarshalJSON never emits the password.
+func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(redact(string(s))) }
+
+// MarshalText never emits the password.
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redact(string(s))), nil }
+
+// Reveal returns the password itself; only the connection code calls it.
+func (s Secret) Reveal() string { return string(s) }
+
+func redact(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "***"
+}
+
+// Defaults for Options.
+const (
+	DefaultDialTimeout = 5 * time.Second
+	// DefaultReadTimeout is longer than go-redis' 5 s: SAVE of a large dataset and INFO
+	// while loading can take seconds.
+	DefaultReadTimeout = 60 * time.Second
+)
+
+// Options says how to reach one Redis server. Build it with ParseURL or by setting
+// Addr, then LoadPassword. String() and JSON never contain the password.
+type Options struct {
+	Addr     string `json:"addr"`               // host:port
+	Username string `json:"username,omitempty"` // ACL user, "" = default
+	Password Secret `json:"password,omitempty"` // redacted in every output
+	DB       int    `json:"db"`
+	TLS      bool   `json:"tls"`
+	CAFile   string `json:"ca_file,omitempty"`    // PEM bundle for rediss://, "" = system roots
+	ServerName string `json:"server_name,omitempty"` // TLS SNI/verification name, "" = host of Addr
+
+	DialTimeout time.Duration `json:"dial_timeout"` // 0 = DefaultDialTimeout
+	ReadTimeout time.Duration `json:"read_timeout"` // 0 = DefaultReadTimeout (also bounds SAVE)
+}
+
+// String renders the options as a URL with the password replaced by ***.
+func (o Options) String() string {
+	scheme := "redis"
+	if o.TLS {
+		scheme = "rediss"
+	}
+	user := ""
+	switch {
+	case o.Username != "" && o.Password != "":
+		user = o.Username + ":***@"
+	case o.Username != "":
+		user = o.Username + "@"
+	case o.Password != "":
+		user = ":***@"
+	}
+	return fmt.Sprintf("%s://%s%s/%d", scheme, user, o.Addr, o.DB)
+}
+
+// GoString redacts as well (%#v).
+func (o Options) GoString() string { return "redisstate.Options(" + o.String() + ")" }
+
+// ParseURL parses redis://[user@]host[:port][/db] or rediss://... A password inside the URL
+// is refused: it would sit in argv and shell history; use REDISCLI_AUTH or a password file.
+func ParseURL(raw string) (Options, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return Options{}, fmt.Errorf("invalid Redis URL: %v", stripURLPassword(err))
+	}
+	var o Options
+	switch u.Scheme {
+	case "redis":
+	case "rediss":
+		o.TLS = true
+	default:
+		return Options{}, fmt.Errorf("invalid Redis URL: scheme must be redis:// or rediss://, got %q", u.Scheme)
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has {
+			return Options{}, errors.New("invalid Redis URL: do not put the password in the URL; set REDISCLI_AUTH or use a password file")
+		}
+		o.Username = u.User.Username()
+	}
+	host, port := u.Hostname(), u.Port()
+	if host == "" {
+		return Options{}, errors.New("invalid Redis URL: no host")
+	}
+	if port == "" {
+		port = "6379"
+	}
+	o.Addr = net.JoinHostPort(host, port)
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		db, err := strconv.Atoi(p)
+		if err != nil || db < 0 {
+			return Options{}, fmt.Errorf("invalid Redis URL: database must be a number, got %q", p)
+		}
+		o.DB = db
+	}
+	return o, nil
+}
+
+func stripURLPassword(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// LoadPassword sets o.Password from passwordFile when given (a Docker secret or a file with
+// the password; one trailing newline is stripped), else from the REDISCLI_AUTH variable
+// looked up with getenv (os.Getenv when nil). Neither source is argv.
+func (o *Options) LoadPassword(getenv func(string) string, passwordFile string) error {
+	if passwordFile != "" {
+		b, err := os.ReadFile(passwordFile)
+		if err != nil {
+			return fmt.Errorf("cannot read Redis password file: %w", err)
+		}
+		o.Password = Secret(strings.TrimRight(string(b), "\r\n"))
+		return nil
+	}
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	if p := getenv("REDISCLI_AUTH"); p != "" {
+		o.Password = Secret(p)
+	}
+	return nil
+}
+
+// Client is a connection (pool) to one Redis server.
+type Client struct {
+	opt Options
+	rdb *redis.Client
+}
+
+// NewClient builds a client; it does no I/O. Call WaitReady (or Ping) next.
+func NewClient(o Options) (*Client, error) {
+	if o.Addr == "" {
+		return nil, errors.New("no Redis address")
+	}
+	if o.DialTimeout <= 0 {
+		o.DialTimeout = DefaultDialTimeout
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
+	}
+	ro := &redis.Options{
+		Addr:            o.Addr,
+		Username:        o.Username,
+		Password:        o.Password.Reveal(),
+		DB:              o.DB,
+		Protocol:        2,
+		DisableIdentity: true, // no CLIENT SETINFO: keeps the ACL minimal
+		DialTimeout:     o.DialTimeout,
+		ReadTimeout:     o.ReadTimeout,
+		WriteTimeout:    10 * time.Second,
+		MaxRetries:      1,
+		PoolSize:        8,
+	}
+	if o.TLS {
+		host, _, err := net.SplitHostPort(o.Addr)
+		if err != nil {
+			host = o.Addr
+		}
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: host}
+		if o.ServerName != "" {
+			tc.ServerName = o.ServerName
+		}
+		if o.CAFile != "" {
+			pem, err := os.ReadFile(o.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("cannot read Redis CA file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("no PEM certificate in Redis CA file %s", o.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		ro.TLSConfig = tc
+	}
+	return &Client{opt: o, rdb: redis.NewClient(ro)}, nil
+}
+
+// Options returns the options (password redacted when printed).
+func (c *Client) Options() Options { return c.opt }
+
+// Addr is host:port of the server.
+func (c *Client) Addr() string { return c.opt.Addr }
+
+// Redis exposes the underlying go-redis client (for tests and advanced callers).
+func (c *Client) Redis() *redis.Client { return c.rdb }
+
+// Close closes the pool.
+func (c *Client) Close() error { return c.rdb.Close() }
+
+// Ping checks reachability and credentials; errors are one-line ConnectErrors.
+func (c *Client) Ping(ctx context.Context) error {
+	if err := c.rdb.Ping(ctx).Err(); err != nil {
+		return c.describe(err)
+	}
+	return nil
+}
+
+// ConnectError is a one-line, user-facing connection/auth failure.
+type ConnectError struct {
+	Addr string
+	Kind string // "unreachable", "auth", "noauth", "tls", "other"
+	Msg  string
+	Err  error
+}
+
+func (e *ConnectError) Error() string { return e.Msg }
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// IsAuthError reports whether err is a refused/missing password.
+func IsAuthError(err error) bool {
+	var ce *ConnectError
+	return errors.As(err, &ce) && (ce.Kind == "auth" || ce.Kind == "noauth")
+}
+
+// IsUnreachable reports whether err means Redis could not be reached.
+func IsUnreachable(err error) bool {
+	var ce *ConnectError
+	return errors.As(err, &ce) && ce.Kind == "unreachable"
+}
+
+// describe turns a go-redis/net error into a ConnectError when it is a connection or
+// authentication problem; other errors are returned unchanged.
+func (c *Client) describe(err error) error { return describeErr(c.opt.Addr, err) }
+
+func describeErr(addr string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return err
+	}
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "WRONGPASS"), strings.Contains(msg, "invalid password"),
+		strings.Contains(msg, "invalid username-password pair"):
+		return &ConnectError{Addr: addr, Kind: "auth", Err: err,
+			Msg: fmt.Sprintf("Redis at %s refused the password (WRONGPASS)", addr)}
+	case strings.HasPrefix(msg, "NOAUTH"):
+		return &ConnectError{Addr: addr, Kind: "noauth", Err: err,
+			Msg: fmt.Sprintf("Redis at %s requires a password (NOAUTH): set REDISCLI_AUTH or use a password file", addr)}
+	case strings.Contains(msg, "AUTH <password> called without any password configured"),
+		strings.Contains(msg, "without any password configured"):
+		return &ConnectError{Addr: addr, Kind: "auth", Err: err,
+			Msg: fmt.Sprintf("Redis at %s has no password set but one was given", addr)}
+	case strings.HasPrefix(msg, "NOPERM"):
+		return &ConnectError{Addr: addr, Kind: "other", Err: err,
+			Msg: fmt.Sprintf("Redis at %s: the user lacks a permission: %s", addr, msg)}
+	}
+	var recErr tls.RecordHeaderError
+	var certErr *tls.CertificateVerificationError
+	if errors.As(err, &recErr) || errors.As(err, &certErr) || strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") {
+		return &ConnectError{Addr: addr, Kind: "tls", Err: err,
+			Msg: fmt.Sprintf("TLS handshake with Redis at %s failed: %s", addr, lastPart(msg))}
+	}
+	reason := ""
+	var dnsErr *net.DNSError
+	var opErr *net.OpError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		reason = "connection refused"
+	case errors.Is(err, syscall.EHOSTUNREACH):
+		reason = "no route to host"
+	case errors.Is(err, syscall.ENETUNREACH):
+		reason = "network is unreachable"
+	case errors.Is(err, syscall.ECONNRESET):
+		reason = "connection reset"
+	case errors.As(err, &dnsErr):
+		reason = "no such host " + dnsErr.Name
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		reason = "connection closed by the server"
+	case errors.As(err, &opErr) && opErr.Timeout():
+		reason = "timed out"
+	case errors.As(err, &opErr):
+		reason = lastPart(opErr.Err.Error())
+	case errors.Is(err, redis.ErrClosed):
+		reason = "client closed"
+	}
+	if reason != "" {
+		return &ConnectError{Addr: addr, Kind: "unreachable", Err: err,
+			Msg: fmt.Sprintf("cannot reach Redis at %s: %s", addr, reason)}
+	}
+	return err
+}
+
+func lastPart(s string) string {
+	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
+		return s[i+2:]
+	}
+	return s
+}
+
+// Info runs INFO <section> and returns its fields.
+func (c *Client) Info(ctx context.Context, section string) (map[string]string, error) {
+	s, err := c.rdb.Info(ctx, section).Result()
+	if err != nil {
+		return nil, c.describe(err)
+	}
+	return parseInfo(s), nil
+}
+
+func parseInfo(s string) map[string]string {
+	m := make(map[string]string, 64)
+	for _, line := range strings.Split(s, "\n") {
+		line = strings.TrimRight(line, "\r")
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func infoInt(m map[string]string, k string) int64 {
+	v, _ := strconv.ParseInt(m[k], 10, 64)
+	return v
+}
+
+func infoFloat(m map[string]string, k string) float64 {
+	v, _ := strconv.ParseFloat(m[k], 64)
+	return v
+}
