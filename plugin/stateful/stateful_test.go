@@ -1,0 +1,112 @@
+package stateful
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+)
+
+func TestRepositoryName(t *testing.T) {
+	for in, want := range map[string]string{
+		"redis":                           "redis",
+		"redis:7.0":                       "redis",
+		"docker.io/library/redis:latest":  "redis",
+		"redis@sha256:" + sha:             "redis",
+		"redis:7@sha256:" + sha:           "redis",
+		"bitnami/redis:7":                 "bitnami/redis",
+		"localhost:5000/team/postgres:16": "localhost:5000/team/postgres",
+		"quay.io/coreos/etcd:v3.5":        "quay.io/coreos/etcd",
+	} {
+		if got := RepositoryName(in); got != want {
+			t.Errorf("RepositoryName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+const sha = "0123456789012345678901234567890123456789012345678901234567890123"
+
+func TestDataPaths(t *testing.T) {
+	spec := swarm.ServiceSpec{
+		Annotations:  swarm.Annotations{Labels: map[string]string{LabelDataPaths: "/srv/state/"}},
+		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "redis:7@sha256:" + sha}},
+	}
+	got := DataPaths(spec, []string{"/data", "/var/log/x"}, []string{"/extra", "/data/"})
+	want := []string{"/data", "/extra", "/srv/state", "/var/log/x"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("DataPaths = %v, want %v", got, want)
+	}
+	if got := DataPaths(swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "busybox"}}}, nil, nil); got != nil {
+		t.Fatalf("unknown image without volumes: got %v, want none", got)
+	}
+}
+
+func TestMountFor(t *testing.T) {
+	mounts := []mount.Mount{
+		{Type: mount.TypeVolume, Target: "/var"},
+		{Type: mount.TypeVolume, Source: "db", Target: "/var/lib/postgresql"},
+		{Type: mount.TypeTmpfs, Target: "/data2"},
+	}
+	cases := []struct {
+		path, target string
+		ok           bool
+	}{
+		{"/var/lib/postgresql/data", "/var/lib/postgresql", true},
+		{"/var/lib/postgresql", "/var/lib/postgresql", true},
+		{"/var/lib", "/var", true},
+		{"/data", "", false}, // /data2 is no parent of /data
+	}
+	for _, c := range cases {
+		m, ok := MountFor(mounts, c.path)
+		if ok != c.ok || m.Target != c.target {
+			t.Errorf("MountFor(%q) = %q,%v want %q,%v", c.path, m.Target, ok, c.target, c.ok)
+		}
+	}
+}
+
+func TestMountKinds(t *testing.T) {
+	nfs := &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "local", Options: map[string]string{"type": "nfs"}}}
+	plugin := &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "rexray"}}
+	cases := []struct {
+		name                              string
+		m                                 mount.Mount
+		persistent, nodeLocal, perReplica bool
+	}{
+		{"anonymous volume", mount.Mount{Type: mount.TypeVolume, Target: "/data"}, false, true, false},
+		{"named local volume", mount.Mount{Type: mount.TypeVolume, Source: "v", Target: "/data"}, true, true, false},
+		{"per-slot volume", mount.Mount{Type: mount.TypeVolume, Source: "v-{{ .Task.Slot }}", Target: "/data"}, true, true, true},
+		{"nfs through local driver", mount.Mount{Type: mount.TypeVolume, Source: "v", VolumeOptions: nfs}, true, false, false},
+		{"volume plugin", mount.Mount{Type: mount.TypeVolume, Source: "v", VolumeOptions: plugin}, true, false, false},
+		{"bind", mount.Mount{Type: mount.TypeBind, Source: "/srv", Target: "/data"}, true, true, false},
+		{"tmpfs", mount.Mount{Type: mount.TypeTmpfs, Target: "/data"}, false, false, false},
+		{"cluster", mount.Mount{Type: mount.TypeCluster, Source: "csi", Target: "/data"}, true, false, false},
+	}
+	for _, c := range cases {
+		if got := IsPersistent(c.m); got != c.persistent {
+			t.Errorf("%s: IsPersistent = %v", c.name, got)
+		}
+		if got := IsNodeLocal(c.m); got != c.nodeLocal {
+			t.Errorf("%s: IsNodeLocal = %v", c.name, got)
+		}
+		if got := IsPerReplica(c.m); got != c.perReplica {
+			t.Errorf("%s: IsPerReplica = %v", c.name, got)
+		}
+	}
+}
+
+func TestPins(t *testing.T) {
+	got := Pins([]string{"node.role==manager", "node.id == abc", "node.hostname!=x", "node.hostname==n1"})
+	want := []Pin{{"node.id == abc", "node.id", "abc"}, {"node.hostname==n1", "node.hostname", "n1"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Pins = %+v, want %+v", got, want)
+	}
+}
+
+func TestLabeledVolumesRoundTrip(t *testing.T) {
+	vols := map[string]string{"/data": "cache-data", "/var/lib/x": "cache-x-{{.Task.Slot}}"}
+	labels := map[string]string{LabelVolumes: FormatVolumes(vols)}
+	if got := LabeledVolumes(labels); !reflect.DeepEqual(got, vols) {
+		t.Fatalf("round trip = %v, want %v", got, vols)
+	}
+}
