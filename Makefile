@@ -1,0 +1,60 @@
+# docker-stateful: `make help` lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/docker-stateful
+PKG := github.com/docker-stateful/docker-stateful
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
+E2E_TIMEOUT ?= 60m
+
+.PHONY: help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
+
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+build: ## build bin/docker-stateful (static, -trimpath, version from git)
+	@echo "==> building $(BIN) $(VERSION)"
+	@mkdir -p bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/docker-stateful
+
+deps: ## install what the tests need (Debian packages; root)
+	@echo "==> installing test dependencies"
+	bash hack/install-deps.sh
+
+test: deps lint unit e2e ## everything CI runs: deps, lint, unit and end-to-end tests
+	@echo "==> all tests passed"
+
+unit: ## unit tests (no Docker engine needed; Redis tests use a local redis-server)
+	@echo "==> unit tests"
+	$(GO) test -count=1 ./cmd/... ./plugin/...
+
+e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (root)
+	@echo "==> end-to-end tests (starts its own swarm; needs root)"
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
+	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+lint: ## gofmt check and go vet
+	@echo "==> lint (gofmt, go vet)"
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+install: build ## install the plugin for this user (~/.docker/cli-plugins)
+	@echo "==> installing"
+	./install.sh --binary $(BIN)
+
+uninstall: ## remove the plugin installed by make install
+	@echo "==> uninstalling"
+	./install.sh --uninstall
+
+demo: build ## replay the seed story on a throwaway swarm (root)
+	@echo "==> demo: the seed, replayed"
+	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) bash hack/demo.sh
+
+bench: ## fingerprint throughput and memory against a local redis-server
+	@echo "==> benchmarks"
+	bash bench/run.sh
+
+clean: ## remove build output
+	rm -rf bin

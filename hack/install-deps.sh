@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, only when something is missing,
+# so a fresh machine (CI) gets them and a prepared one is not touched.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have dockerd || need+=(docker.io)
+have redis-server || need+=(redis-server)
+have redis-cli || need+=(redis-tools)
+have redis-benchmark || need+=(redis-tools)
+have ip || need+=(iproute2)
+have iptables || need+=(iptables)
+have nsenter || need+=(util-linux)
+have tmux || need+=(tmux)
+[ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+if [ ${#need[@]} -eq 0 ]; then
+  echo "test dependencies present"
+  exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+  echo "missing packages: ${need[*]}; run as root (or: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "installing: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+echo "installed: ${need[*]}"
