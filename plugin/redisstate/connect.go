@@ -63,12 +63,12 @@ const (
 // Options says how to reach one Redis server. Build it with ParseURL or by setting
 // Addr, then LoadPassword. String() and JSON never contain the password.
 type Options struct {
-	Addr     string `json:"addr"`               // host:port
-	Username string `json:"username,omitempty"` // ACL user, "" = default
-	Password Secret `json:"password,omitempty"` // redacted in every output
-	DB       int    `json:"db"`
-	TLS      bool   `json:"tls"`
-	CAFile   string `json:"ca_file,omitempty"`    // PEM bundle for rediss://, "" = system roots
+	Addr       string `json:"addr"`               // host:port
+	Username   string `json:"username,omitempty"` // ACL user, "" = default
+	Password   Secret `json:"password,omitempty"` // redacted in every output
+	DB         int    `json:"db"`
+	TLS        bool   `json:"tls"`
+	CAFile     string `json:"ca_file,omitempty"`     // PEM bundle for rediss://, "" = system roots
 	ServerName string `json:"server_name,omitempty"` // TLS SNI/verification name, "" = host of Addr
 
 	DialTimeout time.Duration `json:"dial_timeout"` // 0 = DefaultDialTimeout

@@ -1,0 +1,160 @@
+package redisstate
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// NumShards is the number of manifest shards; a key's shard is the top byte of xxhash(key).
+const NumShards = 256
+
+// Record is one key of a manifest.
+type Record struct {
+	Key       string
+	Type      KeyType
+	ValueHash uint64
+	ExpireAt  int64 // absolute unix ms (PEXPIRETIME); -1 = no TTL; 0 = unknown (TTL not read)
+}
+
+// manifest shard file format (shards/XX.bin): a sequence of records
+//   uvarint(len(key)) key  type(1 byte)  valueHash(8 bytes LE)  varint(expireAt)
+// Files are written by one scan and never modified.
+
+const shardDirName = "shards"
+
+func shardPath(dir string, shard int) string {
+	return filepath.Join(dir, shardDirName, fmt.Sprintf("%02x.bin", shard))
+}
+
+// manifestWriter streams records into NumShards files with bounded buffers.
+type manifestWriter struct {
+	files [NumShards]*os.File
+	bufs  [NumShards]*bufio.Writer
+	tmp   [binary.MaxVarintLen64*2 + 9]byte
+}
+
+const shardBufSize = 8 << 10 // 256 × 8 KiB = 2 MiB of buffers
+
+func newManifestWriter(dir string) (*manifestWriter, error) {
+	if err := os.MkdirAll(filepath.Join(dir, shardDirName), 0o700); err != nil {
+		return nil, err
+	}
+	w := &manifestWriter{}
+	for i := 0; i < NumShards; i++ {
+		f, err := os.OpenFile(shardPath(dir, i), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			w.abort()
+			return nil, err
+		}
+		w.files[i] = f
+		w.bufs[i] = bufio.NewWriterSize(f, shardBufSize)
+	}
+	return w, nil
+}
+
+func (w *manifestWriter) write(shard int, key string, t KeyType, vh uint64, exp int64) error {
+	b := w.bufs[shard]
+	n := binary.PutUvarint(w.tmp[:], uint64(len(key)))
+	if _, err := b.Write(w.tmp[:n]); err != nil {
+		return err
+	}
+	if _, err := b.WriteString(key); err != nil {
+		return err
+	}
+	w.tmp[0] = byte(t)
+	binary.LittleEndian.PutUint64(w.tmp[1:9], vh)
+	n = binary.PutVarint(w.tmp[9:], exp)
+	_, err := b.Write(w.tmp[:9+n])
+	return err
+}
+
+func (w *manifestWriter) close() error {
+	var first error
+	for i := 0; i < NumShards; i++ {
+		if w.files[i] == nil {
+			continue
+		}
+		if err := w.bufs[i].Flush(); err != nil && first == nil {
+			first = err
+		}
+		if err := w.files[i].Sync(); err != nil && first == nil {
+			first = err
+		}
+		if err := w.files[i].Close(); err != nil && first == nil {
+			first = err
+		}
+		w.files[i] = nil
+	}
+	return first
+}
+
+func (w *manifestWriter) abort() {
+	for i := 0; i < NumShards; i++ {
+		if w.files[i] != nil {
+			w.files[i].Close()
+			w.files[i] = nil
+		}
+	}
+}
+
+// ReadShard calls fn for every record of one shard of the manifest in dir.
+func ReadShard(dir string, shard int, fn func(Record) error) error {
+	f, err := os.Open(shardPath(dir, shard))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	r := bufio.NewReaderSize(f, 64<<10)
+	var keyBuf []byte
+	var fixed [9]byte
+	for {
+		kl, err := binary.ReadUvarint(r)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("shard %02x: %w", shard, err)
+		}
+		if kl > 512<<20 {
+			return fmt.Errorf("shard %02x: corrupt record (key length %d)", shard, kl)
+		}
+		if uint64(cap(keyBuf)) < kl {
+			keyBuf = make([]byte, kl)
+		}
+		keyBuf = keyBuf[:kl]
+		if _, err := io.ReadFull(r, keyBuf); err != nil {
+			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
+		}
+		if _, err := io.ReadFull(r, fixed[:]); err != nil {
+			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
+		}
+		exp, err := binary.ReadVarint(r)
+		if err != nil {
+			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
+		}
+		rec := Record{Key: string(keyBuf), Type: KeyType(fixed[0]),
+			ValueHash: binary.LittleEndian.Uint64(fixed[1:]), ExpireAt: exp}
+		if err := fn(rec); err != nil {
+			return err
+		}
+	}
+}
+
+func truncated(err error) error {
+	if errors.Is(err, io.EOF) {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// LoadShard reads one shard into a map keyed by key (duplicates from SCAN collapse).
+func LoadShard(dir string, shard int) (map[string]Record, error) {
+	m := make(map[string]Record)
+	err := ReadShard(dir, shard, func(r Record) error { m[r.Key] = r; return nil })
+	return m, err
+}

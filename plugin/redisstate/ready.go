@@ -1,0 +1,180 @@
+package redisstate
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ServerInfo identifies the Redis process that answered.
+type ServerInfo struct {
+	RunID           string `json:"run_id"`
+	Version         string `json:"redis_version"`
+	UptimeSec       int64  `json:"uptime_sec"`
+	Keys            int64  `json:"keys"`                       // keys in the selected DB (INFO keyspace)
+	Expires         int64  `json:"expires"`                    // keys with a TTL in the selected DB
+	LastLoadKeys    int64  `json:"rdb_last_load_keys_loaded"`  // 7.0+, -1 if unknown
+	LastLoadExpired int64  `json:"rdb_last_load_keys_expired"` // 7.0+, -1 if unknown
+}
+
+// AtLeast reports whether the server version is >= major.minor.
+func (s ServerInfo) AtLeast(major, minor int) bool { return versionAtLeast(s.Version, major, minor) }
+
+func versionAtLeast(v string, major, minor int) bool {
+	parts := strings.SplitN(v, ".", 3)
+	if len(parts) < 2 {
+		return false
+	}
+	ma, _ := strconv.Atoi(parts[0])
+	mi, _ := strconv.Atoi(parts[1])
+	return ma > major || (ma == major && mi >= minor)
+}
+
+// WaitStatus is passed to the progress callback of WaitReady on every poll.
+type WaitStatus struct {
+	Waiting    string // what we wait for: "connect", "loading", "restart"
+	Elapsed    time.Duration
+	LoadedPerc float64       // loading_loaded_perc while loading
+	ETA        time.Duration // loading_eta_seconds while loading
+	Err        error         // last error while waiting to connect
+}
+
+func (w WaitStatus) String() string {
+	switch w.Waiting {
+	case "loading":
+		return fmt.Sprintf("Redis is loading its dataset: %.1f%% (eta %s)", w.LoadedPerc, w.ETA)
+	case "restart":
+		return "waiting for the new Redis process (new run_id)"
+	default:
+		if w.Err != nil {
+			return "waiting for Redis: " + w.Err.Error()
+		}
+		return "waiting for Redis"
+	}
+}
+
+// WaitReady polls INFO persistence until Redis has finished loading (loading:0 and
+// async_loading:0) and returns its identity. A loading Redis answers -LOADING even to PING,
+// so INFO is used. Dial errors are retried until the deadline; a refused password fails at
+// once. progress may be nil.
+func (c *Client) WaitReady(ctx context.Context, deadline time.Duration, progress func(WaitStatus)) (*ServerInfo, error) {
+	return c.waitReady(ctx, "", deadline, progress)
+}
+
+// WaitRestarted is WaitReady that also waits until the server's run_id differs from
+// oldRunID (the new task's Redis, not the old one still shutting down).
+func (c *Client) WaitRestarted(ctx context.Context, oldRunID string, deadline time.Duration, progress func(WaitStatus)) (*ServerInfo, error) {
+	return c.waitReady(ctx, oldRunID, deadline, progress)
+}
+
+var pollInterval = 250 * time.Millisecond
+
+func (c *Client) waitReady(ctx context.Context, oldRunID string, deadline time.Duration, progress func(WaitStatus)) (*ServerInfo, error) {
+	start := time.Now()
+	if deadline > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, deadline)
+		defer cancel()
+	}
+	var lastErr error
+	for {
+		st := WaitStatus{Elapsed: time.Since(start)}
+		info, err := c.rdb.Info(ctx, "persistence").Result()
+		switch {
+		case err == nil:
+			m := parseInfo(info)
+			if m["loading"] == "1" || m["async_loading"] == "1" {
+				st.Waiting = "loading"
+				st.LoadedPerc = infoFloat(m, "loading_loaded_perc")
+				st.ETA = time.Duration(infoInt(m, "loading_eta_seconds")) * time.Second
+				break
+			}
+			si, err := c.ServerInfo(ctx)
+			if err != nil {
+				if redis.IsLoadingError(err) {
+					st.Waiting = "loading"
+					break
+				}
+				lastErr = err
+				st.Waiting, st.Err = "connect", err
+				break
+			}
+			if oldRunID != "" && si.RunID == oldRunID {
+				st.Waiting = "restart"
+				break
+			}
+			return si, nil
+		case redis.IsLoadingError(err):
+			st.Waiting = "loading"
+		default:
+			derr := c.describe(err)
+			if IsAuthError(derr) {
+				return nil, derr
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			lastErr = derr
+			st.Waiting, st.Err = "connect", derr
+		}
+		if progress != nil {
+			progress(st)
+		}
+		select {
+		case <-ctx.Done():
+			what := "to finish loading"
+			switch {
+			case st.Waiting == "restart":
+				what = "for a new Redis process (run_id unchanged)"
+			case st.Waiting == "connect" || (st.Waiting == "" && lastErr != nil):
+				if lastErr != nil {
+					return nil, fmt.Errorf("%v (gave up after %s)", lastErr, time.Since(start).Round(time.Second))
+				}
+			}
+			return nil, fmt.Errorf("Redis at %s: gave up waiting %s after %s", c.opt.Addr, what, time.Since(start).Round(time.Second))
+		case <-time.After(pollInterval):
+		}
+	}
+}
+
+// ServerInfo reads INFO server, persistence and keyspace.
+func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
+	s, err := c.rdb.Info(ctx, "server", "persistence", "keyspace").Result()
+	if err != nil {
+		return nil, c.describe(err)
+	}
+	m := parseInfo(s)
+	si := &ServerInfo{
+		RunID:           m["run_id"],
+		Version:         m["redis_version"],
+		UptimeSec:       infoInt(m, "uptime_in_seconds"),
+		LastLoadKeys:    -1,
+		LastLoadExpired: -1,
+	}
+	if _, ok := m["rdb_last_load_keys_loaded"]; ok {
+		si.LastLoadKeys = infoInt(m, "rdb_last_load_keys_loaded")
+		si.LastLoadExpired = infoInt(m, "rdb_last_load_keys_expired")
+	}
+	si.Keys, si.Expires = keyspaceOf(m, c.opt.DB)
+	return si, nil
+}
+
+// keyspaceOf parses "db0:keys=1,expires=0,avg_ttl=0".
+func keyspaceOf(m map[string]string, db int) (keys, expires int64) {
+	v := m["db"+strconv.Itoa(db)]
+	for _, f := range strings.Split(v, ",") {
+		k, val, _ := strings.Cut(f, "=")
+		n, _ := strconv.ParseInt(val, 10, 64)
+		switch k {
+		case "keys":
+			keys = n
+		case "expires":
+			expires = n
+		}
+	}
+	return
+}

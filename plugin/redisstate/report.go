@@ -1,0 +1,127 @@
+package redisstate
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// RenderJSON writes the full report as indented JSON.
+func RenderJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// RenderText writes a readable report, docker-style:
+//
+//	Verified: 1000000 keys of snapshot 20261125T121500-ab12cd are intact (digest equal)
+//
+// or the counts per class, the first keys of each class and the failure reasons.
+func RenderText(w io.Writer, r *Report) error {
+	var b strings.Builder
+	if r.DigestEqual && len(r.Reasons) == 0 {
+		fmt.Fprintf(&b, "Verified: all %d keys of snapshot %s are intact (digest equal, %s → %s)\n",
+			r.BeforeKeys, r.Before, short(r.BeforeRunID), short(r.AfterRunID))
+	} else {
+		fmt.Fprintf(&b, "Compared snapshot %s (%d keys, run %s) with %s (%d keys, run %s)\n",
+			r.Before, r.BeforeKeys, short(r.BeforeRunID), r.After, r.AfterKeys, short(r.AfterRunID))
+		fmt.Fprintf(&b, "Differing shards: %d/%d %s\n", len(r.DifferingShards), NumShards, shardList(r.DifferingShards, 16))
+		fmt.Fprintf(&b, "  %-13s %d\n", "UNCHANGED", r.Unchanged)
+		for _, c := range Classes {
+			cr := r.Classes[c]
+			label := c
+			switch c {
+			case ClassExpired:
+				label = "EXPIRED"
+				fmt.Fprintf(&b, "  %-13s %d (expected)\n", label, cr.Count)
+			case ClassTTLChanged:
+				if r.StrictTTL {
+					fmt.Fprintf(&b, "  %-13s %d\n", label, cr.Count)
+				} else {
+					fmt.Fprintf(&b, "  %-13s %d (reported, not a failure)\n", label, cr.Count)
+				}
+			case ClassNew:
+				fmt.Fprintf(&b, "  %-13s %d (written after the cut: fine)\n", label, cr.Count)
+			default:
+				fmt.Fprintf(&b, "  %-13s %d\n", label, cr.Count)
+			}
+		}
+		for _, c := range Classes {
+			cr := r.Classes[c]
+			if cr.Count == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s (%d", c, cr.Count)
+			if int64(len(cr.Keys)) < cr.Count {
+				fmt.Fprintf(&b, ", first %d", len(cr.Keys))
+			}
+			b.WriteString("):\n")
+			for _, d := range cr.Keys {
+				t := d.BeforeType
+				if t == 0 {
+					t = d.AfterType
+				}
+				fmt.Fprintf(&b, "  %-40s %-6s %s\n", QuoteKey(d.Key), t, d.Detail)
+			}
+		}
+	}
+	if len(r.MustExist) > 0 {
+		b.WriteString("\nRequired keys:\n")
+		for _, k := range r.MustExist {
+			st := "present"
+			if !k.Present {
+				st = "MISSING"
+			}
+			fmt.Fprintf(&b, "  %-40s %s\n", QuoteKey(k.Key), st)
+		}
+	}
+	if r.OK() {
+		fmt.Fprintf(&b, "\nVerdict: verified (compared in %s)\n", r.Elapsed.Round(time.Microsecond))
+	} else {
+		fmt.Fprintf(&b, "\nVerdict: FAILED: %s\n", strings.Join(r.Reasons, "; "))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// QuoteKey prints a key as-is when it is plain printable text, else Go-quoted.
+func QuoteKey(k string) string {
+	if k == "" || !utf8.ValidString(k) || strings.ContainsAny(k, " \t\r\n\"") || !strconv.IsPrint(firstRune(k)) {
+		return strconv.Quote(k)
+	}
+	for _, r := range k {
+		if !strconv.IsPrint(r) {
+			return strconv.Quote(k)
+		}
+	}
+	return k
+}
+
+func firstRune(s string) rune { r, _ := utf8.DecodeRuneInString(s); return r }
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func shardList(sh []int, max int) string {
+	if len(sh) == 0 {
+		return ""
+	}
+	parts := make([]string, 0, max)
+	for i, s := range sh {
+		if i == max {
+			parts = append(parts, fmt.Sprintf("… +%d", len(sh)-max))
+			break
+		}
+		parts = append(parts, fmt.Sprintf("%02x", s))
+	}
+	return "(" + strings.Join(parts, " ") + ")"
+}

@@ -1,0 +1,225 @@
+package redisstate
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Store keeps snapshots (manifest + summary.json) under <StateDir>/snapshots/<id>/.
+type Store struct {
+	StateDir string
+}
+
+// DefaultStateDir is $XDG_STATE_HOME/docker-stateful, or ~/.local/state/docker-stateful.
+func DefaultStateDir() (string, error) {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" && filepath.IsAbs(d) {
+		return filepath.Join(d, "docker-stateful"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cannot find a state directory (set XDG_STATE_HOME or --state-dir): %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "docker-stateful"), nil
+}
+
+// OpenStore opens (creating) the store; stateDir "" = DefaultStateDir().
+func OpenStore(stateDir string) (*Store, error) {
+	if stateDir == "" {
+		d, err := DefaultStateDir()
+		if err != nil {
+			return nil, err
+		}
+		stateDir = d
+	}
+	if err := os.MkdirAll(filepath.Join(stateDir, "snapshots"), 0o700); err != nil {
+		return nil, err
+	}
+	return &Store{StateDir: stateDir}, nil
+}
+
+func (s *Store) root() string { return filepath.Join(s.StateDir, "snapshots") }
+
+// Snapshot is a stored (or being written) fingerprint.
+type Snapshot struct {
+	ID      string
+	Dir     string   // directory holding shards/ and summary.json
+	Summary *Summary // nil until committed/loaded
+}
+
+// NewID returns a short, sortable id: 20261125T121500-ab12cd (UTC).
+func NewID(t time.Time) string {
+	var b [3]byte
+	_, _ = rand.Read(b[:])
+	return t.UTC().Format("20060102T150405") + "-" + hex.EncodeToString(b[:])
+}
+
+// New reserves a snapshot directory (<id>.partial) to pass to Fingerprint.
+func (s *Store) New() (*Snapshot, error) {
+	id := NewID(time.Now())
+	dir := filepath.Join(s.root(), id+".partial")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	return &Snapshot{ID: id, Dir: dir}, nil
+}
+
+// Commit stores sum as summary.json (with ID and service set) and makes the snapshot
+// visible under its final name.
+func (s *Store) Commit(snap *Snapshot, sum *Summary, service string) error {
+	sum.ID = snap.ID
+	if service != "" {
+		sum.Service = service
+	}
+	b, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(snap.Dir, "summary.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, filepath.Join(snap.Dir, "summary.json")); err != nil {
+		return err
+	}
+	final := filepath.Join(s.root(), snap.ID)
+	if snap.Dir != final {
+		if err := os.Rename(snap.Dir, final); err != nil {
+			return err
+		}
+		snap.Dir = final
+	}
+	snap.Summary = sum
+	return nil
+}
+
+// Discard removes a snapshot directory (partial or committed).
+func (s *Store) Discard(snap *Snapshot) error {
+	if snap == nil || snap.Dir == "" || !strings.HasPrefix(snap.Dir, s.root()) {
+		return nil
+	}
+	return os.RemoveAll(snap.Dir)
+}
+
+// ErrNotFound is returned by Load and Latest.
+var ErrNotFound = errors.New("snapshot not found")
+
+// Load reads a committed snapshot by id (a unique prefix is accepted).
+func (s *Store) Load(id string) (*Snapshot, error) {
+	if id == "" || strings.ContainsAny(id, `/\`) {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	if snap, err := LoadSnapshotDir(filepath.Join(s.root(), id)); err == nil {
+		return snap, nil
+	}
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	var match []*Snapshot
+	for _, sn := range all {
+		if strings.HasPrefix(sn.ID, id) {
+			match = append(match, sn)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, id)
+	default:
+		return nil, fmt.Errorf("snapshot id %q is ambiguous (%d matches)", id, len(match))
+	}
+}
+
+// LoadSnapshotDir loads a snapshot from any directory (summary.json + shards/).
+func LoadSnapshotDir(dir string) (*Snapshot, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		return nil, err
+	}
+	var sum Summary
+	if err := json.Unmarshal(b, &sum); err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	if len(sum.Shards) != NumShards {
+		return nil, fmt.Errorf("%s: summary has %d shards, want %d", dir, len(sum.Shards), NumShards)
+	}
+	return &Snapshot{ID: sum.ID, Dir: dir, Summary: &sum}, nil
+}
+
+// List returns committed snapshots, oldest first.
+func (s *Store) List() ([]*Snapshot, error) {
+	ents, err := os.ReadDir(s.root())
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	var out []*Snapshot
+	for _, e := range ents {
+		if !e.IsDir() || strings.HasSuffix(e.Name(), ".partial") {
+			continue
+		}
+		snap, err := LoadSnapshotDir(filepath.Join(s.root(), e.Name()))
+		if err != nil {
+			continue
+		}
+		out = append(out, snap)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+// Latest returns the newest snapshot of a service ("" = any).
+func (s *Store) Latest(service string) (*Snapshot, error) {
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if service == "" || all[i].Summary.Service == service {
+			return all[i], nil
+		}
+	}
+	return nil, fmt.Errorf("%w for service %q", ErrNotFound, service)
+}
+
+// Prune keeps the newest keep snapshots of service ("" = all services counted together) and
+// removes older ones plus stale .partial directories older than an hour. Returns removed ids.
+func (s *Store) Prune(service string, keep int) ([]string, error) {
+	all, err := s.List()
+	if err != nil {
+		return nil, err
+	}
+	var mine []*Snapshot
+	for _, sn := range all {
+		if service == "" || sn.Summary.Service == service {
+			mine = append(mine, sn)
+		}
+	}
+	var removed []string
+	for i := 0; i < len(mine)-keep; i++ {
+		if err := os.RemoveAll(mine[i].Dir); err != nil {
+			return removed, err
+		}
+		removed = append(removed, mine[i].ID)
+	}
+	ents, _ := os.ReadDir(s.root())
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".partial") {
+			if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > time.Hour {
+				os.RemoveAll(filepath.Join(s.root(), e.Name()))
+			}
+		}
+	}
+	return removed, nil
+}
