@@ -1,0 +1,206 @@
+// Package createspec holds the rules of `docker stateful create`: given the
+// spec docker computed for `docker service create`, the image's declared
+// VOLUMEs, the user's options and a few facts about the swarm, it returns the
+// spec made safe for state (named volumes on every data path, a pin to the
+// node holding them, a stop-first update order and a stop grace period a
+// database can save in, labels recording all this) and a record of what it
+// added and why.
+//
+// Nothing here talks to a daemon: the command looks the facts up, so the
+// rules are unit-tested with plain values. DataPathsFor, PlanMounts and
+// PlanPin are the building blocks, reusable by the update guard.
+package createspec
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
+	"github.com/docker-stateful/docker-stateful/plugin/version"
+)
+
+// DefaultStopGracePeriod is how long a task gets to save its data after
+// SIGTERM before it is killed, when the user did not choose
+// (--stop-grace-period). Docker's 10s can cut a database's final save short;
+// anything above 60s buys nothing, because with stop-first swarmkit starts
+// the replacement task after at most one minute anyway (the two would then
+// share the data directory). 30s leaves room for a large save and for the
+// time the stop order takes to reach the node.
+const DefaultStopGracePeriod = 30 * time.Second
+
+// OrderStopFirst is the only update and rollback order docker stateful
+// accepts: start-first runs the new task next to the old one, two
+// processes on one data directory.
+const OrderStopFirst = swarm.UpdateOrderStopFirst
+
+// defaultUpdateConfig is swarmkit's default (api/defaults), written out so
+// that the spec records the stop-first order explicitly.
+func defaultUpdateConfig() *swarm.UpdateConfig {
+	return &swarm.UpdateConfig{
+		Parallelism:   1,
+		Monitor:       5 * time.Second,
+		FailureAction: swarm.UpdateFailureActionPause,
+		Order:         OrderStopFirst,
+	}
+}
+
+// Default is a setting docker stateful chose because the user did not.
+type Default struct {
+	Setting string // e.g. "--stop-grace-period 30s"
+	Why     string
+}
+
+// Result is the safe spec and the record of what was added to it.
+type Result struct {
+	Spec swarm.ServiceSpec
+	// DataPaths are the paths that hold the service's state, and why.
+	DataPaths []DataPath
+	// Holders give the mount holding each data path.
+	Holders []Holder
+	// Mounts are the mounts docker stateful added.
+	Mounts []mount.Mount
+	Pin    PinPlan
+	// Defaults are the settings chosen because the user did not.
+	Defaults []Default
+	// Labels are the labels docker stateful set.
+	Labels map[string]string
+	// Global is true for a global service (one task, one volume per node).
+	Global bool
+	// PerReplica is true when every replica gets its own volume.
+	PerReplica bool
+	// Warnings are printed, but do not stop the create.
+	Warnings []string
+}
+
+// Apply makes spec safe for state. imageVolumes are the VOLUMEs the image
+// declares; opts are the user's options; cl describes the swarm. The input
+// spec is not modified. An error means nothing must be created: it is one
+// line naming what to fix.
+func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Cluster) (*Result, error) {
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.Name == "" {
+		return nil, fmt.Errorf("--name is required: docker stateful names the service's data volumes after it")
+	}
+	cs := spec.TaskTemplate.ContainerSpec
+	if cs == nil {
+		return nil, fmt.Errorf("docker stateful create supports container services only")
+	}
+	switch {
+	case spec.Mode.ReplicatedJob != nil || spec.Mode.GlobalJob != nil:
+		return nil, fmt.Errorf("--mode: jobs run to completion, docker stateful create is for long-running services: use docker service create")
+	}
+	if u := spec.UpdateConfig; u != nil && u.Order == swarm.UpdateOrderStartFirst {
+		return nil, fmt.Errorf("--update-order start-first would run the new task next to the old one on the same data: docker stateful keeps stop-first")
+	}
+	if r := spec.RollbackConfig; r != nil && r.Order == swarm.UpdateOrderStartFirst {
+		return nil, fmt.Errorf("--rollback-order start-first would run the new task next to the old one on the same data: docker stateful keeps stop-first")
+	}
+
+	res := &Result{DataPaths: DataPathsFor(spec, imageVolumes, opts.Data), Labels: map[string]string{}}
+	if len(res.DataPaths) == 0 {
+		return nil, fmt.Errorf("image %s declares no VOLUME and is not a known image: name the paths that hold its data with --data PATH", cs.Image)
+	}
+	replicas, replicated := stateful.Replicas(spec)
+	res.Global = !replicated
+	res.PerReplica = replicated && replicas > 1
+
+	out := cloneSpec(spec)
+	ocs := out.TaskTemplate.ContainerSpec
+
+	paths := Paths(res.DataPaths)
+	holders, added, err := PlanMounts(spec.Name, cs.Mounts, paths, res.PerReplica, opts.VolumeName)
+	if err != nil {
+		return nil, err
+	}
+	res.Holders, res.Mounts = holders, added
+	ocs.Mounts = append(ocs.Mounts, added...)
+
+	pin, err := PlanPin(stateful.Constraints(spec), holders, res.Global, opts, cl)
+	if err != nil {
+		return nil, err
+	}
+	res.Pin = pin
+	if pin.Warning != "" {
+		res.Warnings = append(res.Warnings, pin.Warning)
+	}
+	if pin.Added {
+		if out.TaskTemplate.Placement == nil {
+			out.TaskTemplate.Placement = &swarm.Placement{}
+		}
+		out.TaskTemplate.Placement.Constraints = append(out.TaskTemplate.Placement.Constraints, pin.Constraint)
+	}
+
+	if ocs.StopGracePeriod == nil {
+		d := DefaultStopGracePeriod
+		ocs.StopGracePeriod = &d
+		res.Defaults = append(res.Defaults, Default{
+			Setting: "--stop-grace-period " + d.String(),
+			Why:     "time to save the data on SIGTERM (docker's default is 10s)",
+		})
+	}
+	if out.UpdateConfig == nil {
+		out.UpdateConfig = defaultUpdateConfig()
+		res.Defaults = append(res.Defaults, Default{
+			Setting: "--update-order " + OrderStopFirst,
+			Why:     "the old task stops before the new one starts on the same data",
+		})
+	}
+
+	res.Labels[stateful.LabelDataPaths] = strings.Join(paths, ",")
+	vols := map[string]string{}
+	for _, h := range holders {
+		vols[h.Path] = h.Mount.Source
+	}
+	res.Labels[stateful.LabelVolumes] = stateful.FormatVolumes(vols)
+	res.Labels[stateful.LabelPin] = ""
+	if pin.Node != nil {
+		res.Labels[stateful.LabelPin] = pin.Node.ID
+	}
+	res.Labels[stateful.LabelVersion] = version.Version
+	for k, v := range res.Labels {
+		out.Labels[k] = v
+	}
+
+	res.Spec = out
+	return res, nil
+}
+
+// cloneSpec copies the parts of spec that Apply changes, so that the
+// caller's spec is left as it was.
+func cloneSpec(spec swarm.ServiceSpec) swarm.ServiceSpec {
+	out := spec
+	out.Labels = make(map[string]string, len(spec.Labels)+4)
+	for k, v := range spec.Labels {
+		out.Labels[k] = v
+	}
+	cs := *spec.TaskTemplate.ContainerSpec
+	cs.Mounts = append([]mount.Mount(nil), cs.Mounts...)
+	out.TaskTemplate.ContainerSpec = &cs
+	if p := spec.TaskTemplate.Placement; p != nil {
+		pc := *p
+		pc.Constraints = append([]string(nil), p.Constraints...)
+		out.TaskTemplate.Placement = &pc
+	}
+	if u := spec.UpdateConfig; u != nil {
+		uc := *u
+		out.UpdateConfig = &uc
+	}
+	return out
+}
+
+// LabelKeys returns the keys of labels, sorted.
+func LabelKeys(labels map[string]string) []string {
+	keys := make([]string, 0, len(labels))
+	for k := range labels {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,57 @@
+package createspec
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"strings"
+)
+
+// Options are the user's choices on the command line of docker stateful create.
+type Options struct {
+	// Data lists extra data paths (--data), absolute.
+	Data []string
+	// Pin names the node to pin to (--pin), by hostname or ID ("" = the
+	// node of the CLI's daemon).
+	Pin string
+	// NoPin opts out of pinning (--no-pin).
+	NoPin bool
+	// VolumeName overrides the data volume's name (--volume-name).
+	VolumeName string
+}
+
+// Validate checks the options alone, before any daemon is asked anything.
+func (o Options) Validate() error {
+	if o.NoPin && o.Pin != "" {
+		return fmt.Errorf("--no-pin conflicts with --pin %s: use one or the other", o.Pin)
+	}
+	for _, p := range o.Data {
+		if !path.IsAbs(p) {
+			return fmt.Errorf("--data %s: must be an absolute path in the container (for example /%s)", p, strings.TrimLeft(p, "./"))
+		}
+		if path.Clean(p) == "/" {
+			return fmt.Errorf("--data %s: the container's root cannot be a volume: name the directory that holds the data", p)
+		}
+	}
+	if o.VolumeName != "" {
+		if err := ValidateVolumeName(o.VolumeName); err != nil {
+			return fmt.Errorf("--volume-name %s: %w", o.VolumeName, err)
+		}
+	}
+	return nil
+}
+
+// volumeNameRE is what the local volume driver accepts (daemon/names).
+var volumeNameRE = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]+$`)
+
+// templateRE matches a swarm task template such as {{.Task.Slot}}.
+var templateRE = regexp.MustCompile(`\{\{[^}]*\}\}`)
+
+// ValidateVolumeName checks a volume source name, templates allowed.
+func ValidateVolumeName(name string) error {
+	expanded := templateRE.ReplaceAllString(name, "1")
+	if !volumeNameRE.MatchString(expanded) {
+		return fmt.Errorf("not a valid volume name: use letters, digits, '_', '.', '-' (at least 2 characters, starting with a letter or digit), and {{.Task.Slot}} templates")
+	}
+	return nil
+}
