@@ -1,0 +1,543 @@
+// Package guard decides whether a service update would lose data. It compares
+// the service's current spec with the exact spec docker computed for the
+// update (or, for a rollback, the previous spec the daemon will restore) and
+// lists every problem, one clear sentence each, with the flags that fix it.
+//
+// The guard reasons from the specs alone (plus facts the caller looks up:
+// the image's declared VOLUMEs, the nodes and where the tasks run), so it
+// handles services that docker stateful did not create, and is unit-tested
+// without a daemon.
+package guard
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
+)
+
+// Rules, as reported in Problem.Rule (and in --format json).
+const (
+	// RuleEphemeralData: a data path is (or would be) on an anonymous volume,
+	// a tmpfs or the container's own filesystem, which an update throws away.
+	RuleEphemeralData = "ephemeral-data"
+	// RuleDataMount: the update removes, retargets or re-sources the mount
+	// that holds a data path.
+	RuleDataMount = "data-mount"
+	// RulePin: the update removes or changes the placement that keeps the
+	// task on the node holding its local volume.
+	RulePin = "pin"
+	// RuleUnpinned: a local volume holds the data but nothing keeps the
+	// task on its node, so the update may start it elsewhere, empty.
+	RuleUnpinned = "unpinned"
+	// RuleStartFirst: start-first update (or rollback) order runs two
+	// containers on one data directory.
+	RuleStartFirst = "start-first"
+	// RuleStopGrace: the stop grace period shrinks below what the service
+	// had, so it may be killed before it has saved.
+	RuleStopGrace = "stop-grace-period"
+	// RuleSharedVolume: more than one replica would share one data volume.
+	RuleSharedVolume = "shared-volume"
+)
+
+// DefaultStopGracePeriod is Swarm's stop grace period when the spec sets none.
+const DefaultStopGracePeriod = 10 * time.Second
+
+// Node is a swarm node, for resolving pins written by hostname or by ID.
+type Node struct {
+	ID       string
+	Hostname string
+}
+
+// Input is what the guard looks at.
+type Input struct {
+	// Service is the service's name, used in the messages.
+	Service string
+	// Current is the spec the service runs now; New the spec that will apply
+	// after the update (for a rollback: the current PreviousSpec).
+	Current, New swarm.ServiceSpec
+	// ImageVolumes are the VOLUMEs declared by the images of both specs, by
+	// image reference, as found on the CLI's daemon (missing when the image
+	// is not there: the labels and the known-images table still apply).
+	ImageVolumes map[string][]string
+	// Extra are data paths named by the user (--data).
+	Extra []string
+	// TaskNodes are the IDs of the nodes running the service's tasks now.
+	TaskNodes []string
+	// Nodes are the swarm's nodes (nil when unknown: then the guard assumes
+	// there are several).
+	Nodes []Node
+	// Rollback is set when New is the previous spec of a rollback.
+	Rollback bool
+}
+
+// Problem is one reason to refuse (or, as a warning, to worry about) an update.
+type Problem struct {
+	Rule    string `json:"rule"`
+	Path    string `json:"path,omitempty"`
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string { return p.Message }
+
+// Report is the guard's verdict: the update is allowed when Problems is
+// empty. Warnings never block.
+type Report struct {
+	DataPaths []string  `json:"dataPaths"`
+	Problems  []Problem `json:"problems"`
+	Warnings  []Problem `json:"warnings,omitempty"`
+}
+
+// Allowed reports whether the update may be sent without --force.
+func (r Report) Allowed() bool { return len(r.Problems) == 0 }
+
+// DataPaths returns the paths that hold the service's state before or after
+// the update: those of stateful.DataPaths for either spec (labels, image
+// VOLUMEs, known images, --data) plus every writable named volume the
+// service mounts now, since a service docker stateful did not create may
+// keep its state anywhere it mounted a volume.
+func DataPaths(in Input) []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(ps []string) {
+		for _, p := range ps {
+			p = path.Clean(p)
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	for _, spec := range []swarm.ServiceSpec{in.Current, in.New} {
+		add(stateful.DataPaths(spec, in.ImageVolumes[image(spec)], in.Extra))
+	}
+	for _, m := range namedMounts(in.Current) {
+		add([]string{m.Target})
+	}
+	sort.Strings(out)
+	return out
+}
+
+// namedMounts are the writable named volumes of spec: where a service that
+// docker stateful did not create may keep its state.
+func namedMounts(spec swarm.ServiceSpec) []mount.Mount {
+	var out []mount.Mount
+	for _, m := range stateful.Mounts(spec) {
+		if (m.Type == mount.TypeVolume || m.Type == mount.TypeCluster) && m.Source != "" && !m.ReadOnly {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Check applies every rule to the update described by in.
+func Check(in Input) Report {
+	r := Report{DataPaths: DataPaths(in)}
+	if len(r.DataPaths) == 0 {
+		return r
+	}
+	c := checker{in: in, report: &r}
+	c.ephemeralAndMounts()
+	c.pins()
+	c.order()
+	c.stopGrace()
+	c.replicas()
+	return r
+}
+
+type checker struct {
+	in     Input
+	report *Report
+}
+
+func (c checker) refuse(rule, p, format string, args ...any) {
+	c.report.Problems = append(c.report.Problems, Problem{Rule: rule, Path: p, Message: fmt.Sprintf(format, args...)})
+}
+
+func (c checker) warn(rule, p, format string, args ...any) {
+	c.report.Warnings = append(c.report.Warnings, Problem{Rule: rule, Path: p, Message: fmt.Sprintf(format, args...)})
+}
+
+// ephemeralAndMounts: every data path must be on persistent storage after the
+// update, on the same mount as before.
+func (c checker) ephemeralAndMounts() {
+	cur, next := stateful.Mounts(c.in.Current), stateful.Mounts(c.in.New)
+	for _, p := range c.report.DataPaths {
+		cm, cok := stateful.MountFor(cur, p)
+		nm, nok := stateful.MountFor(next, p)
+		curSafe := cok && stateful.IsPersistent(cm)
+		newSafe := nok && stateful.IsPersistent(nm)
+		live := c.hasCurrentData(p)
+		switch {
+		case !curSafe && !newSafe && !c.isCurrentPath(p):
+			where, _ := c.ephemeral(c.in.New, p, nm, nok)
+			c.refuse(RuleEphemeralData, p, "%s, a data path of %s, would be on %s, which any update loses: add --mount-add type=volume,source=%s,target=%s to this update",
+				p, image(c.in.New), where, c.volumeName(p), p)
+		case !curSafe && !newSafe && live:
+			where, short := c.ephemeral(c.in.Current, p, cm, cok)
+			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses the data there, and the data there now cannot be kept by a plain update (it lives only in the task's %s); to keep data from now on, run: %s",
+				p, where, short, c.fixCommand(p))
+		case !curSafe && !newSafe:
+			where, _ := c.ephemeral(c.in.Current, p, cm, cok)
+			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses the data there; put it on a named volume: %s",
+				p, where, c.fixCommand(p))
+		case !curSafe && newSafe && live:
+			where, short := c.ephemeral(c.in.Current, p, cm, cok)
+			c.refuse(RuleEphemeralData, p, "%s is on %s now: this update moves it to %s but the data there now is not copied and will be lost (it lives only in the task's %s); copy it out first if you need it, then add --force",
+				p, where, describeMount(nm), short)
+		case !curSafe:
+			// No task holds data there now: putting it on a volume is the fix.
+		case !newSafe:
+			what := "removes"
+			if nok {
+				what = "replaces it with " + describeMount(nm) + ", removing"
+			}
+			c.refuse(RuleDataMount, p, "the update %s %s that holds %s: the new task would start with no data (keep the mount, or use --force)", what, describeMount(cm), p)
+		case path.Clean(cm.Target) != path.Clean(nm.Target):
+			c.refuse(RuleDataMount, p, "the update retargets %s: %s would be on %s instead of %s (keep the mount as it is, or use --force)", p, p, describeMount(nm), describeMount(cm))
+		case !sameSource(cm, nm):
+			c.refuse(RuleDataMount, p, "the update re-sources the mount at %s from %s to %s: the data stays behind in the old one (keep the source, or use --force)", cm.Target, describeMount(cm), describeMount(nm))
+		}
+	}
+}
+
+// fixCommand is the update that puts p on a named volume pinned to the node
+// running the task.
+func (c checker) fixCommand(p string) string {
+	var b strings.Builder
+	b.WriteString("docker stateful update")
+	if c.hasCurrentData(p) {
+		b.WriteString(" --force")
+	}
+	fmt.Fprintf(&b, " --mount-add type=volume,source=%s,target=%s", c.volumeName(p), p)
+	if !c.global() && !c.pinnedOK(stateful.Constraints(c.in.New)) {
+		fmt.Fprintf(&b, " --constraint-add %s", stateful.PinConstraint(c.pinNode()))
+	}
+	b.WriteString(" " + c.name())
+	return b.String()
+}
+
+// hasCurrentData reports whether a running task holds data in p now: then
+// even the fix loses what is in its anonymous volume, hence --force.
+func (c checker) hasCurrentData(p string) bool {
+	return len(c.in.TaskNodes) > 0 && c.isCurrentPath(p)
+}
+
+// isCurrentPath reports whether p holds data in the current spec (and not
+// only in the new one, e.g. a path of a new image).
+func (c checker) isCurrentPath(p string) bool {
+	for _, q := range stateful.DataPaths(c.in.Current, c.in.ImageVolumes[image(c.in.Current)], c.in.Extra) {
+		if q == p {
+			return true
+		}
+	}
+	_, named := stateful.MountFor(namedMounts(c.in.Current), p)
+	return named
+}
+
+func (c checker) name() string {
+	if c.in.Service != "" {
+		return c.in.Service
+	}
+	return c.in.New.Name
+}
+
+// volumeName is the named volume suggested for p: <service>-data when the
+// service has one data path, <service>-<path> otherwise, per replica when
+// there are several replicas.
+func (c checker) volumeName(p string) string {
+	name := c.name() + "-data"
+	if len(c.report.DataPaths) > 1 {
+		name = c.name() + "-" + strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")
+	}
+	if n, ok := stateful.Replicas(c.in.New); ok && n > 1 {
+		name += "-{{.Task.Slot}}"
+	}
+	return name
+}
+
+// pinNode is the node the fix should pin to: where the task runs now.
+func (c checker) pinNode() string {
+	if len(c.in.TaskNodes) > 0 {
+		return c.in.TaskNodes[0]
+	}
+	for _, p := range stateful.Pins(stateful.Constraints(c.in.Current)) {
+		if id := c.nodeID(p); id != "" {
+			return id
+		}
+	}
+	return "<NODE-ID>"
+}
+
+func (c checker) global() bool {
+	_, replicated := stateful.Replicas(c.in.New)
+	return !replicated
+}
+
+// pins: while a node-local volume holds the data, the task must stay on the
+// node that has it.
+func (c checker) pins() {
+	if c.global() {
+		return // one task per node, each with its own local volume
+	}
+	local := c.localDataPaths()
+	if len(local) == 0 {
+		return
+	}
+	what := fmt.Sprintf("%s (on %s)", strings.Join(local, ", "), c.localVolumes())
+	curPins := stateful.Pins(stateful.Constraints(c.in.Current))
+	newPins := stateful.Pins(stateful.Constraints(c.in.New))
+	curNodes, newNodes := c.pinnedNodes(curPins), c.pinnedNodes(newPins)
+	switch {
+	case len(curPins) > 0 && len(newPins) == 0:
+		c.refuse(RulePin, "", "the update removes the pin %s while a local volume holds %s: the task could start on another node with an empty volume (keep the constraint, or use --force)",
+			joinConstraints(curPins), what)
+	case len(curPins) > 0 && !sameNodes(curNodes, newNodes):
+		c.refuse(RulePin, "", "the update moves the pin from %s to %s while a local volume holds %s: the task would start on a node whose volume is empty (keep the constraint, or use --force)",
+			joinConstraints(curPins), joinConstraints(newPins), what)
+	case len(curPins) == 0 && len(newPins) > 0:
+		// Pinning now: fine if it pins to where the data is.
+		if running := c.runningNode(); running != "" && !contains(newNodes, running) {
+			c.refuse(RulePin, "", "the update pins the service with %s, but its task runs on node %s, where the local volume holding %s is: the task would restart elsewhere with an empty volume (pin with --constraint-add %s instead)",
+				joinConstraints(newPins), running, what, stateful.PinConstraint(running))
+		}
+	case len(newPins) == 0 && !c.pinnedOK(stateful.Constraints(c.in.New)):
+		if c.singleNode() {
+			return
+		}
+		fix := "pin it with --constraint-add " + stateful.PinConstraint(c.pinNode())
+		if stateful.IsManaged(c.in.Current.Labels) && c.in.Current.Labels[stateful.LabelPin] == "" {
+			c.warn(RuleUnpinned, "", "%s is on a local volume and the service was created with --no-pin: the update may start the task on another node with an empty volume (%s)", what, fix)
+			return
+		}
+		c.refuse(RuleUnpinned, "", "a local volume holds %s but nothing pins the service to its node: the update may start the task on another node with an empty volume (%s, or use --force)", what, fix)
+	}
+}
+
+// localDataPaths are the data paths held by persistent node-local mounts in
+// the new spec (when the mount is ephemeral, other rules already refuse).
+func (c checker) localDataPaths() []string {
+	var out []string
+	for _, p := range c.report.DataPaths {
+		if m, ok := stateful.MountFor(stateful.Mounts(c.in.New), p); ok && stateful.IsPersistent(m) && stateful.IsNodeLocal(m) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (c checker) localVolumes() string {
+	var out []string
+	for _, p := range c.localDataPaths() {
+		m, _ := stateful.MountFor(stateful.Mounts(c.in.New), p)
+		if d := describeMount(m); !contains(out, d) {
+			out = append(out, d)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// pinnedOK reports whether constraints keep the tasks on chosen nodes in a
+// way the guard cannot evaluate without node labels: node.labels constraints
+// are taken as a deliberate placement.
+func (c checker) pinnedOK(constraints []string) bool {
+	if len(stateful.Pins(constraints)) > 0 {
+		return true
+	}
+	for _, con := range constraints {
+		k, _, ok := strings.Cut(con, "==")
+		if ok && strings.HasPrefix(strings.TrimSpace(k), "node.labels.") {
+			return true
+		}
+	}
+	return false
+}
+
+// nodeID resolves a pin to a node ID ("" when it names no known node and is
+// not a node.id pin).
+func (c checker) nodeID(p stateful.Pin) string {
+	for _, n := range c.in.Nodes {
+		if (p.Key == "node.id" && n.ID == p.Value) || (p.Key == "node.hostname" && n.Hostname == p.Value) {
+			return n.ID
+		}
+	}
+	if p.Key == "node.id" {
+		return p.Value
+	}
+	return ""
+}
+
+// pinnedNodes resolves pins to node IDs where possible, else keeps them as
+// written, so that node.hostname==n1 and node.id==<n1's ID> compare equal.
+func (c checker) pinnedNodes(pins []stateful.Pin) []string {
+	var out []string
+	for _, p := range pins {
+		if id := c.nodeID(p); id != "" {
+			out = append(out, id)
+		} else {
+			out = append(out, p.Key+"=="+p.Value)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (c checker) runningNode() string {
+	if len(c.in.TaskNodes) > 0 {
+		return c.in.TaskNodes[0]
+	}
+	return ""
+}
+
+func (c checker) singleNode() bool { return len(c.in.Nodes) == 1 }
+
+// order: start-first starts the new container before the old one stopped,
+// two processes on one data directory.
+func (c checker) order() {
+	if c.in.Rollback {
+		// A rollback runs with the rollback config of the spec being left.
+		if rc := c.in.Current.RollbackConfig; rc != nil && rc.Order == swarm.UpdateOrderStartFirst {
+			c.refuse(RuleStartFirst, "", "the service rolls back start-first: the rollback would run two containers on %s at once (set --rollback-order stop-first first, or use --force)", strings.Join(c.report.DataPaths, ", "))
+		}
+		return
+	}
+	for _, x := range []struct {
+		cfg  *swarm.UpdateConfig
+		old  *swarm.UpdateConfig
+		flag string
+		verb string
+	}{
+		{c.in.New.UpdateConfig, c.in.Current.UpdateConfig, "--update-order", "updates"},
+		{c.in.New.RollbackConfig, c.in.Current.RollbackConfig, "--rollback-order", "rollbacks"},
+	} {
+		if x.cfg == nil || x.cfg.Order != swarm.UpdateOrderStartFirst {
+			continue
+		}
+		if x.old != nil && x.old.Order == swarm.UpdateOrderStartFirst {
+			c.refuse(RuleStartFirst, "", "the service %s start-first: this would run two containers on %s at once (add %s stop-first, or use --force)", x.verb, strings.Join(c.report.DataPaths, ", "), x.flag)
+		} else {
+			c.refuse(RuleStartFirst, "", "%s start-first would run two containers on %s at once, and the database in the new one may refuse the data or corrupt it (keep stop-first, or use --force)", x.flag, strings.Join(c.report.DataPaths, ", "))
+		}
+	}
+}
+
+// stopGrace: the service must keep at least the time it had to save on SIGTERM.
+func (c checker) stopGrace() {
+	cur, next := StopGracePeriod(c.in.Current), StopGracePeriod(c.in.New)
+	if next < cur {
+		c.refuse(RuleStopGrace, "", "the stop grace period would shrink from %s to %s: the service may be killed before it has saved %s (keep --stop-grace-period %s or more, or use --force)",
+			cur, next, strings.Join(c.report.DataPaths, ", "), cur)
+	}
+}
+
+// StopGracePeriod is the spec's stop grace period, Swarm's default when unset.
+func StopGracePeriod(spec swarm.ServiceSpec) time.Duration {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && cs.StopGracePeriod != nil {
+		return *cs.StopGracePeriod
+	}
+	return DefaultStopGracePeriod
+}
+
+// replicas: scaling above one replica is safe only when every data volume is
+// per replica ({{.Task.Slot}} and the like).
+func (c checker) replicas() {
+	n, ok := stateful.Replicas(c.in.New)
+	if !ok || n <= 1 {
+		return
+	}
+	if old, ok := stateful.Replicas(c.in.Current); ok && old >= n {
+		return // not scaling up: this update adds no sharing
+	}
+	for _, p := range c.report.DataPaths {
+		m, found := stateful.MountFor(stateful.Mounts(c.in.New), p)
+		if !found || !stateful.IsPersistent(m) || stateful.IsPerReplica(m) {
+			continue // ephemeral: refused above; per replica: fine
+		}
+		c.refuse(RuleSharedVolume, p, "%d replicas would share %s holding %s: two database processes on one data directory corrupt it (use a per-replica source such as source=%s-{{.Task.Slot}}, keep --replicas 1, or use --force)",
+			n, describeMount(m), p, m.Source)
+	}
+}
+
+func image(spec swarm.ServiceSpec) string {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		return cs.Image
+	}
+	return ""
+}
+
+func sameSource(a, b mount.Mount) bool {
+	return a.Type == b.Type && a.Source == b.Source && subpath(a) == subpath(b)
+}
+
+func subpath(m mount.Mount) string {
+	if m.VolumeOptions != nil {
+		return m.VolumeOptions.Subpath
+	}
+	return ""
+}
+
+func describeMount(m mount.Mount) string {
+	switch {
+	case m.Type == mount.TypeVolume && m.Source == "":
+		return "an anonymous volume"
+	case m.Type == mount.TypeVolume:
+		return "volume " + m.Source
+	case m.Type == mount.TypeBind:
+		return "bind mount " + m.Source
+	case m.Type == mount.TypeCluster:
+		return "cluster volume " + m.Source
+	}
+	return string(m.Type) + " mount"
+}
+
+// ephemeral says where a data path of spec lives when its mount m (ok:
+// found) does not outlive the task, at length and in short.
+func (c checker) ephemeral(spec swarm.ServiceSpec, p string, m mount.Mount, ok bool) (string, string) {
+	vols, inspected := c.in.ImageVolumes[image(spec)]
+	switch {
+	case ok && m.Type == mount.TypeTmpfs:
+		return "a tmpfs", "tmpfs"
+	case ok:
+		return "an anonymous volume", "anonymous volume"
+	case contains(vols, p):
+		return "the anonymous volume docker makes for the image's VOLUME (no named volume is mounted there)", "anonymous volume"
+	case inspected:
+		return "the container's own filesystem (no volume is mounted there)", "container"
+	}
+	return "no named volume (only the image's anonymous volume or the container's filesystem)", "anonymous volume or container"
+}
+
+func joinConstraints(pins []stateful.Pin) string {
+	out := make([]string, len(pins))
+	for i, p := range pins {
+		out[i] = p.Constraint
+	}
+	return strings.Join(out, ", ")
+}
+
+func sameNodes(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
