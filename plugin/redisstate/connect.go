@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -192,8 +193,10 @@ func NewClient(o Options) (*Client, error) {
 		ReadTimeout:     o.ReadTimeout,
 		WriteTimeout:    10 * time.Second,
 		MaxRetries:      1,
+		DialerRetries:   1, // WaitReady retries with progress; no hidden 5× dial loop
 		PoolSize:        8,
 	}
+	quietOnce.Do(func() { redis.SetLogger(quietLogger{}) })
 	if o.TLS {
 		host, _, err := net.SplitHostPort(o.Addr)
 		if err != nil {
@@ -218,6 +221,14 @@ func NewClient(o Options) (*Client, error) {
 	}
 	return &Client{opt: o, rdb: redis.NewClient(ro)}, nil
 }
+
+// go-redis logs dial failures to stderr on its own; every error is returned to the caller
+// as one line instead, so the library's logger is silenced.
+var quietOnce sync.Once
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...interface{}) {}
 
 // Options returns the options (password redacted when printed).
 func (c *Client) Options() Options { return c.opt }

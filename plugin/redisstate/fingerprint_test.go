@@ -74,18 +74,18 @@ func TestCompareInjectedChanges(t *testing.T) {
 	c := r.client(t)
 	before := fingerprintTo(t, st, c)
 
-	rdb.Del(ctx, "str:1", "hbig")                         // MISSING ×2
-	rdb.Set(ctx, "str:2", "other", 0)                      // CHANGED value
-	rdb.HSet(ctx, "hbig2", "x", 1)                         // NEW
-	rdb.Del(ctx, "list:3")                                 // type change list → string
-	rdb.Set(ctx, "list:3", "now a string", 0)              // CHANGED type
-	rdb.ZAdd(ctx, "zbig", redis.Z{Score: 0.5, Member: "m:7"}) // CHANGED (score)
-	rdb.SAdd(ctx, "sbig", "extra")                         // CHANGED (member)
-	rdb.PExpireAt(ctx, "ttl:4", time.Now().Add(5*time.Hour)) // TTL-CHANGED
-	rdb.Persist(ctx, "httl:5")                              // TTL-CHANGED
-	rdb.RPush(ctx, "lbig", "tail")                          // CHANGED
+	rdb.Del(ctx, "str:1", "hbig")                                                             // MISSING ×2
+	rdb.Set(ctx, "str:2", "other", 0)                                                         // CHANGED value
+	rdb.HSet(ctx, "hbig2", "x", 1)                                                            // NEW
+	rdb.Del(ctx, "list:3")                                                                    // type change list → string
+	rdb.Set(ctx, "list:3", "now a string", 0)                                                 // CHANGED type
+	rdb.ZAdd(ctx, "zbig", redis.Z{Score: 0.5, Member: "m:7"})                                 // CHANGED (score)
+	rdb.SAdd(ctx, "sbig", "extra")                                                            // CHANGED (member)
+	rdb.PExpireAt(ctx, "ttl:4", time.Now().Add(5*time.Hour))                                  // TTL-CHANGED
+	rdb.Persist(ctx, "httl:5")                                                                // TTL-CHANGED
+	rdb.RPush(ctx, "lbig", "tail")                                                            // CHANGED
 	rdb.XAdd(ctx, &redis.XAddArgs{Stream: "stream:9", ID: "2-1", Values: []string{"a", "b"}}) // CHANGED
-	time.Sleep(400 * time.Millisecond)                      // shortttl expires → EXPIRED
+	time.Sleep(400 * time.Millisecond)                                                        // shortttl expires → EXPIRED
 
 	after := fingerprintTo(t, st, c)
 	rep, err := Compare(before, after, CompareOptions{MaxKeys: 50})

@@ -115,8 +115,8 @@ func (c *Client) waitReady(ctx context.Context, oldRunID string, deadline time.D
 			if IsAuthError(derr) {
 				return nil, derr
 			}
-			if ctx.Err() != nil {
-				break
+			if ctx.Err() != nil && !IsUnreachable(derr) {
+				break // our own deadline cut the read
 			}
 			lastErr = derr
 			st.Waiting, st.Err = "connect", derr

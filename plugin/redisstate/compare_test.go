@@ -1,0 +1,192 @@
+package redisstate
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+)
+
+// fakeSnapshot writes a manifest + summary for recs (duplicates allowed, like SCAN).
+func fakeSnapshot(t testing.TB, id string, recs []Record, mode string, scanStartMs int64) *Snapshot {
+	dir := t.TempDir()
+	mw, err := newManifestWriter(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := &Summary{ID: id, RunID: "run-" + id, TTLMode: mode, ScanStartMs: scanStartMs, ScanEndMs: scanStartMs,
+		Shards: make([]ShardSum, NumShards), Types: map[string]int64{}}
+	for _, r := range recs {
+		kh := xxhash.Sum64String(r.Key)
+		sh := int(kh >> 56)
+		if err := mw.write(sh, r.Key, r.Type, r.ValueHash, r.ExpireAt); err != nil {
+			t.Fatal(err)
+		}
+		sum.Shards[sh].Keys++
+		sum.Shards[sh].Sum += Hex64(keyHash(kh, r.Type, r.ValueHash, ttlForHash(mode, r.ExpireAt)))
+	}
+	if err := mw.close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range sum.Shards {
+		sum.Keys += s.Keys
+		sum.Digest += s.Sum
+	}
+	return &Snapshot{ID: id, Dir: dir, Summary: sum}
+}
+
+func TestCompareFakeManifests(t *testing.T) {
+	const now = 1_800_000_000_000
+	base := []Record{}
+	for i := 0; i < 5000; i++ {
+		base = append(base, Record{Key: fmt.Sprintf("k%d", i), Type: TypeString, ValueHash: uint64(i), ExpireAt: -1})
+	}
+	base = append(base,
+		Record{Key: "gone-by-ttl", Type: TypeString, ValueHash: 1, ExpireAt: now - 5},
+		Record{Key: "ttl-future", Type: TypeHash, ValueHash: 2, ExpireAt: now + 60000},
+		Record{Key: "ttl-lost", Type: TypeHash, ValueHash: 3, ExpireAt: now + 60000},
+		Record{Key: "lost-with-future-ttl", Type: TypeSet, ValueHash: 4, ExpireAt: now + 60000},
+		Record{Key: "retyped", Type: TypeList, ValueHash: 5, ExpireAt: -1},
+	)
+	before := fakeSnapshot(t, "before", base, TTLPExpireTime, now-1000)
+
+	// identical, with SCAN duplicates in the after scan: verified, no false diffs
+	dup := append(append([]Record{}, base...), base[10], base[20])
+	after := fakeSnapshot(t, "after-dup", dup, TTLPExpireTime, now)
+	rep, err := Compare(before, after, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || rep.DigestEqual || len(rep.DifferingShards) == 0 || len(rep.DifferingShards) > 2 {
+		t.Fatalf("duplicates: verdict %s shards %v classes %v", rep.Verdict, rep.DifferingShards, rep.Classes)
+	}
+	for _, c := range Classes {
+		if rep.Count(c) != 0 && c != ClassExpired {
+			t.Errorf("duplicates produced %s", c)
+		}
+	}
+
+	// identical → O(1)
+	same := fakeSnapshot(t, "same", base[:len(base)-0], TTLPExpireTime, now-500)
+	rep, _ = Compare(before, same, CompareOptions{})
+	if !rep.DigestEqual || !rep.OK() || rep.Unchanged != int64(len(base)) {
+		t.Fatalf("same: %+v", rep)
+	}
+
+	var mod []Record
+	for _, r := range base {
+		switch r.Key {
+		case "k1", "gone-by-ttl", "lost-with-future-ttl":
+			continue
+		case "k2":
+			r.ValueHash = 999
+		case "retyped":
+			r.Type = TypeString
+		case "ttl-lost":
+			r.ExpireAt = -1
+		}
+		mod = append(mod, r)
+	}
+	mod = append(mod, Record{Key: "brand-new", Type: TypeZSet, ValueHash: 7, ExpireAt: -1})
+	after = fakeSnapshot(t, "after", mod, TTLPExpireTime, now)
+	rep, err = Compare(before, after, CompareOptions{MaxKeys: 1, MustExist: []string{"k3", "k1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int64{ClassMissing: 2, ClassChanged: 2, ClassNew: 1, ClassExpired: 1, ClassTTLChanged: 1}
+	for c, n := range want {
+		if rep.Count(c) != n {
+			t.Errorf("%s = %d, want %d", c, rep.Count(c), n)
+		}
+		if len(rep.Classes[c].Keys) != 1 {
+			t.Errorf("%s lists %d keys with MaxKeys 1", c, len(rep.Classes[c].Keys))
+		}
+	}
+	if rep.OK() || len(rep.MustExist) != 2 || !rep.MustExist[0].Present || rep.MustExist[1].Present {
+		t.Errorf("verdict %s must %+v", rep.Verdict, rep.MustExist)
+	}
+	if rep.Unchanged != int64(len(base))-2-2-1-1 {
+		t.Errorf("unchanged %d", rep.Unchanged)
+	}
+	var tb, jb bytes.Buffer
+	if err := RenderText(&tb, rep); err != nil {
+		t.Fatal(err)
+	}
+	if err := RenderJSON(&jb, rep); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"MISSING", "Verdict: FAILED", "k1"} {
+		if !strings.Contains(tb.String(), s) {
+			t.Errorf("text report lacks %q:\n%s", s, tb.String())
+		}
+	}
+	var back map[string]any
+	if err := json.Unmarshal(jb.Bytes(), &back); err != nil || back["verdict"] != "failed" {
+		t.Errorf("json: %v %v", err, back["verdict"])
+	}
+	t.Log("\n" + tb.String())
+}
+
+// A 6.2 → 7.0 upgrade: before has PTTL-based expire times, after exact ones; all shards are
+// compared, expire times within the tolerance are equal. (Within PTTL mode on both sides
+// only the has-TTL flag is in the digest, so a moved TTL is seen only in differing shards.)
+func TestComparePTTLTolerance(t *testing.T) {
+	const now = 1_800_000_000_000
+	b := fakeSnapshot(t, "b", []Record{{Key: "a", Type: TypeString, ValueHash: 1, ExpireAt: now + 10000}, {Key: "b", Type: TypeString, ValueHash: 1, ExpireAt: now + 10000}}, TTLPTTL, now)
+	a := fakeSnapshot(t, "a", []Record{{Key: "a", Type: TypeString, ValueHash: 1, ExpireAt: now + 10400}, {Key: "b", Type: TypeString, ValueHash: 1, ExpireAt: now + 50000}}, TTLPExpireTime, now+2000)
+	rep, err := Compare(b, a, CompareOptions{TTLTolerance: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count(ClassTTLChanged) != 1 || rep.Classes[ClassTTLChanged].Keys[0].Key != "b" {
+		t.Errorf("pttl tolerance: %+v", rep.Classes[ClassTTLChanged])
+	}
+}
+
+func TestStore(t *testing.T) {
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for i, svc := range []string{"a", "b", "a", "a"} {
+		snap, err := st.New()
+		if err != nil {
+			t.Fatal(err)
+		}
+		snap.ID = fmt.Sprintf("2026112%dT000000-abcdef", i) // deterministic order
+		fake := fakeSnapshot(t, snap.ID, []Record{{Key: "x", Type: TypeString}}, TTLNone, 0)
+		if err := st.Commit(snap, fake.Summary, svc); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, snap.ID)
+	}
+	all, _ := st.List()
+	if len(all) != 4 {
+		t.Fatalf("list %d", len(all))
+	}
+	l, err := st.Latest("a")
+	if err != nil || l.ID != ids[3] {
+		t.Fatalf("latest %v %v", l, err)
+	}
+	if _, err := st.Load(ids[1][:9]); err != nil { // unique prefix
+		t.Fatal(err)
+	}
+	removed, err := st.Prune("a", 1)
+	if err != nil || len(removed) != 2 {
+		t.Fatalf("prune %v %v", removed, err)
+	}
+	all, _ = st.List()
+	if len(all) != 2 {
+		t.Fatalf("after prune %d", len(all))
+	}
+	if id := NewID(fakeNow()); len(id) != len("20261125T121500-ab12cd") {
+		t.Errorf("id %s", id)
+	}
+}
+
+func fakeNow() time.Time { return time.Now() }

@@ -1,0 +1,260 @@
+package redisstate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+func TestOptionsRedactPassword(t *testing.T) {
+	o := Options{Addr: "10.0.0.1:6379", Username: "app", Password: "s3cret-pw", DB: 2}
+	outs := []string{o.String(), fmt.Sprint(o), fmt.Sprintf("%v %+v %#v %s %q", o, o, o, o.Password, o.Password)}
+	b, _ := json.Marshal(o)
+	outs = append(outs, string(b))
+	b, _ = json.Marshal(&struct{ O *Options }{&o})
+	outs = append(outs, string(b))
+	for _, s := range outs {
+		if strings.Contains(s, "s3cret") {
+			t.Errorf("password leaked: %s", s)
+		}
+	}
+	if o.String() != "redis://app:***@10.0.0.1:6379/2" {
+		t.Errorf("String() = %s", o.String())
+	}
+	if o.Password.Reveal() != "s3cret-pw" {
+		t.Error("Reveal")
+	}
+}
+
+func TestParseURL(t *testing.T) {
+	o, err := ParseURL("rediss://app@redis.example:7000/3")
+	if err != nil || !o.TLS || o.Username != "app" || o.Addr != "redis.example:7000" || o.DB != 3 {
+		t.Fatalf("%+v %v", o, err)
+	}
+	o, err = ParseURL("redis://10.0.0.1")
+	if err != nil || o.Addr != "10.0.0.1:6379" || o.DB != 0 {
+		t.Fatalf("%+v %v", o, err)
+	}
+	o, err = ParseURL("redis://[::1]:6380/0")
+	if err != nil || o.Addr != "[::1]:6380" {
+		t.Fatalf("%+v %v", o, err)
+	}
+	_, err = ParseURL("redis://app:hunter2@host:1/0")
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("password in URL must be refused without echoing it: %v", err)
+	}
+	for _, bad := range []string{"http://x", "redis:///0", "redis://h/x"} {
+		if _, err := ParseURL(bad); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}
+
+func TestLoadPassword(t *testing.T) {
+	var o Options
+	env := map[string]string{"REDISCLI_AUTH": "from-env"}
+	if err := o.LoadPassword(func(k string) string { return env[k] }, ""); err != nil || o.Password.Reveal() != "from-env" {
+		t.Fatal(o.Password.Reveal(), err)
+	}
+	f := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(f, []byte("from-file\n"), 0o600)
+	if err := o.LoadPassword(func(k string) string { return env[k] }, f); err != nil || o.Password.Reveal() != "from-file" {
+		t.Fatal(o.Password.Reveal(), err)
+	}
+}
+
+func TestWrongPasswordAndUnreachable(t *testing.T) {
+	r := startRedis(t, "--requirepass", "right-password")
+	ctx := context.Background()
+
+	c, _ := NewClient(Options{Addr: r.Addr(), Password: "wrong"})
+	defer c.Close()
+	_, err := c.WaitReady(ctx, 5*time.Second, nil)
+	want := "Redis at " + r.Addr() + " refused the password (WRONGPASS)"
+	if err == nil || err.Error() != want || !IsAuthError(err) {
+		t.Errorf("wrong password: %v, want %q", err, want)
+	}
+	if err != nil && strings.Contains(err.Error(), "wrong") {
+		t.Error("password echoed")
+	}
+
+	c, _ = NewClient(Options{Addr: r.Addr()})
+	defer c.Close()
+	err = c.Ping(ctx)
+	if err == nil || !strings.HasPrefix(err.Error(), "Redis at "+r.Addr()+" requires a password (NOAUTH)") {
+		t.Errorf("no password: %v", err)
+	}
+
+	c, _ = NewClient(Options{Addr: r.Addr(), Password: "right-password"})
+	defer c.Close()
+	if _, err := c.WaitReady(ctx, 5*time.Second, nil); err != nil {
+		t.Errorf("right password: %v", err)
+	}
+
+	addr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	c, _ = NewClient(Options{Addr: addr})
+	defer c.Close()
+	err = c.Ping(ctx)
+	if err == nil || err.Error() != "cannot reach Redis at "+addr+": connection refused" {
+		t.Errorf("unreachable: %v", err)
+	}
+	var polls int
+	_, err = c.WaitReady(ctx, 700*time.Millisecond, func(WaitStatus) { polls++ })
+	if err == nil || !strings.HasPrefix(err.Error(), "cannot reach Redis at "+addr+": connection refused (gave up after") || polls < 2 {
+		t.Errorf("unreachable wait: %v (polls %d)", err, polls)
+	}
+	if strings.Contains(err.Error(), "\n") {
+		t.Error("multi-line error")
+	}
+}
+
+// fakeLoadingRedis speaks just enough RESP2: INFO answers loading:1 for the first n calls,
+// every other command answers -LOADING until then.
+func fakeLoadingRedis(t *testing.T, n int32) (string, *atomic.Int32) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	var infos atomic.Int32
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(conn net.Conn) {
+				defer conn.Close()
+				br := bufio.NewReader(conn)
+				for {
+					args, err := readRESP(br)
+					if err != nil {
+						return
+					}
+					cmd := strings.ToUpper(args[0])
+					loading := infos.Load() < n
+					var reply string
+					switch {
+					case cmd == "INFO":
+						i := infos.Add(1)
+						var body string
+						if loading {
+							body = fmt.Sprintf("# Persistence\r\nloading:1\r\nasync_loading:0\r\nloading_loaded_perc:%d.00\r\nloading_eta_seconds:%d\r\n", i*10, n-i)
+						} else {
+							body = "# Server\r\nredis_version:7.0.15\r\nrun_id:fakerunid\r\n# Persistence\r\nloading:0\r\nasync_loading:0\r\n# Keyspace\r\ndb0:keys=5,expires=0,avg_ttl=0\r\n"
+						}
+						reply = fmt.Sprintf("$%d\r\n%s\r\n", len(body), body)
+					case loading:
+						reply = "-LOADING Redis is loading the dataset in memory\r\n"
+					case cmd == "PING":
+						reply = "+PONG\r\n"
+					default:
+						reply = "-ERR unknown command\r\n"
+					}
+					if _, err := conn.Write([]byte(reply)); err != nil {
+						return
+					}
+				}
+			}(conn)
+		}
+	}()
+	return ln.Addr().String(), &infos
+}
+
+func readRESP(br *bufio.Reader) ([]string, error) {
+	line, err := br.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	var n int
+	if _, err := fmt.Sscanf(line, "*%d", &n); err != nil {
+		return nil, err
+	}
+	args := make([]string, n)
+	for i := range args {
+		if _, err := br.ReadString('\n'); err != nil { // $len
+			return nil, err
+		}
+		s, err := br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		args[i] = strings.TrimRight(s, "\r\n")
+	}
+	return args, nil
+}
+
+func TestWaitReadyWhileLoadingFake(t *testing.T) {
+	old := pollInterval
+	pollInterval = 10 * time.Millisecond
+	defer func() { pollInterval = old }()
+	addr, infos := fakeLoadingRedis(t, 5)
+	c, _ := NewClient(Options{Addr: addr})
+	defer c.Close()
+	ctx := context.Background()
+	if err := c.rdb.Ping(ctx).Err(); err == nil || !strings.HasPrefix(err.Error(), "LOADING") {
+		t.Fatalf("fake should answer LOADING to PING: %v", err)
+	}
+	var seen []WaitStatus
+	si, err := c.WaitReady(ctx, 5*time.Second, func(s WaitStatus) { seen = append(seen, s) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if si.RunID != "fakerunid" || si.Keys != 5 {
+		t.Errorf("server info %+v", si)
+	}
+	if len(seen) < 4 || seen[0].Waiting != "loading" || seen[0].LoadedPerc != 10 || seen[0].ETA != 4*time.Second {
+		t.Errorf("progress %+v", seen)
+	}
+	if infos.Load() < 5 {
+		t.Errorf("INFO polled %d times", infos.Load())
+	}
+	// deadline while loading
+	addr, _ = fakeLoadingRedis(t, 1000)
+	c2, _ := NewClient(Options{Addr: addr})
+	defer c2.Close()
+	_, err = c2.WaitReady(ctx, 200*time.Millisecond, nil)
+	if err == nil || !strings.Contains(err.Error(), "gave up waiting to finish loading") {
+		t.Errorf("deadline: %v", err)
+	}
+}
+
+func TestWaitReadyRealLoading(t *testing.T) {
+	r := startRedis(t, "--enable-debug-command", "local")
+	rdb := r.raw(t)
+	ctx := context.Background()
+	if err := rdb.Do(ctx, "DEBUG", "POPULATE", 20000).Err(); err != nil {
+		t.Skipf("DEBUG disabled: %v", err)
+	}
+	if err := rdb.Save(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	r.stop()
+	r.Args = []string{"--enable-debug-command", "local", "--key-load-delay", "100", "--loading-process-events-interval-bytes", "1024"} // µs per key: ~2 s of loading
+	r.start()
+	c := r.client(t)
+	var loading int
+	si, err := c.WaitRestarted(ctx, "", 30*time.Second, func(s WaitStatus) {
+		if s.Waiting == "loading" {
+			loading++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if loading == 0 {
+		t.Error("never observed loading:1")
+	}
+	if si.Keys != 20000 || si.LastLoadKeys != 20000 {
+		t.Errorf("after load: %+v", si)
+	}
+	t.Logf("observed %d loading polls", loading)
+}

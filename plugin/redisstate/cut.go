@@ -1,0 +1,274 @@
+package redisstate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// CutOptions tunes Cut.
+type CutOptions struct {
+	// Pause is how long CLIENT PAUSE ... WRITE lasts unless Extend/Release is called.
+	// It is the safety net if this process dies: writes resume by themselves. Default 60 s.
+	Pause time.Duration
+	// Background uses BGSAVE + polling instead of SAVE (SAVE blocks readers for the
+	// duration of the save; BGSAVE only for the fork).
+	Background bool
+	// Progress, if set, receives human-readable wait messages ("saving: ...").
+	Progress func(string)
+}
+
+// CutInfo describes a durable, consistent point; stored in Summary.Cut.
+type CutInfo struct {
+	RunID        string        `json:"run_id"`
+	RedisVersion string        `json:"redis_version"`
+	Method       string        `json:"method"` // "save", "bgsave", "bgsave-running" (+ "+aof")
+	PausedAt     time.Time     `json:"paused_at"`
+	SavedAt      time.Time     `json:"saved_at"`
+	SaveDuration time.Duration `json:"save_duration_ns"`
+	LastSaveTime int64         `json:"rdb_last_save_time"`
+	AOF          bool          `json:"aof_enabled"`
+}
+
+// CutHandle keeps writes paused. Release must be called on every path (defer it right after
+// a successful Cut); it is idempotent and safe on nil.
+type CutHandle struct {
+	Info CutInfo
+	c    *Client
+
+	mu       sync.Mutex
+	released bool
+	until    time.Time
+}
+
+// Cut pauses writes (CLIENT PAUSE <ms> WRITE, Redis 6.2+), makes the dataset durable with
+// SAVE (or BGSAVE + poll, or waits for an already running BGSAVE), and records run_id and
+// redis_version. Writes stay paused after Cut returns, until Release or the pause expires:
+// take the fingerprint and stop the old task meanwhile, extending with Extend as needed.
+// On error, writes are unpaused before returning.
+func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err error) {
+	if opt.Pause <= 0 {
+		opt.Pause = 60 * time.Second
+	}
+	say := func(f string, a ...any) {
+		if opt.Progress != nil {
+			opt.Progress(fmt.Sprintf(f, a...))
+		}
+	}
+	h = &CutHandle{c: c}
+	if err := h.pause(ctx, opt.Pause); err != nil {
+		return nil, err
+	}
+	h.Info.PausedAt = time.Now().UTC()
+	defer func() {
+		if err != nil {
+			if rerr := h.Release(context.Background()); rerr != nil {
+				err = fmt.Errorf("%w (and unpausing failed: %v)", err, rerr)
+			}
+			h = nil
+		}
+	}()
+
+	si, err := c.ServerInfo(ctx)
+	if err != nil {
+		return h, err
+	}
+	h.Info.RunID, h.Info.RedisVersion = si.RunID, si.Version
+	p, err := c.Info(ctx, "persistence")
+	if err != nil {
+		return h, err
+	}
+	start := time.Now()
+	switch {
+	case p["rdb_bgsave_in_progress"] == "1":
+		say("waiting for the running background save to finish")
+		if p, err = waitBgsave(ctx, c, p, say); err != nil {
+			return h, err
+		}
+		if p["rdb_changes_since_last_save"] == "0" {
+			h.Info.Method = "bgsave-running"
+			break
+		}
+		say("saving (SAVE)")
+		if err := c.rdb.Save(ctx).Err(); err != nil {
+			return h, saveErr(c, err)
+		}
+		h.Info.Method = "save"
+	case opt.Background:
+		say("saving in the background (BGSAVE)")
+		if err := c.rdb.BgSave(ctx).Err(); err != nil {
+			return h, fmt.Errorf("BGSAVE failed: %w", c.describe(err))
+		}
+		if p, err = waitBgsave(ctx, c, p, say); err != nil {
+			return h, err
+		}
+		h.Info.Method = "bgsave"
+	default:
+		say("saving (SAVE)")
+		if err := c.rdb.Save(ctx).Err(); err != nil {
+			return h, saveErr(c, err)
+		}
+		h.Info.Method = "save"
+	}
+	h.Info.SaveDuration = time.Since(start)
+	if p, err = c.Info(ctx, "persistence"); err != nil {
+		return h, err
+	}
+	if p["rdb_last_bgsave_status"] == "err" {
+		return h, errors.New("Redis reports the last save failed (rdb_last_bgsave_status:err)")
+	}
+	if p["rdb_changes_since_last_save"] != "0" {
+		return h, fmt.Errorf("writes happened after the save (rdb_changes_since_last_save:%s) although writes are paused", p["rdb_changes_since_last_save"])
+	}
+	h.Info.LastSaveTime = infoInt(p, "rdb_last_save_time")
+	if p["aof_enabled"] == "1" {
+		h.Info.AOF = true
+		h.Info.Method += "+aof"
+		if err := waitAOF(ctx, c, si, say); err != nil {
+			return h, err
+		}
+	}
+	h.Info.SavedAt = time.Now().UTC()
+	return h, nil
+}
+
+func saveErr(c *Client, err error) error {
+	err = c.describe(err)
+	if _, ok := err.(*ConnectError); ok {
+		return fmt.Errorf("SAVE failed: %w", err)
+	}
+	return fmt.Errorf("SAVE failed (%v): Redis could not write its RDB file; check the Redis log (disk space, permissions, data directory)", err)
+}
+
+// waitBgsave polls INFO persistence until no RDB child runs and the last save is ok. With
+// rdb_saves (7.0+) it also checks that a save finished after the call started.
+func waitBgsave(ctx context.Context, c *Client, before map[string]string, say func(string, ...any)) (map[string]string, error) {
+	savesBefore, haveSaves := before["rdb_saves"]
+	t0 := time.Now()
+	for {
+		p, err := c.Info(ctx, "persistence")
+		if err != nil {
+			return nil, err
+		}
+		doneSaves := !haveSaves || p["rdb_saves"] != savesBefore
+		if p["rdb_bgsave_in_progress"] == "0" && doneSaves {
+			if p["rdb_last_bgsave_status"] != "ok" {
+				return nil, errors.New("background save failed (rdb_last_bgsave_status:err)")
+			}
+			return p, nil
+		}
+		if time.Since(t0) > 2*time.Second {
+			say("waiting for the background save (%s so far)", time.Since(t0).Round(time.Second))
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for the background save: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// waitAOF makes sure the AOF has everything written before the pause on disk. The new
+// process loads only the AOF when appendonly is on.
+func waitAOF(ctx context.Context, c *Client, si *ServerInfo, say func(string, ...any)) error {
+	if si.AtLeast(7, 2) {
+		say("waiting for the AOF fsync (WAITAOF)")
+		res, err := c.rdb.Do(ctx, "WAITAOF", 1, 0, 10000).Slice()
+		if err != nil {
+			return fmt.Errorf("WAITAOF: %w", c.describe(err))
+		}
+		if len(res) > 0 {
+			if n, _ := strconv.Atoi(fmt.Sprint(res[0])); n < 1 {
+				return errors.New("the AOF was not fsynced within 10 s (WAITAOF)")
+			}
+		}
+		return nil
+	}
+	// appendfsync everysec: give the background fsync two seconds, then check.
+	say("waiting 2 s for the AOF fsync")
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(2 * time.Second):
+	}
+	for i := 0; i < 50; i++ {
+		p, err := c.Info(ctx, "persistence")
+		if err != nil {
+			return err
+		}
+		if p["aof_last_write_status"] == "err" {
+			return errors.New("Redis reports the AOF write failed (aof_last_write_status:err)")
+		}
+		if p["aof_pending_bio_fsync"] == "0" || p["aof_pending_bio_fsync"] == "" {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return errors.New("the AOF fsync is still pending after 7 s (aof_pending_bio_fsync)")
+}
+
+func (h *CutHandle) pause(ctx context.Context, d time.Duration) error {
+	ms := d.Milliseconds()
+	if ms < 1 {
+		ms = 1
+	}
+	if err := h.c.rdb.Do(ctx, "CLIENT", "PAUSE", ms, "WRITE").Err(); err != nil {
+		if strings.Contains(err.Error(), "syntax error") || strings.Contains(err.Error(), "timeout is not") {
+			return fmt.Errorf("CLIENT PAUSE WRITE is not supported by this Redis (needs 6.2+): %v", err)
+		}
+		return fmt.Errorf("CLIENT PAUSE: %w", h.c.describe(err))
+	}
+	h.until = time.Now().Add(d)
+	return nil
+}
+
+// Extend keeps writes paused for d from now (CLIENT PAUSE again; Redis keeps the later
+// end time). Call it before the pause runs out while waiting for the old task to stop.
+func (h *CutHandle) Extend(ctx context.Context, d time.Duration) error {
+	if h == nil {
+		return errors.New("no cut")
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		return errors.New("cut already released")
+	}
+	return h.pause(ctx, d)
+}
+
+// PausedUntil is when the current pause ends by itself.
+func (h *CutHandle) PausedUntil() time.Time {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.until
+}
+
+// Release unpauses writes (CLIENT UNPAUSE). Idempotent, nil-safe; uses its own timeout so
+// it works with an already cancelled context. A Redis that went away is not an error (its
+// pause died with it).
+func (h *CutHandle) Release(ctx context.Context) error {
+	if h == nil {
+		return nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.released {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	err := h.c.rdb.Do(ctx, "CLIENT", "UNPAUSE").Err()
+	if err != nil {
+		if IsUnreachable(h.c.describe(err)) {
+			h.released = true
+			return nil
+		}
+		return fmt.Errorf("CLIENT UNPAUSE: %w", h.c.describe(err))
+	}
+	h.released = true
+	return nil
+}

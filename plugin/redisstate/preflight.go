@@ -1,0 +1,351 @@
+package redisstate
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Finding is one refusal or warning of Preflight.
+type Finding struct {
+	Code    string `json:"code"`    // stable identifier, e.g. "dir-not-on-volume"
+	Message string `json:"message"` // one line for the user
+	Hint    string `json:"hint,omitempty"`
+}
+
+func (f Finding) String() string {
+	if f.Hint != "" {
+		return f.Message + " (" + f.Hint + ")"
+	}
+	return f.Message
+}
+
+// Finding codes.
+const (
+	CodeDirNotOnVolume     = "dir-not-on-volume"
+	CodeSaveFailing        = "rdb-save-failing"
+	CodeAOFFailing         = "aof-write-failing"
+	CodeAOFTurnsOn         = "aof-turns-on"
+	CodeNoPersistence      = "no-persistence"
+	CodeSaveSlowerThanStop = "save-slower-than-grace"
+	CodeGraceOver60s       = "grace-over-60s"
+	CodeConfigDisabled     = "config-disabled"
+	CodeOldRedis           = "redis-too-old"
+	CodeLoading            = "loading"
+)
+
+// PreflightInput is what the caller knows about the service.
+type PreflightInput struct {
+	// MountTargets are the container paths of the service's volume and bind mounts
+	// (TaskTemplate.ContainerSpec.Mounts[].Target).
+	MountTargets []string
+	// StopGrace is the service's stop grace period (nil in the spec = 10 s; pass 10 s).
+	StopGrace time.Duration
+	// NewAppendOnly is whether the new spec's redis-server args set --appendonly:
+	// nil = not set / unknown (then AOF stays as it is).
+	NewAppendOnly *bool
+}
+
+// PersistenceConfig is what Preflight found (CONFIG GET, or assumed defaults).
+type PersistenceConfig struct {
+	Dir           string `json:"dir"`
+	DBFilename    string `json:"dbfilename"`
+	AppendOnly    bool   `json:"appendonly"`
+	AppendDirName string `json:"appenddirname,omitempty"`
+	Save          string `json:"save"`
+	Assumed       bool   `json:"assumed"` // CONFIG unavailable: official image defaults assumed
+}
+
+// PreflightResult lists refusals (the update must not go ahead) and warnings.
+type PreflightResult struct {
+	Server   ServerInfo        `json:"server"`
+	Config   PersistenceConfig `json:"config"`
+	Refusals []Finding         `json:"refusals"`
+	Warnings []Finding         `json:"warnings"`
+	// LastSaveDuration is rdb_last_bgsave_time_sec (-1 = never).
+	LastSaveDuration time.Duration `json:"last_save_duration_ns"`
+}
+
+// OK reports whether there is no refusal.
+func (r *PreflightResult) OK() bool { return len(r.Refusals) == 0 }
+
+func (r *PreflightResult) refuse(code, msg, hint string) {
+	r.Refusals = append(r.Refusals, Finding{Code: code, Message: msg, Hint: hint})
+}
+
+func (r *PreflightResult) warn(code, msg, hint string) {
+	r.Warnings = append(r.Warnings, Finding{Code: code, Message: msg, Hint: hint})
+}
+
+// Preflight checks that the data can survive a replacement of the Redis process. It only
+// reads (CONFIG GET, INFO); findings are returned as data for the caller to print. An error
+// is returned only when Redis cannot be queried at all.
+func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightResult, error) {
+	si, err := c.ServerInfo(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r := &PreflightResult{Server: *si, Refusals: []Finding{}, Warnings: []Finding{}}
+	p, err := c.Info(ctx, "persistence")
+	if err != nil {
+		return nil, err
+	}
+	repl, _ := c.Info(ctx, "replication")
+	if p["loading"] == "1" {
+		r.refuse(CodeLoading, "Redis is still loading its dataset", "wait until loading:0")
+	}
+	if !si.AtLeast(6, 2) {
+		r.refuse(CodeOldRedis, fmt.Sprintf("Redis %s cannot pause only writes (CLIENT PAUSE WRITE needs 6.2+)", si.Version), "")
+	}
+
+	cfg, cfgErr := readConfig(ctx, c)
+	if cfgErr != nil {
+		cfg = PersistenceConfig{Dir: "/data", DBFilename: "dump.rdb", AppendOnly: p["aof_enabled"] == "1",
+			AppendDirName: "appendonlydir", Save: "3600 1 300 100 60 10000", Assumed: true}
+		r.warn(CodeConfigDisabled, "CONFIG is disabled or renamed ("+firstLine(cfgErr.Error())+"); assuming the official image defaults (dir /data, dump.rdb)",
+			"the data directory cannot be checked against the service's mounts")
+	}
+	r.Config = cfg
+
+	// 1. data directory on a mounted volume
+	if !cfg.Assumed {
+		if tgt := coveringMount(cfg.Dir, in.MountTargets); tgt == "" {
+			msg := fmt.Sprintf("Redis writes its data to %s, which is not on a volume or bind mount of the service", cfg.Dir)
+			hint := "mount a named volume there (e.g. --mount-add type=volume,source=NAME,target=" + cfg.Dir + ")"
+			if len(in.MountTargets) > 0 {
+				hint = "mounts: " + strings.Join(in.MountTargets, ", ") + "; " + hint
+			}
+			r.refuse(CodeDirNotOnVolume, msg, hint)
+		}
+	} else if len(in.MountTargets) > 0 && coveringMount(cfg.Dir, in.MountTargets) == "" {
+		r.warn(CodeDirNotOnVolume, fmt.Sprintf("assumed data directory %s is not on a mount of the service", cfg.Dir), "")
+	}
+
+	// 2. persistence already failing
+	if p["rdb_last_bgsave_status"] == "err" {
+		r.refuse(CodeSaveFailing, "Redis' last save failed (rdb_last_bgsave_status:err); it would also fail at shutdown",
+			"check disk space and permissions of "+cfg.Dir+" in the Redis log")
+	}
+	if p["aof_enabled"] == "1" && p["aof_last_write_status"] == "err" {
+		r.refuse(CodeAOFFailing, "Redis cannot write its append-only file (aof_last_write_status:err)", "check the Redis log")
+	}
+
+	// 3. AOF turned on while data is only in the RDB
+	curAOF := p["aof_enabled"] == "1" || cfg.AppendOnly
+	if in.NewAppendOnly != nil && *in.NewAppendOnly && !curAOF {
+		r.refuse(CodeAOFTurnsOn, "the update turns on appendonly while the data is only in "+cfg.DBFilename+": the new Redis would load the (empty) AOF and start empty",
+			"first enable AOF at runtime (CONFIG SET appendonly yes, wait for aof_rewrite_in_progress:0), then update")
+	}
+	newAOF := curAOF
+	if in.NewAppendOnly != nil {
+		newAOF = *in.NewAppendOnly
+	}
+
+	// 4. no persistence at all
+	if strings.TrimSpace(strings.Trim(cfg.Save, `"`)) == "" && !newAOF {
+		r.warn(CodeNoPersistence, `save "" and appendonly no: Redis does not save on shutdown`,
+			"this update is protected by the explicit save, but a plain update will lose the data; set save points or appendonly yes")
+	}
+
+	// 5. last save vs stop grace period
+	grace := in.StopGrace
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	lst := infoInt(p, "rdb_last_bgsave_time_sec")
+	r.LastSaveDuration = time.Duration(lst) * time.Second
+	if lst < 0 {
+		r.LastSaveDuration = -1
+	}
+	need := r.LastSaveDuration
+	if n := infoInt(repl, "connected_slaves"); n > 0 {
+		to := 10 * time.Second
+		if st, err := c.rdb.ConfigGet(ctx, "shutdown-timeout").Result(); err == nil {
+			if v, err := strconv.Atoi(st["shutdown-timeout"]); err == nil {
+				to = time.Duration(v) * time.Second
+			}
+		}
+		need += to
+	}
+	if need > 0 && need >= grace {
+		r.warn(CodeSaveSlowerThanStop, fmt.Sprintf("the last save took %s (+ replica wait), longer than the stop grace period %s: the shutdown save may be killed", need, grace),
+			"raise --stop-grace-period (at most 60s)")
+	}
+	if in.StopGrace > 60*time.Second {
+		r.warn(CodeGraceOver60s, fmt.Sprintf("stop grace period %s is over 60 s: Swarm starts the new task after 1 minute anyway, two Redis processes may share the volume", in.StopGrace), "keep it at most 60s")
+	}
+	return r, nil
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func readConfig(ctx context.Context, c *Client) (PersistenceConfig, error) {
+	var cfg PersistenceConfig
+	for _, name := range []string{"dir", "dbfilename", "appendonly", "appenddirname", "save"} {
+		m, err := c.rdb.ConfigGet(ctx, name).Result()
+		if err != nil {
+			return cfg, err
+		}
+		v := m[name]
+		switch name {
+		case "dir":
+			if v == "" {
+				return cfg, fmt.Errorf("CONFIG GET dir returned nothing")
+			}
+			cfg.Dir = v
+		case "dbfilename":
+			cfg.DBFilename = v
+		case "appendonly":
+			cfg.AppendOnly = v == "yes"
+		case "appenddirname":
+			cfg.AppendDirName = v
+		case "save":
+			cfg.Save = v
+		}
+	}
+	return cfg, nil
+}
+
+// coveringMount returns the mount target that contains dir ("" = none).
+func coveringMount(dir string, targets []string) string {
+	dir = path.Clean(dir)
+	best := ""
+	for _, t := range targets {
+		t = path.Clean(t)
+		if t == "" || t == "." {
+			continue
+		}
+		if dir == t || t == "/" || strings.HasPrefix(dir, t+"/") {
+			if len(t) > len(best) {
+				best = t
+			}
+		}
+	}
+	return best
+}
+
+// ServerArgs are the persistence-related options found in a redis-server command line.
+type ServerArgs struct {
+	Found      bool    // a redis-server invocation was found
+	ConfigFile string  // first non-option argument after redis-server
+	AppendOnly *bool   // --appendonly yes|no
+	Save       *string // --save "..." (joined values; "" = disabled)
+	Dir        string  // --dir
+	DBFilename string  // --dbfilename
+}
+
+// ParseServerArgs finds redis-server in a container's Command+Args (also inside
+// "sh -c '...'" or after an entrypoint like docker-entrypoint.sh) and extracts
+// --appendonly, --save, --dir and --dbfilename. Redis options take every following word up
+// to the next "--" option as their value.
+func ParseServerArgs(command, args []string) ServerArgs {
+	argv := append(append([]string{}, command...), args...)
+	start := -1
+	for i, a := range argv {
+		if path.Base(a) == "redis-server" {
+			start = i
+			break
+		}
+		if strings.Contains(a, "redis-server ") || strings.HasSuffix(a, "redis-server") {
+			// shell string: split it into words (simple quoting)
+			words := shellWords(a)
+			for j, w := range words {
+				if path.Base(w) == "redis-server" {
+					argv = append(words[j:], argv[i+1:]...)
+					start = 0
+					break
+				}
+			}
+			if start >= 0 {
+				break
+			}
+		}
+	}
+	var sa ServerArgs
+	if start < 0 {
+		// the official image also accepts bare options: args starting with "--" are passed
+		// to redis-server by docker-entrypoint.sh
+		if len(argv) > 0 && strings.HasPrefix(argv[0], "--") {
+			start = -1
+			sa.Found = true
+		} else {
+			return sa
+		}
+	} else {
+		sa.Found = true
+	}
+	rest := argv[start+1:]
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "--") {
+		sa.ConfigFile = rest[0]
+		rest = rest[1:]
+	}
+	for i := 0; i < len(rest); i++ {
+		if !strings.HasPrefix(rest[i], "--") {
+			continue
+		}
+		name := strings.ToLower(strings.TrimPrefix(rest[i], "--"))
+		var vals []string
+		for i+1 < len(rest) && !strings.HasPrefix(rest[i+1], "--") {
+			i++
+			vals = append(vals, rest[i])
+		}
+		val := strings.Join(vals, " ")
+		switch name {
+		case "appendonly":
+			b := strings.EqualFold(strings.Trim(val, `"'`), "yes")
+			sa.AppendOnly = &b
+		case "save":
+			v := strings.Trim(val, `"'`)
+			sa.Save = &v
+		case "dir":
+			sa.Dir = val
+		case "dbfilename":
+			sa.DBFilename = val
+		}
+	}
+	return sa
+}
+
+// shellWords splits a shell command line on blanks, honouring simple '...' and "..." quotes.
+func shellWords(s string) []string {
+	var words []string
+	var cur strings.Builder
+	in := false
+	var q byte
+	have := false
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		switch {
+		case q != 0:
+			if ch == q {
+				q = 0
+			} else {
+				cur.WriteByte(ch)
+			}
+		case ch == '\'' || ch == '"':
+			q = ch
+			have = true
+		case ch == ' ' || ch == '\t' || ch == '\n' || ch == ';' || ch == '&':
+			if in || have {
+				words = append(words, cur.String())
+				cur.Reset()
+			}
+			in, have = false, false
+		default:
+			cur.WriteByte(ch)
+			in = true
+		}
+	}
+	if in || have {
+		words = append(words, cur.String())
+	}
+	return words
+}
