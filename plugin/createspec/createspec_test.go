@@ -511,3 +511,35 @@ func TestWriteMarkedSpecAndDescribe(t *testing.T) {
 		}
 	}
 }
+
+func TestSummary(t *testing.T) {
+	cases := []struct {
+		name string
+		spec swarm.ServiceSpec
+		opts Options
+		user []mount.Mount
+		want string
+	}{
+		{"seed", spec("stateful", "redis", 1), Options{}, nil,
+			"stateful keeps /data on volume stateful-data, pinned to node1 by node.id==n1aaaaaaaaaa"},
+		{"replicas", spec("c", "redis", 2), Options{Pin: "node2"}, nil,
+			"c keeps /data on volume c-data-{{.Task.Slot}} (one per replica), pinned to node2 by node.id==n2bbbbbbbbbb"},
+		{"user's volume, no pin", spec("c", "redis", 1), Options{NoPin: true}, []mount.Mount{vol("mine", "/data")},
+			"c keeps /data on your volume mine, not pinned (--no-pin)"},
+	}
+	for _, c := range cases {
+		s := c.spec
+		s.TaskTemplate.ContainerSpec.Mounts = c.user
+		res, err := Apply(s, []string{"/data"}, c.opts, cluster)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := Summary(res)
+		if got[0] != c.want {
+			t.Errorf("%s: summary %q, want %q", c.name, got[0], c.want)
+		}
+		if last := got[len(got)-1]; !strings.Contains(last, "docker stateful update [OPTIONS] "+s.Name) {
+			t.Errorf("%s: no update hint: %q", c.name, last)
+		}
+	}
+}

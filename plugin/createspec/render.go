@@ -118,3 +118,43 @@ func originsOf(res *Result, p string) []string {
 	}
 	return nil
 }
+
+// Summary is the short report printed after a successful create: where the
+// data is, where the service is pinned, the defaults chosen, and how to
+// update it safely.
+func Summary(res *Result) []string {
+	name := res.Spec.Name
+	var where []string
+	for _, h := range res.Holders {
+		owner := "volume"
+		if !h.Added {
+			owner = "your " + string(h.Mount.Type)
+		}
+		s := fmt.Sprintf("%s on %s %s", h.Path, owner, h.Mount.Source)
+		if h.Added && res.PerReplica {
+			s += " (one per replica)"
+		}
+		where = append(where, s)
+	}
+	line := fmt.Sprintf("%s keeps %s", name, strings.Join(where, ", "))
+	switch p := res.Pin; {
+	case res.Global:
+		line += ", on every node (one volume per node)"
+	case p.Constraint != "" && p.Node != nil:
+		line += fmt.Sprintf(", pinned to %s by %s", p.Node.Hostname, p.Constraint)
+	case p.Constraint != "":
+		line += ", pinned by " + p.Constraint
+	case p.Needed:
+		line += ", not pinned (--no-pin)"
+	}
+	out := []string{line}
+	if len(res.Defaults) > 0 {
+		settings := make([]string, len(res.Defaults))
+		for i, d := range res.Defaults {
+			settings[i] = d.Setting
+		}
+		out = append(out, "defaults for a database: "+strings.Join(settings, ", "))
+	}
+	out = append(out, fmt.Sprintf("update it with: docker stateful update [OPTIONS] %s (--dry-run previews, --verify proves the data survived)", name))
+	return out
+}
