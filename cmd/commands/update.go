@@ -1,17 +1,369 @@
 package commands
 
 import (
-	"github.com/docker/cli/cli/command"
-	"github.com/spf13/cobra"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
 
+	"github.com/distribution/reference"
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/docker-stateful/docker-stateful/plugin/guard"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
+	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
 )
+
+// updateVerifier is the seam for checking the data itself around an update
+// (`update --verify`, issue 5). runUpdate calls it, when there is one:
+//
+//   - Before, once the guard allowed the update (or --force overrode it) and
+//     just before the spec is sent; spec is what will be sent and may be
+//     changed. For a rollback, spec is a copy of current.PreviousSpec, the
+//     spec the daemon will restore (changing it has no effect). An error
+//     stops the update: nothing is sent.
+//   - AfterSend, as soon as the daemon accepted the update, before docker
+//     waits for convergence (e.g. to release a write pause taken in Before).
+//   - After, once docker's own command returned successfully: after the
+//     convergence wait, or right after sending with --detach. Its error
+//     becomes the command's.
+//
+// None of them is called for --dry-run, a refused update, or an update the
+// daemon rejected. A verifier adds its own flags in newUpdateCommand and is
+// built by updateOptions.newVerifier (nil: no verification).
+type updateVerifier interface {
+	Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error
+	AfterSend(ctx context.Context, serviceID string)
+	After(ctx context.Context, serviceID string) error
+}
+
+type updateOptions struct {
+	dryRun bool
+	format string
+	data   []string
+
+	// newVerifier returns the verifier for this run, or nil when none was
+	// asked for. It runs after flag parsing, before docker's command.
+	newVerifier func(dockerCLI command.Cli) (updateVerifier, error)
+}
 
 // newUpdateCommand is docker's own `service update`, run on an intercepting
 // client so the new spec can be checked against the current one before it is sent.
 func newUpdateCommand(dockerCLI command.Cli) *cobra.Command {
+	return buildUpdateCommand(dockerCLI, &updateOptions{})
+}
+
+// buildUpdateCommand builds the command around opts (tests preset
+// opts.newVerifier; a verifier's flags are added here).
+func buildUpdateCommand(dockerCLI command.Cli, opts *updateOptions) *cobra.Command {
 	icli := intercept.New(dockerCLI)
 	cmd := dockerServiceCommand(icli, "update")
 	cmd.Short = "Update a service, refusing changes that would lose its data"
+	cmd.Long = `Update a service like "docker service update", with every flag of it, but
+refuse (and send nothing) when the update would lose the service's data:
+
+  - a data path left on an anonymous volume or a tmpfs (any update replaces
+    the container, and its anonymous volume with it);
+  - removing, retargeting or re-sourcing the mount that holds a data path;
+  - removing or changing the pin that keeps the task on the node holding its
+    local volume, or leaving such a volume unpinned;
+  - --update-order or --rollback-order start-first (two containers on one
+    data directory);
+  - a stop grace period shorter than the service has (it may be killed
+    before it has saved);
+  - scaling above one replica when the data volume is not per replica.
+
+Data paths come from the service's docker stateful labels, the image's
+VOLUMEs (if the image is on this daemon), a table of well-known images, the
+named volumes the service mounts, and --data. --rollback is checked against
+the previous spec it restores.
+
+--dry-run prints what would change and the verdict, and sends nothing; its
+exit status is 0 when the update would be sent, 1 when it would be refused.`
+	cmd.Example = `  docker stateful update --limit-memory 200M cache
+  docker stateful update --dry-run --image redis:8 cache
+  docker stateful update --dry-run --format json --mount-rm /data cache
+  docker stateful update --force --constraint-rm node.id==abc123 cache`
+
+	dockerFlags := map[string]bool{}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) { dockerFlags[f.Name] = true })
+
+	flags := cmd.Flags()
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Show what the update would change and whether it would be refused; send nothing")
+	flags.StringVar(&opts.format, "format", "", `Format the --dry-run output: "json" or a Go template`)
+	flags.StringSliceVar(&opts.data, "data", nil, "Also treat this path as holding the service's data (repeatable)")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("data", cobra.NoFileCompletions)
+	if f := flags.Lookup("force"); f != nil {
+		f.Usage = "Force update even if no changes require it, and send it even if it would lose data (docker stateful's refusal is overridden, with a warning)"
+	}
+
+	dockerRunE := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return runUpdate(cmd, icli, dockerRunE, dockerFlags, opts, args)
+	}
 	return cmd
+}
+
+func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.Command, []string) error, dockerFlags map[string]bool, opts *updateOptions, args []string) error {
+	flags := cmd.Flags()
+	for _, p := range opts.data {
+		if !path.IsAbs(p) {
+			return fmt.Errorf("invalid --data %q: the path must be absolute, as inside the container (e.g. /data)", p)
+		}
+	}
+	if opts.format != "" && !opts.dryRun {
+		return errors.New("--format only applies to --dry-run")
+	}
+	force, _ := flags.GetBool("force")
+	if rollback, _ := flags.GetBool("rollback"); rollback {
+		// docker refuses --rollback with any other flag it sees set: hide
+		// ours (and --force, which only means "override" for a rollback).
+		flags.VisitAll(func(f *pflag.Flag) {
+			if !dockerFlags[f.Name] || f.Name == "force" {
+				f.Changed = false
+			}
+		})
+	}
+
+	var verifier updateVerifier
+	if opts.newVerifier != nil && !opts.dryRun {
+		v, err := opts.newVerifier(icli.Cli)
+		if err != nil {
+			return err
+		}
+		verifier = v
+	}
+
+	var serviceID string
+	icli.BeforeUpdate = func(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec, uopts *swarm.ServiceUpdateOptions) error {
+		serviceID = current.ID
+		target, rollback := spec, uopts.Rollback == "previous"
+		if rollback {
+			if current.PreviousSpec == nil {
+				return nil // the daemon says there is nothing to roll back to
+			}
+			prev := *current.PreviousSpec
+			target = &prev
+		}
+		in := updateGuardInput(ctx, icli.Cli.Client(), current, *target, opts.data, rollback)
+		report := guard.Check(in)
+		if opts.dryRun {
+			return updateDryRun(icli.Cli.Out(), opts.format, current, *target, rollback, report, force)
+		}
+		errOut := icli.Cli.Err()
+		for _, w := range report.Warnings {
+			fmt.Fprintf(errOut, "warning: %s\n", w.Message)
+		}
+		if !report.Allowed() {
+			if !force {
+				for _, p := range report.Problems {
+					fmt.Fprintf(errOut, "refused: %s\n", p.Message)
+				}
+				return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf(
+					"update of service %s refused: nothing was sent (--dry-run shows the change, --force sends it anyway)", current.Spec.Name)}
+			}
+			for _, p := range report.Problems {
+				fmt.Fprintf(errOut, "warning: --force overrides: %s\n", p.Message)
+			}
+		}
+		if verifier != nil {
+			return verifier.Before(ctx, current, target)
+		}
+		return nil
+	}
+	icli.AfterSend = func(ctx context.Context, id string) {
+		if verifier != nil {
+			verifier.AfterSend(ctx, id)
+		}
+	}
+
+	err := dockerRunE(cmd, args)
+	if stop, ok := intercept.AsStop(err); ok {
+		if stop.Status == 0 {
+			return nil
+		}
+		return cli.StatusError{StatusCode: stop.Status, Status: "dry run: the update would be refused (nothing was sent)"}
+	}
+	if err != nil || verifier == nil {
+		return err
+	}
+	if serviceID == "" {
+		serviceID = args[0]
+	}
+	return verifier.After(cmd.Context(), serviceID)
+}
+
+// updateGuardInput gathers what the guard needs besides the two specs. Every
+// look-up is best effort: an image that is not on this daemon, or a node
+// list we may not read, leaves the guard to reason from the specs.
+func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.Service, target swarm.ServiceSpec, data []string, rollback bool) guard.Input {
+	in := guard.Input{
+		Service:      current.Spec.Name,
+		Current:      current.Spec,
+		New:          target,
+		Extra:        data,
+		Rollback:     rollback,
+		ImageVolumes: map[string][]string{},
+	}
+	for _, spec := range []swarm.ServiceSpec{current.Spec, target} {
+		cs := spec.TaskTemplate.ContainerSpec
+		if cs == nil {
+			continue
+		}
+		if _, done := in.ImageVolumes[cs.Image]; done {
+			continue
+		}
+		if vols, ok := updateImageVolumes(ctx, api, cs.Image); ok {
+			in.ImageVolumes[cs.Image] = vols
+		}
+	}
+	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
+		filters.Arg("service", current.ID), filters.Arg("desired-state", "running"))})
+	if err == nil {
+		seen := map[string]bool{}
+		for _, t := range tasks {
+			if t.NodeID != "" && !seen[t.NodeID] {
+				seen[t.NodeID] = true
+				in.TaskNodes = append(in.TaskNodes, t.NodeID)
+			}
+		}
+	}
+	if nodes, err := api.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
+		for _, n := range nodes {
+			in.Nodes = append(in.Nodes, guard.Node{ID: n.ID, Hostname: n.Description.Hostname})
+		}
+	}
+	return in
+}
+
+// updateImageVolumes returns the VOLUMEs an image declares, if the image is on the
+// CLI's daemon (by the reference as written, else without its digest).
+func updateImageVolumes(ctx context.Context, api client.APIClient, image string) ([]string, bool) {
+	refs := []string{image}
+	if named, err := reference.ParseNormalizedNamed(image); err == nil {
+		if _, digested := named.(reference.Digested); digested {
+			if tagged, ok := named.(reference.Tagged); ok {
+				if t, err := reference.WithTag(reference.TrimNamed(named), tagged.Tag()); err == nil {
+					refs = append(refs, reference.FamiliarString(t))
+				}
+			} else {
+				refs = append(refs, reference.FamiliarName(named))
+			}
+		}
+	}
+	for _, ref := range refs {
+		img, err := api.ImageInspect(ctx, ref)
+		if err != nil || img.Config == nil {
+			continue
+		}
+		vols := make([]string, 0, len(img.Config.Volumes))
+		for p := range img.Config.Volumes {
+			vols = append(vols, p)
+		}
+		return vols, true
+	}
+	return nil, false
+}
+
+// updateDryRunReport is what --dry-run --format json prints.
+type updateDryRunReport struct {
+	Service   string            `json:"service"`
+	ID        string            `json:"id"`
+	Version   uint64            `json:"version"`
+	Rollback  bool              `json:"rollback,omitempty"`
+	Diff      []specdiff.Change `json:"diff"`
+	Verdict   string            `json:"verdict"` // allowed, refused, or forced (refused, overridden by --force)
+	DataPaths []string          `json:"dataPaths"`
+	Problems  []guard.Problem   `json:"problems"`
+	Warnings  []guard.Problem   `json:"warnings,omitempty"`
+}
+
+const (
+	updateVerdictAllowed = "allowed"
+	updateVerdictRefused = "refused"
+	updateVerdictForced  = "forced"
+)
+
+// updateDryRun prints the change and the verdict, and stops before sending: exit
+// status 0 when the update would be sent, 1 when it would be refused.
+func updateDryRun(w io.Writer, format string, current swarm.Service, target swarm.ServiceSpec, rollback bool, report guard.Report, force bool) error {
+	r := updateDryRunReport{
+		Service:   current.Spec.Name,
+		ID:        current.ID,
+		Version:   current.Version.Index,
+		Rollback:  rollback,
+		Diff:      specdiff.Diff(current.Spec, target),
+		Verdict:   updateVerdictAllowed,
+		DataPaths: report.DataPaths,
+		Problems:  report.Problems,
+		Warnings:  report.Warnings,
+	}
+	if r.Diff == nil {
+		r.Diff = []specdiff.Change{}
+	}
+	if r.DataPaths == nil {
+		r.DataPaths = []string{}
+	}
+	if r.Problems == nil {
+		r.Problems = []guard.Problem{}
+	}
+	status := 0
+	if !report.Allowed() {
+		r.Verdict, status = updateVerdictRefused, 1
+		if force {
+			r.Verdict, status = updateVerdictForced, 0
+		}
+	}
+	err := writeFormatted(w, format, r, func(w io.Writer) error {
+		what := "update"
+		if rollback {
+			what = "rollback to the previous spec"
+		}
+		fmt.Fprintf(w, "Dry run: %s of service %s (ID %s, version %d); nothing is sent.\n\n", what, r.Service, updateShortID(r.ID), r.Version)
+		fmt.Fprintf(w, "--- %s (current)\n+++ %s (after the %s)\n", r.Service, r.Service, what)
+		if err := specdiff.Write(w, r.Diff); err != nil {
+			return err
+		}
+		fmt.Fprintln(w)
+		if len(r.DataPaths) > 0 {
+			fmt.Fprintf(w, "Data paths: %s\n", strings.Join(r.DataPaths, ", "))
+		} else {
+			fmt.Fprintln(w, "Data paths: none found (the image declares no VOLUME and is not a known database; --data names one)")
+		}
+		for _, p := range r.Warnings {
+			fmt.Fprintf(w, "Warning: %s\n", p.Message)
+		}
+		switch r.Verdict {
+		case updateVerdictAllowed:
+			fmt.Fprintln(w, "Verdict: allowed, the update keeps the data.")
+		case updateVerdictRefused:
+			fmt.Fprintln(w, "Verdict: refused, the update would lose data:")
+		case updateVerdictForced:
+			fmt.Fprintln(w, "Verdict: refused, but --force would send it anyway, overriding:")
+		}
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  - %s\n", p.Message)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	return intercept.Stop{Status: status}
+}
+
+func updateShortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
 }

@@ -91,7 +91,9 @@ func TestDiffShowsOnlyChangedFields(t *testing.T) {
 			[]Change{{Field: "Replicas", Removed: []string{"1"}, Added: []string{"3"}}}},
 		{"port", func(s *swarm.ServiceSpec) { s.EndpointSpec.Ports[0].PublishedPort = 10001 },
 			[]Change{{Field: "Ports", Removed: []string{"published=10000,target=6379,protocol=tcp,mode=host"}, Added: []string{"published=10001,target=6379,protocol=tcp,mode=host"}}}},
-		{"label", func(s *swarm.ServiceSpec) { s.Labels = map[string]string{"io.docker-stateful.data": "/data", "team": "x"} },
+		{"label", func(s *swarm.ServiceSpec) {
+			s.Labels = map[string]string{"io.docker-stateful.data": "/data", "team": "x"}
+		},
 			[]Change{{Field: "Labels", Added: []string{"team=x"}}}},
 		{"update order", func(s *swarm.ServiceSpec) { s.UpdateConfig.Order = swarm.UpdateOrderStartFirst },
 			[]Change{{Field: "UpdateConfig.Order", Removed: []string{"stop-first"}, Added: []string{"start-first"}}}},

@@ -1,0 +1,262 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	cliflags "github.com/docker/cli/cli/flags"
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+)
+
+// updateFakeAPI is a swarm with one service, recording what is sent to it.
+type updateFakeAPI struct {
+	client.APIClient
+	svc  swarm.Service
+	sent []swarm.ServiceSpec
+	opts []swarm.ServiceUpdateOptions
+}
+
+func (f *updateFakeAPI) ClientVersion() string { return "1.41" }
+
+func (f *updateFakeAPI) Ping(context.Context) (types.Ping, error) {
+	return types.Ping{APIVersion: "1.41"}, nil
+}
+
+func (f *updateFakeAPI) NegotiateAPIVersionPing(types.Ping) {}
+
+func (f *updateFakeAPI) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	if id != f.svc.ID && id != f.svc.Spec.Name {
+		return swarm.Service{}, nil, errors.New("no such service: " + id)
+	}
+	// A deep copy, as the daemon gives.
+	b, _ := json.Marshal(f.svc)
+	var s swarm.Service
+	_ = json.Unmarshal(b, &s)
+	return s, b, nil
+}
+
+func (f *updateFakeAPI) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, opts swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+	f.sent = append(f.sent, spec)
+	f.opts = append(f.opts, opts)
+	return swarm.ServiceUpdateResponse{}, nil
+}
+
+func (f *updateFakeAPI) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+	return []swarm.Task{{NodeID: "node1", Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}}, nil
+}
+
+func (f *updateFakeAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+	return []swarm.Node{{ID: "node1"}, {ID: "node2"}, {ID: "node3"}}, nil
+}
+
+func (f *updateFakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	if ref == "redis" {
+		cfg := &dockerspec.DockerOCIImageConfig{}
+		cfg.Volumes = map[string]struct{}{"/data": {}}
+		return image.InspectResponse{Config: cfg}, nil
+	}
+	return image.InspectResponse{}, errors.New("no such image")
+}
+
+func updatePinnedRedis() swarm.Service {
+	one := uint64(1)
+	return swarm.Service{
+		ID:   "svc1",
+		Meta: swarm.Meta{Version: swarm.Version{Index: 7}},
+		Spec: swarm.ServiceSpec{
+			Annotations: swarm.Annotations{Name: "cache"},
+			TaskTemplate: swarm.TaskSpec{
+				ContainerSpec: &swarm.ContainerSpec{Image: "redis", Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: "cache-data", Target: "/data"}}},
+				Placement:     &swarm.Placement{Constraints: []string{"node.id==node1"}},
+			},
+			Mode: swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+		},
+	}
+}
+
+func updateSeedRedis() swarm.Service {
+	s := updatePinnedRedis()
+	s.Spec.TaskTemplate.ContainerSpec.Mounts = nil
+	s.Spec.TaskTemplate.Placement = nil
+	return s
+}
+
+type updateRecorder struct{ calls []string }
+
+func (r *updateRecorder) Before(_ context.Context, _ swarm.Service, spec *swarm.ServiceSpec) error {
+	r.calls = append(r.calls, "Before")
+	return nil
+}
+func (r *updateRecorder) AfterSend(context.Context, string) { r.calls = append(r.calls, "AfterSend") }
+func (r *updateRecorder) After(_ context.Context, id string) error {
+	r.calls = append(r.calls, "After:"+id)
+	return nil
+}
+
+func runUpdateCmd(t *testing.T, api *updateFakeAPI, v updateVerifier, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	dcli, err := command.NewDockerCli(command.WithAPIClient(api), command.WithOutputStream(&out), command.WithErrorStream(&errOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dcli.Initialize(cliflags.NewClientOptions()); err != nil {
+		t.Fatal(err)
+	}
+	opts := &updateOptions{}
+	if v != nil {
+		// The seam issue 5 plugs into.
+		opts.newVerifier = func(command.Cli) (updateVerifier, error) { return v, nil }
+	}
+	cmd := buildUpdateCommand(dcli, opts)
+	cmd.SetArgs(append([]string{"--detach"}, args...))
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err = cmd.Execute()
+	return out.String(), errOut.String(), err
+}
+
+func updateStatus(err error) int {
+	var s cli.StatusError
+	if errors.As(err, &s) {
+		return s.StatusCode
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func TestUpdateRefusesSeedServiceAndSendsNothing(t *testing.T) {
+	api := &updateFakeAPI{svc: updateSeedRedis()}
+	_, stderr, err := runUpdateCmd(t, api, nil, "--limit-memory", "100M", "cache")
+	if updateStatus(err) != 1 || len(api.sent) != 0 {
+		t.Fatalf("status %d (%v), sent %d; want 1 and nothing sent", updateStatus(err), err, len(api.sent))
+	}
+	if !strings.Contains(stderr, "refused: /data is on the anonymous volume docker makes for the image's VOLUME") ||
+		!strings.Contains(stderr, "--mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==node1 cache") {
+		t.Fatalf("stderr = %q", stderr)
+	}
+	if !strings.Contains(err.Error(), "update of service cache refused: nothing was sent") {
+		t.Fatalf("error = %v", err)
+	}
+}
+
+func TestUpdateAllowsSafeUpdateAndCallsTheVerifier(t *testing.T) {
+	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	rec := &updateRecorder{}
+	_, stderr, err := runUpdateCmd(t, api, rec, "--limit-memory", "100M", "cache")
+	if err != nil || len(api.sent) != 1 {
+		t.Fatalf("err %v, stderr %q, sent %d", err, stderr, len(api.sent))
+	}
+	if got := api.sent[0].TaskTemplate.Resources.Limits.MemoryBytes; got != 100<<20 {
+		t.Fatalf("memory limit sent = %d", got)
+	}
+	if got := strings.Join(rec.calls, ","); got != "Before,AfterSend,After:svc1" {
+		t.Fatalf("verifier calls = %s", got)
+	}
+}
+
+func TestUpdateForceOverridesWithWarnings(t *testing.T) {
+	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	_, stderr, err := runUpdateCmd(t, api, nil, "--force", "--mount-rm", "/data", "cache")
+	if err != nil || len(api.sent) != 1 {
+		t.Fatalf("err %v, sent %d", err, len(api.sent))
+	}
+	if len(api.sent[0].TaskTemplate.ContainerSpec.Mounts) != 0 {
+		t.Fatalf("mount not removed: %+v", api.sent[0].TaskTemplate.ContainerSpec.Mounts)
+	}
+	if !strings.Contains(stderr, "warning: --force overrides: the update removes volume cache-data that holds /data") {
+		t.Fatalf("stderr = %q", stderr)
+	}
+}
+
+func TestUpdateRefusesPinRemoval(t *testing.T) {
+	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	rec := &updateRecorder{}
+	_, stderr, err := runUpdateCmd(t, api, rec, "--constraint-rm", "node.id==node1", "cache")
+	if updateStatus(err) != 1 || len(api.sent) != 0 || len(rec.calls) != 0 {
+		t.Fatalf("status %d, sent %d, verifier %v", updateStatus(err), len(api.sent), rec.calls)
+	}
+	if !strings.Contains(stderr, "refused: the update removes the pin node.id==node1") {
+		t.Fatalf("stderr = %q", stderr)
+	}
+}
+
+func TestUpdateDryRun(t *testing.T) {
+	t.Run("allowed", func(t *testing.T) {
+		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		out, _, err := runUpdateCmd(t, api, nil, "--dry-run", "--limit-memory", "100M", "cache")
+		if err != nil || len(api.sent) != 0 {
+			t.Fatalf("err %v, sent %d", err, len(api.sent))
+		}
+		for _, want := range []string{"--- cache (current)", "Limits.Memory:\n+ 100MiB\n", "Verdict: allowed"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("output lacks %q:\n%s", want, out)
+			}
+		}
+	})
+	t.Run("refused, json", func(t *testing.T) {
+		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		out, _, err := runUpdateCmd(t, api, nil, "--dry-run", "--format", "json", "--mount-rm", "/data", "cache")
+		if updateStatus(err) != 1 || len(api.sent) != 0 {
+			t.Fatalf("status %d, sent %d", updateStatus(err), len(api.sent))
+		}
+		var r updateDryRunReport
+		if err := json.Unmarshal([]byte(out), &r); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		if r.Verdict != "refused" || len(r.Problems) != 1 || r.Problems[0].Rule != "data-mount" || len(r.Diff) != 1 || r.Diff[0].Field != "Mounts" {
+			t.Fatalf("report = %+v", r)
+		}
+	})
+	t.Run("refused but forced", func(t *testing.T) {
+		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		out, _, err := runUpdateCmd(t, api, nil, "--dry-run", "--force", "--mount-rm", "/data", "cache")
+		if err != nil || len(api.sent) != 0 || !strings.Contains(out, "--force would send it anyway") {
+			t.Fatalf("err %v, sent %d, out %s", err, len(api.sent), out)
+		}
+	})
+}
+
+func TestUpdateRollbackIsGuardedOnThePreviousSpec(t *testing.T) {
+	svc := updatePinnedRedis()
+	prev := updateSeedRedis().Spec
+	svc.PreviousSpec = &prev
+	api := &updateFakeAPI{svc: svc}
+	out, _, err := runUpdateCmd(t, api, nil, "--rollback", "--dry-run", "cache")
+	if updateStatus(err) != 1 || len(api.sent) != 0 {
+		t.Fatalf("status %d (%v), sent %d", updateStatus(err), err, len(api.sent))
+	}
+	if !strings.Contains(out, "rollback to the previous spec") || !strings.Contains(out, "removes volume cache-data") {
+		t.Fatalf("out = %s", out)
+	}
+	_, stderr, err := runUpdateCmd(t, api, nil, "--rollback", "--force", "cache")
+	if err != nil || len(api.sent) != 1 || api.opts[0].Rollback != "previous" {
+		t.Fatalf("forced rollback: err %v, sent %d, stderr %s", err, len(api.sent), stderr)
+	}
+}
+
+func TestUpdateBadInput(t *testing.T) {
+	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	for _, args := range [][]string{
+		{"--data", "data", "cache"},
+		{"--format", "json", "cache"},
+	} {
+		if _, _, err := runUpdateCmd(t, api, nil, args...); err == nil || len(api.sent) != 0 {
+			t.Errorf("%v: err %v, sent %d", args, err, len(api.sent))
+		}
+	}
+}
