@@ -28,6 +28,8 @@ refuses updates that would lose data, and can prove that the data survived.`,
 		newCreateCommand(dockerCLI),
 		newUpdateCommand(dockerCLI),
 		newVersionCommand(dockerCLI),
+		newHooksCommand(),
+		newConfigHooksCommand(),
 	)
 	return cmd
 }

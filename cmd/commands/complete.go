@@ -1,0 +1,155 @@
+package commands
+
+import (
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/command/completion"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
+)
+
+// Shell completion for docker stateful. The shells ask `docker __complete
+// stateful …`, which docker (26+) forwards to the plugin's own cobra
+// `__complete`; the commands built from docker's own keep docker's flag
+// completions (--update-order, --network, …), and registerCompletion adds
+// the dynamic values docker stateful's own arguments and flags take.
+
+// registerCompletion sets the completions of docker stateful's arguments and
+// flags on cmd: the first positional argument by its name in Use (SERVICE,
+// IMAGE, NODE), --pin (nodes), --volume-name (volumes), and no file names
+// for any other flag that has no completion yet. Call it last, once every
+// flag is defined: cobra refuses a second completion for a flag.
+func registerCompletion(dockerCLI command.Cli, cmd *cobra.Command) {
+	switch firstArg(cmd.Use) {
+	case "SERVICE":
+		cmd.ValidArgsFunction = completeServiceNames(dockerCLI)
+	case "IMAGE":
+		cmd.ValidArgsFunction = completion.ImageNames(dockerCLI, 1)
+	case "NODE":
+		cmd.ValidArgsFunction = completeNodeNames(dockerCLI)
+	}
+	for name, fn := range map[string]cobra.CompletionFunc{
+		"pin":         completeNodeNames(dockerCLI),
+		"volume-name": completion.VolumeNames(dockerCLI),
+	} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Value.Type() != "bool" {
+			if _, ok := cmd.GetFlagCompletionFunc(name); !ok {
+				_ = cmd.RegisterFlagCompletionFunc(name, fn)
+			}
+		}
+	}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if _, ok := cmd.GetFlagCompletionFunc(f.Name); !ok {
+			_ = cmd.RegisterFlagCompletionFunc(f.Name, cobra.NoFileCompletions)
+		}
+	})
+}
+
+// firstArg is the first positional argument named in a command's Use line
+// ("update [OPTIONS] SERVICE" → "SERVICE").
+func firstArg(use string) string {
+	fields := strings.Fields(use)
+	for _, f := range fields[min(1, len(fields)):] {
+		if strings.HasPrefix(f, "[") {
+			continue
+		}
+		return strings.TrimSuffix(f, "...")
+	}
+	return ""
+}
+
+// completeServiceNames offers the swarm's service names for the first
+// argument: the services docker stateful manages first, then the others
+// (the ones a plain docker service create made, which are what `docker
+// stateful update` protects too). As in docker, IDs are offered as well with
+// DOCKER_COMPLETION_SHOW_SERVICE_IDS=yes, or when what is typed so far can
+// only be an ID.
+func completeServiceNames(dockerCLI completion.APIClientProvider) cobra.CompletionFunc {
+	showIDs := os.Getenv("DOCKER_COMPLETION_SHOW_SERVICE_IDS") == "yes"
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		list, err := dockerCLI.Client().ServiceList(cmd.Context(), swarm.ServiceListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		sort.SliceStable(list, func(i, j int) bool {
+			mi, mj := stateful.IsManaged(list[i].Spec.Labels), stateful.IsManaged(list[j].Spec.Labels)
+			if mi != mj {
+				return mi
+			}
+			return list[i].Spec.Name < list[j].Spec.Name
+		})
+		ids := showIDs || !anyHasPrefix(len(list), func(i int) string { return list[i].Spec.Name }, toComplete)
+		out := make([]string, 0, len(list))
+		for _, s := range list {
+			desc := imageOf(s.Spec)
+			if stateful.IsManaged(s.Spec.Labels) {
+				desc = "stateful, " + desc
+			}
+			out = append(out, s.Spec.Name+"\t"+desc)
+			if ids && (showIDs || toComplete != "" && strings.HasPrefix(s.ID, toComplete)) {
+				out = append(out, s.ID+"\t"+s.Spec.Name)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+	}
+}
+
+// completeNodeNames offers the swarm's node hostnames (Ready and Active ones
+// first), and their IDs with DOCKER_COMPLETION_SHOW_NODE_IDS=yes or when what
+// is typed so far can only be an ID.
+func completeNodeNames(dockerCLI completion.APIClientProvider) cobra.CompletionFunc {
+	showIDs := os.Getenv("DOCKER_COMPLETION_SHOW_NODE_IDS") == "yes"
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		list, err := dockerCLI.Client().NodeList(cmd.Context(), swarm.NodeListOptions{})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveError
+		}
+		usable := func(n swarm.Node) bool {
+			return n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive
+		}
+		sort.SliceStable(list, func(i, j int) bool {
+			if ui, uj := usable(list[i]), usable(list[j]); ui != uj {
+				return ui
+			}
+			return list[i].Description.Hostname < list[j].Description.Hostname
+		})
+		ids := showIDs || !anyHasPrefix(len(list), func(i int) string { return list[i].Description.Hostname }, toComplete)
+		out := make([]string, 0, len(list))
+		for _, n := range list {
+			desc := string(n.Spec.Role) + ", " + string(n.Status.State)
+			if n.Spec.Availability != swarm.NodeAvailabilityActive {
+				desc += ", " + string(n.Spec.Availability)
+			}
+			out = append(out, n.Description.Hostname+"\t"+desc)
+			if ids && (showIDs || toComplete != "" && strings.HasPrefix(n.ID, toComplete)) {
+				out = append(out, n.ID+"\t"+n.Description.Hostname)
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+	}
+}
+
+func anyHasPrefix(n int, name func(int) string, prefix string) bool {
+	for i := 0; i < n; i++ {
+		if strings.HasPrefix(name(i), prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+func imageOf(spec swarm.ServiceSpec) string {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		return stateful.RepositoryName(cs.Image)
+	}
+	return "service"
+}

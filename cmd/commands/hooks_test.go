@@ -1,0 +1,210 @@
+package commands
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/docker/cli/cli-plugins/hooks"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+)
+
+type fakeHookAPI struct {
+	services []swarm.Service
+	tasks    []swarm.Task
+	nodes    int
+	volumes  map[string]map[string]struct{}
+	inspects []string
+}
+
+func (f *fakeHookAPI) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
+	return append([]swarm.Service(nil), f.services...), nil
+}
+
+func (f *fakeHookAPI) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
+	return f.tasks, nil
+}
+
+func (f *fakeHookAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
+	return make([]swarm.Node, f.nodes), nil
+}
+
+func (f *fakeHookAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
+	f.inspects = append(f.inspects, ref)
+	return image.InspectResponse{Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Volumes: f.volumes[ref]}}}, nil
+}
+
+func svc(id, name, img string, updated time.Time, mounts []mount.Mount, constraints ...string) swarm.Service {
+	one := uint64(1)
+	return swarm.Service{
+		ID:   id,
+		Meta: swarm.Meta{CreatedAt: updated, UpdatedAt: updated},
+		Spec: swarm.ServiceSpec{
+			Annotations: swarm.Annotations{Name: name},
+			Mode:        swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+			TaskTemplate: swarm.TaskSpec{
+				ContainerSpec: &swarm.ContainerSpec{Image: img, Mounts: mounts},
+				Placement:     &swarm.Placement{Constraints: constraints},
+			},
+		},
+	}
+}
+
+// printed runs docker's own command line through cobra, then renders the
+// hook's reply exactly as the docker CLI does after that command.
+func printed(t *testing.T, reply string, verb string, argv ...string) string {
+	t.Helper()
+	cli, err := command.NewDockerCli()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := dockerServiceCommand(cli, verb)
+	cmd.RunE = func(*cobra.Command, []string) error { return nil }
+	cmd.SetArgs(argv)
+	cmd.SetOut(&bytes.Buffer{})
+	if err := cmd.Execute(); err != nil {
+		t.Fatalf("%s %v: %v", verb, argv, err)
+	}
+	if reply == "" {
+		return ""
+	}
+	var msg hooks.HookMessage
+	if err := json.Unmarshal([]byte(reply), &msg); err != nil {
+		t.Fatalf("reply %q: %v", reply, err)
+	}
+	lines, err := hooks.ParseTemplate(msg.Template, cmd)
+	if err != nil {
+		t.Fatalf("docker cannot render %q: %v", msg.Template, err)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func reply(t *testing.T, api hookAPI, data string) string {
+	t.Helper()
+	var b bytes.Buffer
+	writeHookReply(&b, hookReply(context.Background(), api, data, time.Now()))
+	return b.String()
+}
+
+func TestHookReply(t *testing.T) {
+	now := time.Now()
+	named := []mount.Mount{{Type: mount.TypeVolume, Source: "store", Target: "/data"}}
+	api := &fakeHookAPI{
+		nodes: 3,
+		services: []swarm.Service{
+			svc("id-unsafe-aaaaaaaaaaaaaaaa", "stateful", "redis:latest@sha256:abc", now.Add(-time.Minute), nil),
+			svc("id-safe-bbbbbbbbbbbbbbbbbb", "safe", "redis", now, named, "node.hostname==n2"),
+			svc("id-loose-cccccccccccccccccc", "loose", "redis", now.Add(-2*time.Minute), named),
+			svc("id-web-dddddddddddddddddddd", "web", "nginx", now.Add(-3*time.Minute), nil),
+		},
+		tasks: []swarm.Task{
+			{ServiceID: "id-unsafe-aaaaaaaaaaaaaaaa", NodeID: "old", DesiredState: swarm.TaskStateShutdown, Meta: swarm.Meta{UpdatedAt: now}},
+			{ServiceID: "id-unsafe-aaaaaaaaaaaaaaaa", NodeID: "n1", DesiredState: swarm.TaskStateRunning},
+			{ServiceID: "id-loose-cccccccccccccccccc", NodeID: "n3", DesiredState: swarm.TaskStateRunning},
+		},
+		volumes: map[string]map[string]struct{}{"redis:latest": {"/data": {}}, "nginx": {}},
+	}
+	update := reply(t, api, `{"RootCmd":"service update","Flags":{"limit-memory":""}}`)
+
+	got := printed(t, update, "update", "--limit-memory", "100M", "stateful")
+	want := "stateful: /data is on an anonymous volume, lost on every update; keep it from the next update on: docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"
+	if got != want {
+		t.Errorf("update stateful:\n got %q\nwant %q", got, want)
+	}
+	if got := printed(t, update, "update", "--limit-memory", "100M", "id-unsafe"); got != want {
+		t.Errorf("update by ID prefix: got %q", got)
+	}
+	if got := printed(t, update, "update", "--constraint-add", "node.role==worker", "loose"); !strings.Contains(got, "pin it: docker stateful update --constraint-add node.id==n3 loose") {
+		t.Errorf("update loose: got %q", got)
+	}
+	for _, name := range []string{"safe", "web", "other"} {
+		if got := printed(t, update, "update", "--limit-memory", "100M", name); got != "" {
+			t.Errorf("update %s: want nothing, got %q", name, got)
+		}
+	}
+	// The digest the manager pinned is not looked up: the tag is.
+	if !reflect.DeepEqual(api.inspects, []string{"redis:latest", "nginx"}) {
+		t.Errorf("image lookups = %v, want redis:latest (not its digest) and nginx (unknown image)", api.inspects)
+	}
+
+	create := reply(t, api, `{"RootCmd":"service create","Flags":{"name":"","publish":""}}`)
+	if got := printed(t, create, "create", "--name", "stateful", "-p", "published=10000,target=6379,mode=host", "redis"); got != want {
+		t.Errorf("create --name stateful: got %q", got)
+	}
+	if got := printed(t, create, "create", "--name", "safe", "redis"); got != "" {
+		t.Errorf("create --name safe: want nothing, got %q", got)
+	}
+	// Without --name, the newest service is the one just created (safe here).
+	if got := reply(t, api, `{"RootCmd":"service create","Flags":{}}`); got != "" {
+		t.Errorf("create without --name of a safe service: want nothing, got %q", got)
+	}
+
+	for _, data := range []string{
+		`{"RootCmd":"service update","Flags":{},"CommandError":"no such service"}`,
+		`{"RootCmd":"service ls","Flags":{}}`,
+		`not json`,
+	} {
+		if got := reply(t, api, data); got != "" {
+			t.Errorf("hook %s: want no reply, got %q", data, got)
+		}
+	}
+}
+
+func TestConfigHooksCommand(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "config.json")
+	before := "{\n\t\"auths\": {\n\t\t\"r.example\": {\n\t\t\t\"auth\": \"dXNlcjpwYXNz\"\n\t\t}\n\t},\n\t\"features\": {\n\t\t\"hooks\": \"false\"\n\t}\n}\n"
+	if err := os.WriteFile(cfg, []byte(before), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := newConfigHooksCommand()
+		var out bytes.Buffer
+		cmd.SetOut(&out)
+		cmd.SetArgs(args)
+		if err := cmd.Execute(); err != nil {
+			t.Fatalf("__config-hooks %v: %v", args, err)
+		}
+		return out.String()
+	}
+	record := strings.Fields(strings.ReplaceAll(run("add", cfg), " ", "\x00"))
+	for i := range record {
+		record[i] = strings.ReplaceAll(record[i], "\x00", " ")
+	}
+	data, _ := os.ReadFile(cfg)
+	if !strings.Contains(string(data), `"hooks": "service update,service create"`) || !strings.Contains(string(data), `"hooks": "true"`) {
+		t.Fatalf("after add:\n%s", data)
+	}
+	if fi, _ := os.Stat(cfg); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode after add: %v", fi.Mode())
+	}
+	run(append([]string{"remove", cfg}, record...)...)
+	if data, _ := os.ReadFile(cfg); string(data) != before {
+		t.Errorf("round trip:\n got %s\nwant %s", data, before)
+	}
+
+	// A config the install created is removed again.
+	fresh := filepath.Join(dir, "new", "config.json")
+	rec := strings.Split(strings.TrimSpace(run("add", fresh)), "\n")
+	if rec[0] != recordCreatedFile {
+		t.Errorf("record of a new file: %q", rec)
+	}
+	run(append([]string{"remove", fresh}, rec...)...)
+	if _, err := os.Stat(fresh); !os.IsNotExist(err) {
+		t.Errorf("config created by add still there after remove: %v", err)
+	}
+}
