@@ -117,7 +117,10 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 	flags := cmd.Flags()
 	for _, p := range opts.data {
 		if !path.IsAbs(p) {
-			return fmt.Errorf("invalid --data %q: the path must be absolute, as inside the container (e.g. /data)", p)
+			return fmt.Errorf("--data %s: must be an absolute path in the container (for example /%s)", p, strings.TrimLeft(p, "./"))
+		}
+		if path.Clean(p) == "/" {
+			return fmt.Errorf("--data %s: the container's root cannot be a volume: name the directory that holds the data", p)
 		}
 	}
 	if opts.format != "" && !opts.dryRun {

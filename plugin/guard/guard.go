@@ -19,6 +19,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/docker-stateful/docker-stateful/plugin/createspec"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -248,18 +249,12 @@ func (c checker) name() string {
 	return c.in.New.Name
 }
 
-// volumeName is the named volume suggested for p: <service>-data when the
-// service has one data path, <service>-<path> otherwise, per replica when
-// there are several replicas.
+// volumeName is the named volume suggested for p, named as docker stateful
+// create names it: <service>-data, per path when there are several, per
+// replica when there are several replicas.
 func (c checker) volumeName(p string) string {
-	name := c.name() + "-data"
-	if len(c.report.DataPaths) > 1 {
-		name = c.name() + "-" + strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")
-	}
-	if n, ok := stateful.Replicas(c.in.New); ok && n > 1 {
-		name += "-{{.Task.Slot}}"
-	}
-	return name
+	n, _ := stateful.Replicas(c.in.New)
+	return createspec.VolumeSource(c.name(), p, len(c.report.DataPaths) == 1, n > 1)
 }
 
 // pinNode is the node the fix should pin to: where the task runs now.

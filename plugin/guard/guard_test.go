@@ -161,10 +161,10 @@ func TestRuleEphemeralData(t *testing.T) {
 			s.TaskTemplate.ContainerSpec.Image = "example/kv:1"
 			return s
 		}, change: limitMemory, input: func(in *Input) { in.Extra = []string{"/srv/kv"} },
-			refused: []string{"source=cache-srv-kv,target=/srv/kv"}},
+			refused: []string{"source=cache-data-srv-kv,target=/srv/kv"}},
 		{name: "new image brings a new data path", current: safe, change: func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Image = "postgres:16"
-		}, refused: []string{"/var/lib/postgresql/data, a data path of postgres:16, would be on no named volume (only the image's anonymous volume or the container's filesystem), which any update loses: add --mount-add type=volume,source=cache-var-lib-postgresql-data,target=/var/lib/postgresql/data to this update"}},
+		}, refused: []string{"/var/lib/postgresql/data, a data path of postgres:16, would be on no named volume (only the image's anonymous volume or the container's filesystem), which any update loses: add --mount-add type=volume,source=cache-data-var-lib-postgresql-data,target=/var/lib/postgresql/data to this update"}},
 		{name: "per-replica volume name when scaled", current: func() swarm.ServiceSpec {
 			s := seed()
 			three := uint64(3)
