@@ -137,6 +137,12 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Clust
 		out.TaskTemplate.Placement.Constraints = append(out.TaskTemplate.Placement.Constraints, pin.Constraint)
 	}
 
+	if pin.Constraint != "" && res.PerReplica {
+		if err := checkSharedNode(spec, replicas); err != nil {
+			return nil, err
+		}
+	}
+
 	if ocs.StopGracePeriod == nil {
 		d := DefaultStopGracePeriod
 		ocs.StopGracePeriod = &d
@@ -170,6 +176,23 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Clust
 
 	res.Spec = out
 	return res, nil
+}
+
+// checkSharedNode refuses what keeps the replicas of a service pinned to
+// one node from all starting there: one host-mode published port, or a
+// --replicas-max-per-node below the replica count.
+func checkSharedNode(spec swarm.ServiceSpec, replicas uint64) error {
+	if ep := spec.EndpointSpec; ep != nil {
+		for _, p := range ep.Ports {
+			if p.PublishMode == swarm.PortConfigPublishModeHost && p.PublishedPort != 0 {
+				return fmt.Errorf("--replicas %d are pinned to one node, where only one task can publish host port %d: publish in ingress mode, or let each replica pick a port (no published=)", replicas, p.PublishedPort)
+			}
+		}
+	}
+	if pl := spec.TaskTemplate.Placement; pl != nil && pl.MaxReplicas != 0 && pl.MaxReplicas < replicas {
+		return fmt.Errorf("--replicas-max-per-node %d with --replicas %d pinned to one node: only %d of them could start", pl.MaxReplicas, replicas, pl.MaxReplicas)
+	}
+	return nil
 }
 
 // cloneSpec copies the parts of spec that Apply changes, so that the

@@ -425,6 +425,26 @@ func TestApply(t *testing.T) {
 					t.Errorf("data label %q", res.Labels[stateful.LabelDataPaths])
 				}
 			}},
+		{name: "two replicas on one node cannot share a host port", spec: func() swarm.ServiceSpec {
+			s := spec("c", "redis", 2)
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 6379, PublishedPort: 10000, PublishMode: swarm.PortConfigPublishModeHost}}}
+			return s
+		}, err: "--replicas 2 are pinned to one node, where only one task can publish host port 10000"},
+		{name: "two replicas, ingress port: fine", spec: func() swarm.ServiceSpec {
+			s := spec("c", "redis", 2)
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 6379, PublishedPort: 10000, PublishMode: swarm.PortConfigPublishModeIngress}}}
+			return s
+		}, check: func(t *testing.T, res *Result) {}},
+		{name: "two replicas, one per node max", spec: func() swarm.ServiceSpec {
+			s := spec("c", "redis", 2)
+			s.TaskTemplate.Placement = &swarm.Placement{MaxReplicas: 1}
+			return s
+		}, err: "--replicas-max-per-node 1 with --replicas 2 pinned to one node: only 1 of them could start"},
+		{name: "two replicas unpinned may spread", spec: func() swarm.ServiceSpec {
+			s := spec("c", "redis", 2)
+			s.TaskTemplate.Placement = &swarm.Placement{MaxReplicas: 1}
+			return s
+		}, opts: Options{NoPin: true}, check: func(t *testing.T, res *Result) {}},
 		{name: "start-first refused", spec: func() swarm.ServiceSpec {
 			s := spec("c", "redis", 1)
 			s.UpdateConfig = &swarm.UpdateConfig{Order: "start-first"}
