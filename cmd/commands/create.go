@@ -107,6 +107,9 @@ func runCreate(cmd *cobra.Command, args []string, dockerCLI command.Cli, icli *i
 		for _, w := range r.Warnings {
 			_, _ = fmt.Fprintln(dockerCLI.Err(), "WARNING: "+w)
 		}
+		for _, n := range r.Notes {
+			_, _ = fmt.Fprintln(dockerCLI.Err(), "docker stateful: "+n)
+		}
 		if opts.dryRun {
 			if err := printCreateDryRun(dockerCLI.Out(), opts.format, *spec, r); err != nil {
 				return err
@@ -168,10 +171,24 @@ func createSafeSpec(ctx context.Context, dockerCLI command.Cli, spec swarm.Servi
 	if err != nil {
 		return nil, err
 	}
-	return createspec.Apply(spec, volumes, opts, createspec.Cluster{
+	res, err := createspec.Apply(spec, volumes, opts, createspec.Cluster{
 		SelfNodeID: info.Swarm.NodeID,
 		Nodes:      createspec.NodesFrom(nodes),
 	})
+	if err != nil {
+		return nil, err
+	}
+	// The volumes are created on the pinned node when the task first starts
+	// there. When that is this daemon's node, say which already exist: the
+	// service will start with their data (e.g. after docker service rm).
+	if res.Pin.Node != nil && res.Pin.Node.ID == info.Swarm.NodeID {
+		for _, name := range createspec.VolumeNames(res.Mounts, max(res.Replicas, 1)) {
+			if v, err := apiClient.VolumeInspect(ctx, name); err == nil {
+				res.Notes = append(res.Notes, fmt.Sprintf("volume %s already exists on %s (created %s): the service starts with the data in it", name, info.Name, v.CreatedAt))
+			}
+		}
+	}
+	return res, nil
 }
 
 func printCreateDryRun(w io.Writer, format string, docker swarm.ServiceSpec, res *createspec.Result) error {

@@ -14,6 +14,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/api/types/volume"
 	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
@@ -25,6 +26,7 @@ type createFakeAPI struct {
 	client.APIClient
 	info    system.Info
 	images  map[string][]string // image → declared VOLUMEs
+	volumes []string            // volumes on the CLI's node
 	created []swarm.ServiceSpec
 }
 
@@ -58,6 +60,15 @@ func (f *createFakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.
 		cfg.Volumes[v] = struct{}{}
 	}
 	return image.InspectResponse{Config: cfg}, nil
+}
+
+func (f *createFakeAPI) VolumeInspect(_ context.Context, name string) (volume.Volume, error) {
+	for _, v := range f.volumes {
+		if v == name {
+			return volume.Volume{Name: v, CreatedAt: "2026-01-01T00:00:00Z"}, nil
+		}
+	}
+	return volume.Volume{}, cerrdefs.ErrNotFound.WithMessage("no such volume")
 }
 
 func (f *createFakeAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
@@ -114,6 +125,18 @@ func TestCreateSendsTheSafeSpec(t *testing.T) {
 	}
 	if !strings.Contains(stderr, "docker stateful: stateful keeps /data on volume stateful-data, pinned to node1 by node.id==id1") {
 		t.Errorf("stderr lacks the summary:\n%s", stderr)
+	}
+}
+
+func TestCreateSaysWhenAVolumeAlreadyExists(t *testing.T) {
+	api := newCreateFakeAPI()
+	api.volumes = []string{"c-data-2"}
+	_, stderr, err := runCreateCmd(t, api, "-d", "--name", "c", "--replicas", "2", "redis")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "docker stateful: volume c-data-2 already exists on node1 (created 2026-01-01T00:00:00Z): the service starts with the data in it") || strings.Contains(stderr, "c-data-1 already") {
+		t.Errorf("stderr:\n%s", stderr)
 	}
 }
 

@@ -75,6 +75,11 @@ type Result struct {
 	PerReplica bool
 	// Warnings are printed, but do not stop the create.
 	Warnings []string
+	// Notes are facts the caller found out worth telling (e.g. that a
+	// volume already exists and its data will be used).
+	Notes []string
+	// Replicas is the replica count (0 for a global service).
+	Replicas uint64
 }
 
 // Apply makes spec safe for state. imageVolumes are the VOLUMEs the image
@@ -109,6 +114,7 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Clust
 	}
 	replicas, replicated := stateful.Replicas(spec)
 	res.Global = !replicated
+	res.Replicas = replicas
 	res.PerReplica = replicated && replicas > 1
 
 	out := cloneSpec(spec)

@@ -563,3 +563,12 @@ func TestSummary(t *testing.T) {
 		}
 	}
 }
+
+func TestVolumeNames(t *testing.T) {
+	added := []mount.Mount{vol("a", "/a"), vol("b-{{.Task.Slot}}", "/b"), vol("c-{{.Node.ID}}", "/c"), vol("d-{{ .Task.Slot }}", "/d")}
+	got := VolumeNames(added, 2)
+	want := []string{"a", "b-1", "b-2", "d-1", "d-2"}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("VolumeNames = %v, want %v", got, want)
+	}
+}

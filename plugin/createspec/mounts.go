@@ -157,3 +157,28 @@ func sortHolders(holders []Holder, paths []string) {
 		}
 	}
 }
+
+// VolumeNames returns the volume names the added mounts expand to on the
+// node that runs the service: the source itself, or with {{.Task.Slot}}
+// replaced by 1..replicas. Other templates cannot be known before the task
+// exists and are skipped.
+func VolumeNames(added []mount.Mount, replicas uint64) []string {
+	var out []string
+	for _, m := range added {
+		src := strings.ReplaceAll(m.Source, "{{ .Task.Slot }}", SlotTemplate)
+		switch {
+		case strings.Contains(src, SlotTemplate):
+			if tmp := strings.ReplaceAll(src, SlotTemplate, ""); strings.Contains(tmp, "{{") {
+				continue
+			}
+			for i := uint64(1); i <= replicas; i++ {
+				out = append(out, strings.ReplaceAll(src, SlotTemplate, fmt.Sprint(i)))
+			}
+		case strings.Contains(src, "{{"):
+			continue
+		default:
+			out = append(out, src)
+		}
+	}
+	return out
+}
