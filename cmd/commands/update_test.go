@@ -145,7 +145,7 @@ func TestUpdateRefusesSeedServiceAndSendsNothing(t *testing.T) {
 	if updateStatus(err) != 1 || len(api.sent) != 0 {
 		t.Fatalf("status %d (%v), sent %d; want 1 and nothing sent", updateStatus(err), err, len(api.sent))
 	}
-	if !strings.Contains(stderr, "refused: /data is on the anonymous volume docker makes for the image's VOLUME") ||
+	if !strings.Contains(stderr, "refused: /data is on the anonymous volume of the image's VOLUME") ||
 		!strings.Contains(stderr, "--mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==node1 cache") {
 		t.Fatalf("stderr = %q", stderr)
 	}

@@ -182,15 +182,15 @@ func (c checker) ephemeralAndMounts() {
 				p, image(c.in.New), where, c.volumeName(p), p)
 		case !curSafe && !newSafe && live:
 			where, short := c.ephemeral(c.in.Current, p, cm, cok)
-			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses the data there, and the data there now cannot be kept by a plain update (it lives only in the task's %s); to keep data from now on, run: %s",
+			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses it; the data there now cannot be kept by a plain update (it lives only in this task's %s). To keep data from now on, run: %s",
 				p, where, short, c.fixCommand(p))
 		case !curSafe && !newSafe:
 			where, _ := c.ephemeral(c.in.Current, p, cm, cok)
-			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses the data there; put it on a named volume: %s",
+			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses it. Put it on a named volume: %s",
 				p, where, c.fixCommand(p))
 		case !curSafe && newSafe && live:
 			where, short := c.ephemeral(c.in.Current, p, cm, cok)
-			c.refuse(RuleEphemeralData, p, "%s is on %s now: this update moves it to %s but the data there now is not copied and will be lost (it lives only in the task's %s); copy it out first if you need it, then add --force",
+			c.refuse(RuleEphemeralData, p, "%s is on %s now: this update moves it to %s, but the data there now is not copied and will be lost (it lives only in this task's %s); copy it out first if you need it, then add --force",
 				p, where, describeMount(nm), short)
 		case !curSafe:
 			// No task holds data there now: putting it on a volume is the fix.
@@ -299,7 +299,7 @@ func (c checker) pins() {
 	case len(curPins) == 0 && len(newPins) > 0:
 		// Pinning now: fine if it pins to where the data is.
 		if running := c.runningNode(); running != "" && !contains(newNodes, running) {
-			c.refuse(RulePin, "", "the update pins the service with %s, but its task runs on node %s, where the local volume holding %s is: the task would restart elsewhere with an empty volume (pin with --constraint-add %s instead)",
+			c.refuse(RulePin, "", "the update pins the service with %s, but its task runs on node %s, whose local volume holds %s: the task would restart on the pinned node, on that node's own volume, empty or holding other data (pin with --constraint-add %s instead, or use --force)",
 				joinConstraints(newPins), running, what, stateful.PinConstraint(running))
 		}
 	case len(newPins) == 0 && !c.pinnedOK(stateful.Constraints(c.in.New)):
@@ -501,9 +501,9 @@ func (c checker) ephemeral(spec swarm.ServiceSpec, p string, m mount.Mount, ok b
 	case ok:
 		return "an anonymous volume", "anonymous volume"
 	case contains(vols, p):
-		return "the anonymous volume docker makes for the image's VOLUME (no named volume is mounted there)", "anonymous volume"
+		return "the anonymous volume of the image's VOLUME", "anonymous volume"
 	case inspected:
-		return "the container's own filesystem (no volume is mounted there)", "container"
+		return "the container's own filesystem (no volume is mounted there)", "container filesystem"
 	}
 	return "no named volume (only the image's anonymous volume or the container's filesystem)", "anonymous volume or container"
 }

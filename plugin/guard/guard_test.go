@@ -116,7 +116,7 @@ func TestRuleEphemeralData(t *testing.T) {
 		{name: "seed service, limit memory", current: seed, change: limitMemory,
 			input: func(in *Input) { in.ImageVolumes = map[string][]string{"redis:7": {"/data"}} },
 			refused: []string{
-				"/data is on the anonymous volume docker makes for the image's VOLUME (no named volume is mounted there): any update replaces the container and loses the data there, and the data there now cannot be kept by a plain update (it lives only in the task's anonymous volume); to keep data from now on, run: docker stateful update --force --mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==n1 cache",
+				"/data is on the anonymous volume of the image's VOLUME: any update replaces the container and loses it; the data there now cannot be kept by a plain update (it lives only in this task's anonymous volume). To keep data from now on, run: docker stateful update --force --mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==n1 cache",
 			}},
 		{name: "seed service, image not on the CLI's daemon", current: seed, change: limitMemory, refused: []string{
 			"/data is on no named volume (only the image's anonymous volume or the container's filesystem): any update replaces",
@@ -136,11 +136,11 @@ func TestRuleEphemeralData(t *testing.T) {
 		}, change: limitMemory, refused: []string{"/data is on a tmpfs"}},
 		{name: "no task running: the fix needs no --force", current: seed, change: limitMemory,
 			input:   func(in *Input) { in.TaskNodes = nil },
-			refused: []string{"any update replaces the container and loses the data there; put it on a named volume: docker stateful update --mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==<NODE-ID> cache"}},
+			refused: []string{"any update replaces the container and loses it. Put it on a named volume: docker stateful update --mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==<NODE-ID> cache"}},
 		{name: "the suggested fix still loses the current data", current: seed, change: func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "cache-data", Target: "/data"}}
 			s.TaskTemplate.Placement = &swarm.Placement{Constraints: []string{"node.id==n1"}}
-		}, refused: []string{"this update moves it to volume cache-data but the data there now is not copied and will be lost"}},
+		}, refused: []string{"this update moves it to volume cache-data, but the data there now is not copied and will be lost"}},
 		{name: "the fix with no task running is allowed", current: seed, change: func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "cache-data", Target: "/data"}}
 			s.TaskTemplate.Placement = &swarm.Placement{Constraints: []string{"node.id==n2"}}
@@ -150,7 +150,7 @@ func TestRuleEphemeralData(t *testing.T) {
 			s.TaskTemplate.ContainerSpec.Image = "example/kv:1"
 			return s
 		}, change: limitMemory, input: func(in *Input) { in.ImageVolumes = map[string][]string{"example/kv:1": {"/var/lib/kv"}} },
-			refused: []string{"/var/lib/kv is on the anonymous volume docker makes for the image's VOLUME"}},
+			refused: []string{"/var/lib/kv is on the anonymous volume of the image's VOLUME"}},
 		{name: "unknown image without volumes has nothing to protect", current: func() swarm.ServiceSpec {
 			s := seed()
 			s.TaskTemplate.ContainerSpec.Image = "nginx"
@@ -250,7 +250,7 @@ func TestRulePin(t *testing.T) {
 			return s
 		}, change: func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.Placement = &swarm.Placement{Constraints: []string{"node.hostname==host2"}}
-		}, refused: []string{"its task runs on node n1, where the local volume holding /data (on volume cache-data) is", "--constraint-add node.id==n1 instead"}[:1]},
+		}, refused: []string{"the update pins the service with node.hostname==host2, but its task runs on node n1, whose local volume holds /data (on volume cache-data): the task would restart on the pinned node, on that node's own volume, empty or holding other data (pin with --constraint-add node.id==n1 instead, or use --force)"}},
 		{name: "pinning to the node the task runs on", current: func() swarm.ServiceSpec {
 			s := safe()
 			s.TaskTemplate.Placement = nil

@@ -46,25 +46,24 @@ type field struct {
 // the well-known fields first, then the rest by path.
 func Diff(old, new swarm.ServiceSpec) []Change {
 	of, nf := render(old), render(new)
-	byName := map[string]field{}
-	var order []string
+	byName, newByName := map[string]field{}, map[string]field{}
+	var names []string
 	for _, f := range of {
 		byName[f.name] = f
-		order = append(order, f.name)
+		names = append(names, f.name)
 	}
-	newByName := map[string]field{}
 	for _, f := range nf {
 		newByName[f.name] = f
 		if _, ok := byName[f.name]; !ok {
-			order = append(order, f.name)
+			names = append(names, f.name)
 		}
 	}
+	sort.SliceStable(names, func(i, j int) bool { return rank(names[i]) < rank(names[j]) })
 	var out []Change
-	for _, name := range order {
+	for _, name := range names {
 		o, n := byName[name], newByName[name]
-		set := o.set || n.set
 		var c Change
-		if set {
+		if o.set || n.set {
 			c = Change{Field: name, Removed: minus(o.values, n.values), Added: minus(n.values, o.values)}
 		} else if !equal(o.values, n.values) {
 			c = Change{Field: name, Removed: o.values, Added: n.values}
@@ -74,6 +73,23 @@ func Diff(old, new swarm.ServiceSpec) []Change {
 		}
 	}
 	return out
+}
+
+// order is the order of the well-known fields; the others follow, by name.
+var order = []string{
+	"Name", "Image", "Command", "Args", "Env", "Mounts", "Constraints",
+	"Limits.CPU", "Limits.Memory", "Limits.Pids", "Reservations.CPU", "Reservations.Memory",
+	"Replicas", "Ports", "Labels", "ContainerLabels", "StopGracePeriod",
+	"Networks", "Secrets", "Configs",
+}
+
+func rank(name string) string {
+	for i, n := range order {
+		if n == name {
+			return fmt.Sprintf("0%03d", i)
+		}
+	}
+	return "1" + name
 }
 
 // Write prints changes as a block per field: the field name, then a "-" line
