@@ -1,0 +1,268 @@
+#!/usr/bin/env bash
+# install.sh — install (or remove) the `docker stateful` CLI plugin, its shell
+# completion, and optionally its hints after plain `docker service` commands.
+#
+#   ./install.sh [--binary PATH] [--system] [--hooks] [--no-completion]
+#   ./install.sh --uninstall [--system]
+#
+# Options:
+#   --binary PATH    install this docker-stateful binary (default: build it with `make build`)
+#   --system         install for every user: /usr/local/lib/docker/cli-plugins and the
+#                    shells' /usr/local/share directories (needs root)
+#                    (default: this user: $DOCKER_CONFIG/cli-plugins, or ~/.docker/cli-plugins)
+#   --hooks          after a plain `docker service update` or `create` of a service whose data
+#                    is at risk, let docker print a one-line hint (docker 26.1+): registers the
+#                    hook in $DOCKER_CONFIG/config.json, keeping everything else in it
+#   --no-completion  do not install the shell completion scripts
+#   --uninstall      remove exactly what an earlier install added (files, config entries),
+#                    restoring any completion script it had set aside
+#   -h, --help       show this help
+#
+# Running it again is safe: it updates what is there and changes nothing else.
+# What it installed is recorded in <plugin dir>/.docker-stateful.install.
+set -euo pipefail
+
+NAME=docker-stateful
+SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+usage() {
+	sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	exit "${1:-0}"
+}
+say() { printf '%s\n' "$*"; }
+die() {
+	printf 'install.sh: %s\n' "$*" >&2
+	exit 1
+}
+
+BINARY="" SYSTEM=0 HOOKS=0 COMPLETION=1 UNINSTALL=0
+ARGS="$*"
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--binary) [ $# -ge 2 ] || die "--binary needs a path"; BINARY="$2"; shift 2 ;;
+	--binary=*) BINARY="${1#*=}"; shift ;;
+	--system) SYSTEM=1; shift ;;
+	--hooks) HOOKS=1; shift ;;
+	--no-completion) COMPLETION=0; shift ;;
+	--uninstall) UNINSTALL=1; shift ;;
+	-h | --help) usage 0 ;;
+	*) printf 'install.sh: unknown option: %s (see ./install.sh --help)\n' "$1" >&2; exit 2 ;;
+	esac
+done
+
+CONFIG_DIR="${DOCKER_CONFIG:-$HOME/.docker}"
+CONFIG_JSON="$CONFIG_DIR/config.json"
+if [ "$SYSTEM" = 1 ]; then
+	PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
+	BASH_DIR=/usr/local/share/bash-completion/completions
+	ZSH_DIR=/usr/local/share/zsh/site-functions
+	FISH_DIR=/usr/local/share/fish/vendor_completions.d
+else
+	PLUGIN_DIR="$CONFIG_DIR/cli-plugins"
+	DATA_HOME="${XDG_DATA_HOME:-$HOME/.local/share}"
+	BASH_DIR="${BASH_COMPLETION_USER_DIR:-$DATA_HOME/bash-completion}/completions"
+	ZSH_DIR="$DATA_HOME/zsh/site-functions"
+	FISH_DIR="${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions"
+fi
+TARGET="$PLUGIN_DIR/$NAME"
+MANIFEST="$PLUGIN_DIR/.$NAME.install"
+
+# manifest lines: "file PATH", "backup PATH" (a completion script set aside as
+# PATH.before-docker-stateful), "config CONFIG.json RECORD" (see __config-hooks).
+record() {
+	touch "$MANIFEST"
+	grep -qxF -- "$1" "$MANIFEST" || printf '%s\n' "$1" >>"$MANIFEST"
+}
+
+# make_dir DIR: mkdir -p, remembering the directories it created ("dir PATH"),
+# so that --uninstall removes them again when they are empty.
+CREATED_DIRS=()
+make_dir() {
+	local d="$1" missing=()
+	while [ ! -d "$d" ]; do missing=("$d" "${missing[@]}"); d="$(dirname "$d")"; done
+	for d in "${missing[@]}"; do
+		mkdir "$d"
+		CREATED_DIRS+=("$d")
+		[ -f "$MANIFEST" ] && record "dir	$d"
+	done
+	return 0
+}
+
+need_writable() {
+	local d="$1"
+	while [ ! -e "$d" ]; do d="$(dirname "$d")"; done
+	[ -w "$d" ] || die "cannot write to $1; $( [ "$SYSTEM" = 1 ] && echo "--system needs root: sudo $0 $ARGS" || echo "check its permissions")"
+}
+
+uninstall() {
+	if [ ! -f "$MANIFEST" ]; then
+		if [ -e "$TARGET" ]; then
+			rm -f "$TARGET"
+			say "removed $TARGET (no install record found: nothing else touched)"
+		else
+			say "nothing to uninstall in $PLUGIN_DIR"
+		fi
+		return
+	fi
+	need_writable "$PLUGIN_DIR"
+	# Config entries first: removing them needs the plugin binary.
+	local cfgs cfg
+	cfgs="$(awk -F'\t' '$1 == "config" { print $2 }' "$MANIFEST" | sort -u)"
+	while IFS= read -r cfg; do
+		[ -n "$cfg" ] || continue
+		local recs=()
+		while IFS= read -r r; do recs+=("$r"); done < <(awk -F'\t' -v c="$cfg" '$1 == "config" && $2 == c { print $3 }' "$MANIFEST")
+		if [ -x "$TARGET" ] && "$TARGET" stateful __config-hooks remove "$cfg" "${recs[@]}"; then
+			say "removed the stateful hooks from $cfg (kept everything else)"
+		else
+			say "could not edit $cfg: remove \"stateful\" under \"plugins\" (and \"hooks\" under \"features\" if you do not use it) by hand" >&2
+		fi
+	done <<<"$cfgs"
+	local kind path
+	while IFS=$'\t' read -r kind path _; do
+		if [ "$kind" = file ] && { [ -e "$path" ] || [ -L "$path" ]; }; then
+			rm -f "$path" && say "removed $path"
+		fi
+	done <"$MANIFEST"
+	while IFS=$'\t' read -r kind path _; do
+		if [ "$kind" = backup ] && [ -e "$path.before-$NAME" ] && [ ! -e "$path" ]; then
+			mv "$path.before-$NAME" "$path" && say "restored $path"
+		fi
+	done <"$MANIFEST"
+	local dirs
+	dirs="$(awk -F'\t' '$1 == "dir" { print $2 }' "$MANIFEST" | sort -r)"
+	rm -f "$MANIFEST"
+	while IFS= read -r path; do
+		[ -n "$path" ] && rmdir "$path" 2>/dev/null || true
+	done <<<"$dirs"
+	say "docker stateful uninstalled"
+}
+
+if [ "$UNINSTALL" = 1 ]; then
+	uninstall
+	exit 0
+fi
+
+# --- install ---------------------------------------------------------------
+command -v docker >/dev/null 2>&1 ||
+	die "no docker CLI found in PATH: docker stateful is a docker CLI plugin. Install Docker's CLI first (Debian/Ubuntu: apt-get install docker.io, or docker-ce-cli from Docker's repository), then run ./install.sh again"
+DOCKER_VERSION="$(docker --version 2>/dev/null | sed -n 's/^Docker version \([0-9][0-9.]*\).*/\1/p')"
+docker_at_least() { # MAJOR MINOR
+	local maj min
+	IFS=. read -r maj min _ <<<"${DOCKER_VERSION:-0.0}"
+	[ "${maj:-0}" -gt "$1" ] || { [ "${maj:-0}" -eq "$1" ] && [ "${min:-0}" -ge "$2" ]; }
+}
+
+if [ -z "$BINARY" ]; then
+	command -v go >/dev/null 2>&1 || die "go is needed to build $NAME (or pass --binary PATH to install a built one)"
+	[ -f "$SRC_DIR/Makefile" ] || die "no Makefile in $SRC_DIR: pass --binary PATH"
+	say "==> building $NAME (make build)"
+	make -C "$SRC_DIR" build >/dev/null || die "make build failed"
+	BINARY="$SRC_DIR/bin/$NAME"
+fi
+[ -f "$BINARY" ] && [ -x "$BINARY" ] || die "$BINARY: no such executable"
+"$BINARY" docker-cli-plugin-metadata 2>/dev/null | grep -q '"SchemaVersion"' ||
+	die "$BINARY is not a docker CLI plugin (docker-cli-plugin-metadata failed)"
+
+need_writable "$PLUGIN_DIR"
+make_dir "$PLUGIN_DIR"
+for d in "${CREATED_DIRS[@]}"; do record "dir	$d"; done
+if [ -f "$TARGET" ] && cmp -s "$BINARY" "$TARGET"; then
+	say "$TARGET is up to date"
+else
+	tmp="$(mktemp "$PLUGIN_DIR/.$NAME.XXXXXX")"
+	cp "$BINARY" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$TARGET"
+	say "installed $TARGET"
+fi
+record "file	$TARGET"
+
+# install_file SRC DEST: copy unless identical; set aside a file that is not ours.
+install_file() {
+	local src="$1" dest="$2"
+	need_writable "$(dirname "$dest")"
+	make_dir "$(dirname "$dest")"
+	if [ -e "$dest" ] && cmp -s "$src" "$dest"; then
+		record "file	$dest"
+		return 1
+	fi
+	if [ -e "$dest" ] && ! grep -qxF "file	$dest" "$MANIFEST" && [ ! -e "$dest.before-$NAME" ]; then
+		mv "$dest" "$dest.before-$NAME"
+		record "backup	$dest"
+		say "set aside $dest as $dest.before-$NAME (restored by --uninstall)"
+	fi
+	cp "$src" "$dest.tmp.$$" && chmod 0644 "$dest.tmp.$$" && mv -f "$dest.tmp.$$" "$dest"
+	record "file	$dest"
+}
+
+if [ "$COMPLETION" = 1 ]; then
+	gen="$(mktemp -d)"
+	trap 'rm -rf "$gen"' EXIT
+	for sh in bash zsh fish; do
+		case "$sh" in
+		bash) src=completion/bash/docker dest="$BASH_DIR/docker" ;;
+		zsh) src=completion/zsh/_docker dest="$ZSH_DIR/_docker" ;;
+		fish) src=completion/fish/docker.fish dest="$FISH_DIR/docker.fish" ;;
+		esac
+		# Only for the shells this machine has (bash always gets it).
+		[ "$sh" = bash ] || command -v "$sh" >/dev/null 2>&1 || continue
+		if [ ! -f "$SRC_DIR/$src" ]; then
+			# Not in a source tree: the binary prints the same scripts.
+			mkdir -p "$gen/$(dirname "$src")"
+			DOCKER_CONFIG="$gen" "$TARGET" completion "$sh" >"$gen/$src" 2>/dev/null || continue
+			src="$gen/$src"
+		else
+			src="$SRC_DIR/$src"
+		fi
+		if install_file "$src" "$dest"; then say "installed $sh completion: $dest"; else say "$sh completion is up to date: $dest"; fi
+	done
+fi
+
+if [ "$HOOKS" = 1 ]; then
+	if ! docker_at_least 26 1; then
+		say "note: docker ${DOCKER_VERSION:-?} runs no plugin hooks (docker 26.1 or later does); registering them anyway"
+	fi
+	make_dir "$CONFIG_DIR"
+	recs="$("$TARGET" stateful __config-hooks add "$CONFIG_JSON")" || die "could not register the hooks in $CONFIG_JSON"
+	if [ -z "$recs" ]; then
+		say "hooks already registered in $CONFIG_JSON"
+	else
+		while IFS= read -r r; do record "config	$CONFIG_JSON	$r"; done <<<"$recs"
+		say "registered the stateful hooks in $CONFIG_JSON (other settings kept)"
+	fi
+fi
+
+# --- check and say what is next ----------------------------------------------
+if docker stateful --help >/dev/null 2>&1; then
+	say ""
+	say "docker stateful is installed: try 'docker stateful --help'"
+else
+	say ""
+	say "installed, but 'docker stateful' does not run yet: docker looks in \$DOCKER_CONFIG/cli-plugins (now ${DOCKER_CONFIG:-unset}), ~/.docker/cli-plugins and /usr/local/lib/docker/cli-plugins" >&2
+fi
+if [ "$COMPLETION" = 1 ]; then
+	say ""
+	say "Shell completion (these are docker's own cobra scripts: they complete every docker command,"
+	say "and 'docker stateful' through docker 26 or later${DOCKER_VERSION:+; this docker is $DOCKER_VERSION}):"
+	if [ -f /usr/share/bash-completion/bash_completion ]; then
+		say "  bash: open a new shell"
+	else
+		say "  bash: install bash-completion (apt-get install bash-completion), then open a new shell"
+	fi
+	if command -v zsh >/dev/null 2>&1; then
+		if [ "$SYSTEM" = 1 ]; then
+			say "  zsh:  make sure ~/.zshrc runs 'autoload -Uz compinit && compinit', then open a new shell"
+		else
+			say "  zsh:  add to ~/.zshrc, before compinit: fpath=($ZSH_DIR \$fpath); autoload -Uz compinit && compinit"
+		fi
+	fi
+	command -v fish >/dev/null 2>&1 && say "  fish: open a new shell"
+	say "  PowerShell: docker completion powershell | Out-String | Invoke-Expression  (add it to \$PROFILE)"
+	if ! docker_at_least 26 0; then
+		say "  note: docker ${DOCKER_VERSION:-?} does not forward completion to plugins; 'docker stateful' completes with docker 26+"
+	fi
+fi
+if [ "$HOOKS" = 1 ]; then
+	say ""
+	say "Hints: after a plain 'docker service update' or 'create' in a terminal, docker prints a one-line"
+	say "hint when the service's data is at risk. Remove them with: ./install.sh --uninstall$( [ "$SYSTEM" = 1 ] && echo ' --system')"
+fi
