@@ -164,7 +164,7 @@ cleanup_all() {
 	ip link show "$BR" >/dev/null 2>&1 && ip link del "$BR" 2>/dev/null || true
 	# mounts are made in the nodes' private mount namespaces; this only catches strays
 	if [ -d "$CDIR" ]; then
-		findmnt -rn -o TARGET | grep -F "$CDIR/" | sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
+		{ findmnt -rn -o TARGET | grep -F "$CDIR/" | sort -r || true; } | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 		rm -rf "$CDIR"
 	fi
 	rmdir "$STATE_ROOT" 2>/dev/null || true
@@ -269,7 +269,7 @@ start_node() {
 		  >"$dir/dockerd.log" 2>&1
 	EOF
 	setsid nsenter --net="/var/run/netns/$ns" \
-		unshare --uts --mount --propagation private sh "$dir/run.sh" </dev/null >"$dir/launch.log" 2>&1 &
+		unshare --uts --mount --propagation private sh "$dir/run.sh" </dev/null >"$dir/launch.log" 2>&1 9>&- &
 }
 
 wait_node() {
@@ -403,7 +403,9 @@ do_env() {
 # serialise operations on one index (the lock file is a 0-byte file in /run/lock)
 mkdir -p "$LOCKDIR"
 exec 9>"$LOCKDIR/dst-e2e-$IDX.lock"
-if [ "$CMD" = up ] || [ "$CMD" = down ]; then flock 9; fi
+if { [ "$CMD" = up ] || [ "$CMD" = down ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
+	flock -w 600 9 || die "another swarm.sh up/down on cluster $IDX holds $LOCKDIR/dst-e2e-$IDX.lock"
+fi
 
 case "$CMD" in
 up)
