@@ -10,6 +10,8 @@
 package guard
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path"
 	"sort"
@@ -175,6 +177,12 @@ func (c checker) ephemeralAndMounts() {
 		curSafe := cok && stateful.IsPersistent(cm)
 		newSafe := nok && stateful.IsPersistent(nm)
 		live := c.hasCurrentData(p)
+		if !curSafe && !newSafe && !c.replacesTasks() {
+			where, _ := c.ephemeral(c.in.Current, p, cm, cok)
+			c.warn(RuleEphemeralData, p, "%s is on %s: this update leaves the container running, but the next one that replaces it will lose the data. Put it on a named volume: %s",
+				p, where, c.fixCommand(p))
+			continue
+		}
 		switch {
 		case !curSafe && !newSafe && !c.isCurrentPath(p):
 			where, _ := c.ephemeral(c.in.New, p, nm, nok)
@@ -206,6 +214,22 @@ func (c checker) ephemeralAndMounts() {
 			c.refuse(RuleDataMount, p, "the update re-sources the mount at %s from %s to %s: the data stays behind in the old one (keep the source, or use --force)", cm.Target, describeMount(cm), describeMount(nm))
 		}
 	}
+}
+
+// replacesTasks reports whether the update replaces the service's tasks:
+// Swarm redeploys a task when its task template or the endpoint spec
+// changes; service labels, replicas or update settings alone leave running
+// tasks alone. (Swarm also keeps a task whose node still satisfies changed
+// placement constraints; the guard does not count on that.)
+func (c checker) replacesTasks() bool {
+	return !jsonEqual(c.in.Current.TaskTemplate, c.in.New.TaskTemplate) ||
+		!jsonEqual(c.in.Current.EndpointSpec, c.in.New.EndpointSpec)
+}
+
+func jsonEqual(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // fixCommand is the update that puts p on a named volume pinned to the node

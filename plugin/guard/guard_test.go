@@ -124,6 +124,14 @@ func TestRuleEphemeralData(t *testing.T) {
 		{name: "seed service, image without VOLUME (redis 8)", current: seed, change: limitMemory,
 			input:   func(in *Input) { in.ImageVolumes = map[string][]string{"redis:7": nil} },
 			refused: []string{"/data is on the container's own filesystem (no volume is mounted there)"}},
+		{name: "seed service, label only: the task is not replaced", current: seed, change: func(s *swarm.ServiceSpec) {
+			s.Labels = map[string]string{"team": "x"}
+		}, warned: "this update leaves the container running, but the next one that replaces it will lose the data. Put it on a named volume: docker stateful update --force --mount-add type=volume,source=cache-data,target=/data"},
+		{name: "seed service, force redeploy", current: seed, change: func(s *swarm.ServiceSpec) { s.TaskTemplate.ForceUpdate++ },
+			refused: []string{"any update replaces the container and loses it"}},
+		{name: "seed service, new published port", current: seed, change: func(s *swarm.ServiceSpec) {
+			s.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 6379, PublishedPort: 10000}}}
+		}, refused: []string{"any update replaces the container and loses it"}},
 		{name: "explicit anonymous volume", current: func() swarm.ServiceSpec {
 			s := seed()
 			s.TaskTemplate.ContainerSpec.Mounts = []mount.Mount{{Type: mount.TypeVolume, Target: "/data"}}
