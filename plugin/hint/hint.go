@@ -17,6 +17,7 @@ import (
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/docker-stateful/docker-stateful/plugin/createspec"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -181,18 +182,11 @@ func describeEphemeral(s Service, r Risk) string {
 	return "an anonymous volume or the container's filesystem"
 }
 
-// volumeName is the named volume suggested for p, as the update guard and
-// create name them: <service>-data, <service>-<path> when there are several
-// data paths, per replica when there are several replicas.
+// volumeName is the named volume suggested for p, named as docker stateful
+// create and the update guard name them.
 func volumeName(s Service, p string, several bool) string {
-	name := s.Spec.Name + "-data"
-	if several {
-		name = s.Spec.Name + "-" + strings.ReplaceAll(strings.Trim(p, "/"), "/", "-")
-	}
-	if n, ok := stateful.Replicas(s.Spec); ok && n > 1 {
-		name += "-{{.Task.Slot}}"
-	}
-	return name
+	n, ok := stateful.Replicas(s.Spec)
+	return createspec.VolumeSource(s.Spec.Name, p, !several, ok && n > 1)
 }
 
 func pinNode(s Service) string {

@@ -90,7 +90,7 @@ func TestSeveralDataPaths(t *testing.T) {
 	s := Service{Spec: spec("pg", "postgres", nil), ImageVolumes: []string{"/var/lib/postgresql/data", "/backup"}, TaskNode: "n1", Nodes: 2}
 	got := Text(s)
 	for _, w := range []string{"/backup, /var/lib/postgresql/data are on an anonymous volume",
-		"source=pg-backup,target=/backup", "source=pg-var-lib-postgresql-data,target=/var/lib/postgresql/data"} {
+		"source=pg-data-backup,target=/backup", "source=pg-data-var-lib-postgresql-data,target=/var/lib/postgresql/data"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("hint %q lacks %q", got, w)
 		}
