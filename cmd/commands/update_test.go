@@ -260,3 +260,19 @@ func TestUpdateBadInput(t *testing.T) {
 		}
 	}
 }
+
+func TestUpdateDataFlagNamesADataPath(t *testing.T) {
+	svc := updateSeedRedis()
+	svc.Spec.TaskTemplate.ContainerSpec.Image = "example/app"
+	api := &updateFakeAPI{svc: svc}
+	if _, stderr, err := runUpdateCmd(t, api, nil, "--limit-memory", "100M", "cache"); err != nil || len(api.sent) != 1 {
+		t.Fatalf("no data path known: err %v, stderr %s, sent %d", err, stderr, len(api.sent))
+	}
+	_, stderr, err := runUpdateCmd(t, api, nil, "--data", "/srv/state", "--data", "/srv/more", "--limit-memory", "100M", "cache")
+	if updateStatus(err) != 1 || len(api.sent) != 1 {
+		t.Fatalf("with --data: status %d, sent %d", updateStatus(err), len(api.sent))
+	}
+	if !strings.Contains(stderr, "refused: /srv/more is on") || !strings.Contains(stderr, "refused: /srv/state is on") {
+		t.Fatalf("stderr = %q", stderr)
+	}
+}
