@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"fmt"
 	"os"
 	"sort"
 	"strings"
@@ -152,4 +153,60 @@ func imageOf(spec swarm.ServiceSpec) string {
 		return stateful.RepositoryName(cs.Image)
 	}
 	return "service"
+}
+
+// newCompletionCommand is `docker stateful completion SHELL`: the script of
+// `docker completion SHELL` (cobra's, for the docker command), which
+// completes docker stateful along with every other docker command, since it
+// asks `docker __complete` and docker 26+ forwards that to the plugin. It is
+// what completion/ holds and install.sh installs.
+func newCompletionCommand() *cobra.Command {
+	var noDesc bool
+	cmd := &cobra.Command{
+		Use:   "completion bash|zsh|fish|powershell",
+		Short: "Print the shell completion script for docker, which completes docker stateful too",
+		Long: `Print the shell completion script for docker, which completes docker stateful
+too: its verbs, docker's own flags and their values, service names (the ones
+docker stateful manages first), node names for --pin. It is the script of
+"docker completion SHELL" and needs docker 26 or later, which forwards
+completion to plugins. install.sh installs it; by hand:
+
+  bash (needs bash-completion):
+    docker stateful completion bash > ~/.local/share/bash-completion/completions/docker
+  zsh:
+    docker stateful completion zsh > ~/.local/share/zsh/site-functions/_docker
+    # ~/.zshrc: fpath=(~/.local/share/zsh/site-functions $fpath); autoload -Uz compinit && compinit
+  fish:
+    docker stateful completion fish > ~/.config/fish/completions/docker.fish
+  PowerShell:
+    docker stateful completion powershell | Out-String | Invoke-Expression`,
+		Args:                  cobra.ExactArgs(1),
+		ValidArgs:             []string{"bash", "zsh", "fish", "powershell"},
+		DisableFlagsInUseLine: true,
+		// Prints a script: no daemon, no client set-up.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		RunE: func(cmd *cobra.Command, args []string) error {
+			desc := !noDesc && os.Getenv("DOCKER_CLI_DISABLE_COMPLETION_DESCRIPTION") == ""
+			root, out := cmd.Root(), cmd.OutOrStdout()
+			switch args[0] {
+			case "bash":
+				return root.GenBashCompletionV2(out, desc)
+			case "zsh":
+				if desc {
+					return root.GenZshCompletion(out)
+				}
+				return root.GenZshCompletionNoDesc(out)
+			case "fish":
+				return root.GenFishCompletion(out, desc)
+			case "powershell":
+				if desc {
+					return root.GenPowerShellCompletionWithDesc(out)
+				}
+				return root.GenPowerShellCompletion(out)
+			}
+			return fmt.Errorf("unknown shell %q: use bash, zsh, fish or powershell", args[0])
+		},
+	}
+	cmd.Flags().BoolVar(&noDesc, "no-descriptions", false, "Leave out the completion descriptions")
+	return cmd
 }

@@ -30,6 +30,7 @@ refuses updates that would lose data, and can prove that the data survived.`,
 		newVersionCommand(dockerCLI),
 		newHooksCommand(),
 		newConfigHooksCommand(),
+		newCompletionCommand(),
 	)
 	return cmd
 }
