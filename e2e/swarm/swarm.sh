@@ -157,9 +157,10 @@ cleanup_all() {
 		d=$(node_dir "$n")
 		if [ -e "/var/run/netns/$ns" ] || [ -d "$d" ] || ip link show "$(veth_name "$n")" >/dev/null 2>&1 ||
 			[ -n "$(cgroup_dirs "$n")" ]; then
-			cleanup_node "$n"
+			cleanup_node "$n" & # nodes stop in parallel
 		fi
 	done
+	wait
 	while iptables -D FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; do :; done
 	ip link show "$BR" >/dev/null 2>&1 && ip link del "$BR" 2>/dev/null || true
 	# mounts are made in the nodes' private mount namespaces; this only catches strays
