@@ -159,6 +159,11 @@ func TestStore(t *testing.T) {
 			t.Fatal(err)
 		}
 		snap.ID = fmt.Sprintf("2026112%dT000000-abcdef", i) // deterministic order
+		mw, err := newManifestWriter(snap.Dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mw.close()
 		fake := fakeSnapshot(t, snap.ID, []Record{{Key: "x", Type: TypeString}}, TTLNone, 0)
 		if err := st.Commit(snap, fake.Summary, svc); err != nil {
 			t.Fatal(err)

@@ -74,6 +74,9 @@ func (s *Store) New() (*Snapshot, error) {
 // Commit stores sum as summary.json (with ID and service set) and makes the snapshot
 // visible under its final name.
 func (s *Store) Commit(snap *Snapshot, sum *Summary, service string) error {
+	if err := syncManifest(snap.Dir); err != nil {
+		return fmt.Errorf("cannot store snapshot: %w", err)
+	}
 	sum.ID = snap.ID
 	if service != "" {
 		sum.Service = service
@@ -86,6 +89,10 @@ func (s *Store) Commit(snap *Snapshot, sum *Summary, service string) error {
 	if err := os.WriteFile(tmp, b, 0o600); err != nil {
 		return err
 	}
+	if f, err := os.OpenFile(tmp, os.O_RDWR, 0); err == nil {
+		f.Sync()
+		f.Close()
+	}
 	if err := os.Rename(tmp, filepath.Join(snap.Dir, "summary.json")); err != nil {
 		return err
 	}
@@ -96,6 +103,7 @@ func (s *Store) Commit(snap *Snapshot, sum *Summary, service string) error {
 		}
 		snap.Dir = final
 	}
+	_ = syncDir(s.root())
 	snap.Summary = sum
 	return nil
 }
