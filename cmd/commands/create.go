@@ -83,6 +83,7 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return runCreate(cmd, args, dockerCLI, icli, dockerRunE, &opts)
 	}
+	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE/IMAGE argument, --pin, --volume-name
 	return cmd
 }
 

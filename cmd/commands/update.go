@@ -111,6 +111,7 @@ exit status is 0 when the update would be sent, 1 when it would be refused.`
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return runUpdate(cmd, icli, dockerRunE, dockerFlags, opts, args)
 	}
+	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE/IMAGE argument, --pin, --volume-name
 	return cmd
 }
 
