@@ -12,6 +12,7 @@ have ip || need+=(iproute2)
 have iptables || need+=(iptables)
 have nsenter || need+=(util-linux)
 have tmux || need+=(tmux)
+have fish || need+=(fish) # e2e: completion in fish (TestCompletionFish)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
