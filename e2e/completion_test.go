@@ -125,7 +125,9 @@ func (s *tmuxShell) tmux(args ...string) string {
 }
 
 // send types keys (tmux key names: "Tab", "Enter", "C-u").
-func (s *tmuxShell) send(keys ...string) { s.tmux(append([]string{"send-keys", "-t", "main"}, keys...)...) }
+func (s *tmuxShell) send(keys ...string) {
+	s.tmux(append([]string{"send-keys", "-t", "main"}, keys...)...)
+}
 
 func (s *tmuxShell) screen() string {
 	return s.tmux("capture-pane", "-p", "-J", "-t", "main", "-S", "-300")
