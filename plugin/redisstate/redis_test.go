@@ -164,18 +164,19 @@ func loadMixed(t testing.TB, rdb *redis.Client, n int) {
 	}
 }
 
-// fingerprintTo runs Fingerprint into a fresh store snapshot and commits it.
+// fingerprintTo takes a committed snapshot (TakeSnapshot) and checks the progress report.
 func fingerprintTo(t testing.TB, st *Store, c *Client) *Snapshot {
-	snap, err := st.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum, err := Fingerprint(context.Background(), c, snap.Dir, FingerprintOptions{})
+	var last ScanProgress
+	snap, err := TakeSnapshot(context.Background(), c, st, "svc", nil, FingerprintOptions{
+		ProgressEvery: 10 * time.Millisecond, Progress: func(p ScanProgress) { last = p }})
 	if err != nil {
 		t.Fatalf("fingerprint: %v", err)
 	}
-	if err := st.Commit(snap, sum, "svc"); err != nil {
-		t.Fatal(err)
+	if !last.Done || last.Keys != snap.Summary.Keys {
+		t.Errorf("final progress %+v, keys %d", last, snap.Summary.Keys)
+	}
+	if snap.Summary.Service != "svc" || snap.Summary.ID == "" {
+		t.Errorf("summary %+v", snap.Summary)
 	}
 	return snap
 }

@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -230,4 +231,34 @@ func (s *Store) Prune(service string, keep int) ([]string, error) {
 		}
 	}
 	return removed, nil
+}
+
+// TakeSnapshot fingerprints the dataset into a new snapshot of the store and commits it
+// (cut may be nil, e.g. for the after-update scan). On error nothing is left behind.
+func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut *CutInfo, opt FingerprintOptions) (*Snapshot, error) {
+	snap, err := st.New()
+	if err != nil {
+		return nil, fmt.Errorf("cannot create snapshot directory: %w", err)
+	}
+	sum, err := Fingerprint(ctx, c, snap.Dir, opt)
+	if err != nil {
+		st.Discard(snap)
+		return nil, err
+	}
+	sum.Cut = cut
+	if err := st.Commit(snap, sum, service); err != nil {
+		st.Discard(snap)
+		return nil, err
+	}
+	return snap, nil
+}
+
+// VerifyAgainst takes a new snapshot of the running dataset and compares it with before.
+func VerifyAgainst(ctx context.Context, c *Client, st *Store, before *Snapshot, fopt FingerprintOptions, copt CompareOptions) (*Report, *Snapshot, error) {
+	after, err := TakeSnapshot(ctx, c, st, before.Summary.Service, nil, fopt)
+	if err != nil {
+		return nil, nil, err
+	}
+	rep, err := Compare(before, after, copt)
+	return rep, after, err
 }
