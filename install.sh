@@ -164,6 +164,12 @@ fi
 "$BINARY" docker-cli-plugin-metadata 2>/dev/null | grep -q '"SchemaVersion"' ||
 	die "$BINARY is not a docker CLI plugin (docker-cli-plugin-metadata failed)"
 
+if [ "$HOOKS" = 1 ]; then
+	# Before installing anything: a config.json we cannot merge into stops here.
+	"$BINARY" stateful __config-hooks check "$CONFIG_JSON" 2>&1 | sed 's/^/install.sh: /' >&2
+	[ "${PIPESTATUS[0]}" = 0 ] || exit 1
+fi
+
 need_writable "$PLUGIN_DIR"
 make_dir "$PLUGIN_DIR"
 for d in "${CREATED_DIRS[@]}"; do record "dir	$d"; done

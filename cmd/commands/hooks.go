@@ -230,10 +230,10 @@ func imageVolumes(ctx context.Context, api hookAPI, services []swarm.Service) ma
 // newConfigHooksCommand edits a docker config.json for install.sh, which
 // cannot count on jq or python: `add CONFIG` registers the hint hook and
 // prints what it changed, one record per line; `remove CONFIG RECORD...`
-// undoes exactly those changes.
+// undoes exactly those changes; `check CONFIG` says whether add would work.
 func newConfigHooksCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:                   "__config-hooks add|remove CONFIG [RECORD...]",
+		Use:                   "__config-hooks add|remove|check CONFIG [RECORD...]",
 		Short:                 "Register or remove the hint hook in a docker config.json (used by install.sh)",
 		Hidden:                true,
 		Args:                  cobra.MinimumNArgs(2),
@@ -252,8 +252,10 @@ func newConfigHooksCommand() *cobra.Command {
 				return err
 			case "remove":
 				return removeConfigHooks(args[1], args[2:])
+			case "check":
+				return checkConfigHooks(args[1])
 			}
-			return fmt.Errorf("unknown action %q: use add or remove", args[0])
+			return fmt.Errorf("unknown action %q: use add, remove or check", args[0])
 		},
 	}
 }
@@ -280,6 +282,20 @@ func addConfigHooks(path string) ([]string, error) {
 		}
 	}
 	return record, writeFileAtomic(path, out)
+}
+
+func checkConfigHooks(path string) error {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if _, _, err := hint.AddHooks(data); err != nil {
+		return fmt.Errorf("%s: %w; fix or move it, then run again", path, err)
+	}
+	return nil
 }
 
 func removeConfigHooks(path string, record []string) error {
