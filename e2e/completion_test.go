@@ -109,6 +109,9 @@ func newTmux(t *testing.T, env []string, argv ...string) *tmuxShell {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	s := &tmuxShell{t: t, socket: "dst-e2e-" + hex.EncodeToString(b)}
+	// No history file: a shell killed at cleanup must not write into a
+	// temporary HOME being removed.
+	env = append(env, "HISTFILE=/dev/null")
 	args := append([]string{"new-session", "-d", "-s", "main", "-x", "220", "-y", "50", "--", "env", "-i"}, env...)
 	s.tmux(append(args, argv...)...)
 	t.Cleanup(func() { _ = exec.Command("tmux", "-L", s.socket, "kill-server").Run() })
