@@ -29,6 +29,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$RPID" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$RPID" 2>/dev/null || true
 	fi
+	[ -z "$RPID" ] || wait "$RPID" 2>/dev/null || true # reap it: no zombie left behind
 	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM

@@ -41,7 +41,7 @@ func TestFingerprintStableAcrossRestart(t *testing.T) {
 	if bs.TTLMode != TTLPExpireTime {
 		t.Errorf("ttl mode %s", bs.TTLMode)
 	}
-	wantKeys := int64(300*8 + 7)
+	wantKeys := int64(300*8 + 8)
 	if bs.Keys != wantKeys || as.Keys != wantKeys {
 		t.Errorf("keys before %d after %d, want %d", bs.Keys, as.Keys, wantKeys)
 	}
@@ -85,6 +85,7 @@ func TestCompareInjectedChanges(t *testing.T) {
 	rdb.Persist(ctx, "httl:5")                                                                // TTL-CHANGED
 	rdb.RPush(ctx, "lbig", "tail")                                                            // CHANGED
 	rdb.XAdd(ctx, &redis.XAddArgs{Stream: "stream:9", ID: "2-1", Values: []string{"a", "b"}}) // CHANGED
+	rdb.HSet(ctx, "bin\x00\xff key", "\x00", "\xff")                                          // CHANGED
 	time.Sleep(400 * time.Millisecond)                                                        // shortttl expires → EXPIRED
 
 	after := fingerprintTo(t, st, c)
@@ -97,7 +98,7 @@ func TestCompareInjectedChanges(t *testing.T) {
 	t.Log("\n" + sb.String())
 	want := map[string][]string{
 		ClassMissing:    {"hbig", "str:1"},
-		ClassChanged:    {"lbig", "list:3", "sbig", "str:2", "stream:9", "zbig"},
+		ClassChanged:    {"lbig", "list:3", "sbig", "str:2", "stream:9", "zbig", "bin\x00\xff key"},
 		ClassNew:        {"hbig2"},
 		ClassTTLChanged: {"httl:5", "ttl:4"},
 		ClassExpired:    {"shortttl"},

@@ -349,3 +349,18 @@ func shellWords(s string) []string {
 	}
 	return words
 }
+
+// SaveGraceWarning compares a measured save duration (CutInfo.SaveDuration after Cut: the
+// shutdown save writes the same RDB) with the stop grace period. rdb_last_bgsave_time_sec,
+// used by Preflight, is only known once a BGSAVE ran.
+func SaveGraceWarning(save, grace time.Duration) (Finding, bool) {
+	if grace <= 0 {
+		grace = 10 * time.Second
+	}
+	if save < grace*8/10 {
+		return Finding{}, false
+	}
+	return Finding{Code: CodeSaveSlowerThanStop,
+		Message: fmt.Sprintf("saving the dataset took %s, close to or over the stop grace period %s: the shutdown save may be killed", save.Round(10*time.Millisecond), grace),
+		Hint:    "raise --stop-grace-period (at most 60s)"}, true
+}

@@ -158,6 +158,7 @@ func loadMixed(t testing.TB, rdb *redis.Client, n int) {
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: "xbig", Values: []string{"i", strconv.Itoa(i)}})
 	}
 	pipe.Set(ctx, "bigstr", string(make([]byte, 100000)), 0)
+	pipe.HSet(ctx, "bin\x00\xff key", "\x00", "\xff\xfe") // binary key, field and value
 	pipe.XGroupCreate(ctx, "stream:0", "grp", "0")
 	if _, err := pipe.Exec(ctx); err != nil {
 		t.Fatal(err)
