@@ -69,7 +69,8 @@ func TestCompareInjectedChanges(t *testing.T) {
 	loadMixed(t, rdb, 200)
 	ctx := context.Background()
 	rdb.Set(ctx, "shortttl", "x", 0)
-	rdb.PExpire(ctx, "shortttl", 300*time.Millisecond)
+	rdb.PExpire(ctx, "shortttl", 1000*time.Millisecond)
+	setAt := time.Now()
 	st, _ := OpenStore(t.TempDir())
 	c := r.client(t)
 	before := fingerprintTo(t, st, c)
@@ -86,7 +87,7 @@ func TestCompareInjectedChanges(t *testing.T) {
 	rdb.RPush(ctx, "lbig", "tail")                                                            // CHANGED
 	rdb.XAdd(ctx, &redis.XAddArgs{Stream: "stream:9", ID: "2-1", Values: []string{"a", "b"}}) // CHANGED
 	rdb.HSet(ctx, "bin\x00\xff key", "\x00", "\xff")                                          // CHANGED
-	time.Sleep(400 * time.Millisecond)                                                        // shortttl expires → EXPIRED
+	time.Sleep(time.Until(setAt.Add(1200 * time.Millisecond)))                                // shortttl expires → EXPIRED
 
 	after := fingerprintTo(t, st, c)
 	rep, err := Compare(before, after, CompareOptions{MaxKeys: 50})
