@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -112,8 +113,9 @@ func (c *Client) waitReady(ctx context.Context, oldRunID string, deadline time.D
 			st.Waiting = "loading"
 		default:
 			derr := c.describe(err)
-			if IsAuthError(derr) {
-				return nil, derr
+			var ce *ConnectError
+			if errors.As(derr, &ce) && ce.Kind != "unreachable" {
+				return nil, derr // wrong password, TLS verification, ACL: waiting will not help
 			}
 			if ctx.Err() != nil && !IsUnreachable(derr) {
 				break // our own deadline cut the read

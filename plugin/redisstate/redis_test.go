@@ -24,6 +24,9 @@ type testRedis struct {
 	Args []string
 	cmd  *exec.Cmd
 	log  string
+	// TLS, when set, are the --tls-* arguments: the server then listens with TLS only
+	// (--port 0 --tls-port Port).
+	TLS []string
 }
 
 // needRedis skips (or fails when CI=true) if redis-server is not installed.
@@ -61,6 +64,10 @@ func (r *testRedis) start() {
 	r.t.Helper()
 	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--dir", r.Dir,
 		"--save", "", "--appendonly", "no", "--daemonize", "no", "--logfile", "redis.log"}
+	if r.TLS != nil {
+		args[1] = "0"
+		args = append(append(args, "--tls-port", strconv.Itoa(r.Port)), r.TLS...)
+	}
 	args = append(args, r.Args...)
 	r.cmd = exec.Command(r.bin, args...)
 	r.cmd.Dir = r.Dir
@@ -68,9 +75,23 @@ func (r *testRedis) start() {
 	if err := r.cmd.Start(); err != nil {
 		r.t.Fatalf("start redis-server: %v", err)
 	}
+	deadline := time.Now().Add(10 * time.Second)
+	if r.TLS != nil {
+		for {
+			conn, err := net.Dial("tcp", r.Addr())
+			if err == nil {
+				conn.Close()
+				return
+			}
+			if time.Now().After(deadline) {
+				b, _ := os.ReadFile(r.log)
+				r.t.Fatalf("redis-server (TLS) did not start: %v\n%s", err, b)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	rdb := redis.NewClient(&redis.Options{Addr: r.Addr(), Protocol: 2, DisableIdentity: true, MaxRetries: -1})
 	defer rdb.Close()
-	deadline := time.Now().Add(10 * time.Second)
 	for {
 		err := rdb.Ping(context.Background()).Err()
 		if err == nil || (err != nil && !isDialErr(err)) {
