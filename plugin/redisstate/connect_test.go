@@ -258,3 +258,41 @@ func TestWaitReadyRealLoading(t *testing.T) {
 	}
 	t.Logf("observed %d loading polls", loading)
 }
+
+// A least-privilege ACL user can preflight, cut, fingerprint and compare.
+func TestMinimalACLUser(t *testing.T) {
+	r := startRedis(t)
+	rdb := r.raw(t)
+	ctx := context.Background()
+	loadMixed(t, rdb, 20)
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "verifier", "on", ">pw-verifier", "~*",
+		"+@read", "+info", "+ping", "+config|get", "+client|pause", "+client|unpause", "+save", "+bgsave").Err(); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := ParseURL("redis://verifier@" + r.Addr() + "/0")
+	if err := o.LoadPassword(func(string) string { return "pw-verifier" }, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := NewClient(o)
+	defer c.Close()
+	if _, err := c.WaitReady(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := Preflight(ctx, c, PreflightInput{MountTargets: []string{r.Dir}}); err != nil || !res.OK() {
+		t.Fatalf("preflight %v %+v", err, res)
+	}
+	h, err := Cut(ctx, c, CutOptions{Pause: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release(ctx)
+	st, _ := OpenStore(t.TempDir())
+	before := fingerprintTo(t, st, c) // no TIME permission: local clock
+	if err := h.Release(ctx); err != nil {
+		t.Fatal(err)
+	}
+	after := fingerprintTo(t, st, c)
+	if rep, err := Compare(before, after, CompareOptions{}); err != nil || !rep.OK() || !rep.DigestEqual {
+		t.Fatalf("compare %v %+v", err, rep)
+	}
+}

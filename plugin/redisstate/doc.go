@@ -65,6 +65,12 @@
 // the verdict when absent. On Redis < 7.0 (PTTL mode) only a has-TTL flag is in the digest
 // and expire times are compared with a tolerance where shards are loaded anyway.
 //
+// # ACL
+//
+// A dedicated user needs: +@read +info +ping +time +config|get +client|pause
+// +client|unpause +save +bgsave ~* (TIME is optional; WAITAOF on 7.2+ with AOF). Without
+// CONFIG, Preflight warns and assumes the official image's defaults.
+//
 // # Secrets
 //
 // Passwords come from REDISCLI_AUTH or a file; a password inside --redis-url is refused.

@@ -193,9 +193,14 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 			mode = TTLPTTL
 		}
 	}
+	// Scan times use the server clock (expire times are server clock too); an ACL user
+	// without TIME falls back to the local clock.
 	t0, err := c.rdb.Time(ctx).Result()
 	if err != nil {
-		return nil, c.describe(err)
+		if derr := c.describe(err); IsUnreachable(derr) || IsAuthError(derr) {
+			return nil, derr
+		}
+		t0 = time.Now()
 	}
 	localStart := time.Now()
 	mw, err := newManifestWriter(dir)
