@@ -63,6 +63,18 @@ func TestHooksHint(t *testing.T) {
 		t.Errorf("hint does not pin to %s, where the task runs:\n%s", node, out)
 	}
 
+	// The hint's command fixes it: afterwards a plain update says nothing.
+	fix := regexp.MustCompile(`docker stateful update [^\n]* ` + regexp.QuoteMeta(unsafe)).FindString(out)
+	if fix == "" {
+		t.Fatalf("no docker stateful command in the hint:\n%s", out)
+	}
+	if stdout, stderr, rc := u.run(t, "docker", strings.Fields(fix)[1:]...); rc != 0 {
+		t.Fatalf("%s: rc=%d\n%s%s", fix, rc, stdout, stderr)
+	}
+	if out := run("fixed", "docker service update --limit-memory 120M "+unsafe); strings.Contains(out, "What's next:") {
+		t.Errorf("hint still printed after running its command (%s):\n%s", fix, out)
+	}
+
 	if out := run("safe", "docker service update --limit-memory 100M "+safe); strings.Contains(out, "What's next:") || strings.Contains(out, "docker stateful") {
 		t.Errorf("docker service update of a safe service printed a hint:\n%s", out)
 	}
@@ -72,8 +84,9 @@ func TestHooksHint(t *testing.T) {
 		t.Errorf("docker service create --name %s: no hint:\n%s", created, out)
 	}
 
-	// Hints are for people: none without a terminal (docker's rule).
-	if stdout, stderr, _ := u.run(t, "docker", "service", "update", "--detach", "--limit-memory", "110M", unsafe); strings.Contains(stdout+stderr, "What's next") {
+	// Hints are for people: none without a terminal (docker's rule), even
+	// for a service at risk.
+	if stdout, stderr, _ := u.run(t, "docker", "service", "update", "--detach", "--limit-memory", "110M", created); strings.Contains(stdout+stderr, "What's next") {
 		t.Errorf("hint printed without a terminal:\n%s%s", stdout, stderr)
 	}
 }
