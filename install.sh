@@ -7,8 +7,8 @@
 #
 # Options:
 #   --binary PATH    install this docker-stateful binary (default: build it with `make build`)
-#   --system         install for every user: /usr/local/lib/docker/cli-plugins and the
-#                    shells' /usr/local/share directories (needs root)
+#   --system         install for every user: /usr/local/lib/docker/cli-plugins, completion in
+#                    /usr/local/share (bash, zsh) and /etc/fish (needs root)
 #                    (default: this user: $DOCKER_CONFIG/cli-plugins, or ~/.docker/cli-plugins)
 #   --hooks          after a plain `docker service update` or `create` of a service whose data
 #                    is at risk, let docker print a one-line hint (docker 26.1+): registers the
@@ -56,7 +56,7 @@ if [ "$SYSTEM" = 1 ]; then
 	PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 	BASH_DIR=/usr/local/share/bash-completion/completions
 	ZSH_DIR=/usr/local/share/zsh/site-functions
-	FISH_DIR=/usr/local/share/fish/vendor_completions.d
+	FISH_DIR=/etc/fish/completions # fish looks in /usr/local/share only when XDG_DATA_DIRS says so
 else
 	PLUGIN_DIR="$CONFIG_DIR/cli-plugins"
 	DATA_HOME="${XDG_DATA_HOME:-$HOME/.local/share}"
