@@ -87,9 +87,19 @@ ensure_deps() {
 	mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
 	log "installing missing packages: ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
+	# Keep package scripts from starting a host dockerd/containerd/redis (we
+	# never use them): the standard Debian policy-rc.d "deny" hook, only if
+	# the machine has none, removed right after.
+	local policy=
+	if [ ! -e /usr/sbin/policy-rc.d ]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod +x /usr/sbin/policy-rc.d
+		policy=1
+	fi
 	apt-get update -qq >&2
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
-	# Debian's docker.io starts nothing here (no systemd), but make sure we never rely on it.
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2 || { [ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d; die "apt-get install ${missing[*]} failed"; }
+	[ -n "$policy" ] && rm -f /usr/sbin/policy-rc.d
+	return 0
 }
 
 # --- cleanup (also used to recover from a killed earlier run) ---------------
