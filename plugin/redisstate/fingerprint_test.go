@@ -159,3 +159,30 @@ func TestCompareNewAndExpiredPass(t *testing.T) {
 		t.Fatal("StrictTTL should fail on TTL-CHANGED")
 	}
 }
+
+func TestEmptyDatasetAndOtherDB(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	empty := fingerprintTo(t, st, c)
+	if empty.Summary.Keys != 0 || empty.Summary.Digest != 0 {
+		t.Fatalf("empty: %+v", empty.Summary)
+	}
+	// db 3 is separate from db 0
+	c3, _ := NewClient(Options{Addr: r.Addr(), DB: 3})
+	defer c3.Close()
+	c3.Redis().Set(ctx, "only-in-3", 1, 0)
+	s3 := fingerprintTo(t, st, c3)
+	if s3.Summary.Keys != 1 || s3.Summary.DB != 3 {
+		t.Fatalf("db3: %+v", s3.Summary)
+	}
+	rep, _ := Compare(empty, s3, CompareOptions{})
+	if !rep.OK() || rep.Count(ClassNew) != 1 {
+		t.Fatalf("empty → 1 key: %+v", rep)
+	}
+	rep, _ = Compare(s3, empty, CompareOptions{})
+	if rep.OK() || rep.Count(ClassMissing) != 1 {
+		t.Fatalf("1 key → empty: %+v", rep)
+	}
+}
