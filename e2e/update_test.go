@@ -205,6 +205,18 @@ func updSafeServiceFlow(t *testing.T, svc, vol, pin string, port int) {
 	if v := updVersion(t, svc); v != v1 {
 		t.Fatalf("--rollback --dry-run sent it (version %s -> %s)", v1, v)
 	}
+	r = updStateful(t, "--rollback", svc)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, "converged") {
+		t.Fatalf("--rollback: exit %d", r.ExitCode())
+	}
+	if mem := updInspect(t, svc, "{{with .Spec.TaskTemplate.Resources}}{{with .Limits}}{{.MemoryBytes}}{{end}}{{end}}"); mem != "" && mem != "0" {
+		t.Errorf("memory limit %s after --rollback, want none", mem)
+	}
+	rdb, task = C.ServiceRedis(t, svc, port)
+	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
+		t.Fatalf("foo = %q (exists %v) after --rollback, want bar", v, ok)
+	}
+	v1 = updVersion(t, svc)
 
 	// Updates that would lose the data: refused, nothing sent.
 	r = updStateful(t, "--mount-rm", "/data", svc)
