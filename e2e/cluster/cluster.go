@@ -42,6 +42,9 @@ type Cluster struct {
 	guard    *guard
 	stopOnce sync.Once
 
+	mu       sync.Mutex
+	services map[testing.TB][]string // ServiceName per test, for VolumeName's cleanup
+
 	dockerConfig string // temporary DOCKER_CONFIG for every docker call
 	pluginOnce   sync.Once
 	pluginErr    error // why the plugin is unavailable (tests skip)

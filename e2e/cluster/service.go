@@ -29,15 +29,30 @@ func (c *Cluster) ServiceName(t testing.TB) string {
 		base = strings.Trim(base[:30], "-")
 	}
 	name := "e2e-" + base + "-" + randHex(3)
+	c.mu.Lock()
+	if c.services == nil {
+		c.services = map[testing.TB][]string{}
+	}
+	c.services[t] = append(c.services[t], name)
+	c.mu.Unlock()
 	t.Cleanup(func() { c.removeService(t, name) })
 	return name
 }
 
-// VolumeName returns a fresh unique volume name, removed on every node at cleanup.
+// VolumeName returns a fresh unique volume name, removed on every node at
+// cleanup (after the test's services, whatever the order of the calls).
 func (c *Cluster) VolumeName(t testing.TB) string {
 	t.Helper()
 	name := "e2evol-" + randHex(4)
-	t.Cleanup(func() { c.removeVolumes(t, []string{name}) })
+	t.Cleanup(func() {
+		c.mu.Lock()
+		svcs := append([]string(nil), c.services[t]...)
+		c.mu.Unlock()
+		for _, s := range svcs { // the volume may be in use by them; removing twice is harmless
+			c.removeService(t, s)
+		}
+		c.removeVolumes(t, []string{name})
+	})
 	return name
 }
 
@@ -59,7 +74,9 @@ func (c *Cluster) removeService(t testing.TB, name string) {
 			}
 		}
 	}
-	c.Run(t, 1, "service", "rm", name)
+	if r := c.Run(t, 1, "service", "inspect", "--format", "{{.ID}}", name); r.Err == nil {
+		c.Run(t, 1, "service", "rm", name)
+	}
 	deadline := time.Now().Add(60 * time.Second)
 	for _, n := range c.Nodes {
 		for len(c.serviceContainers(t, n.Index, name)) > 0 && time.Now().Before(deadline) {
@@ -136,24 +153,50 @@ type Task struct {
 // whose desired and current state are running, and returns it.
 func (c *Cluster) WaitRunning(t testing.TB, service string) Task {
 	t.Helper()
+	return c.WaitTasks(t, service, 1)[0]
+}
+
+// WaitTasks waits (up to 2 minutes) until the service has exactly n tasks
+// whose desired and current state are running, and returns them.
+func (c *Cluster) WaitTasks(t testing.TB, service string, n int) []Task {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	var last string
 	for time.Now().Before(deadline) {
 		r := c.Run(t, 1, "service", "ps", service, "--filter", "desired-state=running", "--no-trunc", "--format", "{{.ID}} {{.Node}} {{.CurrentState}}")
 		last = r.Stdout + r.Stderr
-		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
-		if r.Err == nil && len(lines) == 1 {
-			f := strings.Fields(lines[0])
-			if len(f) >= 3 && f[2] == "Running" {
-				node, ok := c.NodeByHostname(f[1])
-				cid := strings.TrimSpace(c.Run(t, 1, "inspect", "--format", "{{.Status.ContainerStatus.ContainerID}}", f[0]).Stdout)
-				if ok && cid != "" {
-					return Task{ID: f[0], Node: node, Container: cid}
-				}
-			}
+		if tasks, ok := c.runningTasks(t, r, n); ok {
+			return tasks
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	t.Fatalf("service %s has no single running task after 2m; last `service ps`:\n%s", service, last)
-	return Task{}
+	t.Fatalf("service %s does not have %d running task(s) after 2m; last `service ps`:\n%s", service, n, last)
+	return nil
+}
+
+func (c *Cluster) runningTasks(t testing.TB, r Result, n int) ([]Task, bool) {
+	if r.Err != nil {
+		return nil, false
+	}
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
+	if len(lines) != n {
+		return nil, false
+	}
+	var tasks []Task
+	for _, line := range lines {
+		f := strings.Fields(line)
+		if len(f) < 3 || f[2] != "Running" {
+			return nil, false
+		}
+		node, ok := c.NodeByHostname(f[1])
+		if !ok {
+			return nil, false
+		}
+		cid := strings.TrimSpace(c.Run(t, 1, "inspect", "--format", "{{.Status.ContainerStatus.ContainerID}}", f[0]).Stdout)
+		if cid == "" {
+			return nil, false
+		}
+		tasks = append(tasks, Task{ID: f[0], Node: node, Container: cid})
+	}
+	return tasks, true
 }

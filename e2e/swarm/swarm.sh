@@ -22,11 +22,11 @@
 set -euo pipefail
 
 IDX="${DST_CLUSTER_INDEX:-1}"
-NODES="${DST_NODES:-3}"
+NODES="${DST_NODES:-}" # empty: 3 for up, the running cluster's count otherwise
 STATE_ROOT="${DST_STATE_ROOT:-/var/lib/dst-e2e}"
 
 usage() {
-	sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
 	exit "${1:-2}"
 }
 
@@ -42,6 +42,8 @@ while [ $# -gt 0 ]; do
 	esac
 done
 [ -n "$CMD" ] || usage
+NODES_GIVEN="$NODES"
+NODES="${NODES:-3}"
 
 case "$IDX" in '' | *[!0-9]*) echo "swarm.sh: index must be a number 1..254, got '$IDX'" >&2; exit 2 ;; esac
 case "$NODES" in '' | *[!0-9]*) echo "swarm.sh: nodes must be a number 1..9, got '$NODES'" >&2; exit 2 ;; esac
@@ -58,6 +60,9 @@ CDIR="$STATE_ROOT/$IDX"
 BR="dstbr$IDX"
 NET="10.213.$IDX"
 ENVFILE="$CDIR/env"
+if [ -z "$NODES_GIVEN" ] && [ "$CMD" != up ] && [ -f "$ENVFILE" ]; then
+	NODES=$(sed -n 's/^DST_NODES=//p' "$ENVFILE")
+fi
 LOCKDIR=/run/lock
 T0=$(date +%s.%N)
 
@@ -171,7 +176,7 @@ cleanup_all() {
 		fi
 	done
 	wait
-	while iptables -D FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; do :; done
+	while iptables -w -D FORWARD -i "$BR" -o "$BR" -j ACCEPT 2>/dev/null; do :; done
 	ip link show "$BR" >/dev/null 2>&1 && ip link del "$BR" 2>/dev/null || true
 	# mounts are made in the nodes' private mount namespaces; this only catches strays
 	if [ -d "$CDIR" ]; then
@@ -216,7 +221,7 @@ setup_net() {
 	ip link add "$BR" type bridge
 	ip addr add "$NET.1/24" dev "$BR"
 	ip link set "$BR" up
-	iptables -I FORWARD -i "$BR" -o "$BR" -j ACCEPT
+	iptables -w -I FORWARD -i "$BR" -o "$BR" -j ACCEPT
 	local n ns veth
 	for ((n = 1; n <= NODES; n++)); do
 		ns=$(ns_name "$n")
