@@ -154,7 +154,7 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 		target, rollback := spec, uopts.Rollback == "previous"
 		if rollback {
 			if current.PreviousSpec == nil {
-				return nil // the daemon says there is nothing to roll back to
+				return fmt.Errorf("service %s does not have a previous spec to roll back to", current.Spec.Name)
 			}
 			prev := *current.PreviousSpec
 			target = &prev

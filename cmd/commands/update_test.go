@@ -276,3 +276,13 @@ func TestUpdateDataFlagNamesADataPath(t *testing.T) {
 		t.Fatalf("stderr = %q", stderr)
 	}
 }
+
+func TestUpdateRollbackWithoutPreviousSpecSendsNothing(t *testing.T) {
+	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	for _, args := range [][]string{{"--rollback", "--dry-run", "cache"}, {"--rollback", "cache"}} {
+		_, _, err := runUpdateCmd(t, api, nil, args...)
+		if err == nil || !strings.Contains(err.Error(), "does not have a previous spec") || len(api.sent) != 0 {
+			t.Fatalf("%v: err %v, sent %d", args, err, len(api.sent))
+		}
+	}
+}
