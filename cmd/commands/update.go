@@ -351,7 +351,7 @@ func updateDryRun(w io.Writer, format string, current swarm.Service, target swar
 		case updateVerdictAllowed:
 			fmt.Fprintln(w, "Verdict: allowed, the update keeps the data.")
 		case updateVerdictRefused:
-			fmt.Fprintln(w, "Verdict: refused, the update would lose data:")
+			fmt.Fprintln(w, "Verdict: refused:")
 		case updateVerdictForced:
 			fmt.Fprintln(w, "Verdict: refused, but --force would send it anyway, overriding:")
 		}
