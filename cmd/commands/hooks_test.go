@@ -120,7 +120,7 @@ func TestHookReply(t *testing.T) {
 	update := reply(t, api, `{"RootCmd":"service update","Flags":{"limit-memory":""}}`)
 
 	got := printed(t, update, "update", "--limit-memory", "100M", "stateful")
-	want := "stateful: /data is on an anonymous volume, lost on every update; keep it from the next update on: docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"
+	want := "stateful: /data is on an anonymous volume, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"
 	if got != want {
 		t.Errorf("update stateful:\n got %q\nwant %q", got, want)
 	}

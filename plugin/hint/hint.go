@@ -152,8 +152,12 @@ func Text(s Service) string {
 			cmd += " --constraint-add " + stateful.PinConstraint(pinNode(s))
 		}
 		cmd += " " + name
-		return fmt.Sprintf("%s: %s %s on %s, lost on every update; keep it from the next update on: %s",
-			name, strings.Join(paths, ", "), isAre(len(paths)), describeEphemeral(s, eph[0]), cmd)
+		keep := "to keep it from now on"
+		if s.TaskNode != "" {
+			keep += " (what is there now cannot be carried over)"
+		}
+		return fmt.Sprintf("%s: %s %s on %s, lost on every update; %s: %s",
+			name, strings.Join(paths, ", "), isAre(len(paths)), describeEphemeral(s, eph[0]), keep, cmd)
 	}
 	r := risks[0]
 	return fmt.Sprintf("%s: %s on local volume %s, but nothing pins the service to its node: an update may restart it elsewhere with an empty volume; pin it: docker stateful update --constraint-add %s %s",

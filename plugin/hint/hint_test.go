@@ -44,9 +44,9 @@ func TestText(t *testing.T) {
 		want []string // substrings; none means no hint
 	}{
 		{"seed: redis with the image's anonymous /data", Service{Spec: spec("stateful", "redis", nil), ImageVolumes: []string{"/data"}, TaskNode: "n1", Nodes: 3},
-			[]string{"stateful: /data is on an anonymous volume, lost on every update", "docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"}},
+			[]string{"stateful: /data is on an anonymous volume, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"}},
 		{"known image without declared VOLUME", Service{Spec: spec("s", "redis:8", nil), Nodes: 3},
-			[]string{"anonymous volume or the container's filesystem", "docker stateful update --mount-add type=volume,source=s-data,target=/data --constraint-add node.id==<NODE-ID> s"}},
+			[]string{"anonymous volume or the container's filesystem, lost on every update; to keep it from now on: docker stateful update --mount-add type=volume,source=s-data,target=/data --constraint-add node.id==<NODE-ID> s"}},
 		{"explicit anonymous mount", Service{Spec: spec("s", "redis", anon), TaskNode: "n2", Nodes: 3}, []string{"on an anonymous volume"}},
 		{"tmpfs", Service{Spec: spec("s", "redis", []mount.Mount{{Type: mount.TypeTmpfs, Target: "/data"}}), Nodes: 3}, []string{"/data is on a tmpfs"}},
 		{"anonymous but pinned: no constraint in the fix", Service{Spec: spec("s", "redis", nil, "node.hostname==n1"), TaskNode: "n1", Nodes: 3},
