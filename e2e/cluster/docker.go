@@ -30,7 +30,13 @@ func (r Result) ExitCode() int {
 }
 
 func (c *Cluster) initDockerConfig() error {
-	dir, err := os.MkdirTemp("", "dst-e2e-docker-config-")
+	// Inside the cluster's state dir when there is one, so that even a killed
+	// test binary leaves nothing behind once the cluster is down.
+	parent := ""
+	if st, err := os.Stat(c.StateDir); err == nil && st.IsDir() && c.StateDir != "" {
+		parent = c.StateDir
+	}
+	dir, err := os.MkdirTemp(parent, "dst-e2e-docker-config-")
 	if err != nil {
 		return err
 	}
