@@ -207,6 +207,46 @@ part_plain_docker() {
 PARTS=(part_plain_docker)
 # Later parts append themselves here, e.g. PARTS+=(part_docker_stateful).
 
+# --- part 2: the same slides with docker stateful create ----------------------
+part_docker_stateful() {
+	say "Part 2 — the same slides with docker stateful create: the data survives every update"
+	if [ -z "$HAVE_PLUGIN" ]; then
+		echo "    (no plugin binary: run make build, or set DST_PLUGIN_BINARY)"
+		expect "docker-stateful plugin" "missing" "installed"
+		return
+	fi
+	local self before
+	self=$(node_var 1 HOSTNAME)
+	before=$(volume_count 1)
+	run docker stateful create --detach --name "$SVC" -p "published=$PORT,target=6379,mode=host" --no-resolve-image redis
+	expect_foo ""
+	run redis set foo bar
+	expect_foo "bar"
+
+	say "/data is on volume $SVC-data, and the service is pinned by node ID to the node docker talks to"
+	run docker service inspect --format '{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}} {{.Source}} -> {{.Target}}{{end}}, {{json .Spec.TaskTemplate.Placement.Constraints}}' "$SVC"
+	expect "pin" "$(docker service inspect --format '{{json .Spec.TaskTemplate.Placement.Constraints}}' "$SVC")" "[\"node.id==$DST_NODE1_ID\"]"
+
+	say "the slides' updates, with plain docker service update: foo survives each one"
+	run docker service update --quiet "$SVC" --constraint-add "node.hostname==$self"
+	expect_foo "bar"
+	local mem
+	for mem in 100M 200M 300M; do
+		run docker service update --quiet "$SVC" --limit-memory "$mem"
+		expect_foo "bar"
+	done
+
+	say "one named volume holds the data; no anonymous volume per task"
+	run_on 1 volume ls --filter "label=io.docker-stateful.service=$SVC"
+	expect "volumes of $SVC on $self" "$(command docker -H "$(node_var 1 HOST)" volume ls -q --filter "label=io.docker-stateful.service=$SVC")" "$SVC-data"
+	expect "volumes on $self ($before before the create, 4 updates since)" "$(volume_count 1)" "$((before + 1))"
+	expect "task on node" "$(task_node "$SVC")" "1"
+
+	say "clean up"
+	cleanup_service "$SVC" "$SVC-data"
+}
+PARTS+=(part_docker_stateful)
+
 for part in "${PARTS[@]}"; do "$part"; done
 
 echo
