@@ -290,6 +290,42 @@ func TestCompletionBash(t *testing.T) {
 	}
 }
 
+// TestCompletionZsh types in a real interactive zsh, with the script
+// install.sh installed and the fpath line it tells the user to add.
+func TestCompletionZsh(t *testing.T) {
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Skip("zsh not installed (make deps installs it)")
+	}
+	managed, plain := completionServices(t)
+	u := newUser(t)
+	out := u.install(t)
+	dir := filepath.Join(u.Home, ".local/share/zsh/site-functions")
+	if _, err := os.Stat(filepath.Join(dir, "_docker")); err != nil {
+		t.Fatalf("install.sh did not install the zsh completion: %v", err)
+	}
+	line := regexp.MustCompile(`fpath=\(\S+ \$fpath\); autoload -Uz compinit && compinit`).FindString(out)
+	if line == "" || !strings.Contains(line, dir) {
+		t.Fatalf("install.sh does not say how to enable zsh completion:\n%s", out)
+	}
+	if err := os.WriteFile(filepath.Join(u.Home, ".zshrc"), []byte("PS1='PROMPT%# '\n"+line+" -u\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := newTmux(t, append(u.env(), "TERM=xterm"), "zsh", "-i")
+	sh.waitFor(`(?m)^PROMPT# *$`, 10*time.Second)
+
+	sh.send("docker stateful up", "Tab")
+	sh.waitFor(`(?m)^PROMPT# docker stateful update *$`, 15*time.Second)
+
+	prefix := commonPrefix(managed, plain)
+	sh.send("C-u", "docker stateful update "+prefix[:len(prefix)-2], "Tab")
+	time.Sleep(time.Second)
+	sh.send("Tab")
+	scr := sh.waitFor(regexp.QuoteMeta(plain), 15*time.Second)
+	if !strings.Contains(scr, managed) {
+		t.Errorf("zsh lists %s but not %s:\n%s", plain, managed, scr)
+	}
+}
+
 // TestCompletionFish asks fish, with the script install.sh installed.
 func TestCompletionFish(t *testing.T) {
 	if _, err := exec.LookPath("fish"); err != nil {

@@ -13,6 +13,7 @@ have iptables || need+=(iptables)
 have nsenter || need+=(util-linux)
 have tmux || need+=(tmux)
 have fish || need+=(fish) # e2e: completion in fish (TestCompletionFish)
+have zsh || need+=(zsh)   # e2e: completion in zsh (TestCompletionZsh)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
