@@ -1,6 +1,8 @@
 package commands
 
 import (
+	"context"
+
 	"github.com/docker/cli/cli/command"
 	//lint:ignore SA1019 see dockerServiceCommand
 	"github.com/docker/cli/cli/command/service"
@@ -24,4 +26,11 @@ func dockerServiceCommand(dockerCLI command.Cli, verb string) *cobra.Command {
 	}
 	svc.RemoveCommand(cmd)
 	return cmd
+}
+
+// waitOnService waits for a service to converge with docker's own progress
+// display (what `docker service update` and `docker service rollback` show);
+// quiet discards the progress.
+func waitOnService(ctx context.Context, dockerCLI command.Cli, serviceID string, quiet bool) error {
+	return service.WaitOnService(ctx, dockerCLI, serviceID, quiet) //nolint:staticcheck // SA1019, see dockerServiceCommand
 }
