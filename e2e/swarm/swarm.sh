@@ -115,7 +115,7 @@ stop_pidfile() {
 	local pidfile="$1" marker="$2" sig="$3" wait_s="$4" pid i
 	[ -f "$pidfile" ] || return 0
 	pid=$(cat "$pidfile" 2>/dev/null || true)
-	if pid_alive "$pid" && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$marker"; then
+	if pid_alive "$pid" && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -qF -- "$marker"; then
 		kill "-$sig" "$pid" 2>/dev/null || true
 		for ((i = 0; i < wait_s * 10; i++)); do pid_alive "$pid" || break; sleep 0.1; done
 	fi
@@ -137,6 +137,16 @@ kill_node_procs() {
 		pids=$(ip netns pids "$ns" 2>/dev/null || true)
 		[ -n "$pids" ] && kill -9 $pids 2>/dev/null || true
 	fi
+	# daemons whose netns name is gone (e.g. deleted by hand): their command line names the node dir
+	local marker pf
+	marker="$(node_dir "$n")/"
+	for pf in /proc/[0-9]*/cmdline; do
+		if tr '\0' ' ' 2>/dev/null <"$pf" | grep -qF -- "$marker"; then
+			p="${pf#/proc/}"
+			p="${p%/cmdline}"
+			[ "$p" != $$ ] && [ "$p" != "$BASHPID" ] && kill -9 "$p" 2>/dev/null || true
+		fi
+	done
 	# containers with their own netns live in our cgroup parent
 	for d in $(cgroup_dirs "$n"); do
 		for p in $(cat "$d/cgroup.procs" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
