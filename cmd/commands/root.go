@@ -27,6 +27,8 @@ refuses updates that would lose data, and can prove that the data survived.`,
 	cmd.AddCommand(
 		newCreateCommand(dockerCLI),
 		newUpdateCommand(dockerCLI),
+		newSnapshotCommand(dockerCLI),
+		newVerifyCommand(dockerCLI),
 		newVersionCommand(dockerCLI),
 		newHooksCommand(),
 		newConfigHooksCommand(),

@@ -1,0 +1,337 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
+)
+
+// redisFlags are how docker stateful reaches a service's Redis and where it
+// keeps snapshots (update --verify, snapshot, verify).
+type redisFlags struct {
+	url          string
+	caCert       string
+	port         uint
+	passwordFile string
+	stateDir     string
+}
+
+func addRedisFlags(flags *pflag.FlagSet, r *redisFlags) {
+	flags.StringVar(&r.url, "redis-url", "", "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH")
+	flags.StringVar(&r.caCert, "redis-cacert", "", "CA certificates (PEM) to verify a rediss:// server")
+	flags.UintVar(&r.port, "redis-port", 6379, "Container port Redis listens on, to find the service's published port")
+	flags.StringVar(&r.passwordFile, "redis-password-file", "", "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)")
+	flags.StringVar(&r.stateDir, "state-dir", "", "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)")
+}
+
+func (r *redisFlags) changed(flags *pflag.FlagSet) string {
+	for _, n := range []string{"redis-url", "redis-cacert", "redis-port", "redis-password-file", "state-dir"} {
+		if f := flags.Lookup(n); f != nil && f.Changed {
+			return n
+		}
+	}
+	return ""
+}
+
+func (r *redisFlags) options(timeout time.Duration) (verifyflow.Options, error) {
+	if r.port == 0 || r.port > 65535 {
+		return verifyflow.Options{}, fmt.Errorf("--redis-port %d: must be a port number (1-65535)", r.port)
+	}
+	return verifyflow.Options{
+		RedisURL:     r.url,
+		CACert:       r.caCert,
+		RedisPort:    uint32(r.port),
+		PasswordFile: r.passwordFile,
+		Getenv:       os.Getenv,
+		StateDir:     r.stateDir,
+		Timeout:      timeout,
+	}, nil
+}
+
+// updateVerifyFlags are update's --verify and its companions.
+type updateVerifyFlags struct {
+	verify     bool
+	redis      redisFlags
+	verifyKeys []string
+	noRollback bool
+	timeout    time.Duration
+	format     string // update's --format, taken over when --verify is set
+	active     *dataVerifier
+}
+
+// addUpdateVerifyFlags adds --verify and its flags to update and builds its
+// verifier (opts.newVerifier), unless a test set one.
+func addUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) {
+	v := &updateVerifyFlags{}
+	flags := cmd.Flags()
+	flags.BoolVar(&v.verify, "verify", false, "Prove the data survived: cut and fingerprint the Redis dataset before, verify it after, roll back on a mismatch")
+	addRedisFlags(flags, &v.redis)
+	flags.StringArrayVar(&v.verifyKeys, "verify-key", nil, "With --verify: a key that must exist after the update (repeatable)")
+	flags.BoolVar(&v.noRollback, "no-rollback", false, "With --verify: do not roll back when the data did not survive")
+	flags.DurationVar(&v.timeout, "verify-timeout", 5*time.Minute, "With --verify: how long to wait for the new task's Redis (and the old task to stop)")
+	flags.Lookup("format").Usage = `Format the --dry-run output or the --verify report: "json" or a Go template`
+	_ = cmd.RegisterFlagCompletionFunc("verify-key", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("redis-url", cobra.NoFileCompletions)
+
+	runE := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		flags := cmd.Flags()
+		if !v.verify {
+			if n := v.redis.changed(flags); n != "" {
+				return fmt.Errorf("--%s only applies with --verify", n)
+			}
+			for _, n := range []string{"verify-key", "no-rollback", "verify-timeout"} {
+				if flags.Changed(n) {
+					return fmt.Errorf("--%s only applies with --verify", n)
+				}
+			}
+			return runE(cmd, args)
+		}
+		if !opts.dryRun && opts.format != "" {
+			// the report's format: docker's own progress and service ID are
+			// kept off stdout's JSON as far as docker allows (--quiet)
+			v.format, opts.format = opts.format, ""
+			if v.format == "json" {
+				_ = flags.Set("quiet", "true")
+			}
+		}
+		err := runE(cmd, args)
+		v.active.abandon() // a refused or failed send: never leave writes paused
+		return err
+	}
+	if opts.newVerifier == nil {
+		opts.newVerifier = func(dockerCLI command.Cli) (updateVerifier, error) {
+			if !v.verify {
+				return nil, nil
+			}
+			fopt, err := v.redis.options(v.timeout)
+			if err != nil {
+				return nil, err
+			}
+			fopt.VerifyKeys = v.verifyKeys
+			flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
+			if err != nil {
+				return nil, err
+			}
+			quiet, _ := cmd.Flags().GetBool("quiet")
+			v.active = &dataVerifier{cli: dockerCLI, flow: flow, flags: v, quiet: quiet}
+			return v.active, nil
+		}
+	}
+}
+
+// dataVerifier is update --verify: see updateVerifier for when each step runs.
+type dataVerifier struct {
+	cli   command.Cli
+	flow  *verifyflow.Flow
+	flags *updateVerifyFlags
+	quiet bool
+
+	current  swarm.Service
+	next     swarm.ServiceSpec
+	client   *redisstate.Client
+	cut      *verifyflow.Cut
+	before   *redisstate.Snapshot
+	pre      *redisstate.PreflightResult
+	oldTasks []string
+	replaces bool
+	result   updateVerifyResult
+}
+
+// updateVerifyResult is what --verify --format json prints.
+type updateVerifyResult struct {
+	Service        string               `json:"service"`
+	Redis          verifyflow.Endpoint  `json:"redis"`
+	Snapshot       string               `json:"snapshot"`
+	Warnings       []redisstate.Finding `json:"warnings"`
+	Report         *redisstate.Report   `json:"report,omitempty"`
+	RolledBack     bool                 `json:"rolled_back"`
+	RollbackReport *redisstate.Report   `json:"rollback_report,omitempty"`
+	Restored       []string             `json:"restored,omitempty"`
+	Verdict        string               `json:"verdict"` // verified, failed
+}
+
+func (d *dataVerifier) say(format string, a ...any) {
+	fmt.Fprintf(d.cli.Err(), format+"\n", a...)
+}
+
+func notSent(service string, err error) error {
+	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("%v: update of service %s not sent", err, service)}
+}
+
+// Before: connect, pre-flight, cut, fingerprint. Any error stops the update.
+func (d *dataVerifier) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
+	name := current.Spec.Name
+	d.current, d.next = current, *spec
+	d.result = updateVerifyResult{Service: name, Warnings: []redisstate.Finding{}}
+	c, _, ep, err := d.flow.Connect(ctx, current)
+	if err != nil {
+		return notSent(name, err)
+	}
+	d.client, d.result.Redis = c, ep
+	pre, err := d.flow.Preflight(ctx, c, current.Spec, *spec)
+	if err != nil {
+		var ref *verifyflow.Refused
+		if errors.As(err, &ref) {
+			for _, f := range ref.Findings {
+				d.say("refused: %s", f)
+			}
+			return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s refused: its Redis data would not survive it; nothing was sent", name)}
+		}
+		return notSent(name, err)
+	}
+	d.pre, d.result.Warnings = pre, pre.Warnings
+	d.replaces = verifyflow.ReplacesTasks(current.Spec, *spec)
+	if d.replaces {
+		if d.oldTasks, err = d.flow.RunningTasks(ctx, current.ID); err != nil {
+			return notSent(name, err)
+		}
+	}
+	cut, err := d.flow.StartCut(ctx, c, verifyflow.StopGrace(current.Spec))
+	if err != nil {
+		return notSent(name, err)
+	}
+	d.cut = cut
+	before, err := d.flow.Snapshot(ctx, c, name, &cut.Info)
+	if err != nil {
+		d.abandon()
+		return notSent(name, err)
+	}
+	d.before, d.result.Snapshot = before, before.ID
+	d.flow.Prune(name, 20)
+	d.say("Sending the update (writes stay paused until the old task has stopped)")
+	return nil
+}
+
+// AfterSend: keep writes paused until the old task's Redis has exited (after
+// its shutdown save), then release.
+func (d *dataVerifier) AfterSend(ctx context.Context, _ string) {
+	if d.cut == nil {
+		return
+	}
+	if d.replaces && len(d.oldTasks) > 0 {
+		deadline := verifyflow.StopGrace(d.current.Spec) + d.flags.timeout
+		if err := d.flow.WaitStopped(ctx, d.oldTasks, deadline); err != nil {
+			d.say("warning: %v; resuming writes", err)
+		}
+	}
+	if err := d.cut.Release(); err != nil {
+		d.say("warning: %v", err)
+	} else {
+		d.say("Writes resumed")
+	}
+}
+
+// abandon releases the write pause if the update was never sent (nil-safe).
+func (d *dataVerifier) abandon() {
+	if d == nil || d.cut == nil {
+		return
+	}
+	if err := d.cut.Release(); err != nil {
+		d.say("warning: %v", err)
+	}
+}
+
+// After: wait for the new Redis, verify, roll back on a mismatch.
+func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
+	defer d.abandon()
+	if d.before == nil {
+		return nil
+	}
+	name := d.current.Spec.Name
+	oldRun := d.cut.Info.RunID
+	var c *redisstate.Client
+	var err error
+	if d.replaces {
+		c, _, _, err = d.flow.AwaitNew(ctx, serviceID, oldRun)
+	} else {
+		d.say("The update replaced no task: verifying the same Redis process")
+		c, _, _, err = d.flow.AwaitNew(ctx, serviceID, "")
+	}
+	if err != nil {
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("cannot verify the data of service %s after the update: %v (snapshot %s: docker stateful verify --against %s %s)", name, err, d.before.ID, d.before.ID, name)}
+	}
+	rep, err := d.flow.Verify(ctx, c, d.before)
+	c.Close()
+	if err != nil {
+		return err
+	}
+	d.result.Report = rep
+	text := d.flags.format == ""
+	out := d.cli.Out()
+	if text {
+		fmt.Fprintln(out)
+		_ = redisstate.RenderText(out, rep)
+	}
+	if rep.OK() {
+		d.result.Verdict = "verified"
+		if !text {
+			return d.writeResult(out)
+		}
+		return nil
+	}
+	d.result.Verdict = "failed"
+	if d.flags.noRollback {
+		if !text {
+			_ = d.writeResult(out)
+		}
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("the data of service %s did not survive the update; --no-rollback: the service is left as updated (snapshot %s)", name, d.before.ID)}
+	}
+
+	d.say("The data did not survive the update: rolling service %s back to its previous spec", name)
+	if _, err := d.flow.Rollback(ctx, serviceID); err != nil {
+		if !text {
+			_ = d.writeResult(out)
+		}
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("the data of service %s did not survive the update, and the rollback failed: %v", name, err)}
+	}
+	d.result.RolledBack = true
+	progressOut := d.quiet || !text
+	if err := waitOnService(ctx, d.cli, serviceID, progressOut); err != nil {
+		d.say("warning: waiting for the rollback to converge: %v", err)
+	}
+	var rep2 *redisstate.Report
+	c2, _, _, err := d.flow.AwaitNew(ctx, serviceID, rep.AfterRunID)
+	if err == nil {
+		rep2, err = d.flow.Verify(ctx, c2, d.before)
+		c2.Close()
+	}
+	if err != nil {
+		d.say("warning: cannot verify the data after the rollback: %v", err)
+	}
+	d.result.RollbackReport = rep2
+	dir := ""
+	if d.pre != nil {
+		dir = d.pre.Config.Dir
+	}
+	d.result.Restored = verifyflow.RollbackOutcome(d.current.Spec, dir, rep2, rep.Count(redisstate.ClassNew))
+	if text {
+		if rep2 != nil {
+			fmt.Fprintln(out, "\nAfter the rollback:")
+			_ = redisstate.RenderText(out, rep2)
+		}
+		fmt.Fprintln(out)
+		for _, l := range d.result.Restored {
+			fmt.Fprintln(out, l)
+		}
+	} else {
+		_ = d.writeResult(out)
+	}
+	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s failed: its data did not survive, the service was rolled back", name)}
+}
+
+func (d *dataVerifier) writeResult(w io.Writer) error {
+	return writeFormatted(w, d.flags.format, d.result, func(io.Writer) error { return nil })
+}

@@ -1,0 +1,502 @@
+// Package verifyflow orchestrates the proof that a Swarm service's Redis data
+// survived an operation, for `docker stateful update --verify`, `snapshot` and
+// `verify`: find the service's Redis and say why there, connect (password from
+// REDISCLI_AUTH or a file only), pre-flight, take a durable cut with writes
+// paused until the old task has stopped, fingerprint, wait for the new Redis
+// process, verify, and roll back. The Redis work is plugin/redisstate's; this
+// package adds the Docker side and the progress lines. No cobra here.
+package verifyflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/locate"
+	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+)
+
+// API is the part of the Docker API the flow uses (client.APIClient has it).
+type API interface {
+	locate.API
+	ServiceInspectWithRaw(ctx context.Context, serviceID string, options swarm.ServiceInspectOptions) (swarm.Service, []byte, error)
+	TaskInspectWithRaw(ctx context.Context, taskID string) (swarm.Task, []byte, error)
+	ServiceUpdate(ctx context.Context, serviceID string, version swarm.Version, service swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
+}
+
+// Options are the user's choices (the command's flags).
+type Options struct {
+	RedisURL     string // "" = find the service's published Redis port
+	CACert       string // for rediss://
+	RedisPort    uint32 // container port of Redis, 0 = 6379
+	PasswordFile string // "" = REDISCLI_AUTH
+	Getenv       func(string) string
+	StateDir     string // "" = $XDG_STATE_HOME/docker-stateful
+	VerifyKeys   []string
+	MaxKeys      int // keys listed per class, 0 = 20
+	// ConnectTimeout bounds the first connection (Redis is expected up), default 15 s.
+	ConnectTimeout time.Duration
+	// Timeout bounds each wait after an update: the new task, its Redis loading,
+	// the old task stopping beyond its grace period. Default 5 minutes.
+	Timeout time.Duration
+}
+
+// Flow runs the steps and prints what it does and waits for to Log.
+type Flow struct {
+	API API
+	Opt Options
+	Log io.Writer
+
+	store *redisstate.Store
+}
+
+// New checks the options that need no I/O (URL, password file, state dir), so
+// that bad input fails before anything is contacted.
+func New(api API, opt Options, log io.Writer) (*Flow, error) {
+	if opt.ConnectTimeout <= 0 {
+		opt.ConnectTimeout = 15 * time.Second
+	}
+	if opt.Timeout <= 0 {
+		opt.Timeout = 5 * time.Minute
+	}
+	if opt.MaxKeys <= 0 {
+		opt.MaxKeys = 20
+	}
+	if opt.RedisURL != "" {
+		if _, err := redisstate.ParseURL(opt.RedisURL); err != nil {
+			return nil, fmt.Errorf("--redis-url: %w", err)
+		}
+	} else if opt.CACert != "" {
+		return nil, errors.New("--redis-cacert needs a rediss:// --redis-url")
+	}
+	var probe redisstate.Options
+	if err := probe.LoadPassword(opt.Getenv, opt.PasswordFile); err != nil {
+		return nil, fmt.Errorf("--redis-password-file: %w", err)
+	}
+	st, err := redisstate.OpenStore(opt.StateDir)
+	if err != nil {
+		return nil, fmt.Errorf("state directory: %w", err)
+	}
+	return &Flow{API: api, Opt: opt, Log: log, store: st}, nil
+}
+
+// Store is where snapshots are kept.
+func (f *Flow) Store() *redisstate.Store { return f.store }
+
+func (f *Flow) say(format string, a ...any) {
+	if f.Log != nil {
+		fmt.Fprintf(f.Log, format+"\n", a...)
+	}
+}
+
+// Endpoint is where the service's Redis is reached, and why there.
+type Endpoint struct {
+	Addr   string `json:"addr"`
+	Reason string `json:"reason"`
+}
+
+// Endpoint finds the Redis of svc: --redis-url, else its published port.
+func (f *Flow) Endpoint(ctx context.Context, svc swarm.Service) (Endpoint, error) {
+	if f.Opt.RedisURL != "" {
+		o, err := redisstate.ParseURL(f.Opt.RedisURL)
+		if err != nil {
+			return Endpoint{}, err
+		}
+		return Endpoint{Addr: o.Addr, Reason: "--redis-url"}, nil
+	}
+	ep, err := locate.Redis(ctx, f.API, svc, f.Opt.RedisPort)
+	if err != nil {
+		return Endpoint{}, err
+	}
+	return Endpoint{Addr: ep.Addr, Reason: ep.Reason}, nil
+}
+
+func (f *Flow) clientOptions(addr string) (redisstate.Options, error) {
+	var o redisstate.Options
+	if f.Opt.RedisURL != "" {
+		var err error
+		if o, err = redisstate.ParseURL(f.Opt.RedisURL); err != nil {
+			return o, err
+		}
+	} else {
+		o.Addr = addr
+	}
+	o.CAFile = f.Opt.CACert
+	if err := o.LoadPassword(f.Opt.Getenv, f.Opt.PasswordFile); err != nil {
+		return o, err
+	}
+	return o, nil
+}
+
+// Connect reaches the Redis of svc and waits (up to ConnectTimeout) until it
+// has loaded its dataset. A refused password fails at once.
+func (f *Flow) Connect(ctx context.Context, svc swarm.Service) (*redisstate.Client, *redisstate.ServerInfo, Endpoint, error) {
+	ep, err := f.Endpoint(ctx, svc)
+	if err != nil {
+		return nil, nil, ep, err
+	}
+	f.say("Redis of service %s: %s (%s)", svc.Spec.Name, ep.Addr, ep.Reason)
+	c, si, err := f.dial(ctx, ep.Addr, "", f.Opt.ConnectTimeout, true)
+	return c, si, ep, err
+}
+
+// dial connects to addr and waits until Redis has loaded its dataset (and,
+// with oldRunID, is another process). failFast gives up at once when nothing
+// listens there (before an update, the service's Redis is expected up).
+func (f *Flow) dial(ctx context.Context, addr, oldRunID string, deadline time.Duration, failFast bool) (*redisstate.Client, *redisstate.ServerInfo, error) {
+	o, err := f.clientOptions(addr)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := redisstate.NewClient(o)
+	if err != nil {
+		return nil, nil, err
+	}
+	if failFast {
+		pctx, cancel := context.WithTimeout(ctx, redisstate.DefaultDialTimeout+time.Second)
+		err := c.Ping(pctx)
+		cancel()
+		if err != nil && (redisstate.IsUnreachable(err) || redisstate.IsAuthError(err)) {
+			c.Close()
+			return nil, nil, err
+		}
+	}
+	p := newThrottle(f.Log, 2*time.Second)
+	progress := func(st redisstate.WaitStatus) {
+		p.say(st.Waiting, "  %s (%s)", st, st.Elapsed.Round(time.Second))
+	}
+	var si *redisstate.ServerInfo
+	if oldRunID == "" {
+		si, err = c.WaitReady(ctx, deadline, progress)
+	} else {
+		si, err = c.WaitRestarted(ctx, oldRunID, deadline, progress)
+	}
+	if err != nil {
+		c.Close()
+		return nil, nil, err
+	}
+	return c, si, nil
+}
+
+// Refused is returned by Preflight when the data cannot survive the update.
+type Refused struct{ Findings []redisstate.Finding }
+
+func (r *Refused) Error() string {
+	msgs := make([]string, len(r.Findings))
+	for i, fd := range r.Findings {
+		msgs[i] = fd.String()
+	}
+	return strings.Join(msgs, "; ")
+}
+
+// Preflight checks Redis against the spec the service will run (next): its
+// data directory must be on one of next's mounts, AOF must not be turned on
+// with the data only in the RDB; the stop grace period is the running task's
+// (cur), the one its Redis gets to save on shutdown. It prints the warnings;
+// refusals come back as *Refused, for the caller to print one per line.
+func (f *Flow) Preflight(ctx context.Context, c *redisstate.Client, cur, next swarm.ServiceSpec) (*redisstate.PreflightResult, error) {
+	pre, err := redisstate.Preflight(ctx, c, redisstate.PreflightInput{
+		MountTargets:  MountTargets(next),
+		StopGrace:     StopGrace(cur),
+		NewAppendOnly: NewAppendOnly(next),
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, w := range pre.Warnings {
+		f.say("warning: %s", w)
+	}
+	if !pre.OK() {
+		return pre, &Refused{Findings: pre.Refusals}
+	}
+	return pre, nil
+}
+
+// Cut keeps writes paused from a durable save until Release: a keeper renews
+// the pause (PauseFor(grace) each time) so that it survives a slow fingerprint
+// and the old task's shutdown, and lapses by itself within that time if this
+// process dies. Release is idempotent; it also runs when ctx is cancelled.
+type Cut struct {
+	Info   redisstate.CutInfo
+	h      *redisstate.CutHandle
+	stop   chan struct{}
+	once   sync.Once
+	wg     sync.WaitGroup
+	pause  time.Duration
+	logger *Flow
+}
+
+// StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE).
+func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
+	pause := PauseFor(grace)
+	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and saving", pause)
+	start := time.Now()
+	h, err := redisstate.Cut(ctx, c, redisstate.CutOptions{Pause: pause, Progress: func(s string) { f.say("  %s", s) }})
+	if err != nil {
+		return nil, err
+	}
+	f.say("Saved: %s in %s (run_id %s, Redis %s)", h.Info.Method, time.Since(start).Round(time.Millisecond), short(h.Info.RunID), h.Info.RedisVersion)
+	cut := &Cut{Info: h.Info, h: h, stop: make(chan struct{}), pause: pause, logger: f}
+	renew := pause / 3
+	if renew > 10*time.Second {
+		renew = 10 * time.Second
+	}
+	cut.wg.Add(1)
+	go func() {
+		defer cut.wg.Done()
+		t := time.NewTicker(renew)
+		defer t.Stop()
+		for {
+			select {
+			case <-cut.stop:
+				return
+			case <-ctx.Done():
+				// Ctrl-C (the plugin's context): unpause now.
+				_ = h.Release(context.Background())
+				return
+			case <-t.C:
+				ectx, cancel := context.WithTimeout(context.Background(), renew)
+				err := h.Extend(ectx, pause)
+				cancel()
+				if err != nil {
+					// released, or the old Redis is shutting down / gone: the last
+					// pause still covers the grace period.
+					return
+				}
+			}
+		}
+	}()
+	return cut, nil
+}
+
+// Release unpauses writes (a Redis that is gone counts as released) and stops
+// the keeper. Safe on nil and more than once.
+func (c *Cut) Release() error {
+	if c == nil {
+		return nil
+	}
+	c.once.Do(func() { close(c.stop) })
+	err := c.h.Release(context.Background())
+	c.wg.Wait()
+	return err
+}
+
+// Snapshot fingerprints the dataset into the store, with scan progress.
+func (f *Flow) Snapshot(ctx context.Context, c *redisstate.Client, service string, cut *redisstate.CutInfo) (*redisstate.Snapshot, error) {
+	snap, err := redisstate.TakeSnapshot(ctx, c, f.store, service, cut, f.fpOptions("Fingerprinting"))
+	if err != nil {
+		return nil, fmt.Errorf("fingerprint: %w", err)
+	}
+	s := snap.Summary
+	f.say("Snapshot %s: %d keys, digest %s (%s)", snap.ID, s.Keys, s.Digest, typeCounts(s.Types))
+	return snap, nil
+}
+
+func (f *Flow) fpOptions(what string) redisstate.FingerprintOptions {
+	return redisstate.FingerprintOptions{
+		ProgressEvery: 2 * time.Second,
+		Progress: func(p redisstate.ScanProgress) {
+			if p.Done {
+				f.say("  %s: %d keys scanned in %s (%.0f keys/s)", what, p.Keys, p.Elapsed.Round(time.Millisecond), p.KeysPerSec)
+				return
+			}
+			f.say("  %s: %d keys scanned so far (%.0f keys/s)", what, p.Keys, p.KeysPerSec)
+		},
+	}
+}
+
+// Verify fingerprints the running dataset and compares it with before. The
+// after-snapshot is removed once compared (the cut is what is kept).
+func (f *Flow) Verify(ctx context.Context, c *redisstate.Client, before *redisstate.Snapshot) (*redisstate.Report, error) {
+	rep, after, err := redisstate.VerifyAgainst(ctx, c, f.store, before, f.fpOptions("Verifying"),
+		redisstate.CompareOptions{MaxKeys: f.Opt.MaxKeys, MustExist: f.Opt.VerifyKeys})
+	if after != nil {
+		_ = f.store.Discard(after)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify: %w", err)
+	}
+	return rep, nil
+}
+
+// LatestCut is the newest snapshot of service taken at a cut (by snapshot or
+// update --verify).
+func (f *Flow) LatestCut(service string) (*redisstate.Snapshot, error) {
+	all, err := f.store.List()
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if all[i].Summary.Service == service {
+			return all[i], nil
+		}
+	}
+	return nil, fmt.Errorf("no snapshot of service %s in %s: take one with `docker stateful snapshot %s`", service, f.store.StateDir, service)
+}
+
+// Prune keeps the newest keep snapshots of service.
+func (f *Flow) Prune(service string, keep int) { _, _ = f.store.Prune(service, keep) }
+
+// RunningTasks are the IDs of the service's tasks that run now.
+func (f *Flow) RunningTasks(ctx context.Context, serviceID string) ([]string, error) {
+	tasks, err := f.API.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
+		filters.Arg("service", serviceID), filters.Arg("desired-state", "running"))})
+	if err != nil {
+		return nil, err
+	}
+	var ids []string
+	for _, t := range tasks {
+		if t.Status.State == swarm.TaskStateRunning {
+			ids = append(ids, t.ID)
+		}
+	}
+	return ids, nil
+}
+
+// WaitStopped waits until every task of ids has stopped (its Redis has saved
+// and exited), up to deadline.
+func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Duration) error {
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(ctx, deadline)
+	defer cancel()
+	p := newThrottle(f.Log, 2*time.Second)
+	for {
+		var running []string
+		for _, id := range ids {
+			t, _, err := f.API.TaskInspectWithRaw(ctx, id)
+			if err != nil {
+				if ctx.Err() != nil {
+					break
+				}
+				continue // gone: stopped
+			}
+			if !TaskStopped(t.Status.State) {
+				running = append(running, short(id)+" "+string(t.Status.State))
+			}
+		}
+		if len(running) == 0 && ctx.Err() == nil {
+			f.say("Old task stopped after %s", time.Since(start).Round(100*time.Millisecond))
+			return nil
+		}
+		p.say("stop", "  waiting for the old task to stop and its Redis to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("the old task did not stop within %s", deadline)
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// AwaitNew finds the Redis of the service's (new) task and waits until a
+// process other than oldRunID answers there with its dataset loaded.
+func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redisstate.Client, *redisstate.ServerInfo, Endpoint, error) {
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, f.Opt.Timeout)
+	defer cancel()
+	p := newThrottle(f.Log, 2*time.Second)
+	var ep Endpoint
+	for {
+		svc, _, err := f.API.ServiceInspectWithRaw(dctx, serviceID, swarm.ServiceInspectOptions{})
+		if err == nil {
+			ep, err = f.Endpoint(dctx, svc)
+		}
+		if err == nil {
+			break
+		}
+		if dctx.Err() != nil {
+			return nil, nil, ep, fmt.Errorf("cannot find the new task's Redis: %w", err)
+		}
+		p.say("locate", "  waiting for the new task: %v (%s)", err, time.Since(start).Round(time.Second))
+		time.Sleep(500 * time.Millisecond)
+	}
+	f.say("Redis of the new task: %s (%s); waiting for a new Redis process (run_id ≠ %s) with its dataset loaded", ep.Addr, ep.Reason, short(oldRunID))
+	left := f.Opt.Timeout - time.Since(start)
+	if left < 10*time.Second {
+		left = 10 * time.Second
+	}
+	c, si, err := f.dial(ctx, ep.Addr, oldRunID, left, false)
+	if err != nil {
+		return nil, nil, ep, err
+	}
+	f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded", short(si.RunID), si.Version, time.Since(start).Round(100*time.Millisecond), si.Keys)
+	return c, si, ep, nil
+}
+
+// Rollback asks the daemon to roll the service back to its previous spec
+// (what `docker service rollback` sends).
+func (f *Flow) Rollback(ctx context.Context, serviceID string) (swarm.Service, error) {
+	svc, _, err := f.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
+	if err != nil {
+		return svc, err
+	}
+	if svc.PreviousSpec == nil {
+		return svc, fmt.Errorf("service %s has no previous spec to roll back to", svc.Spec.Name)
+	}
+	resp, err := f.API.ServiceUpdate(ctx, svc.ID, svc.Version, svc.Spec, swarm.ServiceUpdateOptions{Rollback: "previous"})
+	if err != nil {
+		return svc, fmt.Errorf("rollback of service %s: %w", svc.Spec.Name, err)
+	}
+	for _, w := range resp.Warnings {
+		f.say("warning: %s", w)
+	}
+	return svc, nil
+}
+
+func typeCounts(m map[string]int64) string {
+	var parts []string
+	for _, t := range []string{"string", "hash", "list", "set", "zset", "stream"} {
+		if n := m[t]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, t))
+		}
+	}
+	for t, n := range m {
+		switch t {
+		case "string", "hash", "list", "set", "zset", "stream":
+		default:
+			if n > 0 {
+				parts = append(parts, fmt.Sprintf("%d %s", n, t))
+			}
+		}
+	}
+	if len(parts) == 0 {
+		return "empty"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// throttle prints a progress line at most every interval for the same kind of
+// wait, and at once when the kind changes.
+type throttle struct {
+	w        io.Writer
+	every    time.Duration
+	lastKind string
+	last     time.Time
+}
+
+func newThrottle(w io.Writer, every time.Duration) *throttle { return &throttle{w: w, every: every} }
+
+func (t *throttle) say(kind, format string, a ...any) {
+	if t.w == nil {
+		return
+	}
+	now := time.Now()
+	if kind == t.lastKind && now.Sub(t.last) < t.every {
+		return
+	}
+	t.lastKind, t.last = kind, now
+	fmt.Fprintf(t.w, format+"\n", a...)
+}
