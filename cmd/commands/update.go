@@ -111,6 +111,8 @@ exit status is 0 when the update would be sent, 1 when it would be refused.`
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		return runUpdate(cmd, icli, dockerRunE, dockerFlags, opts, args)
 	}
+	// updateverify.go: --verify and its flags, opts.newVerifier
+	addUpdateVerifyFlags(cmd, opts)
 	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE/IMAGE argument, --pin, --volume-name
 	return cmd
 }
