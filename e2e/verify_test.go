@@ -1,0 +1,447 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+)
+
+// vfyReport is the part of redisstate.Report the tests read.
+type vfyReport struct {
+	Before      string `json:"before"`
+	BeforeKeys  int64  `json:"before_keys"`
+	AfterKeys   int64  `json:"after_keys"`
+	DigestEqual bool   `json:"digest_equal"`
+	BeforeRunID string `json:"before_run_id"`
+	AfterRunID  string `json:"after_run_id"`
+	Classes     map[string]struct {
+		Count int64 `json:"count"`
+		Keys  []struct {
+			Key string `json:"key"`
+		} `json:"keys"`
+	} `json:"classes"`
+	Verdict string `json:"verdict"`
+}
+
+func (r vfyReport) count(class string) int64 { return r.Classes[class].Count }
+
+// vfyUpdateResult is update --verify --format json.
+type vfyUpdateResult struct {
+	Service        string `json:"service"`
+	Snapshot       string `json:"snapshot"`
+	Redis          struct{ Addr, Reason string }
+	Report         *vfyReport `json:"report"`
+	RolledBack     bool       `json:"rolled_back"`
+	RollbackReport *vfyReport `json:"rollback_report"`
+	Restored       []string   `json:"restored"`
+	Verdict        string     `json:"verdict"`
+}
+
+// vfyJSON decodes the JSON document that ends stdout (docker's own update
+// prints the service ID before it).
+func vfyJSON(t *testing.T, stdout string, v any) {
+	t.Helper()
+	i := strings.Index(stdout, "{")
+	if i < 0 {
+		t.Fatalf("no JSON in stdout:\n%s", stdout)
+	}
+	if err := json.Unmarshal([]byte(stdout[i:]), v); err != nil {
+		t.Fatalf("JSON output: %v\n%s", err, stdout)
+	}
+}
+
+func vfyStateful(t *testing.T, args ...string) cluster.Result {
+	t.Helper()
+	r := C.Run(t, 1, append([]string{"stateful"}, args...)...)
+	t.Logf("stdout:\n%s\nstderr:\n%s", vfyTrim(r.Stdout), r.Stderr)
+	return r
+}
+
+// vfyTrim drops docker's repeated convergence lines from a log.
+func vfyTrim(s string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, "Waiting") && strings.Contains(l, "to verify that tasks are stable") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
+}
+
+// vfyLoad writes a mixed dataset of every type and encoding: strings,
+// small (listpack) and large (hashtable) hashes, sets (intset, listpack,
+// hashtable), zsets (listpack, skiplist), lists, streams with a consumer group,
+// and keys with TTLs. It returns the number of keys written.
+func vfyLoad(t *testing.T, rdb *redis.Client, strs int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	var n int64
+	pipe := rdb.Pipeline()
+	flush := func() {
+		if _, err := pipe.Exec(ctx); err != nil {
+			t.Fatalf("loading the dataset: %v", err)
+		}
+	}
+	add := func(i int) {
+		n++
+		if i%500 == 499 {
+			flush()
+		}
+	}
+	for i := 0; i < strs; i++ {
+		pipe.Set(ctx, fmt.Sprintf("str:%05d", i), strings.Repeat(strconv.Itoa(i), 1+i%7), 0)
+		add(i)
+	}
+	for i := 0; i < 1000; i++ {
+		pipe.HSet(ctx, fmt.Sprintf("hash:small:%04d", i), "a", i, "b", "x", "c", i*2)
+		add(i)
+	}
+	for i := 0; i < 20; i++ {
+		args := make([]any, 0, 1200)
+		for f := 0; f < 600; f++ {
+			args = append(args, fmt.Sprintf("field%03d", f), fmt.Sprintf("v%d-%d", i, f))
+		}
+		pipe.HSet(ctx, fmt.Sprintf("hash:large:%02d", i), args...)
+		add(i)
+	}
+	for i := 0; i < 800; i++ {
+		pipe.SAdd(ctx, fmt.Sprintf("set:int:%04d", i), i, i+1, i+2)
+		pipe.SAdd(ctx, fmt.Sprintf("set:str:%04d", i), "a", "b", fmt.Sprint("m", i))
+		n++
+		add(i)
+	}
+	for i := 0; i < 20; i++ {
+		args := make([]any, 300)
+		for m := range args {
+			args[m] = fmt.Sprintf("member-%d-%d", i, m)
+		}
+		pipe.SAdd(ctx, fmt.Sprintf("set:large:%02d", i), args...)
+		add(i)
+	}
+	for i := 0; i < 800; i++ {
+		pipe.ZAdd(ctx, fmt.Sprintf("zset:small:%04d", i), redis.Z{Score: float64(i), Member: "a"}, redis.Z{Score: 1.5, Member: "b"})
+		add(i)
+	}
+	for i := 0; i < 20; i++ {
+		zs := make([]redis.Z, 300)
+		for m := range zs {
+			zs[m] = redis.Z{Score: float64(m) / 3, Member: fmt.Sprintf("m%d", m)}
+		}
+		pipe.ZAdd(ctx, fmt.Sprintf("zset:large:%02d", i), zs...)
+		add(i)
+	}
+	for i := 0; i < 800; i++ {
+		pipe.RPush(ctx, fmt.Sprintf("list:%04d", i), "first", i, "last")
+		add(i)
+	}
+	for i := 0; i < 300; i++ {
+		k := fmt.Sprintf("stream:%03d", i)
+		for e := 0; e < 5; e++ {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: k, Values: []any{"n", e, "s", i}})
+		}
+		if i%10 == 0 {
+			pipe.XGroupCreate(ctx, k, "g1", "0")
+		}
+		add(i)
+	}
+	for i := 0; i < 1000; i++ {
+		pipe.Set(ctx, fmt.Sprintf("ttl:%04d", i), i, time.Hour+time.Duration(i)*time.Second)
+		add(i)
+	}
+	flush()
+	if got := rdb.DBSize(ctx).Val(); got != n {
+		t.Fatalf("loaded %d keys, DBSIZE %d", n, got)
+	}
+	return n
+}
+
+// vfyCreate creates a service with docker stateful create on a fresh host-mode
+// port and returns its name, port and a client to its Redis.
+func vfyCreate(t *testing.T, extra ...string) (string, int, *redis.Client, cluster.Task) {
+	t.Helper()
+	svc := C.ServiceName(t)
+	port := cluster.FreePort(t)
+	args := []string{"stateful", "create", "--quiet", "--name", svc,
+		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis"}
+	C.Docker(t, 1, append(args, extra...)...)
+	task := C.WaitRunning(t, svc)
+	if len(extra) > 0 { // a password: no client of the harness's
+		return svc, port, nil, task
+	}
+	rdb, task := C.ServiceRedis(t, svc, port)
+	return svc, port, rdb, task
+}
+
+// TestVerifyUpdateKeepsData: 10k+ keys of every type survive
+// `update --verify --limit-memory 200M` (the container is replaced: a new
+// process with a new hash seed, so no false CHANGED); then a client that keeps
+// writing through a second update loses none of its acknowledged writes, and
+// its keys are NEW, never a failure.
+func TestVerifyUpdateKeepsData(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, rdb, task := vfyCreate(t)
+	n := vfyLoad(t, rdb, 6000)
+	state := t.TempDir()
+
+	start := time.Now()
+	r := vfyStateful(t, "update", "--verify", "--state-dir", state, "--format", "json", "--limit-memory", "200M", svc)
+	t.Logf("update --verify of %d keys: %s", n, time.Since(start).Round(time.Millisecond))
+	if r.ExitCode() != 0 {
+		t.Fatalf("update --verify: exit %d", r.ExitCode())
+	}
+	var res vfyUpdateResult
+	vfyJSON(t, r.Stdout, &res)
+	rep := res.Report
+	if rep == nil || res.Verdict != "verified" || rep.Verdict != "verified" || !rep.DigestEqual ||
+		rep.BeforeKeys != n || rep.AfterKeys != n || rep.count("MISSING") != 0 || rep.count("CHANGED") != 0 {
+		t.Fatalf("update --verify report: %+v / %+v, want all %d keys verified, digest equal, CHANGED 0", res, rep, n)
+	}
+	if rep.BeforeRunID == rep.AfterRunID || rep.AfterRunID == "" {
+		t.Errorf("run_id %q -> %q: the Redis process was not replaced", rep.BeforeRunID, rep.AfterRunID)
+	}
+	if now := C.WaitRunning(t, svc); now.ID == task.ID {
+		t.Errorf("task %s not replaced by the update", task.ID)
+	}
+	for _, w := range []string{"Redis of service " + svc, "host-mode port", "Pausing writes", "Snapshot " + res.Snapshot, "Old task stopped", "Writes resumed", "New Redis process"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+	if mem := updInspect(t, svc, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"); mem != strconv.Itoa(200<<20) {
+		t.Errorf("memory limit %s, want 200M", mem)
+	}
+
+	// A writer that keeps adding keys during a second update, retrying on
+	// errors (connection refused while the task is replaced, timeouts while
+	// writes are paused) and recording what Redis acknowledged.
+	w := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", task.Node.Addr, port),
+		DialTimeout: time.Second, ReadTimeout: 3 * time.Second, WriteTimeout: 3 * time.Second, MaxRetries: -1, PoolSize: 1})
+	defer w.Close()
+	var mu sync.Mutex
+	var acked []int
+	retries := 0
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
+			err := w.Set(ctx, fmt.Sprintf("writer:%06d", i), i, 0).Err()
+			cancel()
+			if err != nil {
+				mu.Lock()
+				retries++
+				mu.Unlock()
+				time.Sleep(100 * time.Millisecond)
+				continue // same key again
+			}
+			mu.Lock()
+			acked = append(acked, i)
+			mu.Unlock()
+			i++
+			time.Sleep(5 * time.Millisecond)
+		}
+	}()
+	time.Sleep(time.Second)
+	mu.Lock()
+	beforeUpdate := len(acked)
+	mu.Unlock()
+	r = vfyStateful(t, "update", "--verify", "--state-dir", state, "--limit-memory", "300M", svc)
+	time.Sleep(2 * time.Second) // a few writes to the new process
+	close(stop)
+	<-done
+	if r.ExitCode() != 0 {
+		t.Fatalf("update --verify with a writer: exit %d", r.ExitCode())
+	}
+	for _, want := range []string{`(?m)^  MISSING +0$`, `(?m)^  CHANGED +0$`, `(?m)^Verdict: verified`} {
+		if !regexp.MustCompile(want).MatchString(r.Stdout) {
+			t.Errorf("report does not match %s", want)
+		}
+	}
+	m := regexp.MustCompile(`NEW +(\d+) \(written after the cut`).FindStringSubmatch(r.Stdout)
+	if m == nil {
+		t.Fatalf("report has no NEW count:\n%s", r.Stdout)
+	}
+	newKeys, _ := strconv.Atoi(m[1])
+	mu.Lock()
+	total := len(acked)
+	mu.Unlock()
+	t.Logf("writer: %d writes acknowledged (%d before the update), %d retries; report: NEW %d", total, beforeUpdate, retries, newKeys)
+	if newKeys == 0 || total <= beforeUpdate {
+		t.Errorf("no writes after the cut (NEW %d, acked %d then %d): the test did not exercise a writer", newKeys, beforeUpdate, total)
+	}
+	// every acknowledged write is there
+	check := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)
+	ctx := context.Background()
+	var lost []int
+	for i := 0; i < len(acked); i += 500 {
+		end := min(i+500, len(acked))
+		keys := make([]string, 0, end-i)
+		for _, k := range acked[i:end] {
+			keys = append(keys, fmt.Sprintf("writer:%06d", k))
+		}
+		vals, err := check.MGet(ctx, keys...).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for j, v := range vals {
+			if v != strconv.Itoa(acked[i+j]) {
+				lost = append(lost, acked[i+j])
+			}
+		}
+	}
+	if len(lost) > 0 {
+		t.Errorf("%d acknowledged writes lost, e.g. writer:%06d", len(lost), lost[0])
+	}
+	if got := check.DBSize(ctx).Val(); got != n+int64(total) {
+		t.Errorf("DBSIZE %d, want %d dataset keys + %d acknowledged writes", got, n, total)
+	}
+}
+
+// TestVerifyUpdateLosingDataRollsBack: an update that puts /data on a fresh
+// empty volume (--force overrides the refusals) is proven to lose every key,
+// rolled back, and the data is back; exit status 1.
+func TestVerifyUpdateLosingDataRollsBack(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, rdb, _ := vfyCreate(t)
+	n := vfyLoad(t, rdb, 500)
+	vol := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}")
+	empty := C.VolumeName(t)
+	v0 := updVersion(t, svc)
+
+	r := vfyStateful(t, "update", "--verify", "--state-dir", t.TempDir(), "--format", "json", "--force",
+		"--mount-rm", "/data", "--mount-add", "type=volume,source="+empty+",target=/data", svc)
+	if r.ExitCode() == 0 {
+		t.Fatalf("update --verify that loses the data: exit 0")
+	}
+	var res vfyUpdateResult
+	vfyJSON(t, r.Stdout, &res)
+	if res.Report == nil || res.Verdict != "failed" || res.Report.count("MISSING") != n || res.Report.AfterKeys != 0 {
+		t.Errorf("report %+v: want all %d keys MISSING", res.Report, n)
+	}
+	if !res.RolledBack || res.RollbackReport == nil || res.RollbackReport.Verdict != "verified" || !res.RollbackReport.DigestEqual {
+		t.Errorf("rollback: %v, report after it %+v: want rolled back and verified", res.RolledBack, res.RollbackReport)
+	}
+	if !strings.Contains(strings.Join(res.Restored, " "), "The rollback restored the data") ||
+		!strings.Contains(strings.Join(res.Restored, " "), vol) {
+		t.Errorf("restored = %q, want it to say the data and volume %s are back", res.Restored, vol)
+	}
+	if !strings.Contains(r.Stderr, "failed: its data did not survive, the service was rolled back") {
+		t.Errorf("stderr does not say the update failed and was rolled back")
+	}
+	// the service is back on its volume, with its data
+	if got := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}"); got != vol {
+		t.Errorf("after the rollback /data is on %q, want %q", got, vol)
+	}
+	if v := updVersion(t, svc); v == v0 {
+		t.Errorf("spec version unchanged: nothing was sent")
+	}
+	after := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)
+	ctx := context.Background()
+	if got := after.DBSize(ctx).Val(); got != n {
+		t.Errorf("DBSIZE after the rollback %d, want %d", got, n)
+	}
+	if v, _ := after.HGet(ctx, "hash:large:07", "field599").Result(); v != "v7-599" {
+		t.Errorf("hash:large:07 field599 = %q after the rollback", v)
+	}
+	if v, _ := after.Get(ctx, "str:00042").Result(); v != strings.Repeat("42", 1) {
+		t.Errorf("str:00042 = %q after the rollback", v)
+	}
+}
+
+// TestVerifyBadRedisSendsNothing: a wrong password or an unreachable Redis
+// stops update --verify with one clear line; nothing is sent. With the right
+// password, snapshot + verify --against round-trip, and a changed key fails
+// verify.
+func TestVerifyBadRedisSendsNothing(t *testing.T) {
+	C.RequirePlugin(t)
+	const pass = "e2e-s3cret-pw"
+	svc, port, _, task := vfyCreate(t, "redis-server", "--requirepass", pass)
+	v0 := updVersion(t, svc)
+	state := t.TempDir()
+
+	oneLine := func(r cluster.Result, want string) {
+		t.Helper()
+		if r.ExitCode() == 0 {
+			t.Errorf("exit 0, want failure")
+		}
+		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+		last := lines[len(lines)-1]
+		if !strings.Contains(last, want) || !strings.Contains(last, "not sent") {
+			t.Errorf("last stderr line %q, want %q and 'not sent'", last, want)
+		}
+		if strings.Contains(r.Stdout+r.Stderr, pass) {
+			t.Errorf("the password is printed")
+		}
+		if v := updVersion(t, svc); v != v0 {
+			t.Errorf("spec version %s -> %s: the update was sent", v0, v)
+		}
+		if now := C.WaitRunning(t, svc); now.ID != task.ID {
+			t.Errorf("task replaced")
+		}
+	}
+	t.Setenv("REDISCLI_AUTH", "wrong-password")
+	oneLine(vfyStateful(t, "update", "--verify", "--state-dir", state, "--limit-memory", "200M", svc), "refused the password")
+	t.Setenv("REDISCLI_AUTH", "")
+	oneLine(vfyStateful(t, "update", "--verify", "--state-dir", state, "--limit-memory", "200M", svc), "requires a password")
+	t.Setenv("REDISCLI_AUTH", pass)
+	oneLine(vfyStateful(t, "update", "--verify", "--state-dir", state, "--redis-url", "redis://127.0.0.1:1", "--limit-memory", "200M", svc), "cannot reach Redis at 127.0.0.1:1")
+
+	// snapshot + verify --against, with the right password
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", task.Node.Addr, port), Password: pass})
+	defer rdb.Close()
+	n := vfyLoad(t, rdb, 1000)
+	r := vfyStateful(t, "snapshot", "--state-dir", state, "--format", "json", svc)
+	var snap struct {
+		ID   string
+		Keys int64
+	}
+	vfyJSON(t, r.Stdout, &snap)
+	if r.ExitCode() != 0 || snap.ID == "" || snap.Keys != n {
+		t.Fatalf("snapshot: exit %d, %+v, want %d keys", r.ExitCode(), snap, n)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, pass) {
+		t.Errorf("snapshot prints the password")
+	}
+	// a plain docker service update in between: the data is on the volume
+	C.Docker(t, 1, "service", "update", "--quiet", "--force", svc)
+	r = vfyStateful(t, "verify", "--state-dir", state, "--against", snap.ID, svc)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("Verified: all %d keys of snapshot %s", n, snap.ID)) {
+		t.Errorf("verify --against after a plain update: exit %d", r.ExitCode())
+	}
+	rdb2 := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", C.WaitRunning(t, svc).Node.Addr, port), Password: pass})
+	defer rdb2.Close()
+	ctx := context.Background()
+	if err := rdb2.HSet(ctx, "hash:large:03", "field010", "tampered").Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb2.Del(ctx, "list:0009")
+	r = vfyStateful(t, "verify", "--state-dir", state, "--format", "json", svc) // default: latest snapshot
+	var vr struct {
+		Against string
+		Report  vfyReport
+	}
+	vfyJSON(t, r.Stdout, &vr)
+	if r.ExitCode() != 1 || vr.Against != snap.ID || vr.Report.count("CHANGED") != 1 || vr.Report.count("MISSING") != 1 ||
+		vr.Report.Classes["CHANGED"].Keys[0].Key != "hash:large:03" || vr.Report.Classes["MISSING"].Keys[0].Key != "list:0009" {
+		t.Errorf("verify after a change: exit %d, %+v", r.ExitCode(), vr)
+	}
+}
