@@ -126,7 +126,8 @@ func addUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) {
 				return nil, err
 			}
 			quiet, _ := cmd.Flags().GetBool("quiet")
-			v.active = &dataVerifier{cli: dockerCLI, flow: flow, flags: v, quiet: quiet}
+			force, _ := cmd.Flags().GetBool("force")
+			v.active = &dataVerifier{cli: dockerCLI, flow: flow, flags: v, quiet: quiet, force: force}
 			return v.active, nil
 		}
 	}
@@ -138,6 +139,7 @@ type dataVerifier struct {
 	flow  *verifyflow.Flow
 	flags *updateVerifyFlags
 	quiet bool
+	force bool // --force: pre-flight refusals become warnings
 
 	current  swarm.Service
 	next     swarm.ServiceSpec
@@ -168,7 +170,7 @@ func (d *dataVerifier) say(format string, a ...any) {
 }
 
 func notSent(service string, err error) error {
-	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("%v: update of service %s not sent", err, service)}
+	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s not sent: %v", service, err)}
 }
 
 // Before: connect, pre-flight, cut, fingerprint. Any error stops the update.
@@ -184,13 +186,19 @@ func (d *dataVerifier) Before(ctx context.Context, current swarm.Service, spec *
 	pre, err := d.flow.Preflight(ctx, c, current.Spec, *spec)
 	if err != nil {
 		var ref *verifyflow.Refused
-		if errors.As(err, &ref) {
+		if !errors.As(err, &ref) {
+			return notSent(name, err)
+		}
+		if !d.force {
 			for _, f := range ref.Findings {
 				d.say("refused: %s", f)
 			}
-			return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s refused: its Redis data would not survive it; nothing was sent", name)}
+			return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s refused: its Redis data would not survive it; nothing was sent (--force sends it anyway, and --verify then checks it)", name)}
 		}
-		return notSent(name, err)
+		for _, f := range ref.Findings {
+			d.say("warning: --force overrides: %s", f)
+		}
+		pre.Warnings = append(pre.Warnings, ref.Findings...)
 	}
 	d.pre, d.result.Warnings = pre, pre.Warnings
 	d.replaces = verifyflow.ReplacesTasks(current.Spec, *spec)
