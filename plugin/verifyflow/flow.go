@@ -230,7 +230,6 @@ type Cut struct {
 	once   sync.Once
 	wg     sync.WaitGroup
 	pause  time.Duration
-	logger *Flow
 }
 
 // StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE).
@@ -243,7 +242,7 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 		return nil, err
 	}
 	f.say("Saved: %s in %s (run_id %s, Redis %s)", h.Info.Method, time.Since(start).Round(time.Millisecond), short(h.Info.RunID), h.Info.RedisVersion)
-	cut := &Cut{Info: h.Info, h: h, stop: make(chan struct{}), pause: pause, logger: f}
+	cut := &Cut{Info: h.Info, h: h, stop: make(chan struct{}), pause: pause}
 	renew := pause / 3
 	if renew > 10*time.Second {
 		renew = 10 * time.Second
@@ -334,7 +333,7 @@ func (f *Flow) LatestCut(service string) (*redisstate.Snapshot, error) {
 		return nil, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].Summary.Service == service {
+		if all[i].Summary.Service == service && all[i].Summary.Cut != nil {
 			return all[i], nil
 		}
 	}
