@@ -224,12 +224,12 @@ func (f *Flow) Preflight(ctx context.Context, c *redisstate.Client, cur, next sw
 // and the old task's shutdown, and lapses by itself within that time if this
 // process dies. Release is idempotent; it also runs when ctx is cancelled.
 type Cut struct {
-	Info   redisstate.CutInfo
-	h      *redisstate.CutHandle
-	stop   chan struct{}
-	once   sync.Once
-	wg     sync.WaitGroup
-	pause  time.Duration
+	Info  redisstate.CutInfo
+	h     *redisstate.CutHandle
+	stop  chan struct{}
+	once  sync.Once
+	wg    sync.WaitGroup
+	pause time.Duration
 }
 
 // StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE).
