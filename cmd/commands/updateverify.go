@@ -82,6 +82,23 @@ func addUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) {
 	flags.BoolVar(&v.noRollback, "no-rollback", false, "With --verify: do not roll back when the data did not survive")
 	flags.DurationVar(&v.timeout, "verify-timeout", 5*time.Minute, "With --verify: how long to wait for the new task's Redis (and the old task to stop)")
 	flags.Lookup("format").Usage = `Format the --dry-run output or the --verify report: "json" or a Go template`
+	cmd.Long += `
+
+--verify proves that the data survived, for a Redis service: before sending,
+it finds the service's Redis (its published port for 6379, or --redis-url),
+refuses what cannot survive (data directory not on a mount of the new spec,
+persistence already failing, AOF turned on with the data only in the RDB),
+pauses writes (CLIENT PAUSE WRITE: readers keep working), saves (SAVE) and
+fingerprints every key. Writes stay paused until the old task has stopped.
+Once the new task's Redis has loaded its data, it fingerprints again and
+reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED keys. When keys of the
+cut are missing or changed it rolls the service back (--no-rollback: not),
+verifies again and says what the rollback restored; the exit status is then 1.
+The password comes from REDISCLI_AUTH or --redis-password-file, never from the
+command line.`
+	cmd.Example += `
+  docker stateful update --verify --limit-memory 200M cache
+  REDISCLI_AUTH=... docker stateful update --verify --format json --image redis:7.2 cache`
 	_ = cmd.RegisterFlagCompletionFunc("verify-key", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("redis-url", cobra.NoFileCompletions)
 
@@ -202,10 +219,11 @@ func (d *dataVerifier) Before(ctx context.Context, current swarm.Service, spec *
 	}
 	d.pre, d.result.Warnings = pre, pre.Warnings
 	d.replaces = verifyflow.ReplacesTasks(current.Spec, *spec)
-	if d.replaces {
-		if d.oldTasks, err = d.flow.RunningTasks(ctx, current.ID); err != nil {
-			return notSent(name, err)
-		}
+	if d.oldTasks, err = d.flow.RunningTasks(ctx, current.ID); err != nil {
+		return notSent(name, err)
+	}
+	if len(d.oldTasks) > 1 {
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(d.oldTasks))}
 	}
 	cut, err := d.flow.StartCut(ctx, c, verifyflow.StopGrace(current.Spec))
 	if err != nil {

@@ -237,7 +237,21 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 	pause := PauseFor(grace)
 	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and saving", pause)
 	start := time.Now()
+	saving := make(chan struct{})
+	go func() { // SAVE blocks: say that it still runs
+		t := time.NewTicker(2 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-saving:
+				return
+			case <-t.C:
+				f.say("  still saving the dataset to disk (%s so far, writes paused)", time.Since(start).Round(time.Second))
+			}
+		}
+	}()
 	h, err := redisstate.Cut(ctx, c, redisstate.CutOptions{Pause: pause, Progress: func(s string) { f.say("  %s", s) }})
+	close(saving)
 	if err != nil {
 		return nil, err
 	}
