@@ -67,7 +67,6 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	flags.StringVar(&opts.spec.VolumeName, "volume-name", "", `Name of the data volume (default "<name>-data"; with --replicas > 1 "-{{.Task.Slot}}" is appended unless the name has a task template)`)
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the service spec that would be sent, and send nothing")
 	flags.StringVar(&opts.format, "format", "", `Format the --dry-run output: "json" or a Go template over the spec`)
-	_ = cmd.RegisterFlagCompletionFunc("pin", createPinCompletion(dockerCLI))
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
 	for name, usage := range map[string]string{
 		"stop-grace-period": fmt.Sprintf("Time to wait before force killing a container (ns|us|ms|s|m|h) (default %s: time for a database to save on SIGTERM; over 60s buys nothing, swarm starts the new task after at most 1m)", createspec.DefaultStopGracePeriod),
@@ -209,20 +208,5 @@ func printCreateDryRun(w io.Writer, format string, docker swarm.ServiceSpec, res
 func printCreateSummary(w io.Writer, res *createspec.Result) {
 	for _, l := range createspec.Summary(res) {
 		_, _ = fmt.Fprintln(w, "docker stateful: "+l)
-	}
-}
-
-// createPinCompletion completes --pin with the swarm's node hostnames.
-func createPinCompletion(dockerCLI command.Cli) cobra.CompletionFunc {
-	return func(cmd *cobra.Command, _ []string, _ string) ([]string, cobra.ShellCompDirective) {
-		nodes, err := dockerCLI.Client().NodeList(cmd.Context(), swarm.NodeListOptions{})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveError
-		}
-		names := make([]string, 0, len(nodes))
-		for _, n := range nodes {
-			names = append(names, n.Description.Hostname)
-		}
-		return names, cobra.ShellCompDirectiveNoFileComp
 	}
 }
