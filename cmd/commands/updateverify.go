@@ -187,6 +187,9 @@ func (d *dataVerifier) say(format string, a ...any) {
 }
 
 func notSent(service string, err error) error {
+	if errors.Is(err, context.Canceled) {
+		err = errors.New("interrupted (writes resumed)")
+	}
 	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s not sent: %v", service, err)}
 }
 
