@@ -316,7 +316,7 @@ func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
 		if !text {
 			_ = d.writeResult(out)
 		}
-		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("the data of service %s did not survive the update; --no-rollback: the service is left as updated (snapshot %s)", name, d.before.ID)}
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("the data of service %s did not survive the update; --no-rollback: the service is left as updated (snapshot %s; docker stateful update --rollback %s restores the previous spec)", name, d.before.ID, name)}
 	}
 
 	d.say("The data did not survive the update: rolling service %s back to its previous spec", name)
