@@ -460,3 +460,28 @@ func TestVerifyBadRedisSendsNothing(t *testing.T) {
 		t.Errorf("verify after a change: exit %d, %+v", r.ExitCode(), vr)
 	}
 }
+
+// TestVerifyNoRollback: with --no-rollback a data-losing update is reported
+// and left in place (exit 1); --verify-key names a key that must exist.
+func TestVerifyNoRollback(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, _, rdb, _ := vfyCreate(t)
+	cluster.Set(t, rdb, "must", "stay")
+	empty := C.VolumeName(t)
+	r := vfyStateful(t, "update", "--verify", "--no-rollback", "--verify-key", "must", "--state-dir", t.TempDir(), "--force",
+		"--mount-add", "type=volume,source="+empty+",target=/data", svc)
+	if r.ExitCode() != 1 {
+		t.Errorf("exit %d, want 1", r.ExitCode())
+	}
+	for _, w := range []string{"MISSING       1", "Required keys:", "Verdict: FAILED"} {
+		if !strings.Contains(r.Stdout, w) {
+			t.Errorf("report lacks %q", w)
+		}
+	}
+	if !strings.Contains(r.Stderr, "--no-rollback: the service is left as updated") {
+		t.Errorf("stderr does not say the service was left as updated")
+	}
+	if got := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}"); got != empty {
+		t.Errorf("/data is on %q after --no-rollback, want the update's %q", got, empty)
+	}
+}
