@@ -30,7 +30,9 @@ func (f *fakeAPI) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, sp
 	return swarm.ServiceUpdateResponse{}, nil
 }
 
-func (f *fakeAPI) Ping(context.Context) (types.Ping, error) { return types.Ping{APIVersion: "1.41"}, nil }
+func (f *fakeAPI) Ping(context.Context) (types.Ping, error) {
+	return types.Ping{APIVersion: "1.41"}, nil
+}
 
 func (f *fakeAPI) ClientVersion() string { return "1.41" }
 
