@@ -240,7 +240,11 @@ func (d *dataVerifier) Before(ctx context.Context, current swarm.Service, spec *
 	}
 	d.before, d.result.Snapshot = before, before.ID
 	d.flow.Prune(name, 20)
-	d.say("Sending the update (writes stay paused until the old task has stopped)")
+	if d.replaces {
+		d.say("Sending the update (writes stay paused until the old task has stopped)")
+	} else {
+		d.say("Sending the update (it replaces no task: writes resume once it is accepted)")
+	}
 	return nil
 }
 
@@ -252,7 +256,11 @@ func (d *dataVerifier) AfterSend(ctx context.Context, _ string) {
 	}
 	if d.replaces && len(d.oldTasks) > 0 {
 		deadline := verifyflow.StopGrace(d.current.Spec) + d.flags.timeout
-		if err := d.flow.WaitStopped(ctx, d.oldTasks, deadline); err != nil {
+		switch err := d.flow.WaitStopped(ctx, d.oldTasks, deadline); {
+		case errors.Is(err, verifyflow.ErrNotReplaced):
+			d.say("The old task is still meant to run after %s: the update does not replace it", verifyflow.NotReplacedAfter)
+			d.replaces = false
+		case err != nil:
 			d.say("warning: %v; resuming writes", err)
 		}
 	}

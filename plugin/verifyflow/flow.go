@@ -373,6 +373,14 @@ func (f *Flow) RunningTasks(ctx context.Context, serviceID string) ([]string, er
 	return ids, nil
 }
 
+// ErrNotReplaced is returned by WaitStopped when Swarm keeps the task running
+// (its desired state stays running): the update does not replace it.
+var ErrNotReplaced = errors.New("the update does not replace the running task")
+
+// NotReplacedAfter is how long WaitStopped lets a task keep its desired state
+// "running" before concluding that the update does not replace it.
+var NotReplacedAfter = 15 * time.Second
+
 // WaitStopped waits until every task of ids has stopped (its Redis has saved
 // and exited), up to deadline.
 func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Duration) error {
@@ -382,6 +390,7 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 	p := newThrottle(f.Log, 2*time.Second)
 	for {
 		var running []string
+		kept := true // every remaining task is still desired running
 		for _, id := range ids {
 			t, _, err := f.API.TaskInspectWithRaw(ctx, id)
 			if err != nil {
@@ -392,11 +401,17 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 			}
 			if !TaskStopped(t.Status.State) {
 				running = append(running, short(id)+" "+string(t.Status.State))
+				if t.DesiredState != "" && t.DesiredState != swarm.TaskStateRunning {
+					kept = false
+				}
 			}
 		}
 		if len(running) == 0 && ctx.Err() == nil {
 			f.say("Old task stopped after %s", time.Since(start).Round(100*time.Millisecond))
 			return nil
+		}
+		if kept && time.Since(start) > NotReplacedAfter && ctx.Err() == nil {
+			return ErrNotReplaced
 		}
 		p.say("stop", "  waiting for the old task to stop and its Redis to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
 		select {
@@ -415,9 +430,11 @@ func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redis
 	defer cancel()
 	p := newThrottle(f.Log, 2*time.Second)
 	var ep Endpoint
+	svcName := serviceID
 	for {
 		svc, _, err := f.API.ServiceInspectWithRaw(dctx, serviceID, swarm.ServiceInspectOptions{})
 		if err == nil {
+			svcName = svc.Spec.Name
 			ep, err = f.Endpoint(dctx, svc)
 		}
 		if err == nil {
@@ -429,7 +446,11 @@ func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redis
 		p.say("locate", "  waiting for the new task: %v (%s)", err, time.Since(start).Round(time.Second))
 		time.Sleep(500 * time.Millisecond)
 	}
-	f.say("Redis of the new task: %s (%s); waiting for a new Redis process (run_id ≠ %s) with its dataset loaded", ep.Addr, ep.Reason, short(oldRunID))
+	if oldRunID != "" {
+		f.say("Redis of the new task: %s (%s); waiting for a new Redis process (run_id ≠ %s) with its dataset loaded", ep.Addr, ep.Reason, short(oldRunID))
+	} else {
+		f.say("Redis of service %s: %s (%s)", svcName, ep.Addr, ep.Reason)
+	}
 	left := f.Opt.Timeout - time.Since(start)
 	if left < 10*time.Second {
 		left = 10 * time.Second
@@ -438,7 +459,9 @@ func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redis
 	if err != nil {
 		return nil, nil, ep, err
 	}
-	f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded", short(si.RunID), si.Version, time.Since(start).Round(100*time.Millisecond), si.Keys)
+	if oldRunID != "" {
+		f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded", short(si.RunID), si.Version, time.Since(start).Round(100*time.Millisecond), si.Keys)
+	}
 	return c, si, ep, nil
 }
 

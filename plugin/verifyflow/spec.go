@@ -1,9 +1,10 @@
 package verifyflow
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"path"
-	"reflect"
 	"strings"
 	"time"
 
@@ -66,18 +67,18 @@ func PauseFor(grace time.Duration) time.Duration {
 }
 
 // ReplacesTasks reports whether an update from cur to next makes Swarm replace
-// the running tasks (any change of the task template, including --force's
-// ForceUpdate counter). Labels, replicas and update settings do not.
+// the running tasks: any change of the task template (including --force's
+// ForceUpdate counter) or of the published ports. Labels, replicas and update
+// settings do not. Specs are compared as the daemon receives them (JSON), so
+// a nil and an empty list are the same.
 func ReplacesTasks(cur, next swarm.ServiceSpec) bool {
-	return !reflect.DeepEqual(normTask(cur.TaskTemplate), normTask(next.TaskTemplate))
+	return !sameJSON(cur.TaskTemplate, next.TaskTemplate) || !sameJSON(cur.EndpointSpec, next.EndpointSpec)
 }
 
-func normTask(t swarm.TaskSpec) swarm.TaskSpec {
-	// nil and empty slices/maps are the same spec for Swarm
-	if t.Networks != nil && len(t.Networks) == 0 {
-		t.Networks = nil
-	}
-	return t
+func sameJSON(a, b any) bool {
+	ja, err1 := json.Marshal(a)
+	jb, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // TaskStopped reports whether a task in state s has stopped (its container no

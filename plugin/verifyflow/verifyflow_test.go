@@ -100,8 +100,14 @@ func TestReplacesTasks(t *testing.T) {
 	}
 	e := spec(nil, nil)
 	e.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{}
+	e.TaskTemplate.ContainerSpec.Env = []string{}
 	if ReplacesTasks(a, e) {
-		t.Error("empty and nil networks are the same")
+		t.Error("empty and nil lists are the same spec for the daemon")
+	}
+	f := spec(nil, nil)
+	f.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 6379, PublishedPort: 7000, PublishMode: swarm.PortConfigPublishModeHost}}}
+	if !ReplacesTasks(a, f) {
+		t.Error("a new published port replaces tasks")
 	}
 }
 
@@ -201,6 +207,7 @@ type fakeAPI struct {
 	states  map[string][]swarm.TaskState
 	svc     swarm.Service
 	updates []swarm.ServiceUpdateOptions
+	desired swarm.TaskState // of every task, "" = unknown
 }
 
 func (f *fakeAPI) TaskInspectWithRaw(_ context.Context, id string) (swarm.Task, []byte, error) {
@@ -212,7 +219,7 @@ func (f *fakeAPI) TaskInspectWithRaw(_ context.Context, id string) (swarm.Task, 
 	if len(st) > 1 {
 		f.states[id] = st[1:]
 	}
-	return swarm.Task{ID: id, Status: swarm.TaskStatus{State: s}}, nil, nil
+	return swarm.Task{ID: id, DesiredState: f.desired, Status: swarm.TaskStatus{State: s}}, nil, nil
 }
 
 func (f *fakeAPI) ServiceInspectWithRaw(context.Context, string, swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
@@ -239,6 +246,15 @@ func TestWaitStopped(t *testing.T) {
 	if !strings.Contains(log.String(), "waiting for the old task to stop") || !strings.Contains(log.String(), "Old task stopped") {
 		t.Errorf("progress:\n%s", log.String())
 	}
+	// desired state still running after NotReplacedAfter: not replaced
+	defer func(d time.Duration) { NotReplacedAfter = d }(NotReplacedAfter)
+	NotReplacedAfter = 300 * time.Millisecond
+	api.states["kept"] = []swarm.TaskState{swarm.TaskStateRunning}
+	api.desired = swarm.TaskStateRunning
+	if err := f.WaitStopped(context.Background(), []string{"kept"}, 10*time.Second); !errors.Is(err, ErrNotReplaced) {
+		t.Errorf("task kept running: %v, want ErrNotReplaced", err)
+	}
+	api.desired = swarm.TaskStateShutdown
 	api.states["stuck"] = []swarm.TaskState{swarm.TaskStateRunning}
 	if err := f.WaitStopped(context.Background(), []string{"stuck"}, 700*time.Millisecond); err == nil || !strings.Contains(err.Error(), "did not stop within") {
 		t.Errorf("stuck task: %v", err)
