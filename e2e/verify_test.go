@@ -221,6 +221,21 @@ func TestVerifyUpdateKeepsData(t *testing.T) {
 	if mem := updInspect(t, svc, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"); mem != strconv.Itoa(200<<20) {
 		t.Errorf("memory limit %s, want 200M", mem)
 	}
+
+	// an update that replaces no task (a service label): same process,
+	// verified, and writes are not held waiting for a stop that never comes
+	task = C.WaitRunning(t, svc)
+	start = time.Now()
+	r = vfyStateful(t, "update", "--verify", "--state-dir", state, "--label-add", "e2e=verify", svc)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stderr, "replaces no task") || !strings.Contains(r.Stdout, "Verdict: verified") {
+		t.Errorf("label-only update --verify: exit %d", r.ExitCode())
+	}
+	if d := time.Since(start); d > time.Minute {
+		t.Errorf("label-only update --verify took %s", d)
+	}
+	if now := C.WaitRunning(t, svc); now.ID != task.ID {
+		t.Errorf("a label-only update replaced the task")
+	}
 }
 
 // TestVerifyWriterLosesNothing: a client keeps adding keys during
