@@ -9,6 +9,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
+	dockeropts "github.com/docker/cli/opts"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/spf13/cobra"
 
@@ -61,7 +62,7 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	cmd.Example = createExample
 
 	flags := cmd.Flags()
-	flags.StringArrayVar(&opts.spec.Data, "data", nil, "Absolute path in the container that holds data, in addition to the image's VOLUMEs (repeatable)")
+	flags.Var(dockeropts.NewListOptsRef(&opts.spec.Data, nil), "data", "Absolute path in the container that holds data, in addition to the image's VOLUMEs (repeatable)")
 	flags.StringVar(&opts.spec.Pin, "pin", "", "Pin the service to this node, by name or ID (default: the node of the daemon this CLI talks to)")
 	flags.BoolVar(&opts.spec.NoPin, "no-pin", false, "Do not pin the service: if it moves to another node, its local volumes stay behind")
 	flags.StringVar(&opts.spec.VolumeName, "volume-name", "", `Name of the data volume (default "<name>-data"; with --replicas > 1 "-{{.Task.Slot}}" is appended unless the name has a task template)`)

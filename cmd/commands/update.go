@@ -100,7 +100,7 @@ exit status is 0 when the update would be sent, 1 when it would be refused.`
 	flags := cmd.Flags()
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Show what the update would change and whether it would be refused; send nothing")
 	flags.StringVar(&opts.format, "format", "", `Format the --dry-run output: "json" or a Go template`)
-	flags.Var(dockeropts.NewListOptsRef(&opts.data, nil), "data", "A path in the container that holds the service's data, besides those found")
+	flags.Var(dockeropts.NewListOptsRef(&opts.data, nil), "data", "Absolute path in the container that holds data, besides those found (repeatable)")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("data", cobra.NoFileCompletions)
 	if f := flags.Lookup("force"); f != nil {
