@@ -2,6 +2,7 @@ package createspec
 
 import (
 	"path"
+	"slices"
 	"sort"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -42,7 +43,7 @@ func DataPathsFor(spec swarm.ServiceSpec, imageVolumes, extra []string) []DataPa
 				byPath[p] = dp
 				out = append(out, dp)
 			}
-			if !contains(dp.Origins, origin) {
+			if !slices.Contains(dp.Origins, origin) {
 				dp.Origins = append(dp.Origins, origin)
 			}
 		}
@@ -78,13 +79,4 @@ func ImageVolumes(volumes map[string]struct{}) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -106,25 +107,14 @@ func (r Report) Allowed() bool { return len(r.Problems) == 0 }
 // service mounts now, since a service docker stateful did not create may
 // keep its state anywhere it mounted a volume.
 func DataPaths(in Input) []string {
-	seen := map[string]bool{}
-	var out []string
-	add := func(ps []string) {
-		for _, p := range ps {
-			p = path.Clean(p)
-			if !seen[p] {
-				seen[p] = true
-				out = append(out, p)
-			}
-		}
-	}
-	for _, spec := range []swarm.ServiceSpec{in.Current, in.New} {
-		add(stateful.DataPaths(spec, in.ImageVolumes[image(spec)], in.Extra))
-	}
+	var volumes []string
 	for _, m := range namedMounts(in.Current) {
-		add([]string{m.Target})
+		volumes = append(volumes, m.Target)
 	}
-	sort.Strings(out)
-	return out
+	return stateful.MergePaths(
+		stateful.DataPaths(in.Current, in.ImageVolumes[image(in.Current)], in.Extra),
+		stateful.DataPaths(in.New, in.ImageVolumes[image(in.New)], in.Extra),
+		volumes)
 }
 
 // namedMounts are the writable named volumes of spec: where a service that
@@ -317,12 +307,12 @@ func (c checker) pins() {
 	case len(curPins) > 0 && len(newPins) == 0:
 		c.refuse(RulePin, "", "the update removes the pin %s while a local volume holds %s: the task could start on another node with an empty volume (keep the constraint, or use --force)",
 			joinConstraints(curPins), what)
-	case len(curPins) > 0 && !sameNodes(curNodes, newNodes):
+	case len(curPins) > 0 && !slices.Equal(curNodes, newNodes):
 		c.refuse(RulePin, "", "the update moves the pin from %s to %s while a local volume holds %s: the task would start on a node whose volume is empty (keep the constraint, or use --force)",
 			joinConstraints(curPins), joinConstraints(newPins), what)
 	case len(curPins) == 0 && len(newPins) > 0:
 		// Pinning now: fine if it pins to where the data is.
-		if running := c.runningNode(); running != "" && !contains(newNodes, running) {
+		if running := c.runningNode(); running != "" && !slices.Contains(newNodes, running) {
 			c.refuse(RulePin, "", "the update pins the service with %s, but its task runs on node %s, whose local volume holds %s: the task would restart on the pinned node, on that node's own volume, empty or holding other data (pin with --constraint-add %s instead, or use --force)",
 				joinConstraints(newPins), running, what, stateful.PinConstraint(running))
 		}
@@ -355,7 +345,7 @@ func (c checker) localVolumes() string {
 	var out []string
 	for _, p := range c.localDataPaths() {
 		m, _ := stateful.MountFor(stateful.Mounts(c.in.New), p)
-		if d := describeMount(m); !contains(out, d) {
+		if d := describeMount(m); !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
@@ -524,7 +514,7 @@ func (c checker) ephemeral(spec swarm.ServiceSpec, p string, m mount.Mount, ok b
 		return "a tmpfs", "tmpfs"
 	case ok:
 		return "an anonymous volume", "anonymous volume"
-	case contains(vols, p):
+	case slices.Contains(vols, p):
 		return "the anonymous volume of the image's VOLUME", "anonymous volume"
 	case inspected:
 		return "the container's own filesystem (no volume is mounted there)", "container filesystem"
@@ -538,25 +528,4 @@ func joinConstraints(pins []stateful.Pin) string {
 		out[i] = p.Constraint
 	}
 	return strings.Join(out, ", ")
-}
-
-func sameNodes(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,7 +66,7 @@ func Diff(old, new swarm.ServiceSpec) []Change {
 		var c Change
 		if o.set || n.set {
 			c = Change{Field: name, Removed: minus(o.values, n.values), Added: minus(n.values, o.values)}
-		} else if !equal(o.values, n.values) {
+		} else if !slices.Equal(o.values, n.values) {
 			c = Change{Field: name, Removed: o.values, Added: n.values}
 		}
 		if len(c.Removed) > 0 || len(c.Added) > 0 {
@@ -461,16 +462,4 @@ func minus(a, b []string) []string {
 		out = append(out, x)
 	}
 	return out
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -14,9 +14,19 @@ import (
 // VOLUMEs (looked up by the caller), the built-in table of well-known images,
 // and extra paths the user named (--data).
 func DataPaths(spec swarm.ServiceSpec, imageVolumes, extra []string) []string {
+	var known []string
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		known = KnownDataPaths(cs.Image)
+	}
+	return MergePaths(LabeledDataPaths(spec.Labels), imageVolumes, known, extra)
+}
+
+// MergePaths returns the paths of all lists, cleaned, sorted and without
+// duplicates (nil when there are none).
+func MergePaths(lists ...[]string) []string {
 	seen := map[string]bool{}
 	var out []string
-	add := func(ps []string) {
+	for _, ps := range lists {
 		for _, p := range ps {
 			p = path.Clean(p)
 			if !seen[p] {
@@ -25,12 +35,6 @@ func DataPaths(spec swarm.ServiceSpec, imageVolumes, extra []string) []string {
 			}
 		}
 	}
-	add(LabeledDataPaths(spec.Labels))
-	add(imageVolumes)
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		add(KnownDataPaths(cs.Image))
-	}
-	add(extra)
 	sort.Strings(out)
 	return out
 }
