@@ -1,7 +1,10 @@
 # docker-stateful: `make help` lists the targets.
 SHELL := /bin/bash
 GO ?= go
+# BIN is what docker execs: a small front (standard library only) that
+# answers metadata and completion itself; FULL_BIN, next to it, is the plugin.
 BIN := bin/docker-stateful
+FULL_BIN := bin/docker-stateful.d/docker-stateful
 PKG := github.com/docker-stateful/docker-stateful
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -13,9 +16,10 @@ E2E_TIMEOUT ?= 60m
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
-build: ## build bin/docker-stateful (static, -trimpath, version from git)
-	@echo "==> building $(BIN) $(VERSION)"
-	@mkdir -p bin
+build: ## build bin/docker-stateful and bin/docker-stateful.d/docker-stateful (static, -trimpath, version from git)
+	@echo "==> building $(BIN) and $(FULL_BIN) $(VERSION)"
+	@mkdir -p $(dir $(FULL_BIN))
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(FULL_BIN) ./cmd/docker-stateful-full
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/docker-stateful
 
 deps: ## install what the tests need (Debian packages; root)
@@ -50,7 +54,7 @@ COMPLETION_SHELLS := bash/docker zsh/_docker fish/docker.fish powershell/docker.
 completion: ## regenerate the shell completion scripts in completion/
 	@echo "==> generating completion scripts in $(COMPLETION_DIR)/"
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	$(GO) build -o "$$tmp/docker-stateful" ./cmd/docker-stateful && \
+	$(GO) build -o "$$tmp/docker-stateful" ./cmd/docker-stateful-full && \
 	for f in $(COMPLETION_SHELLS); do \
 		mkdir -p "$(COMPLETION_DIR)/$${f%%/*}" && \
 		env -u DOCKER_CLI_DISABLE_COMPLETION_DESCRIPTION DOCKER_CONFIG="$$tmp" \

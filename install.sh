@@ -6,7 +6,9 @@
 #   ./install.sh --uninstall [--system]
 #
 # Options:
-#   --binary PATH    install this docker-stateful binary (default: build it with `make build`)
+#   --binary PATH    install this docker-stateful binary and the full one next to it,
+#                    docker-stateful.d/docker-stateful, as `make build` makes them in bin/
+#                    (default: build them with `make build`)
 #   --system         install for every user: /usr/local/lib/docker/cli-plugins, completion in
 #                    /usr/local/share (bash, zsh) and /etc/fish (needs root)
 #                    (default: this user: $DOCKER_CONFIG/cli-plugins, or ~/.docker/cli-plugins)
@@ -65,6 +67,11 @@ else
 	FISH_DIR="${XDG_CONFIG_HOME:-$HOME/.config}/fish/completions"
 fi
 TARGET="$PLUGIN_DIR/$NAME"
+# The binary docker execs is a small front that answers completion itself
+# and runs the full plugin, kept in a directory next to it (docker ignores
+# directories in cli-plugins; a docker-* file there would be a plugin).
+FULL_DIR="$PLUGIN_DIR/$NAME.d"
+FULL_TARGET="$FULL_DIR/$NAME"
 MANIFEST="$PLUGIN_DIR/.$NAME.install"
 
 # manifest lines: "file PATH", "backup PATH" (a completion script set aside as
@@ -96,9 +103,10 @@ need_writable() {
 
 uninstall() {
 	if [ ! -f "$MANIFEST" ]; then
-		if [ -e "$TARGET" ]; then
-			rm -f "$TARGET"
-			say "removed $TARGET (no install record found: nothing else touched)"
+		if [ -e "$TARGET" ] || [ -e "$FULL_TARGET" ]; then
+			rm -f "$TARGET" "$FULL_TARGET"
+			rmdir "$FULL_DIR" 2>/dev/null || true
+			say "removed $TARGET and $FULL_TARGET (no install record found: nothing else touched)"
 		else
 			say "nothing to uninstall in $PLUGIN_DIR"
 		fi
@@ -163,6 +171,11 @@ fi
 [ -f "$BINARY" ] && [ -x "$BINARY" ] || die "$BINARY: no such executable"
 "$BINARY" docker-cli-plugin-metadata 2>/dev/null | grep -q '"SchemaVersion"' ||
 	die "$BINARY is not a docker CLI plugin (docker-cli-plugin-metadata failed)"
+FULL_BINARY="$(dirname "$BINARY")/$NAME.d/$NAME"
+[ -f "$FULL_BINARY" ] && [ -x "$FULL_BINARY" ] ||
+	die "$BINARY has no full plugin binary next to it ($FULL_BINARY): make build builds both"
+"$FULL_BINARY" docker-cli-plugin-metadata 2>/dev/null | grep -q '"SchemaVersion"' ||
+	die "$FULL_BINARY is not the docker-stateful plugin (docker-cli-plugin-metadata failed)"
 
 if [ "$HOOKS" = 1 ]; then
 	# Before installing anything: a config.json we cannot merge into stops here.
@@ -172,15 +185,24 @@ fi
 
 need_writable "$PLUGIN_DIR"
 make_dir "$PLUGIN_DIR"
+make_dir "$FULL_DIR"
 for d in "${CREATED_DIRS[@]}"; do record "dir	$d"; done
-if [ -f "$TARGET" ] && cmp -s "$BINARY" "$TARGET"; then
-	say "$TARGET is up to date"
-else
-	tmp="$(mktemp "$PLUGIN_DIR/.$NAME.XXXXXX")"
-	cp "$BINARY" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$TARGET"
-	say "installed $TARGET"
-fi
-record "file	$TARGET"
+
+# install_binary SRC DEST: copy (atomically) unless identical.
+install_binary() {
+	local src="$1" dest="$2" tmp
+	if [ -f "$dest" ] && cmp -s "$src" "$dest"; then
+		say "$dest is up to date"
+	else
+		tmp="$(mktemp "$(dirname "$dest")/.$NAME.XXXXXX")"
+		cp "$src" "$tmp" && chmod 0755 "$tmp" && mv -f "$tmp" "$dest"
+		say "installed $dest"
+	fi
+	record "file	$dest"
+}
+# The full binary first: the front never runs without it.
+install_binary "$FULL_BINARY" "$FULL_TARGET"
+install_binary "$BINARY" "$TARGET"
 
 # install_file SRC DEST: copy unless identical; set aside a file that is not ours.
 install_file() {

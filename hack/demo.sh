@@ -12,7 +12,8 @@
 # with a temporary DOCKER_CONFIG holding the plugin if bin/docker-stateful exists.
 #
 # Env: DST_CLUSTER_INDEX (default: a free index), DST_NODES (3),
-#      DST_PLUGIN_BINARY (default: bin/docker-stateful if built).
+#      DST_PLUGIN_BINARY (default: bin/docker-stateful if built; the full plugin
+#      docker-stateful.d/docker-stateful next to it too).
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -76,8 +77,11 @@ export DOCKER_CONFIG="$DOCKER_CONFIG_DIR"
 unset DOCKER_HOST DOCKER_CONTEXT
 echo '{}' >"$DOCKER_CONFIG/config.json"
 PLUGIN="${DST_PLUGIN_BINARY:-$ROOT/bin/docker-stateful}"
-if [ -x "$PLUGIN" ]; then
-	mkdir -p "$DOCKER_CONFIG/cli-plugins"
+# The front docker execs, and the full plugin next to it (make build builds both).
+PLUGIN_FULL="$(dirname "$PLUGIN")/docker-stateful.d/docker-stateful"
+if [ -x "$PLUGIN" ] && [ -x "$PLUGIN_FULL" ]; then
+	mkdir -p "$DOCKER_CONFIG/cli-plugins/docker-stateful.d"
+	cp "$PLUGIN_FULL" "$DOCKER_CONFIG/cli-plugins/docker-stateful.d/docker-stateful"
 	cp "$PLUGIN" "$DOCKER_CONFIG/cli-plugins/docker-stateful"
 	HAVE_PLUGIN=1
 else

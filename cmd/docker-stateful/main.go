@@ -1,21 +1,10 @@
-// Command docker-stateful is the `docker stateful` CLI plugin: it creates and
-// updates Swarm services so that their data survives every update.
+// Command docker-stateful is what docker execs for `docker stateful`: a thin
+// front, standard library only (see plugin/front), that answers docker's
+// metadata and the hot completion requests itself and execs the full plugin
+// (cmd/docker-stateful-full, installed as docker-stateful.d/docker-stateful
+// next to it) for everything else.
 package main
 
-import (
-	"github.com/docker/cli/cli-plugins/metadata"
-	"github.com/docker/cli/cli-plugins/plugin"
+import "github.com/docker-stateful/docker-stateful/plugin/front"
 
-	"github.com/docker-stateful/docker-stateful/cmd/commands"
-	"github.com/docker-stateful/docker-stateful/plugin/version"
-)
-
-func main() {
-	plugin.Run(commands.NewRootCommand, metadata.Metadata{
-		SchemaVersion:    "0.1.0",
-		Vendor:           "docker-stateful",
-		Version:          version.Version,
-		ShortDescription: "Swarm services whose data survives every update",
-		URL:              "https://github.com/docker-stateful/docker-stateful",
-	})
-}
+func main() { front.Main() }

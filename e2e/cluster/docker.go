@@ -45,7 +45,8 @@ func (c *Cluster) initDockerConfig() error {
 }
 
 // DockerConfig is the temporary DOCKER_CONFIG every docker call of this
-// cluster uses; after RequirePlugin it holds cli-plugins/docker-stateful.
+// cluster uses; after RequirePlugin it holds cli-plugins/docker-stateful
+// (and docker-stateful.d/docker-stateful, the full plugin).
 func (c *Cluster) DockerConfig() string { return c.dockerConfig }
 
 // DockerEnv is the environment for the docker binary: ours without any
@@ -95,9 +96,13 @@ func (c *Cluster) Docker(t testing.TB, n int, args ...string) string {
 }
 
 // RequirePlugin makes sure the plugin is installed in DockerConfig() as
-// cli-plugins/docker-stateful, or skips the test with the reason. The binary
-// is env DST_PLUGIN_BINARY (what `make e2e` builds) or built once from
-// ./cmd/docker-stateful.
+// docker installs it: cli-plugins/docker-stateful (the thin front docker
+// execs) and cli-plugins/docker-stateful.d/docker-stateful (the full plugin
+// the front runs), or skips the test with the reason. The binaries are env
+// DST_PLUGIN_BINARY (the front, as `make build` builds it, with the full one
+// in docker-stateful.d/ next to it, else built here from
+// ./cmd/docker-stateful-full) or built once from ./cmd/docker-stateful and
+// ./cmd/docker-stateful-full.
 func (c *Cluster) RequirePlugin(t testing.TB) {
 	t.Helper()
 	c.pluginOnce.Do(func() { c.pluginErr = c.installPlugin() })
@@ -108,29 +113,57 @@ func (c *Cluster) RequirePlugin(t testing.TB) {
 
 func (c *Cluster) installPlugin() error {
 	dst := filepath.Join(c.dockerConfig, "cli-plugins", "docker-stateful")
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	fullDst := filepath.Join(filepath.Dir(dst), "docker-stateful.d", "docker-stateful")
+	if err := os.MkdirAll(filepath.Dir(fullDst), 0o755); err != nil {
 		return err
 	}
+	builds := [][2]string{{"./cmd/docker-stateful-full", fullDst}, {"./cmd/docker-stateful", dst}}
 	if bin := os.Getenv("DST_PLUGIN_BINARY"); bin != "" {
-		data, err := os.ReadFile(bin)
-		if err != nil {
-			return fmt.Errorf("DST_PLUGIN_BINARY: %w", err)
+		copies := [][2]string{{bin, dst}}
+		builds = builds[:1]
+		// make build puts the full plugin next to the front; a front built
+		// alone (go build -o X ./cmd/docker-stateful) gets one built here.
+		if full := filepath.Join(filepath.Dir(bin), "docker-stateful.d", "docker-stateful"); fileExists(full) {
+			copies, builds = append(copies, [2]string{full, fullDst}), nil
 		}
-		return os.WriteFile(dst, data, 0o755)
+		for _, cp := range copies {
+			data, err := os.ReadFile(cp[0])
+			if err != nil {
+				return fmt.Errorf("DST_PLUGIN_BINARY: %w", err)
+			}
+			if err := os.WriteFile(cp[1], data, 0o755); err != nil {
+				return err
+			}
+		}
+		if len(builds) == 0 {
+			return nil
+		}
 	}
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
-	if _, err := os.Stat(filepath.Join(root, "cmd", "docker-stateful")); err != nil {
-		return fmt.Errorf("entry package ./cmd/docker-stateful does not exist yet")
-	}
-	cmd := exec.Command("go", "build", "-o", dst, "./cmd/docker-stateful")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build ./cmd/docker-stateful: %v\n%s", err, out)
+	for _, b := range builds {
+		if _, err := os.Stat(filepath.Join(root, b[0])); err != nil {
+			return fmt.Errorf("entry package %s does not exist yet", b[0])
+		}
+		cmd := exec.Command("go", "build", "-o", b[1], b[0])
+		cmd.Dir = root
+		if b[1] == dst {
+			// The front static, as make build builds it: no dynamic
+			// loader on every TAB.
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("go build %s: %v\n%s", b[0], err, out)
+		}
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && !fi.IsDir()
 }
 
 // moduleRoot is the directory holding go.mod, found above swarm.sh.
