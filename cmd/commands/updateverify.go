@@ -117,12 +117,7 @@ command line.`
 			return runE(cmd, args)
 		}
 		if !opts.dryRun && opts.format != "" {
-			// the report's format: docker's own progress and service ID are
-			// kept off stdout's JSON as far as docker allows (--quiet)
-			v.format, opts.format = opts.format, ""
-			if v.format == "json" {
-				_ = flags.Set("quiet", "true")
-			}
+			v.format, opts.format = opts.format, "" // the report's format
 		}
 		err := runE(cmd, args)
 		v.active.abandon() // a refused or failed send: never leave writes paused
@@ -144,7 +139,16 @@ command line.`
 			}
 			quiet, _ := cmd.Flags().GetBool("quiet")
 			force, _ := cmd.Flags().GetBool("force")
-			v.active = &dataVerifier{cli: dockerCLI, flow: flow, flags: v, quiet: quiet, force: force}
+			v.active = &dataVerifier{cli: dockerCLI, flow: flow, flags: v, quiet: quiet, force: force, out: dockerCLI.Out()}
+			if v.format != "" {
+				// stdout is the report alone: docker's own output (the
+				// service ID, convergence progress) goes to stderr
+				if dc, ok := dockerCLI.(*command.DockerCli); ok {
+					_ = dc.Apply(command.WithOutputStream(dockerCLI.Err()))
+				} else {
+					_ = cmd.Flags().Set("quiet", "true")
+				}
+			}
 			return v.active, nil
 		}
 	}
@@ -156,7 +160,8 @@ type dataVerifier struct {
 	flow  *verifyflow.Flow
 	flags *updateVerifyFlags
 	quiet bool
-	force bool // --force: pre-flight refusals become warnings
+	force bool      // --force: pre-flight refusals become warnings
+	out   io.Writer // stdout (docker's output may be moved to stderr)
 
 	current  swarm.Service
 	next     swarm.ServiceSpec
@@ -307,7 +312,7 @@ func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
 	}
 	d.result.Report = rep
 	text := d.flags.format == ""
-	out := d.cli.Out()
+	out := d.out
 	if text {
 		fmt.Fprintln(out)
 		_ = redisstate.RenderText(out, rep)
@@ -335,8 +340,7 @@ func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
 		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("the data of service %s did not survive the update, and the rollback failed: %v", name, err)}
 	}
 	d.result.RolledBack = true
-	progressOut := d.quiet || !text
-	if err := waitOnService(ctx, d.cli, serviceID, progressOut); err != nil {
+	if err := waitOnService(ctx, d.cli, serviceID, d.quiet); err != nil {
 		d.say("warning: waiting for the rollback to converge: %v", err)
 	}
 	var rep2 *redisstate.Report
