@@ -49,16 +49,12 @@ type vfyUpdateResult struct {
 	Verdict        string     `json:"verdict"`
 }
 
-// vfyJSON decodes the JSON document that ends stdout (docker's own update
-// prints the service ID before it).
+// vfyJSON decodes stdout, which must be one JSON document (with --format
+// json, docker's own output of the update goes to stderr).
 func vfyJSON(t *testing.T, stdout string, v any) {
 	t.Helper()
-	i := strings.Index(stdout, "{")
-	if i < 0 {
-		t.Fatalf("no JSON in stdout:\n%s", stdout)
-	}
-	if err := json.Unmarshal([]byte(stdout[i:]), v); err != nil {
-		t.Fatalf("JSON output: %v\n%s", err, stdout)
+	if err := json.Unmarshal([]byte(stdout), v); err != nil {
+		t.Fatalf("stdout is not one JSON document: %v\n%s", err, stdout)
 	}
 }
 
