@@ -107,7 +107,7 @@ func (d DataMount) Anonymous() bool {
 func (d DataMount) String() string {
 	switch {
 	case d.Target == "":
-		return "no mount (the container's own filesystem)"
+		return "no mount of the service (the image's anonymous VOLUME or the container's own filesystem)"
 	case d.Type == mount.TypeVolume && d.Source == "":
 		return "an anonymous volume on " + d.Target
 	case d.Type == mount.TypeBind:

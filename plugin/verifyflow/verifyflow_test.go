@@ -44,8 +44,8 @@ func TestMountTargetsAndDataMount(t *testing.T) {
 		{"/data", "volume cache-data on /data", false},
 		{"/data/conf/x", "bind mount /srv/conf on /data/conf", false},
 		{"/anon/sub", "an anonymous volume on /anon", true},
-		{"/tmp", "no mount (the container's own filesystem)", true},
-		{"/database", "no mount (the container's own filesystem)", true},
+		{"/tmp", "no mount of the service (the image's anonymous VOLUME or the container's own filesystem)", true},
+		{"/database", "no mount of the service (the image's anonymous VOLUME or the container's own filesystem)", true},
 	}
 	for _, c := range cases {
 		dm := DataMountOf(s, c.dir)
