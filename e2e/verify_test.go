@@ -496,3 +496,35 @@ func TestVerifyNoRollback(t *testing.T) {
 		t.Errorf("/data is on %q after --no-rollback, want the update's %q", got, empty)
 	}
 }
+
+// TestVerifyRollbackCannotRestoreAnonymousVolume: the seed's kind of service
+// (plain docker service create, /data on the image's anonymous volume) loses
+// its data on any update; --force sends it, --verify proves the loss, rolls
+// back, and says plainly that a spec rollback cannot bring the data back.
+func TestVerifyRollbackCannotRestoreAnonymousVolume(t *testing.T) {
+	C.RequirePlugin(t)
+	svc := C.ServiceName(t)
+	port := cluster.FreePort(t)
+	C.Docker(t, 1, "service", "create", "--quiet", "--name", svc,
+		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	rdb, _ := C.ServiceRedis(t, svc, port)
+	cluster.Set(t, rdb, "foo", "bar")
+
+	r := vfyStateful(t, "update", "--verify", "--state-dir", t.TempDir(), "--force", "--limit-memory", "200M", svc)
+	if r.ExitCode() != 1 {
+		t.Errorf("exit %d, want 1", r.ExitCode())
+	}
+	for _, w := range []string{"warning: --force overrides: Redis writes its data to /data, which is not on a volume"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("stderr lacks %q", w)
+		}
+	}
+	for _, w := range []string{"MISSING       1", "The rollback restored the previous spec, NOT the data", "cannot bring back an anonymous volume"} {
+		if !strings.Contains(r.Stdout, w) {
+			t.Errorf("stdout lacks %q", w)
+		}
+	}
+	if mem := updInspect(t, svc, "{{with .Spec.TaskTemplate.Resources}}{{with .Limits}}{{.MemoryBytes}}{{end}}{{end}}"); mem != "" && mem != "0" {
+		t.Errorf("memory limit %s after the rollback", mem)
+	}
+}
