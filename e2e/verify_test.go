@@ -528,3 +528,32 @@ func TestVerifyRollbackCannotRestoreAnonymousVolume(t *testing.T) {
 		t.Errorf("memory limit %s after the rollback", mem)
 	}
 }
+
+// TestVerifyUnreachableAfterUpdateRollsBack: when the new task's Redis never
+// answers where it is looked for (here it listens on another port), the data
+// cannot be proven, so update --verify rolls back and checks it again.
+func TestVerifyUnreachableAfterUpdateRollsBack(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, rdb, _ := vfyCreate(t)
+	cluster.Set(t, rdb, "foo", "bar")
+	r := vfyStateful(t, "update", "--verify", "--verify-timeout", "15s", "--state-dir", t.TempDir(),
+		"--args", "redis-server --protected-mode no --port 7000", svc)
+	if r.ExitCode() != 1 {
+		t.Fatalf("exit %d, want 1 (stderr %s)", r.ExitCode(), r.Stderr)
+	}
+	for _, w := range []string{"cannot verify the data of service " + svc + " after the update", "the service was rolled back"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+	if !strings.Contains(r.Stdout, "After the rollback:") || !strings.Contains(r.Stdout, "Verdict: verified") {
+		t.Errorf("stdout does not show the data verified after the rollback:\n%s", r.Stdout)
+	}
+	if got := updInspect(t, svc, "{{json .Spec.TaskTemplate.ContainerSpec.Args}}"); strings.Contains(got, "7000") {
+		t.Errorf("args after the rollback = %s, want the previous spec's", got)
+	}
+	after := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)
+	if v, ok := cluster.Get(t, after, "foo"); !ok || v != "bar" {
+		t.Errorf("foo = %q (%v) after the rollback, want bar", v, ok)
+	}
+}

@@ -303,12 +303,14 @@ func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
 		c, _, _, err = d.flow.AwaitNew(ctx, serviceID, "")
 	}
 	if err != nil {
-		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("cannot verify the data of service %s after the update: %v (snapshot %s: docker stateful verify --against %s %s)", name, err, d.before.ID, d.before.ID, name)}
+		// What cannot be proven is not verified: with --verify, an update
+		// whose new Redis never answers is rolled back like a failed one.
+		return d.unverifiable(ctx, serviceID, fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err))
 	}
 	rep, err := d.flow.Verify(ctx, c, d.before)
 	c.Close()
 	if err != nil {
-		return err
+		return d.unverifiable(ctx, serviceID, fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err))
 	}
 	d.result.Report = rep
 	text := d.flags.format == ""
@@ -333,15 +335,11 @@ func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
 	}
 
 	d.say("The data did not survive the update: rolling service %s back to its previous spec", name)
-	if _, err := d.flow.Rollback(ctx, serviceID); err != nil {
+	if err := d.rollback(ctx, serviceID); err != nil {
 		if !text {
 			_ = d.writeResult(out)
 		}
 		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("the data of service %s did not survive the update, and the rollback failed: %v", name, err)}
-	}
-	d.result.RolledBack = true
-	if err := waitOnService(ctx, d.cli, serviceID, d.quiet); err != nil {
-		d.say("warning: waiting for the rollback to converge: %v", err)
 	}
 	var rep2 *redisstate.Report
 	c2, _, _, err := d.flow.AwaitNew(ctx, serviceID, rep.AfterRunID)
@@ -371,6 +369,55 @@ func (d *dataVerifier) After(ctx context.Context, serviceID string) error {
 		_ = d.writeResult(out)
 	}
 	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s failed: its data did not survive, the service was rolled back", name)}
+}
+
+// rollback restores the service's previous spec, as docker service rollback
+// does, and waits for it to converge with docker's own progress.
+func (d *dataVerifier) rollback(ctx context.Context, serviceID string) error {
+	if _, err := d.flow.Rollback(ctx, serviceID); err != nil {
+		return err
+	}
+	d.result.RolledBack = true
+	if err := waitOnService(ctx, d.cli, serviceID, d.quiet); err != nil {
+		d.say("warning: waiting for the rollback to converge: %v", err)
+	}
+	return nil
+}
+
+// unverifiable handles an update after which the data could not be checked
+// at all (the new Redis never became ready, or the scan failed): it rolls
+// back unless --no-rollback, then checks the data against the cut again.
+func (d *dataVerifier) unverifiable(ctx context.Context, serviceID string, cause error) error {
+	name := d.current.Spec.Name
+	d.result.Verdict = "unverified"
+	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", d.before.ID, d.before.ID, name)
+	if d.flags.noRollback {
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("%v; --no-rollback: the service is left as updated (%s)", cause, hint)}
+	}
+	d.say("%v: rolling service %s back to its previous spec", cause, name)
+	if err := d.rollback(ctx, serviceID); err != nil {
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("%v, and the rollback failed: %v (%s)", cause, err, hint)}
+	}
+	c, _, _, err := d.flow.AwaitNew(ctx, serviceID, "")
+	if err == nil {
+		var rep *redisstate.Report
+		rep, err = d.flow.Verify(ctx, c, d.before)
+		c.Close()
+		if err == nil {
+			d.result.RollbackReport = rep
+			if d.flags.format == "" {
+				fmt.Fprintln(d.out, "\nAfter the rollback:")
+				_ = redisstate.RenderText(d.out, rep)
+			}
+		}
+	}
+	if err != nil {
+		d.say("warning: cannot verify the data after the rollback either: %v", err)
+	}
+	if d.flags.format != "" {
+		_ = d.writeResult(d.out)
+	}
+	return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s failed: %v; the service was rolled back (%s)", name, cause, hint)}
 }
 
 func (d *dataVerifier) writeResult(w io.Writer) error {
