@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -60,13 +61,22 @@ func needBins(t *testing.T) {
 
 // fakeAPI is a Docker API on a unix socket in a temp dir, answering
 // /_ping, /services and /nodes (with or without a /vX.Y prefix) with what
-// its fields hold.
+// its fields hold. Change those fields with set: the server reads them on
+// its own goroutines.
 type fakeAPI struct {
 	sock     string
+	mu       sync.Mutex
 	services string // JSON
 	nodes    string // JSON
 	status   int    // for /services and /nodes; 0 is 200
 	requests atomic.Int32
+}
+
+// set changes the API's answers (change assigns f's fields).
+func (f *fakeAPI) set(change func()) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	change()
 }
 
 var versionPrefix = regexp.MustCompile(`^/v[0-9.]+`)
@@ -82,6 +92,9 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		f.requests.Add(1)
 		w.Header().Set("Api-Version", "1.47")
 		w.Header().Set("Content-Type", "application/json")
+		f.mu.Lock()
+		services, nodes, status := f.services, f.nodes, f.status
+		f.mu.Unlock()
 		var body string
 		switch versionPrefix.ReplaceAllString(r.URL.Path, "") {
 		case "/_ping":
@@ -89,15 +102,15 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 			_, _ = w.Write([]byte("OK"))
 			return
 		case "/services":
-			body = f.services
+			body = services
 		case "/nodes":
-			body = f.nodes
+			body = nodes
 		default:
 			http.Error(w, `{"message":"page not found"}`, http.StatusNotFound)
 			return
 		}
-		if f.status != 0 {
-			w.WriteHeader(f.status)
+		if status != 0 {
+			w.WriteHeader(status)
 			_, _ = w.Write([]byte(`{"message":"This node is not a swarm manager."}`))
 			return
 		}
@@ -166,14 +179,16 @@ func runBinary(t *testing.T, bin string, env []string, args ...string) (stdout, 
 func TestSameAsFullBinary(t *testing.T) {
 	needBins(t)
 	api := newFakeAPI(t)
-	api.services, api.nodes = testServices, testNodes
+	api.set(func() { api.services, api.nodes = testServices, testNodes })
 	ctxEnv := func(t *testing.T) []string {
 		env := testEnv(t, "DOCKER_CONTEXT=swarm1")
 		writeContext(t, getenvOf(env)("DOCKER_CONFIG"), "swarm1", api.host())
 		return env
 	}
 	hostEnv := func(extra ...string) func(t *testing.T) []string {
-		return func(t *testing.T) []string { return testEnv(t, append([]string{"DOCKER_HOST=" + api.host()}, extra...)...) }
+		return func(t *testing.T) []string {
+			return testEnv(t, append([]string{"DOCKER_HOST=" + api.host()}, extra...)...)
+		}
 	}
 	for _, tc := range []struct {
 		name string
@@ -233,7 +248,7 @@ func writeContext(t *testing.T, configDir, name, host string) {
 // full binary, having written nothing and asked nothing.
 func TestHandsOver(t *testing.T) {
 	api := newFakeAPI(t)
-	api.services = testServices
+	api.set(func() { api.services = testServices })
 	host := "DOCKER_HOST=" + api.host()
 	for _, tc := range []struct {
 		name string
@@ -282,18 +297,20 @@ func TestHandsOver(t *testing.T) {
 // image name the front does not read simply, leave the answer to cobra.
 func TestHandsOverOnAPIErrors(t *testing.T) {
 	api := newFakeAPI(t)
-	api.status = http.StatusServiceUnavailable
+	api.set(func() { api.status = http.StatusServiceUnavailable })
 	args := []string{"__complete", "stateful", "update", ""}
 	env := getenvOf(testEnv(t, "DOCKER_HOST="+api.host()))
 	if handled, _ := Run(args, env, &bytes.Buffer{}, &bytes.Buffer{}); handled {
 		t.Error("front answered although the API said 503")
 	}
-	api.status = 0
-	api.services = `[{"ID":"x","Spec":{"Name":"odd","TaskTemplate":{"ContainerSpec":{"Image":"[::1]:5000/foo"}}}}]`
+	api.set(func() {
+		api.status = 0
+		api.services = `[{"ID":"x","Spec":{"Name":"odd","TaskTemplate":{"ContainerSpec":{"Image":"[::1]:5000/foo"}}}}]`
+	})
 	if handled, _ := Run(args, env, &bytes.Buffer{}, &bytes.Buffer{}); handled {
 		t.Error("front answered for an image it does not read simply")
 	}
-	api.services = `not json`
+	api.set(func() { api.services = `not json` })
 	if handled, _ := Run(args, env, &bytes.Buffer{}, &bytes.Buffer{}); handled {
 		t.Error("front answered a body that is not JSON")
 	}
