@@ -3,7 +3,6 @@ package commands
 import (
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/docker/cli/cli/command"
@@ -12,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/docker-stateful/docker-stateful/plugin/candidates"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -81,26 +81,16 @@ func completeServiceNames(dockerCLI completion.APIClientProvider) cobra.Completi
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
-		sort.SliceStable(list, func(i, j int) bool {
-			mi, mj := stateful.IsManaged(list[i].Spec.Labels), stateful.IsManaged(list[j].Spec.Labels)
-			if mi != mj {
-				return mi
-			}
-			return list[i].Spec.Name < list[j].Spec.Name
-		})
-		ids := showIDs || !anyHasPrefix(len(list), func(i int) string { return list[i].Spec.Name }, toComplete)
-		out := make([]string, 0, len(list))
-		for _, s := range list {
+		items := make([]candidates.Item, len(list))
+		for i, s := range list {
+			managed := stateful.IsManaged(s.Spec.Labels)
 			desc := imageOf(s.Spec)
-			if stateful.IsManaged(s.Spec.Labels) {
+			if managed {
 				desc = "stateful, " + desc
 			}
-			out = append(out, s.Spec.Name+"\t"+desc)
-			if ids && (showIDs || toComplete != "" && strings.HasPrefix(s.ID, toComplete)) {
-				out = append(out, s.ID+"\t"+s.Spec.Name)
-			}
+			items[i] = candidates.Item{Name: s.Spec.Name, ID: s.ID, Desc: desc, First: managed}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+		return candidates.Lines(items, toComplete, showIDs), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 	}
 }
 
@@ -114,38 +104,17 @@ func completeNodeNames(dockerCLI completion.APIClientProvider) cobra.CompletionF
 		if err != nil {
 			return nil, cobra.ShellCompDirectiveError
 		}
-		usable := func(n swarm.Node) bool {
-			return n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive
-		}
-		sort.SliceStable(list, func(i, j int) bool {
-			if ui, uj := usable(list[i]), usable(list[j]); ui != uj {
-				return ui
-			}
-			return list[i].Description.Hostname < list[j].Description.Hostname
-		})
-		ids := showIDs || !anyHasPrefix(len(list), func(i int) string { return list[i].Description.Hostname }, toComplete)
-		out := make([]string, 0, len(list))
-		for _, n := range list {
+		items := make([]candidates.Item, len(list))
+		for i, n := range list {
 			desc := string(n.Spec.Role) + ", " + string(n.Status.State)
 			if n.Spec.Availability != swarm.NodeAvailabilityActive {
 				desc += ", " + string(n.Spec.Availability)
 			}
-			out = append(out, n.Description.Hostname+"\t"+desc)
-			if ids && (showIDs || toComplete != "" && strings.HasPrefix(n.ID, toComplete)) {
-				out = append(out, n.ID+"\t"+n.Description.Hostname)
-			}
+			usable := n.Status.State == swarm.NodeStateReady && n.Spec.Availability == swarm.NodeAvailabilityActive
+			items[i] = candidates.Item{Name: n.Description.Hostname, ID: n.ID, Desc: desc, First: usable}
 		}
-		return out, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
+		return candidates.Lines(items, toComplete, showIDs), cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveKeepOrder
 	}
-}
-
-func anyHasPrefix(n int, name func(int) string, prefix string) bool {
-	for i := 0; i < n; i++ {
-		if strings.HasPrefix(name(i), prefix) {
-			return true
-		}
-	}
-	return false
 }
 
 func imageOf(spec swarm.ServiceSpec) string {

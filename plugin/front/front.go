@@ -11,16 +11,17 @@
 //
 // Its answers are byte for byte those of the full binary's cobra
 // `__complete` (cmd/commands/complete.go: completeServiceNames,
-// completeNodeNames); front_test.go checks that against a fake API.
+// completeNodeNames), both ordered and formatted by plugin/candidates;
+// front_test.go checks that against a fake API.
 package front
 
 import (
 	"fmt"
 	"io"
-	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/docker-stateful/docker-stateful/plugin/candidates"
 	"github.com/docker-stateful/docker-stateful/plugin/meta"
 )
 
@@ -192,16 +193,9 @@ func completeServices(ep endpoint, toComplete string, showIDs bool) ([]string, b
 	if !ep.getJSON("/services", &list) {
 		return nil, false
 	}
-	managed := func(s apiService) bool { _, ok := s.Spec.Labels[labelDataPaths]; return ok }
-	sort.SliceStable(list, func(i, j int) bool {
-		if mi, mj := managed(list[i]), managed(list[j]); mi != mj {
-			return mi
-		}
-		return list[i].Spec.Name < list[j].Spec.Name
-	})
-	ids := showIDs || !anyHasPrefix(len(list), func(i int) string { return list[i].Spec.Name }, toComplete)
-	out := make([]string, 0, len(list))
-	for _, s := range list {
+	items := make([]candidates.Item, len(list))
+	for i, s := range list {
+		_, managed := s.Spec.Labels[labelDataPaths]
 		desc := "service"
 		if cs := s.Spec.TaskTemplate.ContainerSpec; cs != nil {
 			name, ok := repositoryName(cs.Image)
@@ -210,15 +204,12 @@ func completeServices(ep endpoint, toComplete string, showIDs bool) ([]string, b
 			}
 			desc = name
 		}
-		if managed(s) {
+		if managed {
 			desc = "stateful, " + desc
 		}
-		out = append(out, s.Spec.Name+"\t"+desc)
-		if ids && (showIDs || toComplete != "" && strings.HasPrefix(s.ID, toComplete)) {
-			out = append(out, s.ID+"\t"+s.Spec.Name)
-		}
+		items[i] = candidates.Item{Name: s.Spec.Name, ID: s.ID, Desc: desc, First: managed}
 	}
-	return out, true
+	return candidates.Lines(items, toComplete, showIDs), true
 }
 
 type apiNode struct {
@@ -235,33 +226,14 @@ func completeNodes(ep endpoint, toComplete string, showIDs bool) ([]string, bool
 	if !ep.getJSON("/nodes", &list) {
 		return nil, false
 	}
-	usable := func(n apiNode) bool { return n.Status.State == "ready" && n.Spec.Availability == "active" }
-	sort.SliceStable(list, func(i, j int) bool {
-		if ui, uj := usable(list[i]), usable(list[j]); ui != uj {
-			return ui
-		}
-		return list[i].Description.Hostname < list[j].Description.Hostname
-	})
-	ids := showIDs || !anyHasPrefix(len(list), func(i int) string { return list[i].Description.Hostname }, toComplete)
-	out := make([]string, 0, len(list))
-	for _, n := range list {
+	items := make([]candidates.Item, len(list))
+	for i, n := range list {
 		desc := n.Spec.Role + ", " + n.Status.State
 		if n.Spec.Availability != "active" {
 			desc += ", " + n.Spec.Availability
 		}
-		out = append(out, n.Description.Hostname+"\t"+desc)
-		if ids && (showIDs || toComplete != "" && strings.HasPrefix(n.ID, toComplete)) {
-			out = append(out, n.ID+"\t"+n.Description.Hostname)
-		}
+		usable := n.Status.State == "ready" && n.Spec.Availability == "active"
+		items[i] = candidates.Item{Name: n.Description.Hostname, ID: n.ID, Desc: desc, First: usable}
 	}
-	return out, true
-}
-
-func anyHasPrefix(n int, name func(int) string, prefix string) bool {
-	for i := 0; i < n; i++ {
-		if strings.HasPrefix(name(i), prefix) {
-			return true
-		}
-	}
-	return false
+	return candidates.Lines(items, toComplete, showIDs), true
 }
