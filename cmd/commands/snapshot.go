@@ -70,26 +70,26 @@ another), or --redis-url. The password comes from REDISCLI_AUTH or
 	return cmd
 }
 
-// inspectService finds a service by name or ID, with one clear line if not.
-func inspectService(ctx context.Context, api verifyflow.API, name string) (swarm.Service, error) {
-	svc, _, err := api.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+// openServiceFlow is how snapshot and verify start: the verify flow set up
+// from the Redis flags (timeout also bounds connecting), and the service
+// named by name (name or ID).
+func openServiceFlow(ctx context.Context, dockerCLI command.Cli, r *redisFlags, timeout time.Duration, verifyKeys []string, name string) (*verifyflow.Flow, swarm.Service, error) {
+	fopt, err := r.options(timeout)
 	if err != nil {
-		return svc, err
+		return nil, swarm.Service{}, err
 	}
-	return svc, nil
+	fopt.ConnectTimeout = timeout
+	fopt.VerifyKeys = verifyKeys
+	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
+	if err != nil {
+		return nil, swarm.Service{}, err
+	}
+	svc, _, err := flow.API.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
+	return flow, svc, err
 }
 
 func runSnapshot(ctx context.Context, dockerCLI command.Cli, opts *snapshotOptions, name string) error {
-	fopt, err := opts.redis.options(opts.timeout)
-	if err != nil {
-		return err
-	}
-	fopt.ConnectTimeout = opts.timeout
-	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
-	if err != nil {
-		return err
-	}
-	svc, err := inspectService(ctx, flow.API, name)
+	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.timeout, nil, name)
 	if err != nil {
 		return err
 	}

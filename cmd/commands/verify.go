@@ -67,17 +67,7 @@ The exit status is 0 when the data is verified, 1 when it is not.`,
 }
 
 func runVerify(ctx context.Context, dockerCLI command.Cli, opts *verifyOptions, name string) error {
-	fopt, err := opts.redis.options(opts.timeout)
-	if err != nil {
-		return err
-	}
-	fopt.ConnectTimeout = opts.timeout
-	fopt.VerifyKeys = opts.verifyKeys
-	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
-	if err != nil {
-		return err
-	}
-	svc, err := inspectService(ctx, flow.API, name)
+	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.timeout, opts.verifyKeys, name)
 	if err != nil {
 		return err
 	}
