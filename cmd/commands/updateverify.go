@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
 
@@ -226,7 +227,7 @@ func (d *dataVerifier) Before(ctx context.Context, current swarm.Service, spec *
 		pre.Warnings = append(pre.Warnings, ref.Findings...)
 	}
 	d.pre, d.result.Warnings = pre, pre.Warnings
-	d.replaces = verifyflow.ReplacesTasks(current.Spec, *spec)
+	d.replaces = stateful.ReplacesTasks(current.Spec, *spec)
 	if d.oldTasks, err = d.flow.RunningTasks(ctx, current.ID); err != nil {
 		return notSent(name, err)
 	}

@@ -10,8 +10,6 @@
 package guard
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"path"
 	"slices"
@@ -206,20 +204,10 @@ func (c checker) ephemeralAndMounts() {
 	}
 }
 
-// replacesTasks reports whether the update replaces the service's tasks:
-// Swarm redeploys a task when its task template or the endpoint spec
-// changes; service labels, replicas or update settings alone leave running
-// tasks alone. (Swarm also keeps a task whose node still satisfies changed
-// placement constraints; the guard does not count on that.)
+// replacesTasks reports whether the update replaces the service's tasks
+// (stateful.ReplacesTasks).
 func (c checker) replacesTasks() bool {
-	return !jsonEqual(c.in.Current.TaskTemplate, c.in.New.TaskTemplate) ||
-		!jsonEqual(c.in.Current.EndpointSpec, c.in.New.EndpointSpec)
-}
-
-func jsonEqual(a, b any) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
+	return stateful.ReplacesTasks(c.in.Current, c.in.New)
 }
 
 // fixCommand is the update that puts p on a named volume pinned to the node

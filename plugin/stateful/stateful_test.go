@@ -110,3 +110,39 @@ func TestLabeledVolumesRoundTrip(t *testing.T) {
 		t.Fatalf("round trip = %v, want %v", got, vols)
 	}
 }
+
+// redisSpec is a bare redis service spec.
+func redisSpec() swarm.ServiceSpec {
+	return swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "redis"}}}
+}
+
+func TestReplacesTasks(t *testing.T) {
+	a := redisSpec()
+	b := redisSpec()
+	b.Labels = map[string]string{"x": "y"}
+	b.Mode.Replicated = &swarm.ReplicatedService{}
+	if ReplacesTasks(a, b) {
+		t.Error("labels and mode do not replace tasks")
+	}
+	c := redisSpec()
+	c.TaskTemplate.ForceUpdate = 1
+	if !ReplacesTasks(a, c) {
+		t.Error("--force (ForceUpdate) replaces tasks")
+	}
+	d := redisSpec()
+	d.TaskTemplate.Resources = &swarm.ResourceRequirements{Limits: &swarm.Limit{MemoryBytes: 200 << 20}}
+	if !ReplacesTasks(a, d) {
+		t.Error("--limit-memory replaces tasks")
+	}
+	e := redisSpec()
+	e.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{}
+	e.TaskTemplate.ContainerSpec.Env = []string{}
+	if ReplacesTasks(a, e) {
+		t.Error("empty and nil lists are the same spec for the daemon")
+	}
+	f := redisSpec()
+	f.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 6379, PublishedPort: 7000, PublishMode: swarm.PortConfigPublishModeHost}}}
+	if !ReplacesTasks(a, f) {
+		t.Error("a new published port replaces tasks")
+	}
+}

@@ -1,8 +1,6 @@
 package verifyflow
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"path"
 	"strings"
@@ -64,21 +62,6 @@ func PauseFor(grace time.Duration) time.Duration {
 		grace = DefaultStopGrace
 	}
 	return grace + PauseMargin
-}
-
-// ReplacesTasks reports whether an update from cur to next makes Swarm replace
-// the running tasks: any change of the task template (including --force's
-// ForceUpdate counter) or of the published ports. Labels, replicas and update
-// settings do not. Specs are compared as the daemon receives them (JSON), so
-// a nil and an empty list are the same.
-func ReplacesTasks(cur, next swarm.ServiceSpec) bool {
-	return !sameJSON(cur.TaskTemplate, next.TaskTemplate) || !sameJSON(cur.EndpointSpec, next.EndpointSpec)
-}
-
-func sameJSON(a, b any) bool {
-	ja, err1 := json.Marshal(a)
-	jb, err2 := json.Marshal(b)
-	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
 
 // TaskStopped reports whether a task in state s has stopped (its container no

@@ -80,37 +80,6 @@ func TestNewAppendOnly(t *testing.T) {
 	}
 }
 
-func TestReplacesTasks(t *testing.T) {
-	a := spec(nil, nil)
-	b := spec(nil, nil)
-	b.Labels = map[string]string{"x": "y"}
-	b.Mode.Replicated = &swarm.ReplicatedService{}
-	if ReplacesTasks(a, b) {
-		t.Error("labels and mode do not replace tasks")
-	}
-	c := spec(nil, nil)
-	c.TaskTemplate.ForceUpdate = 1
-	if !ReplacesTasks(a, c) {
-		t.Error("--force (ForceUpdate) replaces tasks")
-	}
-	d := spec(nil, nil)
-	d.TaskTemplate.Resources = &swarm.ResourceRequirements{Limits: &swarm.Limit{MemoryBytes: 200 << 20}}
-	if !ReplacesTasks(a, d) {
-		t.Error("--limit-memory replaces tasks")
-	}
-	e := spec(nil, nil)
-	e.TaskTemplate.Networks = []swarm.NetworkAttachmentConfig{}
-	e.TaskTemplate.ContainerSpec.Env = []string{}
-	if ReplacesTasks(a, e) {
-		t.Error("empty and nil lists are the same spec for the daemon")
-	}
-	f := spec(nil, nil)
-	f.EndpointSpec = &swarm.EndpointSpec{Ports: []swarm.PortConfig{{TargetPort: 6379, PublishedPort: 7000, PublishMode: swarm.PortConfigPublishModeHost}}}
-	if !ReplacesTasks(a, f) {
-		t.Error("a new published port replaces tasks")
-	}
-}
-
 func TestTaskStopped(t *testing.T) {
 	for _, s := range []swarm.TaskState{swarm.TaskStateShutdown, swarm.TaskStateComplete, swarm.TaskStateFailed, swarm.TaskStateRejected, swarm.TaskStateOrphaned, swarm.TaskStateRemove} {
 		if !TaskStopped(s) {
