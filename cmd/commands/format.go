@@ -2,6 +2,7 @@ package commands
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 
 	"github.com/docker/cli/templates"
@@ -27,4 +28,17 @@ func writeFormatted(w io.Writer, format string, v any, text func(io.Writer) erro
 	}
 	_, err = io.WriteString(w, "\n")
 	return err
+}
+
+// checkFormat refuses a --format that writeFormatted could not use, so that
+// a typo in a template stops a command before it does anything (pauses
+// writes, sends an update), not after.
+func checkFormat(format string) error {
+	if format == "" || format == "json" {
+		return nil
+	}
+	if _, err := templates.Parse(format); err != nil {
+		return fmt.Errorf("--format %q: %v", format, err)
+	}
+	return nil
 }

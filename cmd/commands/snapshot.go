@@ -70,10 +70,16 @@ another), or --redis-url. The password comes from REDISCLI_AUTH or
 	return cmd
 }
 
-// openServiceFlow is how snapshot and verify start: the verify flow set up
-// from the Redis flags (timeout also bounds connecting), and the service
-// named by name (name or ID).
-func openServiceFlow(ctx context.Context, dockerCLI command.Cli, r *redisFlags, timeout time.Duration, verifyKeys []string, name string) (*verifyflow.Flow, swarm.Service, error) {
+// openServiceFlow is how snapshot and verify start: the flags checked
+// (--format, --timeout, the Redis flags), the verify flow set up from them
+// (timeout also bounds connecting), and the service named by name (name or ID).
+func openServiceFlow(ctx context.Context, dockerCLI command.Cli, r *redisFlags, format string, timeout time.Duration, verifyKeys []string, name string) (*verifyflow.Flow, swarm.Service, error) {
+	if err := checkFormat(format); err != nil {
+		return nil, swarm.Service{}, err
+	}
+	if timeout <= 0 {
+		return nil, swarm.Service{}, fmt.Errorf("--timeout %s: must be more than 0", timeout)
+	}
 	fopt, err := r.options(timeout)
 	if err != nil {
 		return nil, swarm.Service{}, err
@@ -89,7 +95,7 @@ func openServiceFlow(ctx context.Context, dockerCLI command.Cli, r *redisFlags, 
 }
 
 func runSnapshot(ctx context.Context, dockerCLI command.Cli, opts *snapshotOptions, name string) error {
-	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.timeout, nil, name)
+	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
 		return err
 	}

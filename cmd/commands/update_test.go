@@ -286,3 +286,27 @@ func TestUpdateRollbackWithoutPreviousSpecSendsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateVerifyBadFormatOrTimeoutSendsNothing: a --format template that
+// cannot be parsed, or a --verify-timeout that is not positive, stops the
+// update before the verifier pauses writes and before anything is sent (not
+// after the update, when the report is printed).
+func TestUpdateVerifyBadFormatOrTimeoutSendsNothing(t *testing.T) {
+	for _, args := range [][]string{
+		{"--verify", "--format", "{{.Verdict", "--limit-memory", "100M", "cache"},
+		{"--dry-run", "--format", "{{.Verdict", "--limit-memory", "100M", "cache"},
+		{"--verify", "--verify-timeout", "0s", "--limit-memory", "100M", "cache"},
+		{"--verify", "--verify-timeout", "-1s", "--limit-memory", "100M", "cache"},
+	} {
+		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		rec := &updateRecorder{}
+		_, _, err := runUpdateCmd(t, api, rec, args...)
+		if err == nil || len(api.sent) != 0 || len(rec.calls) != 0 {
+			t.Errorf("%v: err %v, sent %d, verifier calls %v; want an error, nothing sent, no verifier call", args, err, len(api.sent), rec.calls)
+			continue
+		}
+		if want := args[1]; !strings.HasPrefix(err.Error(), want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%v: error %q, want one line naming %s", args, err, want)
+		}
+	}
+}

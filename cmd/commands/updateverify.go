@@ -106,6 +106,9 @@ command line.`
 	runE := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		flags := cmd.Flags()
+		if err := checkFormat(opts.format); err != nil {
+			return err
+		}
 		if !v.verify {
 			if n := v.redis.changed(flags); n != "" {
 				return fmt.Errorf("--%s only applies with --verify", n)
@@ -116,6 +119,9 @@ command line.`
 				}
 			}
 			return runE(cmd, args)
+		}
+		if v.timeout <= 0 {
+			return fmt.Errorf("--verify-timeout %s: must be more than 0", v.timeout)
 		}
 		if !opts.dryRun && opts.format != "" {
 			v.format, opts.format = opts.format, "" // the report's format

@@ -67,7 +67,7 @@ The exit status is 0 when the data is verified, 1 when it is not.`,
 }
 
 func runVerify(ctx context.Context, dockerCLI command.Cli, opts *verifyOptions, name string) error {
-	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.timeout, opts.verifyKeys, name)
+	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.format, opts.timeout, opts.verifyKeys, name)
 	if err != nil {
 		return err
 	}
