@@ -94,6 +94,9 @@ func runCreate(cmd *cobra.Command, args []string, dockerCLI command.Cli, icli *i
 	if opts.format != "" && !opts.dryRun {
 		return errors.New("--format applies to --dry-run only: docker stateful create prints the service ID, as docker service create does")
 	}
+	if err := checkFormat(opts.format); err != nil {
+		return err
+	}
 	if err := opts.spec.Validate(); err != nil {
 		return err
 	}

@@ -193,6 +193,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"start-first", nil, []string{"--name", "c", "--update-order", "start-first", "redis"}, "--update-order start-first would run"},
 		{"no name", nil, []string{"redis"}, "--name is required"},
 		{"--format without --dry-run", nil, []string{"--name", "c", "--format", "json", "redis"}, "--format applies to --dry-run only"},
+		{"bad --format template", nil, []string{"--name", "c", "--dry-run", "--format", "{{.Name", "redis"}, `--format "{{.Name": template`},
 		{"not in a swarm", notInSwarm, []string{"--name", "c", "redis"}, "this docker daemon is not in a swarm"},
 		{"worker", worker, []string{"--name", "c", "redis"}, "this docker daemon is a swarm worker"},
 	}

@@ -128,7 +128,7 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 		}
 	}
 	if opts.format != "" && !opts.dryRun {
-		return errors.New("--format only applies to --dry-run")
+		return errors.New("--format only applies with --dry-run or --verify")
 	}
 	force, _ := flags.GetBool("force")
 	if rollback, _ := flags.GetBool("rollback"); rollback {
