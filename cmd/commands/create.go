@@ -63,7 +63,7 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 
 	flags := cmd.Flags()
 	flags.Var(dockeropts.NewListOptsRef(&opts.spec.Data, nil), "data", "Absolute path in the container that holds data, in addition to the image's VOLUMEs (repeatable)")
-	flags.StringVar(&opts.spec.Pin, "pin", "", "Pin the service to this node, by name or ID (default: the node of the daemon this CLI talks to)")
+	flags.StringVar(&opts.spec.Pin, "pin", "", "Pin the service to this node, by name, ID or unique ID prefix; it must be Ready and Active (default: the node of the daemon this CLI talks to)")
 	flags.BoolVar(&opts.spec.NoPin, "no-pin", false, "Do not pin the service: if it moves to another node, its local volumes stay behind")
 	flags.StringVar(&opts.spec.VolumeName, "volume-name", "", `Name of the data volume (default "<name>-data"; with --replicas > 1 "-{{.Task.Slot}}" is appended unless the name has a task template)`)
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the service spec that would be sent, and send nothing")
