@@ -105,26 +105,9 @@ func (r Report) Allowed() bool { return len(r.Problems) == 0 }
 // service mounts now, since a service docker stateful did not create may
 // keep its state anywhere it mounted a volume.
 func DataPaths(in Input) []string {
-	var volumes []string
-	for _, m := range namedMounts(in.Current) {
-		volumes = append(volumes, m.Target)
-	}
 	return stateful.MergePaths(
-		stateful.DataPaths(in.Current, in.ImageVolumes[image(in.Current)], in.Extra),
-		stateful.DataPaths(in.New, in.ImageVolumes[image(in.New)], in.Extra),
-		volumes)
-}
-
-// namedMounts are the writable named volumes of spec: where a service that
-// docker stateful did not create may keep its state.
-func namedMounts(spec swarm.ServiceSpec) []mount.Mount {
-	var out []mount.Mount
-	for _, m := range stateful.Mounts(spec) {
-		if (m.Type == mount.TypeVolume || m.Type == mount.TypeCluster) && m.Source != "" && !m.ReadOnly {
-			out = append(out, m)
-		}
-	}
-	return out
+		stateful.StatePaths(in.Current, in.ImageVolumes[image(in.Current)], in.Extra),
+		stateful.DataPaths(in.New, in.ImageVolumes[image(in.New)], in.Extra))
 }
 
 // Check applies every rule to the update described by in.
@@ -240,7 +223,7 @@ func (c checker) isCurrentPath(p string) bool {
 			return true
 		}
 	}
-	_, named := stateful.MountFor(namedMounts(c.in.Current), p)
+	_, named := stateful.MountFor(stateful.NamedMounts(c.in.Current), p)
 	return named
 }
 

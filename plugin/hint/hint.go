@@ -58,22 +58,11 @@ type Risk struct {
 	HasMount bool
 }
 
-// DataPaths are the paths holding the service's state: stateful.DataPaths
-// (labels, image VOLUMEs, known images) plus every writable named volume it
-// mounts, as the update guard sees them.
+// DataPaths are the paths holding the service's state, as the update guard
+// sees them (stateful.StatePaths: labels, image VOLUMEs, known images, and
+// every writable named volume it mounts).
 func DataPaths(s Service) []string {
-	out := stateful.DataPaths(s.Spec, s.ImageVolumes, nil)
-	seen := map[string]bool{}
-	for _, p := range out {
-		seen[p] = true
-	}
-	for _, m := range stateful.Mounts(s.Spec) {
-		if m.Type == mount.TypeVolume && m.Source != "" && !m.ReadOnly && !seen[path.Clean(m.Target)] {
-			seen[path.Clean(m.Target)] = true
-			out = append(out, path.Clean(m.Target))
-		}
-	}
-	return out
+	return stateful.StatePaths(s.Spec, s.ImageVolumes, nil)
 }
 
 // Risks lists what puts the service's data at risk (nil when it is safe).

@@ -21,6 +21,30 @@ func DataPaths(spec swarm.ServiceSpec, imageVolumes, extra []string) []string {
 	return MergePaths(LabeledDataPaths(spec.Labels), imageVolumes, known, extra)
 }
 
+// NamedMounts returns the writable named volumes (volume or cluster) that
+// spec mounts: where a service that docker stateful did not create may keep
+// its state.
+func NamedMounts(spec swarm.ServiceSpec) []mount.Mount {
+	var out []mount.Mount
+	for _, m := range Mounts(spec) {
+		if (m.Type == mount.TypeVolume || m.Type == mount.TypeCluster) && m.Source != "" && !m.ReadOnly {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// StatePaths returns every path where the service may keep state, as the
+// update guard and the hook's hint see it: its DataPaths plus the targets of
+// its NamedMounts; cleaned, sorted and without duplicates.
+func StatePaths(spec swarm.ServiceSpec, imageVolumes, extra []string) []string {
+	var targets []string
+	for _, m := range NamedMounts(spec) {
+		targets = append(targets, m.Target)
+	}
+	return MergePaths(DataPaths(spec, imageVolumes, extra), targets)
+}
+
 // MergePaths returns the paths of all lists, cleaned, sorted and without
 // duplicates (nil when there are none).
 func MergePaths(lists ...[]string) []string {

@@ -146,3 +146,20 @@ func TestReplacesTasks(t *testing.T) {
 		t.Error("a new published port replaces tasks")
 	}
 }
+
+func TestStatePaths(t *testing.T) {
+	spec := redisSpec()
+	spec.TaskTemplate.ContainerSpec.Mounts = []mount.Mount{
+		{Type: mount.TypeVolume, Source: "uploads", Target: "/srv/uploads/"},
+		{Type: mount.TypeCluster, Source: "shared", Target: "/srv/shared"},
+		{Type: mount.TypeVolume, Source: "conf", Target: "/etc/app", ReadOnly: true}, // read-only: no state
+		{Type: mount.TypeVolume, Target: "/anon"},                                    // anonymous: not named
+		{Type: mount.TypeBind, Source: "/host", Target: "/bind"},
+		{Type: mount.TypeVolume, Source: "cache-data", Target: "/data"}, // also redis' known path
+	}
+	got := StatePaths(spec, []string{"/var/lib/x"}, []string{"/extra"})
+	want := []string{"/data", "/extra", "/srv/shared", "/srv/uploads", "/var/lib/x"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("StatePaths = %q, want %q", got, want)
+	}
+}
