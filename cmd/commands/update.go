@@ -187,7 +187,9 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 		}
 		return nil
 	}
+	sent := false
 	icli.AfterSend = func(ctx context.Context, id string) {
+		sent = true
 		if verifier != nil {
 			verifier.AfterSend(ctx, id)
 		}
@@ -200,11 +202,21 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 		}
 		return cli.StatusError{StatusCode: stop.Status, Status: "dry run: the update would be refused (nothing was sent)"}
 	}
-	if err != nil || verifier == nil {
+	if verifier == nil || !sent || errors.Is(err, context.Canceled) {
 		return err
 	}
 	if serviceID == "" {
 		serviceID = args[0]
+	}
+	if err != nil {
+		// Sent, but docker's wait for convergence failed (the update
+		// paused, or swarm rolled it back): --verify still proves the data
+		// or rolls back, and docker's error stays the exit status.
+		fmt.Fprintf(icli.Cli.Err(), "warning: %v\n", err)
+		if verr := verifier.After(cmd.Context(), serviceID); verr != nil {
+			return verr
+		}
+		return err
 	}
 	return verifier.After(cmd.Context(), serviceID)
 }

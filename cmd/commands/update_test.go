@@ -310,3 +310,47 @@ func TestUpdateVerifyBadFormatOrTimeoutSendsNothing(t *testing.T) {
 		}
 	}
 }
+
+// pausingFakeAPI reports the update paused once it is sent, as swarm does
+// when the new task fails to start: docker's convergence wait fails.
+type pausingFakeAPI struct{ *updateFakeAPI }
+
+func (f pausingFakeAPI) ServiceInspectWithRaw(ctx context.Context, id string, o swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	s, b, err := f.updateFakeAPI.ServiceInspectWithRaw(ctx, id, o)
+	if len(f.sent) > 0 {
+		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStatePaused, Message: "update paused due to failure or early termination of task x"}
+	}
+	return s, b, err
+}
+
+// TestUpdateVerifiesWhenConvergenceFails: once the update is sent, --verify
+// proves the data (or rolls back) even when docker's wait for convergence
+// fails; docker's error is still the exit status.
+func TestUpdateVerifiesWhenConvergenceFails(t *testing.T) {
+	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	rec := &updateRecorder{}
+	var out, errOut bytes.Buffer
+	dcli, err := command.NewDockerCli(command.WithAPIClient(pausingFakeAPI{api}), command.WithOutputStream(&out), command.WithErrorStream(&errOut))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := dcli.Initialize(cliflags.NewClientOptions()); err != nil {
+		t.Fatal(err)
+	}
+	opts := &updateOptions{newVerifier: func(command.Cli) (updateVerifier, error) { return rec, nil }}
+	cmd := buildUpdateCommand(dcli, opts)
+	cmd.SetArgs([]string{"--quiet", "--limit-memory", "100M", "cache"}) // not --detach: docker waits
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SilenceUsage, cmd.SilenceErrors = true, true
+	err = cmd.Execute()
+	if err == nil || !strings.Contains(err.Error(), "service update paused") {
+		t.Fatalf("err = %v, want docker's 'service update paused'", err)
+	}
+	if len(api.sent) != 1 {
+		t.Fatalf("sent %d updates, want 1", len(api.sent))
+	}
+	if got := strings.Join(rec.calls, ","); got != "Before,AfterSend,After:svc1" {
+		t.Fatalf("verifier calls = %s, want the data verified after the failed convergence", got)
+	}
+}
