@@ -557,3 +557,30 @@ func TestVerifyUnreachableAfterUpdateRollsBack(t *testing.T) {
 		t.Errorf("foo = %q (%v) after the rollback, want bar", v, ok)
 	}
 }
+
+// TestVerifyConvergenceFailureRollsBack: an update whose new task never
+// starts (an image no node has) makes docker's wait fail with "service
+// update paused"; --verify still cannot prove the data, so it rolls the
+// service back, and the data is there again.
+func TestVerifyConvergenceFailureRollsBack(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, rdb, _ := vfyCreate(t)
+	cluster.Set(t, rdb, "foo", "bar")
+	r := vfyStateful(t, "update", "--verify", "--verify-timeout", "15s", "--state-dir", t.TempDir(),
+		"--update-monitor", "2s", "--no-resolve-image", "--image", "redis-nosuch:1", svc)
+	if r.ExitCode() != 1 {
+		t.Fatalf("exit %d, want 1 (stderr %s)", r.ExitCode(), r.Stderr)
+	}
+	for _, w := range []string{"warning: service update paused", "the service was rolled back"} {
+		if !strings.Contains(r.Stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, r.Stderr)
+		}
+	}
+	if got := updInspect(t, svc, "{{.Spec.TaskTemplate.ContainerSpec.Image}}"); strings.Contains(got, "nosuch") {
+		t.Errorf("image after the rollback = %s, want the previous spec's", got)
+	}
+	after := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)
+	if v, ok := cluster.Get(t, after, "foo"); !ok || v != "bar" {
+		t.Errorf("foo = %q (%v) after the rollback, want bar", v, ok)
+	}
+}
