@@ -1,15 +1,12 @@
 package commands
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/cli/cli/command"
-	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/swarm"
@@ -86,21 +83,7 @@ func (f *createFakeAPI) ServiceCreate(_ context.Context, spec swarm.ServiceSpec,
 
 func runCreateCmd(t *testing.T, api *createFakeAPI, args ...string) (stdout, stderr string, err error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	dockerCLI, err := command.NewDockerCli(command.WithAPIClient(api), command.WithOutputStream(&out), command.WithErrorStream(&errOut))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dockerCLI.Initialize(cliflags.NewClientOptions()); err != nil {
-		t.Fatal(err)
-	}
-	cmd := newCreateCommand(dockerCLI)
-	cmd.SetArgs(args)
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.ExecuteContext(context.Background())
-	return out.String(), errOut.String(), err
+	return runOnAPI(t, api, newCreateCommand, args...)
 }
 
 func TestCreateSendsTheSafeSpec(t *testing.T) {

@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,13 +9,13 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	cliflags "github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
 )
 
 // updateFakeAPI is a swarm with one service, recording what is sent to it.
@@ -106,26 +105,13 @@ func (r *updateRecorder) After(_ context.Context, id string) error {
 
 func runUpdateCmd(t *testing.T, api *updateFakeAPI, v updateVerifier, args ...string) (string, string, error) {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	dcli, err := command.NewDockerCli(command.WithAPIClient(api), command.WithOutputStream(&out), command.WithErrorStream(&errOut))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dcli.Initialize(cliflags.NewClientOptions()); err != nil {
-		t.Fatal(err)
-	}
 	opts := &updateOptions{}
 	if v != nil {
 		// The seam issue 5 plugs into.
 		opts.newVerifier = func(command.Cli) (updateVerifier, error) { return v, nil }
 	}
-	cmd := buildUpdateCommand(dcli, opts)
-	cmd.SetArgs(append([]string{"--detach"}, args...))
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.Execute()
-	return out.String(), errOut.String(), err
+	build := func(c command.Cli) *cobra.Command { return buildUpdateCommand(c, opts) }
+	return runOnAPI(t, api, build, append([]string{"--detach"}, args...)...)
 }
 
 func updateStatus(err error) int {
@@ -329,21 +315,9 @@ func (f pausingFakeAPI) ServiceInspectWithRaw(ctx context.Context, id string, o 
 func TestUpdateVerifiesWhenConvergenceFails(t *testing.T) {
 	api := &updateFakeAPI{svc: updatePinnedRedis()}
 	rec := &updateRecorder{}
-	var out, errOut bytes.Buffer
-	dcli, err := command.NewDockerCli(command.WithAPIClient(pausingFakeAPI{api}), command.WithOutputStream(&out), command.WithErrorStream(&errOut))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := dcli.Initialize(cliflags.NewClientOptions()); err != nil {
-		t.Fatal(err)
-	}
 	opts := &updateOptions{newVerifier: func(command.Cli) (updateVerifier, error) { return rec, nil }}
-	cmd := buildUpdateCommand(dcli, opts)
-	cmd.SetArgs([]string{"--quiet", "--limit-memory", "100M", "cache"}) // not --detach: docker waits
-	cmd.SetOut(&out)
-	cmd.SetErr(&errOut)
-	cmd.SilenceUsage, cmd.SilenceErrors = true, true
-	err = cmd.Execute()
+	build := func(c command.Cli) *cobra.Command { return buildUpdateCommand(c, opts) }
+	_, _, err := runOnAPI(t, pausingFakeAPI{api}, build, "--quiet", "--limit-memory", "100M", "cache") // not --detach: docker waits
 	if err == nil || !strings.Contains(err.Error(), "service update paused") {
 		t.Fatalf("err = %v, want docker's 'service update paused'", err)
 	}
