@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
 
@@ -120,7 +121,7 @@ func runSnapshot(ctx context.Context, dockerCLI command.Cli, opts *snapshotOptio
 	if pre != nil {
 		res.Warnings = append(res.Warnings, pre.Warnings...)
 	}
-	cut, err := flow.StartCut(ctx, c, verifyflow.StopGrace(svc.Spec))
+	cut, err := flow.StartCut(ctx, c, stateful.StopGracePeriod(svc.Spec))
 	if err != nil {
 		return err
 	}

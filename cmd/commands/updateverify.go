@@ -240,7 +240,7 @@ func (d *dataVerifier) Before(ctx context.Context, current swarm.Service, spec *
 	if len(d.oldTasks) > 1 {
 		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(d.oldTasks))}
 	}
-	cut, err := d.flow.StartCut(ctx, c, verifyflow.StopGrace(current.Spec))
+	cut, err := d.flow.StartCut(ctx, c, stateful.StopGracePeriod(current.Spec))
 	if err != nil {
 		return notSent(name, err)
 	}
@@ -267,7 +267,7 @@ func (d *dataVerifier) AfterSend(ctx context.Context, _ string) {
 		return
 	}
 	if d.replaces && len(d.oldTasks) > 0 {
-		deadline := verifyflow.StopGrace(d.current.Spec) + d.flags.timeout
+		deadline := stateful.StopGracePeriod(d.current.Spec) + d.flags.timeout
 		switch err := d.flow.WaitStopped(ctx, d.oldTasks, deadline); {
 		case errors.Is(err, verifyflow.ErrNotReplaced):
 			d.say("The old task is still meant to run after %s: the update does not replace it", verifyflow.NotReplacedAfter)

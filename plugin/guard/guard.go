@@ -15,7 +15,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
@@ -47,9 +46,6 @@ const (
 	// RuleSharedVolume: more than one replica would share one data volume.
 	RuleSharedVolume = "shared-volume"
 )
-
-// DefaultStopGracePeriod is Swarm's stop grace period when the spec sets none.
-const DefaultStopGracePeriod = 10 * time.Second
 
 // Node is a swarm node, for resolving pins written by hostname or by ID.
 type Node struct {
@@ -409,19 +405,11 @@ func (c checker) order() {
 
 // stopGrace: the service must keep at least the time it had to save on SIGTERM.
 func (c checker) stopGrace() {
-	cur, next := StopGracePeriod(c.in.Current), StopGracePeriod(c.in.New)
+	cur, next := stateful.StopGracePeriod(c.in.Current), stateful.StopGracePeriod(c.in.New)
 	if next < cur {
 		c.refuse(RuleStopGrace, "", "the stop grace period would shrink from %s to %s: the service may be killed before it has saved %s (keep --stop-grace-period %s or more, or use --force)",
 			cur, next, strings.Join(c.report.DataPaths, ", "), cur)
 	}
-}
-
-// StopGracePeriod is the spec's stop grace period, Swarm's default when unset.
-func StopGracePeriod(spec swarm.ServiceSpec) time.Duration {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && cs.StopGracePeriod != nil {
-		return *cs.StopGracePeriod
-	}
-	return DefaultStopGracePeriod
 }
 
 // replicas: scaling above one replica is safe only when every data volume is

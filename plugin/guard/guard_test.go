@@ -377,7 +377,7 @@ func TestRuleSharedVolume(t *testing.T) {
 }
 
 func TestStopGracePeriodDefault(t *testing.T) {
-	if got := StopGracePeriod(seed()); got != DefaultStopGracePeriod {
+	if got := stateful.StopGracePeriod(seed()); got != stateful.DefaultStopGracePeriod {
 		t.Fatalf("StopGracePeriod(unset) = %s", got)
 	}
 }

@@ -3,6 +3,7 @@ package stateful
 import (
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
@@ -161,5 +162,18 @@ func TestStatePaths(t *testing.T) {
 	want := []string{"/data", "/extra", "/srv/shared", "/srv/uploads", "/var/lib/x"}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("StatePaths = %q, want %q", got, want)
+	}
+}
+
+func TestStopGracePeriod(t *testing.T) {
+	zero, thirty := time.Duration(0), 30*time.Second
+	for _, c := range []struct {
+		set  *time.Duration
+		want time.Duration
+	}{{nil, DefaultStopGracePeriod}, {&zero, 0}, {&thirty, thirty}} {
+		spec := swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{StopGracePeriod: c.set}}}
+		if got := StopGracePeriod(spec); got != c.want {
+			t.Errorf("StopGracePeriod(%v) = %s, want %s", c.set, got, c.want)
+		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/docker-stateful/docker-stateful/plugin/locate"
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 // API is the part of the Docker API the flow uses (client.APIClient has it).
@@ -204,7 +205,7 @@ func (r *Refused) Error() string {
 func (f *Flow) Preflight(ctx context.Context, c *redisstate.Client, cur, next swarm.ServiceSpec) (*redisstate.PreflightResult, error) {
 	pre, err := redisstate.Preflight(ctx, c, redisstate.PreflightInput{
 		MountTargets:  MountTargets(next),
-		StopGrace:     StopGrace(cur),
+		StopGrace:     stateful.StopGracePeriod(cur),
 		NewAppendOnly: NewAppendOnly(next),
 	})
 	if err != nil {

@@ -10,10 +10,8 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
-
-// DefaultStopGrace is what Swarm uses when a spec sets no stop grace period.
-const DefaultStopGrace = 10 * time.Second
 
 // MountTargets returns the container paths of a spec's volume and bind mounts:
 // where data survives the container (tmpfs and npipe mounts do not count).
@@ -29,14 +27,6 @@ func MountTargets(spec swarm.ServiceSpec) []string {
 		}
 	}
 	return out
-}
-
-// StopGrace is the spec's stop grace period (Swarm's 10 s when unset).
-func StopGrace(spec swarm.ServiceSpec) time.Duration {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && cs.StopGracePeriod != nil && *cs.StopGracePeriod > 0 {
-		return *cs.StopGracePeriod
-	}
-	return DefaultStopGrace
 }
 
 // NewAppendOnly is whether the spec's redis-server command line sets
@@ -59,7 +49,7 @@ const PauseMargin = 30 * time.Second
 // process dies, writes resume by themselves after at most this long.
 func PauseFor(grace time.Duration) time.Duration {
 	if grace <= 0 {
-		grace = DefaultStopGrace
+		grace = stateful.DefaultStopGracePeriod
 	}
 	return grace + PauseMargin
 }

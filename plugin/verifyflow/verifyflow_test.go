@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 func spec(mounts []mount.Mount, grace *time.Duration, args ...string) swarm.ServiceSpec {
@@ -56,10 +57,10 @@ func TestMountTargetsAndDataMount(t *testing.T) {
 }
 
 func TestStopGraceAndPause(t *testing.T) {
-	if g := StopGrace(spec(nil, nil)); g != 10*time.Second {
+	if g := stateful.StopGracePeriod(spec(nil, nil)); g != 10*time.Second {
 		t.Errorf("unset grace = %s, want Swarm's 10s", g)
 	}
-	if g := StopGrace(spec(nil, dur(45*time.Second))); g != 45*time.Second {
+	if g := stateful.StopGracePeriod(spec(nil, dur(45*time.Second))); g != 45*time.Second {
 		t.Errorf("grace = %s", g)
 	}
 	if p := PauseFor(45 * time.Second); p != 75*time.Second {
