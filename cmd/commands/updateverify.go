@@ -93,8 +93,10 @@ pauses writes (CLIENT PAUSE WRITE: readers keep working), saves (SAVE) and
 fingerprints every key. Writes stay paused until the old task has stopped.
 Once the new task's Redis has loaded its data, it fingerprints again and
 reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED keys. When keys of the
-cut are missing or changed it rolls the service back (--no-rollback: not),
-verifies again and says what the rollback restored; the exit status is then 1.
+cut are missing or changed, or the data cannot be checked at all (the new task
+never converges, or its Redis is not ready within --verify-timeout), it rolls
+the service back (--no-rollback: not), verifies again and says what the
+rollback restored; the exit status is then 1.
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
 command line.`
 	cmd.Example += `
