@@ -81,7 +81,7 @@ func TestCreateSeedReplayKeepsData(t *testing.T) {
 	port := cluster.FreePort(t)
 	mgr := C.Manager()
 
-	r := crtCreate(t, 1, "--name", svc, "-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	r := crtCreate(t, 1, "--name", svc, "-p", cluster.PublishRedis(port), "--no-resolve-image", "redis")
 	if r.Err != nil {
 		t.Fatalf("create failed: %v", r.Err)
 	}
@@ -162,7 +162,7 @@ func TestCreatePinToAnotherNode(t *testing.T) {
 	port := cluster.FreePort(t)
 	n2 := C.Node(2)
 
-	r := crtCreate(t, 1, "--quiet", "--name", svc, "--pin", n2.Hostname, "-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	r := crtCreate(t, 1, "--quiet", "--name", svc, "--pin", n2.Hostname, "-p", cluster.PublishRedis(port), "--no-resolve-image", "redis")
 	if r.Err != nil {
 		t.Fatalf("create failed: %v", r.Err)
 	}

@@ -62,13 +62,10 @@ func TestPluginInstalled(t *testing.T) {
 // redis service loses its data on every update that replaces its task, until
 // the data is on a named volume and the service stays on that volume's node.
 func TestSeedDataLoss(t *testing.T) {
-	svc := C.ServiceName(t)
 	vol := C.VolumeName(t)
-	port := cluster.FreePort(t)
 	node1 := C.Node(1)
 
-	C.Docker(t, 1, "service", "create", "--quiet", "--name", svc,
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	svc, port := C.CreateRedis(t, []string{"service", "create"})
 	rdb, _ := C.ServiceRedis(t, svc, port)
 	if v, ok := cluster.Get(t, rdb, "foo"); ok {
 		t.Fatalf("fresh redis already has foo=%q", v)

@@ -4,7 +4,6 @@ package e2e
 
 import (
 	"bytes"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -38,7 +37,7 @@ func TestHooksHint(t *testing.T) {
 	created := C.ServiceName(t)
 	vol := C.VolumeName(t)
 	C.Docker(t, 1, "service", "create", "--quiet", "--name", unsafe, "--no-resolve-image",
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", cluster.FreePort(t)), "redis")
+		"-p", cluster.PublishRedis(cluster.FreePort(t)), "redis")
 	C.Docker(t, 1, "service", "create", "--quiet", "--name", safe, "--no-resolve-image",
 		"--mount", "type=volume,source="+vol+",target=/data", "--constraint", "node.id=="+C.Node(2).ID, "redis")
 

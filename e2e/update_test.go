@@ -59,10 +59,7 @@ func updRefused(t *testing.T, r cluster.Result, svc, version string, task cluste
 // data. docker stateful update refuses it, sends nothing, and says how to fix it.
 func TestUpdateRefusesTheSeedService(t *testing.T) {
 	C.RequirePlugin(t)
-	svc := C.ServiceName(t)
-	port := cluster.FreePort(t)
-	C.Docker(t, 1, "service", "create", "--quiet", "--name", svc,
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	svc, port := C.CreateRedis(t, []string{"service", "create"})
 	rdb, task := C.ServiceRedis(t, svc, port)
 	cluster.Set(t, rdb, "foo", "bar")
 	v0 := updVersion(t, svc)
@@ -130,7 +127,7 @@ func TestUpdateSafeService(t *testing.T) {
 	node := C.Node(2)
 	pin := "node.id==" + node.ID
 	C.Docker(t, 1, "service", "create", "--quiet", "--name", svc,
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port),
+		"-p", cluster.PublishRedis(port),
 		"--mount", "type=volume,source="+vol+",target=/data", "--constraint", pin, "--no-resolve-image", "redis")
 	updSafeServiceFlow(t, svc, vol, pin, port)
 }
@@ -139,10 +136,7 @@ func TestUpdateSafeService(t *testing.T) {
 // docker stateful create (its volume and pin are the plugin's own).
 func TestUpdateStatefulCreatedService(t *testing.T) {
 	C.RequirePlugin(t)
-	svc := C.ServiceName(t)
-	port := cluster.FreePort(t)
-	C.Docker(t, 1, "stateful", "create", "--quiet", "--name", svc,
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	svc, port := C.CreateRedis(t, []string{"stateful", "create"})
 	vol := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}")
 	pin := updInspect(t, svc, `{{index .Spec.Labels "io.docker-stateful.pin"}}`)
 	if vol == "" || pin == "" {

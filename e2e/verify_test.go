@@ -168,11 +168,7 @@ func vfyLoad(t *testing.T, rdb *redis.Client, strs int) int64 {
 // port and returns its name, port and a client to its Redis.
 func vfyCreate(t *testing.T, extra ...string) (string, int, *redis.Client, cluster.Task) {
 	t.Helper()
-	svc := C.ServiceName(t)
-	port := cluster.FreePort(t)
-	args := []string{"stateful", "create", "--quiet", "--name", svc,
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis"}
-	C.Docker(t, 1, append(args, extra...)...)
+	svc, port := C.CreateRedis(t, []string{"stateful", "create"}, extra...)
 	task := C.WaitRunning(t, svc)
 	if len(extra) > 0 { // redis-server args (maybe a password): no client here
 		return svc, port, nil, task
@@ -503,10 +499,7 @@ func TestVerifyNoRollback(t *testing.T) {
 // back, and says plainly that a spec rollback cannot bring the data back.
 func TestVerifyRollbackCannotRestoreAnonymousVolume(t *testing.T) {
 	C.RequirePlugin(t)
-	svc := C.ServiceName(t)
-	port := cluster.FreePort(t)
-	C.Docker(t, 1, "service", "create", "--quiet", "--name", svc,
-		"-p", fmt.Sprintf("published=%d,target=6379,mode=host", port), "--no-resolve-image", "redis")
+	svc, port := C.CreateRedis(t, []string{"service", "create"})
 	rdb, _ := C.ServiceRedis(t, svc, port)
 	cluster.Set(t, rdb, "foo", "bar")
 

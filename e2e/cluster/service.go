@@ -200,3 +200,22 @@ func (c *Cluster) runningTasks(t testing.TB, r Result, n int) ([]Task, bool) {
 	}
 	return tasks, true
 }
+
+// PublishRedis is the --publish value for Redis on port: host mode, since
+// the ingress routing mesh needs IPVS, which the test machines lack.
+func PublishRedis(port int) string {
+	return fmt.Sprintf("published=%d,target=6379,mode=host", port)
+}
+
+// CreateRedis creates a fresh redis service with `docker <create...>` (e.g.
+// "service", "create" or "stateful", "create") on node 1, published on a free
+// port, with args after the image, and returns its name and port.
+func (c *Cluster) CreateRedis(t testing.TB, create []string, args ...string) (string, int) {
+	t.Helper()
+	svc := c.ServiceName(t)
+	port := FreePort(t)
+	cmd := append(append([]string{}, create...), "--quiet", "--name", svc,
+		"-p", PublishRedis(port), "--no-resolve-image", "redis")
+	c.Docker(t, 1, append(cmd, args...)...)
+	return svc, port
+}
