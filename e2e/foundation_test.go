@@ -4,6 +4,7 @@ package e2e
 
 import (
 	"fmt"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -55,6 +56,21 @@ func TestPluginInstalled(t *testing.T) {
 	}
 	if strings.Contains(v, C.Node(1).Hostname) {
 		t.Errorf("docker -H node2 stateful version shows node1's hostname:\n%s", v)
+	}
+
+	// --context and DOCKER_HOST reach the daemon they name, as for plain docker.
+	n3 := C.Node(3)
+	ctxName := "dst-e2e-" + strings.ToLower(n3.Hostname)
+	C.Docker(t, 0, "context", "create", ctxName, "--docker", "host="+n3.Host)
+	t.Cleanup(func() { C.Run(t, 0, "context", "rm", "-f", ctxName) })
+	if v := C.Docker(t, 0, "--context", ctxName, "stateful", "version"); !strings.Contains(v, n3.ID) {
+		t.Errorf("docker --context %s stateful version does not show node3 (%s):\n%s", ctxName, n3.ID, v)
+	}
+	cmd := exec.Command("docker", "stateful", "version", "--format", "{{.Server.SwarmNodeID}}")
+	cmd.Env = append(C.DockerEnv(), "DOCKER_HOST="+n3.Host)
+	out, err := cmd.Output()
+	if err != nil || strings.TrimSpace(string(out)) != n3.ID {
+		t.Errorf("DOCKER_HOST=node3 docker stateful version: %q (%v), want node3's ID %s", out, err, n3.ID)
 	}
 }
 
