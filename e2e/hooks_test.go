@@ -52,7 +52,7 @@ func TestHooksHint(t *testing.T) {
 	}
 
 	out := run("unsafe", "docker service update --limit-memory 100M "+unsafe)
-	want := unsafe + ": /data is on an anonymous volume, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=" + unsafe + "-data,target=/data --constraint-add node.id=="
+	want := unsafe + ": /data is on the anonymous volume of the image's VOLUME, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=" + unsafe + "-data,target=/data --constraint-add node.id=="
 	if !strings.Contains(out, "What's next:") || !strings.Contains(out, want) {
 		t.Errorf("docker service update of the seed's service: no hint %q:\n%s", want, out)
 	}
@@ -79,7 +79,7 @@ func TestHooksHint(t *testing.T) {
 	}
 
 	out = run("create", "docker service create --detach --quiet --no-resolve-image --name "+created+" redis")
-	if !strings.Contains(out, created+": /data is on an anonymous volume") {
+	if !strings.Contains(out, created+": /data is on the anonymous volume of the image's VOLUME") {
 		t.Errorf("docker service create --name %s: no hint:\n%s", created, out)
 	}
 

@@ -15,6 +15,7 @@ import (
 
 	"github.com/docker-stateful/docker-stateful/plugin/createspec"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 type createOptions struct {
@@ -70,7 +71,7 @@ func newCreateCommand(dockerCLI command.Cli) *cobra.Command {
 	flags.StringVar(&opts.format, "format", "", `Format the --dry-run output: "json" or a Go template over the spec`)
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
 	for name, usage := range map[string]string{
-		"stop-grace-period": fmt.Sprintf("Time to wait before force killing a container (ns|us|ms|s|m|h) (default %s: time for a database to save on SIGTERM; over 60s buys nothing, swarm starts the new task after at most 1m)", createspec.DefaultStopGracePeriod),
+		"stop-grace-period": fmt.Sprintf("Time to wait before force killing a container (ns|us|ms|s|m|h) (default %s: time for a database to save on SIGTERM; over 60s buys nothing, swarm starts the new task after at most 1m)", stateful.CreateStopGracePeriod),
 		"update-order":      `Update order ("stop-first"; "start-first" is refused: two tasks would share the data)`,
 		"rollback-order":    `Rollback order ("stop-first"; "start-first" is refused: two tasks would share the data)`,
 	} {
@@ -109,7 +110,7 @@ func runCreate(cmd *cobra.Command, args []string, dockerCLI command.Cli, icli *i
 			return err
 		}
 		for _, w := range r.Warnings {
-			_, _ = fmt.Fprintln(dockerCLI.Err(), "WARNING: "+w)
+			_, _ = fmt.Fprintln(dockerCLI.Err(), "warning: "+w)
 		}
 		for _, n := range r.Notes {
 			_, _ = fmt.Fprintln(dockerCLI.Err(), "docker stateful: "+n)
@@ -159,25 +160,21 @@ func createSafeSpec(ctx context.Context, dockerCLI command.Cli, spec swarm.Servi
 	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
 		image = cs.Image
 	}
-	inspect, err := apiClient.ImageInspect(ctx, image)
+	volumes, err := stateful.LookupImageVolumes(ctx, apiClient, image)
 	if err != nil {
 		if cerrdefs.IsNotFound(err) {
 			return nil, fmt.Errorf("image %s is not on this docker daemon (%s), where docker stateful reads its VOLUMEs: docker pull %s first", image, info.Name, image)
 		}
 		return nil, fmt.Errorf("inspecting image %s: %w", image, err)
 	}
-	var volumes []string
-	if inspect.Config != nil {
-		volumes = createspec.ImageVolumes(inspect.Config.Volumes)
-	}
 
 	nodes, err := apiClient.NodeList(ctx, swarm.NodeListOptions{})
 	if err != nil {
 		return nil, err
 	}
-	res, err := createspec.Apply(spec, volumes, opts, createspec.Cluster{
+	res, err := createspec.Apply(spec, volumes, opts, stateful.Cluster{
 		SelfNodeID: info.Swarm.NodeID,
-		Nodes:      createspec.NodesFrom(nodes),
+		Nodes:      stateful.NodesFrom(nodes),
 	})
 	if err != nil {
 		return nil, err

@@ -7,9 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/docker/cli/cli-plugins/hooks"
@@ -23,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/hint"
+	"github.com/docker-stateful/docker-stateful/plugin/hookconfig"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -168,9 +167,9 @@ func hookReply(ctx context.Context, api hookAPI, arg string, now time.Time) stri
 		hooked = append(hooked, hint.Hooked{Name: s.Spec.Name, ID: s.ID, Text: hint.Text(hint.Service{
 			ID:           s.ID,
 			Spec:         s.Spec,
-			ImageVolumes: images[imageOf(s.Spec)],
+			ImageVolumes: images[serviceImage(s.Spec)],
 			TaskNode:     taskNode[s.ID],
-			Nodes:        len(nodes),
+			Nodes:        stateful.NodesFrom(nodes),
 		})})
 	}
 	if !create {
@@ -188,7 +187,7 @@ func hookReply(ctx context.Context, api hookAPI, arg string, now time.Time) stri
 // its data paths are otherwise unknown (no labels, not a known image), or
 // one has no mount (then the VOLUME says it is on an anonymous volume).
 func needsImageVolumes(spec swarm.ServiceSpec) bool {
-	paths := stateful.DataPaths(spec, nil, nil)
+	paths := stateful.Paths(stateful.DataPathsOf(spec, nil, nil))
 	for _, p := range paths {
 		if _, ok := stateful.MountFor(stateful.Mounts(spec), p); !ok {
 			return true
@@ -198,33 +197,33 @@ func needsImageVolumes(spec swarm.ServiceSpec) bool {
 }
 
 // imageVolumes looks up the VOLUMEs of the images whose data paths or mounts
-// need them (needsImageVolumes), a few at most.
+// need them (needsImageVolumes), a few at most, by full image reference
+// (every tag may declare other VOLUMEs). An image that cannot be looked up
+// maps to nil.
 func imageVolumes(ctx context.Context, api hookAPI, services []swarm.Service) map[string][]string {
 	out := map[string][]string{}
 	for _, s := range services {
-		cs := s.Spec.TaskTemplate.ContainerSpec
-		if cs == nil || !needsImageVolumes(s.Spec) {
+		if s.Spec.TaskTemplate.ContainerSpec == nil || !needsImageVolumes(s.Spec) {
 			continue
 		}
-		ref := imageOf(s.Spec)
+		ref := serviceImage(s.Spec)
 		if _, done := out[ref]; done {
 			continue
 		}
 		if len(out) >= hookMaxImageLookups || ctx.Err() != nil {
 			break
 		}
-		out[ref] = nil
-		// A digest pinned by the manager is often not in the local store:
-		// look the image up by the reference the user gave.
-		name, _, _ := strings.Cut(cs.Image, "@")
-		if img, err := api.ImageInspect(ctx, name); err == nil && img.Config != nil {
-			for v := range img.Config.Volumes {
-				out[ref] = append(out[ref], v)
-			}
-			sort.Strings(out[ref])
-		}
+		out[ref], _ = stateful.LookupImageVolumes(ctx, api, ref)
 	}
 	return out
+}
+
+// serviceImage is the service's image reference as the spec holds it.
+func serviceImage(spec swarm.ServiceSpec) string {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		return cs.Image
+	}
+	return ""
 }
 
 // newConfigHooksCommand edits a docker config.json for install.sh, which
@@ -245,107 +244,17 @@ func newConfigHooksCommand() *cobra.Command {
 				if len(args) != 2 {
 					return errors.New(`"__config-hooks add" takes one argument: the config.json path`)
 				}
-				record, err := addConfigHooks(args[1])
+				record, err := hookconfig.AddFile(args[1])
 				for _, r := range record {
 					_, _ = fmt.Fprintln(cmd.OutOrStdout(), r)
 				}
 				return err
 			case "remove":
-				return removeConfigHooks(args[1], args[2:])
+				return hookconfig.RemoveFile(args[1], args[2:])
 			case "check":
-				return checkConfigHooks(args[1])
+				return hookconfig.CheckFile(args[1])
 			}
 			return fmt.Errorf("unknown action %q: use add, remove or check", args[0])
 		},
 	}
-}
-
-const recordCreatedFile = "created:file"
-
-func addConfigHooks(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
-	created := errors.Is(err, os.ErrNotExist)
-	if err != nil && !created {
-		return nil, err
-	}
-	out, record, err := hint.AddHooks(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w; fix or move it, then run again", path, err)
-	}
-	if len(record) == 0 {
-		return nil, nil
-	}
-	if created {
-		record = append([]string{recordCreatedFile}, record...)
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, err
-		}
-	}
-	return record, writeFileAtomic(path, out)
-}
-
-func checkConfigHooks(path string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if _, _, err := hint.AddHooks(data); err != nil {
-		return fmt.Errorf("%s: %w; fix or move it, then run again", path, err)
-	}
-	return nil
-}
-
-func removeConfigHooks(path string, record []string) error {
-	data, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	out, err := hint.RemoveHooks(data, record)
-	if err != nil {
-		return fmt.Errorf("%s: %w; remove the stateful hooks by hand", path, err)
-	}
-	for _, r := range record {
-		if r == recordCreatedFile && hint.IsEmpty(out) {
-			return os.Remove(path)
-		}
-	}
-	if string(out) == string(data) {
-		return nil
-	}
-	return writeFileAtomic(path, out)
-}
-
-// writeFileAtomic replaces path (through a symlink, keeping its mode; 0600
-// for a new file, as docker writes config.json, which may hold credentials).
-func writeFileAtomic(path string, data []byte) error {
-	if p, err := filepath.EvalSymlinks(path); err == nil {
-		path = p
-	}
-	mode := os.FileMode(0o600)
-	if fi, err := os.Stat(path); err == nil {
-		mode = fi.Mode().Perm()
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -20,6 +20,8 @@ import (
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+
+	"github.com/docker-stateful/docker-stateful/plugin/hookconfig"
 )
 
 type fakeHookAPI struct {
@@ -120,7 +122,7 @@ func TestHookReply(t *testing.T) {
 	update := reply(t, api, `{"RootCmd":"service update","Flags":{"limit-memory":""}}`)
 
 	got := printed(t, update, "update", "--limit-memory", "100M", "stateful")
-	want := "stateful: /data is on an anonymous volume, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"
+	want := "stateful: /data is on the anonymous volume of the image's VOLUME, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"
 	if got != want {
 		t.Errorf("update stateful:\n got %q\nwant %q", got, want)
 	}
@@ -200,7 +202,7 @@ func TestConfigHooksCommand(t *testing.T) {
 	// A config the install created is removed again.
 	fresh := filepath.Join(dir, "new", "config.json")
 	rec := strings.Split(strings.TrimSpace(run("add", fresh)), "\n")
-	if rec[0] != recordCreatedFile {
+	if rec[0] != hookconfig.RecordCreatedFile {
 		t.Errorf("record of a new file: %q", rec)
 	}
 	run(append([]string{"remove", fresh}, rec...)...)

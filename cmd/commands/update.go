@@ -8,7 +8,6 @@ import (
 	"path"
 	"strings"
 
-	"github.com/distribution/reference"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	dockeropts "github.com/docker/cli/opts"
@@ -21,6 +20,7 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/guard"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
 	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 // updateVerifier is the seam for checking the data itself around an update
@@ -241,7 +241,7 @@ func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.S
 		if _, done := in.ImageVolumes[cs.Image]; done {
 			continue
 		}
-		if vols, ok := updateImageVolumes(ctx, api, cs.Image); ok {
+		if vols, err := stateful.LookupImageVolumes(ctx, api, cs.Image); err == nil {
 			in.ImageVolumes[cs.Image] = vols
 		}
 	}
@@ -257,40 +257,9 @@ func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.S
 		}
 	}
 	if nodes, err := api.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
-		for _, n := range nodes {
-			in.Nodes = append(in.Nodes, guard.Node{ID: n.ID, Hostname: n.Description.Hostname})
-		}
+		in.Nodes = stateful.NodesFrom(nodes)
 	}
 	return in
-}
-
-// updateImageVolumes returns the VOLUMEs an image declares, if the image is on the
-// CLI's daemon (by the reference as written, else without its digest).
-func updateImageVolumes(ctx context.Context, api client.APIClient, image string) ([]string, bool) {
-	refs := []string{image}
-	if named, err := reference.ParseNormalizedNamed(image); err == nil {
-		if _, digested := named.(reference.Digested); digested {
-			if tagged, ok := named.(reference.Tagged); ok {
-				if t, err := reference.WithTag(reference.TrimNamed(named), tagged.Tag()); err == nil {
-					refs = append(refs, reference.FamiliarString(t))
-				}
-			} else {
-				refs = append(refs, reference.FamiliarName(named))
-			}
-		}
-	}
-	for _, ref := range refs {
-		img, err := api.ImageInspect(ctx, ref)
-		if err != nil || img.Config == nil {
-			continue
-		}
-		vols := make([]string, 0, len(img.Config.Volumes))
-		for p := range img.Config.Volumes {
-			vols = append(vols, p)
-		}
-		return vols, true
-	}
-	return nil, false
 }
 
 // updateDryRunReport is what --dry-run --format json prints.
@@ -359,7 +328,7 @@ func updateDryRun(w io.Writer, format string, current swarm.Service, target swar
 			fmt.Fprintln(w, "Data paths: none found (the image declares no VOLUME and is not a known database; --data names one)")
 		}
 		for _, p := range r.Warnings {
-			fmt.Fprintf(w, "Warning: %s\n", p.Message)
+			fmt.Fprintf(w, "warning: %s\n", p.Message)
 		}
 		switch r.Verdict {
 		case updateVerdictAllowed:

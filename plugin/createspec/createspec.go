@@ -7,13 +7,14 @@
 // added and why.
 //
 // Nothing here talks to a daemon: the command looks the facts up, so the
-// rules are unit-tested with plain values. DataPathsFor, PlanMounts and
-// PlanPin are the building blocks, reusable by the update guard.
+// rules are unit-tested with plain values. Where the data paths are, where
+// each lives and which node is which come from package stateful, shared with
+// the update guard and the hook's hint; PlanMounts and PlanPin are the rules
+// of create itself.
 package createspec
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 	"time"
 
@@ -23,15 +24,6 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 	"github.com/docker-stateful/docker-stateful/plugin/version"
 )
-
-// DefaultStopGracePeriod is how long a task gets to save its data after
-// SIGTERM before it is killed, when the user did not choose
-// (--stop-grace-period). Docker's 10s can cut a database's final save short;
-// anything above 60s buys nothing, because with stop-first swarmkit starts
-// the replacement task after at most one minute anyway (the two would then
-// share the data directory). 30s leaves room for a large save and for the
-// time the stop order takes to reach the node.
-const DefaultStopGracePeriod = 30 * time.Second
 
 // OrderStopFirst is the only update and rollback order docker stateful
 // accepts: start-first runs the new task next to the old one, two
@@ -59,7 +51,7 @@ type Default struct {
 type Result struct {
 	Spec swarm.ServiceSpec
 	// DataPaths are the paths that hold the service's state, and why.
-	DataPaths []DataPath
+	DataPaths []stateful.DataPath
 	// Holders give the mount holding each data path.
 	Holders []Holder
 	// Mounts are the mounts docker stateful added.
@@ -86,7 +78,7 @@ type Result struct {
 // declares; opts are the user's options; cl describes the swarm. The input
 // spec is not modified. An error means nothing must be created: it is one
 // line naming what to fix.
-func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Cluster) (*Result, error) {
+func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl stateful.Cluster) (*Result, error) {
 	if err := opts.Validate(); err != nil {
 		return nil, err
 	}
@@ -108,7 +100,9 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Clust
 		return nil, fmt.Errorf("--rollback-order start-first would run the new task next to the old one on the same data: docker stateful keeps stop-first")
 	}
 
-	res := &Result{DataPaths: DataPathsFor(spec, imageVolumes, opts.Data), Labels: map[string]string{}}
+	// The paths the labels, image, known-images table and --data name; a
+	// volume the user mounts is left as written, not made a data path.
+	res := &Result{DataPaths: stateful.Declared(stateful.DataPathsOf(spec, imageVolumes, opts.Data)), Labels: map[string]string{}}
 	if len(res.DataPaths) == 0 {
 		return nil, fmt.Errorf("image %s declares no VOLUME and is not a known image: name the paths that hold its data with --data PATH", cs.Image)
 	}
@@ -120,7 +114,7 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Clust
 	out := cloneSpec(spec)
 	ocs := out.TaskTemplate.ContainerSpec
 
-	paths := Paths(res.DataPaths)
+	paths := stateful.Paths(res.DataPaths)
 	holders, added, err := PlanMounts(spec.Name, cs.Mounts, paths, res.PerReplica, opts.VolumeName)
 	if err != nil {
 		return nil, err
@@ -150,7 +144,7 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl Clust
 	}
 
 	if ocs.StopGracePeriod == nil {
-		d := DefaultStopGracePeriod
+		d := stateful.CreateStopGracePeriod
 		ocs.StopGracePeriod = &d
 		res.Defaults = append(res.Defaults, Default{
 			Setting: "--stop-grace-period " + d.String(),
@@ -222,14 +216,4 @@ func cloneSpec(spec swarm.ServiceSpec) swarm.ServiceSpec {
 		out.UpdateConfig = &uc
 	}
 	return out
-}
-
-// LabelKeys returns the keys of labels, sorted.
-func LabelKeys(labels map[string]string) []string {
-	keys := make([]string, 0, len(labels))
-	for k := range labels {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -14,9 +14,9 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/version"
 )
 
-var cluster = Cluster{
+var cluster = stateful.Cluster{
 	SelfNodeID: "n1aaaaaaaaaa",
-	Nodes: []Node{
+	Nodes: []stateful.Node{
 		{ID: "n1aaaaaaaaaa", Hostname: "node1", State: swarm.NodeStateReady, Availability: swarm.NodeAvailabilityActive},
 		{ID: "n2bbbbbbbbbb", Hostname: "node2", State: swarm.NodeStateReady, Availability: swarm.NodeAvailabilityActive},
 		{ID: "n3cccccccccc", Hostname: "node3", State: swarm.NodeStateDown, Availability: swarm.NodeAvailabilityActive},
@@ -37,23 +37,6 @@ func spec(name, image string, replicas uint64) swarm.ServiceSpec {
 
 func vol(src, target string) mount.Mount {
 	return mount.Mount{Type: mount.TypeVolume, Source: src, Target: target}
-}
-
-func TestDataPathsFor(t *testing.T) {
-	s := spec("db", "postgres:16", 1)
-	got := DataPathsFor(s, []string{"/var/lib/postgresql/data/", "/logs"}, []string{"/logs", "/extra"})
-	want := []DataPath{
-		{Path: "/extra", Origins: []string{OriginFlag}},
-		{Path: "/logs", Origins: []string{OriginImage, OriginFlag}},
-		{Path: "/var/lib/postgresql/data", Origins: []string{OriginImage, OriginKnown}},
-	}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("DataPathsFor =\n %+v\nwant\n %+v", got, want)
-	}
-	// Same set as stateful.DataPaths, which the other commands use.
-	if sp := stateful.DataPaths(s, []string{"/var/lib/postgresql/data/", "/logs"}, []string{"/logs", "/extra"}); !reflect.DeepEqual(Paths(got), sp) {
-		t.Fatalf("Paths = %v, stateful.DataPaths = %v", Paths(got), sp)
-	}
 }
 
 func TestValidate(t *testing.T) {
@@ -202,7 +185,7 @@ func TestPlanPin(t *testing.T) {
 		holders     []Holder
 		global      bool
 		opts        Options
-		cl          *Cluster
+		cl          *stateful.Cluster
 		constraint  string // the pin ("" none)
 		added       bool
 		by          string
@@ -234,11 +217,11 @@ func TestPlanPin(t *testing.T) {
 			err: "--pin node3: node node3 (n3cccccccccc) is down, not ready"},
 		{name: "--pin a drained node", holders: local, opts: Options{Pin: "node4"},
 			err: "has availability drain"},
-		{name: "CLI's node drained", holders: local, cl: &Cluster{SelfNodeID: "n4dddddddddd", Nodes: cluster.Nodes},
+		{name: "CLI's node drained", holders: local, cl: &stateful.Cluster{SelfNodeID: "n4dddddddddd", Nodes: cluster.Nodes},
 			err: "this node, node4 (n4dddddddddd), has availability drain: no new task starts there: choose where the service and its data live with --pin NODE"},
-		{name: "CLI's node missing from the list: trust Info", holders: local, cl: &Cluster{SelfNodeID: "zz"},
+		{name: "CLI's node missing from the list: trust Info", holders: local, cl: &stateful.Cluster{SelfNodeID: "zz"},
 			constraint: "node.id==zz", added: true, by: PinBySelf, node: "zz"},
-		{name: "no node ID at all", holders: local, cl: &Cluster{},
+		{name: "no node ID at all", holders: local, cl: &stateful.Cluster{},
 			err: "cannot tell which swarm node"},
 		{name: "--no-pin warns", holders: local, opts: Options{NoPin: true},
 			warning: "--no-pin: the data stays on the node that first ran the task"},
@@ -293,7 +276,7 @@ func TestPlanPin(t *testing.T) {
 }
 
 func TestResolveAmbiguousHostname(t *testing.T) {
-	cl := Cluster{Nodes: []Node{{ID: "a1", Hostname: "h"}, {ID: "b2", Hostname: "h"}}}
+	cl := stateful.Cluster{Nodes: []stateful.Node{{ID: "a1", Hostname: "h"}, {ID: "b2", Hostname: "h"}}}
 	if _, err := cl.Resolve("h"); err == nil || !strings.Contains(err.Error(), "2 nodes are named h (a1, b2): pin by node ID") {
 		t.Fatalf("err = %v", err)
 	}

@@ -56,7 +56,7 @@ func slug(p string) string {
 }
 
 // PlanMounts decides which mount holds each data path (paths sorted, as from
-// DataPathsFor). A path under a persistent mount the user wrote (named
+// stateful.DataPathsOf). A path under a persistent mount the user wrote (named
 // volume, bind or cluster volume at the path or a parent directory) keeps it.
 // Every other path gets a named volume (VolumeSource, or volumeName when the
 // user chose one); a path under another path that gets a volume is held by
@@ -74,7 +74,7 @@ func PlanMounts(service string, userMounts []mount.Mount, paths []string, perRep
 				continue
 			}
 			if path.Clean(m.Target) == p {
-				return nil, nil, fmt.Errorf("--mount type=%s,target=%s: %s holds the service's data and %s dies with the container: give the volume a name (source=NAME), or drop the --mount and docker stateful adds one", m.Type, m.Target, p, describeEphemeral(m))
+				return nil, nil, fmt.Errorf("--mount type=%s,target=%s: %s holds the service's data and %s dies with the container: give the volume a name (source=NAME), or drop the --mount and docker stateful adds one", m.Type, m.Target, p, stateful.LocateMount(p, m))
 			}
 			// A tmpfs or anonymous volume at a parent: our volume is mounted inside it.
 		}
@@ -136,13 +136,6 @@ func parentIn(list []string, p string) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-func describeEphemeral(m mount.Mount) string {
-	if m.Type == mount.TypeVolume {
-		return "an anonymous volume"
-	}
-	return "a " + string(m.Type) + " mount"
 }
 
 // sortHolders puts holders in the order of paths.

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 // WriteMarkedSpec writes after as indented JSON (the spec as it is sent,
@@ -77,11 +79,7 @@ func Describe(res *Result) []string {
 		if h.Added {
 			how = "added"
 		}
-		src := h.Mount.Source
-		if src == "" {
-			src = "(anonymous)"
-		}
-		out = append(out, fmt.Sprintf("data     %s (%s) on %s %s: %s", h.Path, strings.Join(originsOf(res, h.Path), ", "), h.Mount.Type, src, how))
+		out = append(out, fmt.Sprintf("data     %s (%s) on %s: %s", h.Path, strings.Join(originsOf(res, h.Path), ", "), stateful.LocateMount(h.Path, h.Mount), how))
 	}
 	switch p := res.Pin; {
 	case res.Global:
@@ -126,13 +124,9 @@ func Summary(res *Result) []string {
 	name := res.Spec.Name
 	var where []string
 	for _, h := range res.Holders {
-		owner := "volume"
+		s := fmt.Sprintf("%s on %s", h.Path, stateful.LocateMount(h.Path, h.Mount))
 		if !h.Added {
-			owner = "your " + string(h.Mount.Type)
-		}
-		s := fmt.Sprintf("%s on %s %s", h.Path, owner, h.Mount.Source)
-		if h.Added && res.PerReplica {
-			s += " (one per replica)"
+			s = fmt.Sprintf("%s on your %s", h.Path, stateful.LocateMount(h.Path, h.Mount))
 		}
 		where = append(where, s)
 	}

@@ -47,12 +47,6 @@ const (
 	RuleSharedVolume = "shared-volume"
 )
 
-// Node is a swarm node, for resolving pins written by hostname or by ID.
-type Node struct {
-	ID       string
-	Hostname string
-}
-
 // Input is what the guard looks at.
 type Input struct {
 	// Service is the service's name, used in the messages.
@@ -70,7 +64,7 @@ type Input struct {
 	TaskNodes []string
 	// Nodes are the swarm's nodes (nil when unknown: then the guard assumes
 	// there are several).
-	Nodes []Node
+	Nodes []stateful.Node
 	// Rollback is set when New is the previous spec of a rollback.
 	Rollback bool
 }
@@ -95,20 +89,20 @@ type Report struct {
 // Allowed reports whether the update may be sent without --force.
 func (r Report) Allowed() bool { return len(r.Problems) == 0 }
 
-// DataPaths returns the paths that hold the service's state before or after
-// the update: those of stateful.DataPaths for either spec (labels, image
-// VOLUMEs, known images, --data) plus every writable named volume the
-// service mounts now, since a service docker stateful did not create may
-// keep its state anywhere it mounted a volume.
-func DataPaths(in Input) []string {
+// dataPaths returns the paths that hold the service's state before or after
+// the update (stateful.DataPathsOf): every data path of the current spec,
+// including the writable named volumes it mounts, since a service docker
+// stateful did not create may keep its state anywhere it mounted a volume,
+// and the declared data paths of the new spec.
+func dataPaths(in Input) []string {
 	return stateful.MergePaths(
-		stateful.StatePaths(in.Current, in.ImageVolumes[image(in.Current)], in.Extra),
-		stateful.DataPaths(in.New, in.ImageVolumes[image(in.New)], in.Extra))
+		stateful.Paths(stateful.DataPathsOf(in.Current, in.ImageVolumes[image(in.Current)], in.Extra)),
+		stateful.Paths(stateful.Declared(stateful.DataPathsOf(in.New, in.ImageVolumes[image(in.New)], in.Extra))))
 }
 
 // Check applies every rule to the update described by in.
 func Check(in Input) Report {
-	r := Report{DataPaths: DataPaths(in)}
+	r := Report{DataPaths: dataPaths(in)}
 	if len(r.DataPaths) == 0 {
 		return r
 	}
@@ -137,50 +131,49 @@ func (c checker) warn(rule, p, format string, args ...any) {
 // ephemeralAndMounts: every data path must be on persistent storage after the
 // update, on the same mount as before.
 func (c checker) ephemeralAndMounts() {
-	cur, next := stateful.Mounts(c.in.Current), stateful.Mounts(c.in.New)
 	for _, p := range c.report.DataPaths {
-		cm, cok := stateful.MountFor(cur, p)
-		nm, nok := stateful.MountFor(next, p)
-		curSafe := cok && stateful.IsPersistent(cm)
-		newSafe := nok && stateful.IsPersistent(nm)
+		cur, next := c.locate(c.in.Current, p), c.locate(c.in.New, p)
+		curSafe, newSafe := cur.Persistent(), next.Persistent()
 		live := c.hasCurrentData(p)
 		if !curSafe && !newSafe && !c.replacesTasks() {
-			where, _ := c.ephemeral(c.in.Current, p, cm, cok)
 			c.warn(RuleEphemeralData, p, "%s is on %s: this update leaves the container running, but the next one that replaces it will lose the data. Put it on a named volume: %s",
-				p, where, c.fixCommand(p))
+				p, cur, c.fixCommand(p))
 			continue
 		}
 		switch {
 		case !curSafe && !newSafe && !c.isCurrentPath(p):
-			where, _ := c.ephemeral(c.in.New, p, nm, nok)
 			c.refuse(RuleEphemeralData, p, "%s, a data path of %s, would be on %s, which any update loses: add --mount-add type=volume,source=%s,target=%s to this update",
-				p, image(c.in.New), where, c.volumeName(p), p)
+				p, image(c.in.New), next, c.volumeName(p), p)
 		case !curSafe && !newSafe && live:
-			where, short := c.ephemeral(c.in.Current, p, cm, cok)
 			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses it; the data there now cannot be kept by a plain update (it lives only in this task's %s). To keep data from now on, run: %s",
-				p, where, short, c.fixCommand(p))
+				p, cur, cur.Kind, c.fixCommand(p))
 		case !curSafe && !newSafe:
-			where, _ := c.ephemeral(c.in.Current, p, cm, cok)
 			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses it. Put it on a named volume: %s",
-				p, where, c.fixCommand(p))
+				p, cur, c.fixCommand(p))
 		case !curSafe && newSafe && live:
-			where, short := c.ephemeral(c.in.Current, p, cm, cok)
 			c.refuse(RuleEphemeralData, p, "%s is on %s now: this update moves it to %s, but the data there now is not copied and will be lost (it lives only in this task's %s); copy it out first if you need it, then add --force",
-				p, where, describeMount(nm), short)
+				p, cur, next, cur.Kind)
 		case !curSafe:
 			// No task holds data there now: putting it on a volume is the fix.
 		case !newSafe:
 			what := "removes"
-			if nok {
-				what = "replaces it with " + describeMount(nm) + ", removing"
+			if next.Mounted {
+				what = "replaces it with " + next.String() + ", removing"
 			}
-			c.refuse(RuleDataMount, p, "the update %s %s that holds %s: the new task would start with no data (keep the mount, or use --force)", what, describeMount(cm), p)
-		case path.Clean(cm.Target) != path.Clean(nm.Target):
-			c.refuse(RuleDataMount, p, "the update retargets %s: %s would be on %s instead of %s (keep the mount as it is, or use --force)", p, p, describeMount(nm), describeMount(cm))
-		case !sameSource(cm, nm):
-			c.refuse(RuleDataMount, p, "the update re-sources the mount at %s from %s to %s: the data stays behind in the old one (keep the source, or use --force)", cm.Target, describeMount(cm), describeMount(nm))
+			c.refuse(RuleDataMount, p, "the update %s %s that holds %s: the new task would start with no data (keep the mount, or use --force)", what, cur, p)
+		case path.Clean(cur.Mount.Target) != path.Clean(next.Mount.Target):
+			c.refuse(RuleDataMount, p, "the update retargets %s: %s would be on %s instead of %s (keep the mount as it is, or use --force)", p, p, next, cur)
+		case !sameSource(cur.Mount, next.Mount):
+			c.refuse(RuleDataMount, p, "the update re-sources the mount at %s from %s to %s: the data stays behind in the old one (keep the source, or use --force)", cur.Mount.Target, cur, next)
 		}
 	}
+}
+
+// locate is where p lives in spec (stateful.Locate), with what is known of
+// spec's image.
+func (c checker) locate(spec swarm.ServiceSpec, p string) stateful.Location {
+	vols, inspected := c.in.ImageVolumes[image(spec)]
+	return stateful.Locate(spec, p, stateful.ImageFacts{Volumes: vols, Inspected: inspected})
 }
 
 // replacesTasks reports whether the update replaces the service's tasks
@@ -189,16 +182,33 @@ func (c checker) replacesTasks() bool {
 	return stateful.ReplacesTasks(c.in.Current, c.in.New)
 }
 
-// fixCommand is the update that puts p on a named volume pinned to the node
-// running the task.
-func (c checker) fixCommand(p string) string {
+// FixCommand is the update that puts the data paths ps of the service in
+// on named volumes, pinned to the node running its task unless its
+// placement already keeps it there: the fix the guard suggests, and the one
+// the hook's hint prints.
+func FixCommand(in Input, ps ...string) string {
+	r := Report{DataPaths: dataPaths(in)}
+	return checker{in: in, report: &r}.fixCommand(ps...)
+}
+
+// PinCommand is the update that pins the service in to the node running its
+// task: the fix for RuleUnpinned.
+func PinCommand(in Input) string {
+	r := Report{DataPaths: dataPaths(in)}
+	c := checker{in: in, report: &r}
+	return fmt.Sprintf("docker stateful update --constraint-add %s %s", stateful.PinConstraint(c.pinNode()), c.name())
+}
+
+func (c checker) fixCommand(ps ...string) string {
 	var b strings.Builder
 	b.WriteString("docker stateful update")
-	if c.hasCurrentData(p) {
+	if slices.ContainsFunc(ps, c.hasCurrentData) {
 		b.WriteString(" --force")
 	}
-	fmt.Fprintf(&b, " --mount-add type=volume,source=%s,target=%s", c.volumeName(p), p)
-	if !c.global() && !c.pinnedOK(stateful.Constraints(c.in.New)) {
+	for _, p := range ps {
+		fmt.Fprintf(&b, " --mount-add type=volume,source=%s,target=%s", c.volumeName(p), p)
+	}
+	if !c.global() && !stateful.Placed(stateful.Constraints(c.in.New)) {
 		fmt.Fprintf(&b, " --constraint-add %s", stateful.PinConstraint(c.pinNode()))
 	}
 	b.WriteString(" " + c.name())
@@ -214,8 +224,8 @@ func (c checker) hasCurrentData(p string) bool {
 // isCurrentPath reports whether p holds data in the current spec (and not
 // only in the new one, e.g. a path of a new image).
 func (c checker) isCurrentPath(p string) bool {
-	for _, q := range stateful.DataPaths(c.in.Current, c.in.ImageVolumes[image(c.in.Current)], c.in.Extra) {
-		if q == p {
+	for _, dp := range stateful.DataPathsOf(c.in.Current, c.in.ImageVolumes[image(c.in.Current)], c.in.Extra) {
+		if dp.Path == p {
 			return true
 		}
 	}
@@ -283,7 +293,7 @@ func (c checker) pins() {
 			c.refuse(RulePin, "", "the update pins the service with %s, but its task runs on node %s, whose local volume holds %s: the task would restart on the pinned node, on that node's own volume, empty or holding other data (pin with --constraint-add %s instead, or use --force)",
 				joinConstraints(newPins), running, what, stateful.PinConstraint(running))
 		}
-	case len(newPins) == 0 && !c.pinnedOK(stateful.Constraints(c.in.New)):
+	case len(newPins) == 0 && !stateful.Placed(stateful.Constraints(c.in.New)):
 		if c.singleNode() {
 			return
 		}
@@ -301,7 +311,7 @@ func (c checker) pins() {
 func (c checker) localDataPaths() []string {
 	var out []string
 	for _, p := range c.report.DataPaths {
-		if m, ok := stateful.MountFor(stateful.Mounts(c.in.New), p); ok && stateful.IsPersistent(m) && stateful.IsNodeLocal(m) {
+		if c.locate(c.in.New, p).NodeLocal() {
 			out = append(out, p)
 		}
 	}
@@ -311,37 +321,18 @@ func (c checker) localDataPaths() []string {
 func (c checker) localVolumes() string {
 	var out []string
 	for _, p := range c.localDataPaths() {
-		m, _ := stateful.MountFor(stateful.Mounts(c.in.New), p)
-		if d := describeMount(m); !slices.Contains(out, d) {
+		if d := c.locate(c.in.New, p).String(); !slices.Contains(out, d) {
 			out = append(out, d)
 		}
 	}
 	return strings.Join(out, ", ")
 }
 
-// pinnedOK reports whether constraints keep the tasks on chosen nodes in a
-// way the guard cannot evaluate without node labels: node.labels constraints
-// are taken as a deliberate placement.
-func (c checker) pinnedOK(constraints []string) bool {
-	if len(stateful.Pins(constraints)) > 0 {
-		return true
-	}
-	for _, con := range constraints {
-		k, _, ok := strings.Cut(con, "==")
-		if ok && strings.HasPrefix(strings.TrimSpace(k), "node.labels.") {
-			return true
-		}
-	}
-	return false
-}
-
 // nodeID resolves a pin to a node ID ("" when it names no known node and is
 // not a node.id pin).
 func (c checker) nodeID(p stateful.Pin) string {
-	for _, n := range c.in.Nodes {
-		if (p.Key == "node.id" && n.ID == p.Value) || (p.Key == "node.hostname" && n.Hostname == p.Value) {
-			return n.ID
-		}
+	if n, ok := (stateful.Cluster{Nodes: c.in.Nodes}).PinnedNode(p); ok {
+		return n.ID
 	}
 	if p.Key == "node.id" {
 		return p.Value
@@ -423,12 +414,12 @@ func (c checker) replicas() {
 		return // not scaling up: this update adds no sharing
 	}
 	for _, p := range c.report.DataPaths {
-		m, found := stateful.MountFor(stateful.Mounts(c.in.New), p)
-		if !found || !stateful.IsPersistent(m) || stateful.IsPerReplica(m) {
+		loc := c.locate(c.in.New, p)
+		if !loc.Persistent() || loc.Kind == stateful.PerSlotVolume {
 			continue // ephemeral: refused above; per replica: fine
 		}
 		c.refuse(RuleSharedVolume, p, "%d replicas would share %s holding %s: two database processes on one data directory corrupt it (use a per-replica source such as source=%s-{{.Task.Slot}}, keep --replicas 1, or use --force)",
-			n, describeMount(m), p, m.Source)
+			n, loc, p, loc.Mount.Source)
 	}
 }
 
@@ -448,37 +439,6 @@ func subpath(m mount.Mount) string {
 		return m.VolumeOptions.Subpath
 	}
 	return ""
-}
-
-func describeMount(m mount.Mount) string {
-	switch {
-	case m.Type == mount.TypeVolume && m.Source == "":
-		return "an anonymous volume"
-	case m.Type == mount.TypeVolume:
-		return "volume " + m.Source
-	case m.Type == mount.TypeBind:
-		return "bind mount " + m.Source
-	case m.Type == mount.TypeCluster:
-		return "cluster volume " + m.Source
-	}
-	return string(m.Type) + " mount"
-}
-
-// ephemeral says where a data path of spec lives when its mount m (ok:
-// found) does not outlive the task, at length and in short.
-func (c checker) ephemeral(spec swarm.ServiceSpec, p string, m mount.Mount, ok bool) (string, string) {
-	vols, inspected := c.in.ImageVolumes[image(spec)]
-	switch {
-	case ok && m.Type == mount.TypeTmpfs:
-		return "a tmpfs", "tmpfs"
-	case ok:
-		return "an anonymous volume", "anonymous volume"
-	case slices.Contains(vols, p):
-		return "the anonymous volume of the image's VOLUME", "anonymous volume"
-	case inspected:
-		return "the container's own filesystem (no volume is mounted there)", "container filesystem"
-	}
-	return "no named volume (only the image's anonymous volume or the container's filesystem)", "anonymous volume or container"
 }
 
 func joinConstraints(pins []stateful.Pin) string {

@@ -48,7 +48,7 @@ func clone(s swarm.ServiceSpec) swarm.ServiceSpec {
 	return out
 }
 
-var nodes = []Node{{ID: "n1", Hostname: "host1"}, {ID: "n2", Hostname: "host2"}, {ID: "n3", Hostname: "host3"}}
+var nodes = []stateful.Node{{ID: "n1", Hostname: "host1"}, {ID: "n2", Hostname: "host2"}, {ID: "n3", Hostname: "host3"}}
 
 type tcase struct {
 	name    string
@@ -119,7 +119,7 @@ func TestRuleEphemeralData(t *testing.T) {
 				"/data is on the anonymous volume of the image's VOLUME: any update replaces the container and loses it; the data there now cannot be kept by a plain update (it lives only in this task's anonymous volume). To keep data from now on, run: docker stateful update --force --mount-add type=volume,source=cache-data,target=/data --constraint-add node.id==n1 cache",
 			}},
 		{name: "seed service, image not on the CLI's daemon", current: seed, change: limitMemory, refused: []string{
-			"/data is on no named volume (only the image's anonymous volume or the container's filesystem): any update replaces",
+			"/data is on an anonymous volume or the container's filesystem: any update replaces",
 		}},
 		{name: "seed service, image without VOLUME (redis 8)", current: seed, change: limitMemory,
 			input:   func(in *Input) { in.ImageVolumes = map[string][]string{"redis:7": nil} },
@@ -172,7 +172,7 @@ func TestRuleEphemeralData(t *testing.T) {
 			refused: []string{"source=cache-data-srv-kv,target=/srv/kv"}},
 		{name: "new image brings a new data path", current: safe, change: func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Image = "postgres:16"
-		}, refused: []string{"/var/lib/postgresql/data, a data path of postgres:16, would be on no named volume (only the image's anonymous volume or the container's filesystem), which any update loses: add --mount-add type=volume,source=cache-data-var-lib-postgresql-data,target=/var/lib/postgresql/data to this update"}},
+		}, refused: []string{"/var/lib/postgresql/data, a data path of postgres:16, would be on an anonymous volume or the container's filesystem, which any update loses: add --mount-add type=volume,source=cache-data-var-lib-postgresql-data,target=/var/lib/postgresql/data to this update"}},
 		{name: "per-replica volume name when scaled", current: func() swarm.ServiceSpec {
 			s := seed()
 			three := uint64(3)
@@ -377,7 +377,7 @@ func TestRuleSharedVolume(t *testing.T) {
 }
 
 func TestStopGracePeriodDefault(t *testing.T) {
-	if got := stateful.StopGracePeriod(seed()); got != stateful.DefaultStopGracePeriod {
+	if got := stateful.StopGracePeriod(seed()); got != stateful.SwarmStopGracePeriod {
 		t.Fatalf("StopGracePeriod(unset) = %s", got)
 	}
 }
@@ -388,7 +388,7 @@ func TestDataPathsFromEverySource(t *testing.T) {
 	cur.TaskTemplate.ContainerSpec.Mounts = append(cur.TaskTemplate.ContainerSpec.Mounts, mount.Mount{Type: mount.TypeVolume, Source: "x", Target: "/named"})
 	next := clone(cur)
 	next.TaskTemplate.ContainerSpec.Image = "mongo:7"
-	got := DataPaths(Input{Current: cur, New: next, Extra: []string{"/extra/"}, ImageVolumes: map[string][]string{"redis:7": {"/declared"}}})
+	got := dataPaths(Input{Current: cur, New: next, Extra: []string{"/extra/"}, ImageVolumes: map[string][]string{"redis:7": {"/declared"}}})
 	want := "/data /data/db /declared /extra /labelled /named"
 	if strings.Join(got, " ") != want {
 		t.Fatalf("DataPaths = %v, want %s", got, want)

@@ -24,6 +24,13 @@ func spec(name, image string, mounts []mount.Mount, constraints ...string) swarm
 	}
 }
 
+// nodes3, nodes2 and nodes1 are swarms of that many nodes.
+var (
+	nodes3 = []stateful.Node{{ID: "n1", Hostname: "h1"}, {ID: "n2", Hostname: "h2"}, {ID: "n3", Hostname: "h3"}}
+	nodes2 = nodes3[:2]
+	nodes1 = nodes3[:1]
+)
+
 var (
 	named = []mount.Mount{{Type: mount.TypeVolume, Source: "foobarstore", Target: "/data"}}
 	anon  = []mount.Mount{{Type: mount.TypeVolume, Target: "/data"}}
@@ -43,28 +50,28 @@ func TestText(t *testing.T) {
 		svc  Service
 		want []string // substrings; none means no hint
 	}{
-		{"seed: redis with the image's anonymous /data", Service{Spec: spec("stateful", "redis", nil), ImageVolumes: []string{"/data"}, TaskNode: "n1", Nodes: 3},
-			[]string{"stateful: /data is on an anonymous volume, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"}},
-		{"known image without declared VOLUME", Service{Spec: spec("s", "redis:8", nil), Nodes: 3},
+		{"seed: redis with the image's anonymous /data", Service{Spec: spec("stateful", "redis", nil), ImageVolumes: []string{"/data"}, TaskNode: "n1", Nodes: nodes3},
+			[]string{"stateful: /data is on the anonymous volume of the image's VOLUME, lost on every update; to keep it from now on (what is there now cannot be carried over): docker stateful update --force --mount-add type=volume,source=stateful-data,target=/data --constraint-add node.id==n1 stateful"}},
+		{"known image without declared VOLUME", Service{Spec: spec("s", "redis:8", nil), Nodes: nodes3},
 			[]string{"anonymous volume or the container's filesystem, lost on every update; to keep it from now on: docker stateful update --mount-add type=volume,source=s-data,target=/data --constraint-add node.id==<NODE-ID> s"}},
-		{"explicit anonymous mount", Service{Spec: spec("s", "redis", anon), TaskNode: "n2", Nodes: 3}, []string{"on an anonymous volume"}},
-		{"tmpfs", Service{Spec: spec("s", "redis", []mount.Mount{{Type: mount.TypeTmpfs, Target: "/data"}}), Nodes: 3}, []string{"/data is on a tmpfs"}},
-		{"anonymous but pinned: no constraint in the fix", Service{Spec: spec("s", "redis", nil, "node.hostname==n1"), TaskNode: "n1", Nodes: 3},
+		{"explicit anonymous mount", Service{Spec: spec("s", "redis", anon), TaskNode: "n2", Nodes: nodes3}, []string{"on an anonymous volume"}},
+		{"tmpfs", Service{Spec: spec("s", "redis", []mount.Mount{{Type: mount.TypeTmpfs, Target: "/data"}}), Nodes: nodes3}, []string{"/data is on a tmpfs"}},
+		{"anonymous but pinned: no constraint in the fix", Service{Spec: spec("s", "redis", nil, "node.hostname==n1"), TaskNode: "n1", Nodes: nodes3},
 			[]string{"--mount-add type=volume,source=s-data,target=/data s"}},
-		{"replicas get per-slot volumes", Service{Spec: replicated, Nodes: 3}, []string{"source=r-data-{{.Task.Slot}},target=/data"}},
-		{"seed's fix: named volume, not pinned", Service{Spec: spec("stateful", "redis", named), TaskNode: "n1", Nodes: 3},
+		{"replicas get per-slot volumes", Service{Spec: replicated, Nodes: nodes3}, []string{"source=r-data-{{.Task.Slot}},target=/data"}},
+		{"seed's fix: named volume, not pinned", Service{Spec: spec("stateful", "redis", named), TaskNode: "n1", Nodes: nodes3},
 			[]string{"stateful: /data on local volume foobarstore, but nothing pins the service to its node", "pin it: docker stateful update --constraint-add node.id==n1 stateful"}},
-		{"named volume pinned by hostname", Service{Spec: spec("s", "redis", named, "node.hostname==n1"), Nodes: 3}, nil},
-		{"named volume pinned by id", Service{Spec: spec("s", "redis", named, "node.id==abc"), Nodes: 3}, nil},
-		{"named volume placed by node label", Service{Spec: spec("s", "redis", named, "node.labels.db==true"), Nodes: 3}, nil},
-		{"single node swarm", Service{Spec: spec("s", "redis", named), Nodes: 1}, nil},
-		{"global service", Service{Spec: global, Nodes: 3}, nil},
-		{"created with --no-pin", Service{Spec: noPin, Nodes: 3}, nil},
+		{"named volume pinned by hostname", Service{Spec: spec("s", "redis", named, "node.hostname==n1"), Nodes: nodes3}, nil},
+		{"named volume pinned by id", Service{Spec: spec("s", "redis", named, "node.id==abc"), Nodes: nodes3}, nil},
+		{"named volume placed by node label", Service{Spec: spec("s", "redis", named, "node.labels.db==true"), Nodes: nodes3}, nil},
+		{"single node swarm", Service{Spec: spec("s", "redis", named), Nodes: nodes1}, nil},
+		{"global service", Service{Spec: global, Nodes: nodes3}, nil},
+		{"created with --no-pin", Service{Spec: noPin, Nodes: nodes3}, nil},
 		{"nfs volume needs no pin", Service{Spec: spec("s", "redis", []mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: "/data",
-			VolumeOptions: &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "local", Options: map[string]string{"type": "nfs"}}}}}), Nodes: 3}, nil},
-		{"stateless image", Service{Spec: spec("web", "nginx", nil), Nodes: 3}, nil},
-		{"unknown image with a declared volume", Service{Spec: spec("x", "example/db", nil), ImageVolumes: []string{"/var/db"}, Nodes: 3}, []string{"x: /var/db is on an anonymous volume"}},
-		{"named volume of an unknown image, unpinned", Service{Spec: spec("x", "example/app", []mount.Mount{{Type: mount.TypeVolume, Source: "appdata", Target: "/srv"}}), Nodes: 3},
+			VolumeOptions: &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "local", Options: map[string]string{"type": "nfs"}}}}}), Nodes: nodes3}, nil},
+		{"stateless image", Service{Spec: spec("web", "nginx", nil), Nodes: nodes3}, nil},
+		{"unknown image with a declared volume", Service{Spec: spec("x", "example/db", nil), ImageVolumes: []string{"/var/db"}, Nodes: nodes3}, []string{"x: /var/db is on the anonymous volume of the image's VOLUME"}},
+		{"named volume of an unknown image, unpinned", Service{Spec: spec("x", "example/app", []mount.Mount{{Type: mount.TypeVolume, Source: "appdata", Target: "/srv"}}), Nodes: nodes3},
 			[]string{"/srv on local volume appdata"}},
 	}
 	for _, c := range cases {
@@ -87,9 +94,9 @@ func TestText(t *testing.T) {
 }
 
 func TestSeveralDataPaths(t *testing.T) {
-	s := Service{Spec: spec("pg", "postgres", nil), ImageVolumes: []string{"/var/lib/postgresql/data", "/backup"}, TaskNode: "n1", Nodes: 2}
+	s := Service{Spec: spec("pg", "postgres", nil), ImageVolumes: []string{"/var/lib/postgresql/data", "/backup"}, TaskNode: "n1", Nodes: nodes2}
 	got := Text(s)
-	for _, w := range []string{"/backup, /var/lib/postgresql/data are on an anonymous volume",
+	for _, w := range []string{"/backup, /var/lib/postgresql/data are on the anonymous volume of the image's VOLUME",
 		"source=pg-data-backup,target=/backup", "source=pg-data-var-lib-postgresql-data,target=/var/lib/postgresql/data"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("hint %q lacks %q", got, w)

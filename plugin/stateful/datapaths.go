@@ -2,6 +2,7 @@ package stateful
 
 import (
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -9,16 +10,94 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 )
 
-// DataPaths returns the paths that hold a service's state, cleaned, sorted and
-// without duplicates: those recorded in its labels, the image's declared
-// VOLUMEs (looked up by the caller), the built-in table of well-known images,
-// and extra paths the user named (--data).
-func DataPaths(spec swarm.ServiceSpec, imageVolumes, extra []string) []string {
-	var known []string
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		known = KnownDataPaths(cs.Image)
+// Where a data path comes from, shown to the user so that every mount the
+// plugin adds and every refusal has a reason.
+const (
+	OriginLabel = "recorded in the service's labels"
+	OriginImage = "VOLUME declared by the image"
+	OriginKnown = "known data path of the image"
+	OriginFlag  = "--data"
+	OriginMount = "a named volume the service mounts"
+)
+
+// DataPath is a path that holds a service's state, with why it does.
+type DataPath struct {
+	Path    string
+	Origins []string
+}
+
+// Declared reports whether the path holds data for a reason other than a
+// volume mounted there: the labels, the image, the known-images table or
+// --data say so.
+func (d DataPath) Declared() bool {
+	return slices.ContainsFunc(d.Origins, func(o string) bool { return o != OriginMount })
+}
+
+// DataPathsOf returns every path where a service keeps state, cleaned,
+// sorted and without duplicates, each with its origins: the paths recorded
+// in its labels, the image's declared VOLUMEs (imageVolumes, looked up by
+// the caller), the built-in table of well-known images, the paths the user
+// named (--data), and the targets of the writable named volumes it mounts
+// (NamedMounts: a service docker stateful did not create may keep its state
+// anywhere it mounted a volume).
+func DataPathsOf(spec swarm.ServiceSpec, imageVolumes, extra []string) []DataPath {
+	byPath := map[string]*DataPath{}
+	var out []*DataPath
+	add := func(origin string, ps []string) {
+		for _, p := range ps {
+			p = path.Clean(p)
+			dp, ok := byPath[p]
+			if !ok {
+				dp = &DataPath{Path: p}
+				byPath[p] = dp
+				out = append(out, dp)
+			}
+			if !slices.Contains(dp.Origins, origin) {
+				dp.Origins = append(dp.Origins, origin)
+			}
+		}
 	}
-	return MergePaths(LabeledDataPaths(spec.Labels), imageVolumes, known, extra)
+	add(OriginLabel, LabeledDataPaths(spec.Labels))
+	add(OriginImage, imageVolumes)
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		add(OriginKnown, KnownDataPaths(cs.Image))
+	}
+	add(OriginFlag, extra)
+	for _, m := range NamedMounts(spec) {
+		add(OriginMount, []string{m.Target})
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Path < out[j].Path })
+	res := make([]DataPath, len(out))
+	for i, dp := range out {
+		res[i] = *dp
+	}
+	return res
+}
+
+// Declared returns the data paths of dps that are Declared.
+func Declared(dps []DataPath) []DataPath {
+	var out []DataPath
+	for _, dp := range dps {
+		if dp.Declared() {
+			out = append(out, dp)
+		}
+	}
+	return out
+}
+
+// Paths returns just the paths of dps.
+func Paths(dps []DataPath) []string {
+	if len(dps) == 0 {
+		return nil
+	}
+	out := make([]string, len(dps))
+	for i, dp := range dps {
+		out[i] = dp.Path
+	}
+	return out
 }
 
 // NamedMounts returns the writable named volumes (volume or cluster) that
@@ -32,17 +111,6 @@ func NamedMounts(spec swarm.ServiceSpec) []mount.Mount {
 		}
 	}
 	return out
-}
-
-// StatePaths returns every path where the service may keep state, as the
-// update guard and the hook's hint see it: its DataPaths plus the targets of
-// its NamedMounts; cleaned, sorted and without duplicates.
-func StatePaths(spec swarm.ServiceSpec, imageVolumes, extra []string) []string {
-	var targets []string
-	for _, m := range NamedMounts(spec) {
-		targets = append(targets, m.Target)
-	}
-	return MergePaths(DataPaths(spec, imageVolumes, extra), targets)
 }
 
 // MergePaths returns the paths of all lists, cleaned, sorted and without

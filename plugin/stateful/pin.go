@@ -53,3 +53,27 @@ func Replicas(spec swarm.ServiceSpec) (uint64, bool) {
 	}
 	return 0, false
 }
+
+// Matches reports whether the pin names node n.
+func (p Pin) Matches(n Node) bool {
+	if p.Key == "node.id" {
+		return p.Value == n.ID
+	}
+	return p.Value == n.Hostname
+}
+
+// Placed reports whether constraints keep the tasks on chosen nodes: a pin
+// (node.id== or node.hostname==), or a node.labels constraint, taken as a
+// deliberate placement since it cannot be evaluated without node labels.
+func Placed(constraints []string) bool {
+	if len(Pins(constraints)) > 0 {
+		return true
+	}
+	for _, con := range constraints {
+		k, _, ok := strings.Cut(con, "==")
+		if ok && strings.HasPrefix(strings.TrimSpace(k), "node.labels.") {
+			return true
+		}
+	}
+	return false
+}

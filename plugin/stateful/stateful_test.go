@@ -33,12 +33,17 @@ func TestDataPaths(t *testing.T) {
 		Annotations:  swarm.Annotations{Labels: map[string]string{LabelDataPaths: "/srv/state/"}},
 		TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "redis:7@sha256:" + sha}},
 	}
-	got := DataPaths(spec, []string{"/data", "/var/log/x"}, []string{"/extra", "/data/"})
-	want := []string{"/data", "/extra", "/srv/state", "/var/log/x"}
-	if !reflect.DeepEqual(got, want) {
-		t.Fatalf("DataPaths = %v, want %v", got, want)
+	got := DataPathsOf(spec, []string{"/data", "/var/log/x"}, []string{"/extra", "/data/"})
+	want := []DataPath{
+		{"/data", []string{OriginImage, OriginKnown, OriginFlag}},
+		{"/extra", []string{OriginFlag}},
+		{"/srv/state", []string{OriginLabel}},
+		{"/var/log/x", []string{OriginImage}},
 	}
-	if got := DataPaths(swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "busybox"}}}, nil, nil); got != nil {
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("DataPathsOf = %v, want %v", got, want)
+	}
+	if got := DataPathsOf(swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "busybox"}}}, nil, nil); got != nil {
 		t.Fatalf("unknown image without volumes: got %v, want none", got)
 	}
 }
@@ -148,7 +153,7 @@ func TestReplacesTasks(t *testing.T) {
 	}
 }
 
-func TestStatePaths(t *testing.T) {
+func TestDataPathsOfMounts(t *testing.T) {
 	spec := redisSpec()
 	spec.TaskTemplate.ContainerSpec.Mounts = []mount.Mount{
 		{Type: mount.TypeVolume, Source: "uploads", Target: "/srv/uploads/"},
@@ -158,10 +163,15 @@ func TestStatePaths(t *testing.T) {
 		{Type: mount.TypeBind, Source: "/host", Target: "/bind"},
 		{Type: mount.TypeVolume, Source: "cache-data", Target: "/data"}, // also redis' known path
 	}
-	got := StatePaths(spec, []string{"/var/lib/x"}, []string{"/extra"})
+	all := DataPathsOf(spec, []string{"/var/lib/x"}, []string{"/extra"})
+	got := Paths(all)
 	want := []string{"/data", "/extra", "/srv/shared", "/srv/uploads", "/var/lib/x"}
 	if !reflect.DeepEqual(got, want) {
-		t.Errorf("StatePaths = %q, want %q", got, want)
+		t.Errorf("DataPathsOf = %q, want %q", got, want)
+	}
+	// Only mounted, not declared: the update guard does not require them of a new spec.
+	if got, want := Paths(Declared(all)), []string{"/data", "/extra", "/var/lib/x"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Declared = %q, want %q", got, want)
 	}
 }
 
@@ -170,10 +180,39 @@ func TestStopGracePeriod(t *testing.T) {
 	for _, c := range []struct {
 		set  *time.Duration
 		want time.Duration
-	}{{nil, DefaultStopGracePeriod}, {&zero, 0}, {&thirty, thirty}} {
+	}{{nil, SwarmStopGracePeriod}, {&zero, 0}, {&thirty, thirty}} {
 		spec := swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{StopGracePeriod: c.set}}}
 		if got := StopGracePeriod(spec); got != c.want {
 			t.Errorf("StopGracePeriod(%v) = %s, want %s", c.set, got, c.want)
+		}
+	}
+}
+
+// The origins of each path, as create shows them: a path declared twice
+// keeps both reasons, in the order labels, image, known image, --data.
+func TestDataPathsOfOrigins(t *testing.T) {
+	s := swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "postgres:16"}}}
+	got := DataPathsOf(s, []string{"/var/lib/postgresql/data/", "/logs"}, []string{"/logs", "/extra"})
+	want := []DataPath{
+		{Path: "/extra", Origins: []string{OriginFlag}},
+		{Path: "/logs", Origins: []string{OriginImage, OriginFlag}},
+		{Path: "/var/lib/postgresql/data", Origins: []string{OriginImage, OriginKnown}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("DataPathsOf =\n %+v\nwant\n %+v", got, want)
+	}
+}
+
+func TestLookupRefs(t *testing.T) {
+	for in, want := range map[string][]string{
+		"redis":                                 {"redis"},
+		"redis:7":                               {"redis:7"},
+		"redis:7@sha256:" + sha:                 {"redis:7", "redis:7@sha256:" + sha},
+		"docker.io/library/redis@sha256:" + sha: {"redis", "docker.io/library/redis@sha256:" + sha},
+		"redis:latest@sha256:abc":               {"redis:latest", "redis:latest@sha256:abc"}, // not a valid digest: cut by hand
+	} {
+		if got := lookupRefs(in); !reflect.DeepEqual(got, want) {
+			t.Errorf("lookupRefs(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

@@ -6,28 +6,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
-// MountTargets returns the container paths of a spec's volume and bind mounts:
-// where data survives the container (tmpfs and npipe mounts do not count).
-func MountTargets(spec swarm.ServiceSpec) []string {
-	cs := spec.TaskTemplate.ContainerSpec
-	if cs == nil {
-		return nil
-	}
-	var out []string
-	for _, m := range cs.Mounts {
-		if m.Type == mount.TypeVolume || m.Type == mount.TypeBind || m.Type == mount.TypeCluster {
-			out = append(out, m.Target)
-		}
-	}
-	return out
-}
+// MountTargets is stateful.PersistentTargets, kept while flow.go calls it by
+// this name: the container paths of a spec's mounts whose data survives the
+// container (anonymous volumes and tmpfs do not count).
+func MountTargets(spec swarm.ServiceSpec) []string { return stateful.PersistentTargets(spec) }
 
 // NewAppendOnly is whether the spec's redis-server command line sets
 // --appendonly (nil: it does not say, AOF stays as it is).
@@ -49,7 +37,7 @@ const PauseMargin = 30 * time.Second
 // process dies, writes resume by themselves after at most this long.
 func PauseFor(grace time.Duration) time.Duration {
 	if grace <= 0 {
-		grace = stateful.DefaultStopGracePeriod
+		grace = stateful.SwarmStopGracePeriod
 	}
 	return grace + PauseMargin
 }
@@ -65,52 +53,26 @@ func TaskStopped(s swarm.TaskState) bool {
 	return false
 }
 
-// DataMount describes the mount of spec that holds dir.
-type DataMount struct {
-	Target string // "" = dir is on no volume or bind mount
-	Type   mount.Type
-	Source string // "" for an anonymous volume
-}
+// DataMount is where Redis' data directory lives in a spec (stateful.Location).
+type DataMount struct{ stateful.Location }
 
-// Anonymous reports whether the data is on an anonymous volume (or none).
-func (d DataMount) Anonymous() bool {
-	return d.Target == "" || (d.Type == mount.TypeVolume && d.Source == "")
-}
+// Anonymous reports whether the data dies with the container (an anonymous
+// volume, a tmpfs or no mount): a spec rollback cannot bring it back.
+func (d DataMount) Anonymous() bool { return !d.Persistent() }
 
+// String is the location's wording (stateful.Location.String) and, for a
+// mount, where it is mounted: "volume cache-data on /data".
 func (d DataMount) String() string {
-	switch {
-	case d.Target == "":
-		return "no mount of the service (the image's anonymous VOLUME or the container's own filesystem)"
-	case d.Type == mount.TypeVolume && d.Source == "":
-		return "an anonymous volume on " + d.Target
-	case d.Type == mount.TypeBind:
-		return fmt.Sprintf("bind mount %s on %s", d.Source, d.Target)
-	default:
-		return fmt.Sprintf("%s %s on %s", d.Type, d.Source, d.Target)
+	if d.Mounted {
+		return d.Location.String() + " on " + path.Clean(d.Mount.Target)
 	}
+	return d.Location.String()
 }
 
-// DataMountOf finds the volume or bind mount of spec that covers dir (the
-// deepest one).
+// DataMountOf is where dir lives in spec (stateful.Locate; the image is not
+// inspected here).
 func DataMountOf(spec swarm.ServiceSpec, dir string) DataMount {
-	cs := spec.TaskTemplate.ContainerSpec
-	if cs == nil || dir == "" {
-		return DataMount{}
-	}
-	dir = path.Clean(dir)
-	var best DataMount
-	for _, m := range cs.Mounts {
-		if m.Type != mount.TypeVolume && m.Type != mount.TypeBind && m.Type != mount.TypeCluster {
-			continue
-		}
-		t := path.Clean(m.Target)
-		if dir == t || t == "/" || strings.HasPrefix(dir, t+"/") {
-			if len(t) > len(best.Target) {
-				best = DataMount{Target: t, Type: m.Type, Source: m.Source}
-			}
-		}
-	}
-	return best
+	return DataMount{stateful.Locate(spec, dir, stateful.ImageFacts{})}
 }
 
 // RollbackOutcome says in words what a spec rollback did for the data:

@@ -25,17 +25,17 @@ func spec(mounts []mount.Mount, grace *time.Duration, args ...string) swarm.Serv
 
 func dur(d time.Duration) *time.Duration { return &d }
 
-func TestMountTargetsAndDataMount(t *testing.T) {
+func TestPersistentTargetsAndDataMount(t *testing.T) {
 	s := spec([]mount.Mount{
 		{Type: mount.TypeVolume, Source: "cache-data", Target: "/data"},
 		{Type: mount.TypeTmpfs, Target: "/tmp"},
 		{Type: mount.TypeBind, Source: "/srv/conf", Target: "/data/conf"},
 		{Type: mount.TypeVolume, Target: "/anon"},
 	}, nil)
-	if got := strings.Join(MountTargets(s), ","); got != "/data,/data/conf,/anon" {
-		t.Errorf("MountTargets = %s (tmpfs must not count)", got)
+	if got := strings.Join(stateful.PersistentTargets(s), ","); got != "/data,/data/conf" {
+		t.Errorf("PersistentTargets = %s (tmpfs and anonymous volumes must not count)", got)
 	}
-	if MountTargets(swarm.ServiceSpec{}) != nil {
+	if stateful.PersistentTargets(swarm.ServiceSpec{}) != nil {
 		t.Error("no container spec: want no targets")
 	}
 	cases := []struct {
@@ -45,8 +45,8 @@ func TestMountTargetsAndDataMount(t *testing.T) {
 		{"/data", "volume cache-data on /data", false},
 		{"/data/conf/x", "bind mount /srv/conf on /data/conf", false},
 		{"/anon/sub", "an anonymous volume on /anon", true},
-		{"/tmp", "no mount of the service (the image's anonymous VOLUME or the container's own filesystem)", true},
-		{"/database", "no mount of the service (the image's anonymous VOLUME or the container's own filesystem)", true},
+		{"/tmp", "a tmpfs mount on /tmp", true},
+		{"/database", "an anonymous volume or the container's filesystem", true},
 	}
 	for _, c := range cases {
 		dm := DataMountOf(s, c.dir)

@@ -1,4 +1,4 @@
-package hint
+package hookconfig
 
 import (
 	"encoding/json"

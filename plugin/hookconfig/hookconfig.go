@@ -1,4 +1,9 @@
-package hint
+// Package hookconfig registers and removes docker stateful's hint hook in a
+// docker config.json, for install.sh (which cannot count on jq or python):
+// it merges its entries into what is there, keeping every other key and
+// their order, and records what it changed so that removing undoes exactly
+// that.
+package hookconfig
 
 import (
 	"bytes"
