@@ -171,6 +171,7 @@ func TestCreateBadInput(t *testing.T) {
 		{"unknown --pin", nil, []string{"--name", "c", "--pin", "node9", "redis"}, "--pin node9: no such node in this swarm (nodes: node1, node2)"},
 		{"empty --pin", nil, []string{"--name", "c", "--pin", "", "redis"}, "--pin needs a node name or ID"},
 		{"relative --data", nil, []string{"--name", "c", "--data", "data", "redis"}, "--data data: must be an absolute path"},
+		{"--data with a comma", nil, []string{"--name", "c", "--data", "/srv/app,v2", "redis"}, "--data /srv/app,v2: a data path cannot contain ','"},
 		{"--no-pin --pin", nil, []string{"--name", "c", "--no-pin", "--pin", "node2", "redis"}, "--no-pin conflicts with --pin node2"},
 		{"image not on the daemon", nil, []string{"--name", "c", "nosuch:1"}, "image nosuch:1 is not on this docker daemon (node1)"},
 		{"start-first", nil, []string{"--name", "c", "--update-order", "start-first", "redis"}, "--update-order start-first would run"},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path"
 	"strings"
 
 	"github.com/docker/cli/cli"
@@ -120,11 +119,8 @@ exit status is 0 when the update would be sent, 1 when it would be refused.`
 func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.Command, []string) error, dockerFlags map[string]bool, opts *updateOptions, args []string) error {
 	flags := cmd.Flags()
 	for _, p := range opts.data {
-		if !path.IsAbs(p) {
-			return fmt.Errorf("--data %s: must be an absolute path in the container (for example /%s)", p, strings.TrimLeft(p, "./"))
-		}
-		if path.Clean(p) == "/" {
-			return fmt.Errorf("--data %s: the container's root cannot be a volume: name the directory that holds the data", p)
+		if err := stateful.ValidateDataPath(p); err != nil {
+			return fmt.Errorf("--data %s: %w", p, err)
 		}
 	}
 	if opts.format != "" && !opts.dryRun {

@@ -239,6 +239,7 @@ func TestUpdateBadInput(t *testing.T) {
 	api := &updateFakeAPI{svc: updatePinnedRedis()}
 	for _, args := range [][]string{
 		{"--data", "data", "cache"},
+		{"--data", "/srv/app,v2", "--limit-memory", "100M", "cache"},
 		{"--format", "json", "cache"},
 	} {
 		if _, _, err := runUpdateCmd(t, api, nil, args...); err == nil || len(api.sent) != 0 {

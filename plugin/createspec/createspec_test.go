@@ -50,6 +50,8 @@ func TestValidate(t *testing.T) {
 		{"relative data", Options{Data: []string{"data"}}, "--data data: must be an absolute path"},
 		{"dot data", Options{Data: []string{"./data"}}, "for example /data"},
 		{"root data", Options{Data: []string{"/"}}, "--data /: the container's root"},
+		{"comma in data", Options{Data: []string{"/srv/app,v2"}}, "--data /srv/app,v2: a data path cannot contain ','"},
+		{"= in data", Options{Data: []string{"/srv/a=b"}}, "--data /srv/a=b: a data path cannot contain ','"},
 		{"pin and no-pin", Options{Pin: "node2", NoPin: true}, "--no-pin conflicts with --pin node2"},
 		{"volume name", Options{VolumeName: "my_vol.1"}, ""},
 		{"templated volume name", Options{VolumeName: "db-{{.Task.Slot}}"}, ""},

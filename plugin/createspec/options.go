@@ -2,9 +2,9 @@ package createspec
 
 import (
 	"fmt"
-	"path"
 	"regexp"
-	"strings"
+
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 // Options are the user's choices on the command line of docker stateful create.
@@ -26,11 +26,8 @@ func (o Options) Validate() error {
 		return fmt.Errorf("--no-pin conflicts with --pin %s: use one or the other", o.Pin)
 	}
 	for _, p := range o.Data {
-		if !path.IsAbs(p) {
-			return fmt.Errorf("--data %s: must be an absolute path in the container (for example /%s)", p, strings.TrimLeft(p, "./"))
-		}
-		if path.Clean(p) == "/" {
-			return fmt.Errorf("--data %s: the container's root cannot be a volume: name the directory that holds the data", p)
+		if err := stateful.ValidateDataPath(p); err != nil {
+			return fmt.Errorf("--data %s: %w", p, err)
 		}
 	}
 	if o.VolumeName != "" {

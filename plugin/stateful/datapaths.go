@@ -1,6 +1,8 @@
 package stateful
 
 import (
+	"errors"
+	"fmt"
 	"path"
 	"slices"
 	"sort"
@@ -19,6 +21,22 @@ const (
 	OriginFlag  = "--data"
 	OriginMount = "a named volume the service mounts"
 )
+
+// ValidateDataPath checks a data path the user names (--data): absolute,
+// not the container's root, and free of the separators of the labels that
+// record it (a comma would come back as two paths, "=" as a path=volume
+// pair), so that every later update reads it back as written.
+func ValidateDataPath(p string) error {
+	switch {
+	case !path.IsAbs(p):
+		return fmt.Errorf("must be an absolute path in the container (for example /%s)", strings.TrimLeft(p, "./"))
+	case path.Clean(p) == "/":
+		return errors.New("the container's root cannot be a volume: name the directory that holds the data")
+	case strings.ContainsAny(p, ",="):
+		return errors.New("a data path cannot contain ',' or '=' (docker stateful records data paths in comma-separated path=volume labels): name a directory without them")
+	}
+	return nil
+}
 
 // DataPath is a path that holds a service's state, with why it does.
 type DataPath struct {

@@ -216,3 +216,25 @@ func TestLookupRefs(t *testing.T) {
 		}
 	}
 }
+
+// A data path goes into comma-separated path=volume labels and must come
+// back from them as written.
+func TestValidateDataPath(t *testing.T) {
+	for _, p := range []string{"/data", "/srv/app-v2", "/var/lib/my sql"} {
+		if err := ValidateDataPath(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+		labels := map[string]string{LabelDataPaths: p, LabelVolumes: FormatVolumes(map[string]string{p: "v"})}
+		if got := LabeledDataPaths(labels); len(got) != 1 || got[0] != p {
+			t.Errorf("%s comes back from the label as %q", p, got)
+		}
+		if got := LabeledVolumes(labels); got[p] != "v" {
+			t.Errorf("%s comes back from the volumes label as %q", p, got)
+		}
+	}
+	for _, p := range []string{"data", "/", "/srv/app,v2", "/srv/a=b"} {
+		if ValidateDataPath(p) == nil {
+			t.Errorf("%s: accepted", p)
+		}
+	}
+}
