@@ -249,3 +249,33 @@ func updSafeServiceFlow(t *testing.T, svc, vol, pin string, port int) {
 		t.Errorf("foo = %q after --force --mount-rm /data: the data should be gone from the new task", v)
 	}
 }
+
+// TestUpdateRefusesWhenThePinnedNodeTakesNoTask: when the node a service is
+// pinned to takes no new task (paused here; drained and down are the same
+// rule), an update that replaces the task would stop it and start none. The
+// guard refuses it, --dry-run says so, nothing is sent; an update that
+// replaces no task still goes through. (Pause, not drain: the node keeps
+// running the tasks of other tests on a shared cluster.)
+func TestUpdateRefusesWhenThePinnedNodeTakesNoTask(t *testing.T) {
+	C.RequirePlugin(t)
+	node := C.Node(3)
+	svc, port := C.CreateRedis(t, []string{"stateful", "create"}, "--pin", node.Hostname)
+	_, task := C.ServiceRedis(t, svc, port)
+	v0 := updVersion(t, svc)
+
+	C.Docker(t, 1, "node", "update", "--availability", "pause", node.ID)
+	t.Cleanup(func() { C.Docker(t, 1, "node", "update", "--availability", "active", node.ID) })
+
+	want := "the task can run nowhere: the service is pinned by node.id==" + node.ID + " to node " + node.Hostname + " (" + node.ID + "), which has availability pause"
+	r := updStateful(t, "--dry-run", "--limit-memory", "100M", svc)
+	if r.ExitCode() != 1 || !strings.Contains(r.Stdout, "Verdict: refused") || !strings.Contains(r.Stdout, want) {
+		t.Errorf("--dry-run with the pinned node paused: exit %d, want 1 and %q", r.ExitCode(), want)
+	}
+	r = updStateful(t, "--limit-memory", "100M", svc)
+	updRefused(t, r, svc, v0, task, "refused: "+want)
+
+	// Labels replace no task: allowed on a paused node.
+	if r = updStateful(t, "--label-add", "owner=e2e", svc); r.ExitCode() != 0 {
+		t.Errorf("--label-add with the pinned node paused: exit %d, want 0", r.ExitCode())
+	}
+}

@@ -79,7 +79,9 @@ refuse (and send nothing) when the update would lose the service's data:
     data directory);
   - a stop grace period shorter than the service has (it may be killed
     before it has saved);
-  - scaling above one replica when the data volume is not per replica.
+  - scaling above one replica when the data volume is not per replica;
+  - replacing the task while the node it is pinned to takes no new task
+    (drained, paused, down or gone): it would stop and run nowhere.
 
 Data paths come from the service's docker stateful labels, the image's
 VOLUMEs (if the image is on this daemon), a table of well-known images, the

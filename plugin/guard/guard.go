@@ -45,6 +45,10 @@ const (
 	RuleStopGrace = "stop-grace-period"
 	// RuleSharedVolume: more than one replica would share one data volume.
 	RuleSharedVolume = "shared-volume"
+	// RuleNowhere: the update replaces the task, but the node the service is
+	// pinned to takes no new task (drained, paused, down or gone): the old
+	// task stops and the new one can run nowhere.
+	RuleNowhere = "nowhere-to-run"
 )
 
 // Input is what the guard looks at.
@@ -109,6 +113,7 @@ func Check(in Input) Report {
 	c := checker{in: in, report: &r}
 	c.ephemeralAndMounts()
 	c.pins()
+	c.nowhere()
 	c.order()
 	c.stopGrace()
 	c.replicas()
@@ -363,6 +368,28 @@ func (c checker) runningNode() string {
 }
 
 func (c checker) singleNode() bool { return len(c.in.Nodes) == 1 }
+
+// nowhere: an update that replaces the task needs a node that takes it. A
+// pinned node that is drained, paused or down (or no longer in the swarm)
+// takes none: docker would stop the running task and the new one would stay
+// pending, the service down, until the node is back.
+func (c checker) nowhere() {
+	if c.global() || len(c.in.Nodes) == 0 || !c.replacesTasks() {
+		return
+	}
+	cl := stateful.Cluster{Nodes: c.in.Nodes}
+	for _, p := range stateful.Pins(stateful.Constraints(c.in.New)) {
+		n, ok := cl.PinnedNode(p)
+		switch {
+		case !ok && p.Key == "node.id":
+			c.refuse(RuleNowhere, "", "the task can run nowhere: the service is pinned by %s to a node that is not in this swarm (nodes: %s), so the update would stop the running task and start none (pin it to the node that holds the data, or use --force)",
+				p.Constraint, cl.Hostnames())
+		case ok && n.Schedulable() != "":
+			c.refuse(RuleNowhere, "", "the task can run nowhere: the service is pinned by %s to node %s, which %s; the update would stop the running task and start none until the node takes tasks again (make it Ready and Active first, e.g. docker node update --availability active %s, or use --force)",
+				p.Constraint, n, n.Schedulable(), n.Hostname)
+		}
+	}
+}
 
 // order: start-first starts the new container before the old one stopped,
 // two processes on one data directory.

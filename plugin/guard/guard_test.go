@@ -394,3 +394,35 @@ func TestDataPathsFromEverySource(t *testing.T) {
 		t.Fatalf("DataPaths = %v, want %s", got, want)
 	}
 }
+
+func TestRuleNowhere(t *testing.T) {
+	withNode := func(n stateful.Node) func(*Input) {
+		return func(in *Input) {
+			in.Nodes = []stateful.Node{n, nodes[1], nodes[2]}
+		}
+	}
+	drained := withNode(stateful.Node{ID: "n1", Hostname: "host1", State: swarm.NodeStateReady, Availability: swarm.NodeAvailabilityDrain})
+	run(t, RuleNowhere, []tcase{
+		{name: "pinned node drained", current: safe, change: limitMemory, input: drained,
+			refused: []string{"the task can run nowhere: the service is pinned by node.id==n1 to node host1 (n1), which has availability drain: no new task starts there; the update would stop the running task and start none until the node takes tasks again (make it Ready and Active first, e.g. docker node update --availability active host1, or use --force)"}},
+		{name: "pinned node paused", current: safe, change: limitMemory,
+			input:   withNode(stateful.Node{ID: "n1", Hostname: "host1", State: swarm.NodeStateReady, Availability: swarm.NodeAvailabilityPause}),
+			refused: []string{"which has availability pause"}},
+		{name: "pinned node down", current: safe, change: limitMemory,
+			input:   withNode(stateful.Node{ID: "n1", Hostname: "host1", State: swarm.NodeStateDown, Availability: swarm.NodeAvailabilityActive}),
+			refused: []string{"to node host1 (n1), which is down, not ready"}},
+		{name: "pinned by hostname to a drained node", current: func() swarm.ServiceSpec {
+			s := safe()
+			s.TaskTemplate.Placement.Constraints = []string{"node.hostname==host1"}
+			return s
+		}, change: limitMemory, input: drained, refused: []string{"pinned by node.hostname==host1 to node host1 (n1), which has availability drain"}},
+		{name: "pinned node left the swarm", current: safe, change: limitMemory, input: func(in *Input) { in.Nodes = nodes[1:] },
+			refused: []string{"pinned by node.id==n1 to a node that is not in this swarm (nodes: host2, host3)"}},
+		{name: "drained, but the update replaces no task", current: safe, change: func(s *swarm.ServiceSpec) {
+			s.Labels = map[string]string{"owner": "me"}
+		}, input: drained},
+		{name: "active and ready", current: safe, change: limitMemory,
+			input: withNode(stateful.Node{ID: "n1", Hostname: "host1", State: swarm.NodeStateReady, Availability: swarm.NodeAvailabilityActive})},
+		{name: "nodes unknown", current: safe, change: limitMemory, input: func(in *Input) { in.Nodes = nil }},
+	})
+}
