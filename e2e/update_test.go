@@ -279,3 +279,31 @@ func TestUpdateRefusesWhenThePinnedNodeTakesNoTask(t *testing.T) {
 		t.Errorf("--label-add with the pinned node paused: exit %d, want 0", r.ExitCode())
 	}
 }
+
+// TestUpdateRefusesWhatRedisWouldLose: options that make Redis lose its
+// data though its volume and pin stay (AOF on at start ignores dump.rdb,
+// another --dir, saves off, SIGKILL, a read-only data volume) are refused,
+// nothing sent, the data there.
+func TestUpdateRefusesWhatRedisWouldLose(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port := C.CreateRedis(t, []string{"stateful", "create"})
+	vol := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}")
+	rdb, task := C.ServiceRedis(t, svc, port)
+	cluster.Set(t, rdb, "foo", "bar")
+	v0 := updVersion(t, svc)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--args", "--appendonly yes"}, "refused: --appendonly yes at start makes Redis load only its (new, empty) append-only file and ignore dump.rdb"},
+		{[]string{"--args", "--dir /tmp"}, "refused: the update moves Redis' data directory from /data to /tmp"},
+		{[]string{"--args", `--save ""`}, `refused: --save "" with appendonly off turns persistence off`},
+		{[]string{"--stop-signal", "SIGKILL"}, "refused: --stop-signal SIGKILL kills the service at once"},
+		{[]string{"--mount-rm", "/data", "--mount-add", "type=volume,source=" + vol + ",target=/data,readonly"}, "refused: the update makes volume " + vol + " read-only"},
+	} {
+		updRefused(t, updStateful(t, append(c.args, svc)...), svc, v0, task, c.want)
+	}
+	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
+		t.Errorf("foo = %q (exists %v) after the refusals, want bar", v, ok)
+	}
+}

@@ -72,13 +72,19 @@ refuse (and send nothing) when the update would lose the service's data:
 
   - a data path left on an anonymous volume or a tmpfs (any update replaces
     the container, and its anonymous volume with it);
-  - removing, retargeting or re-sourcing the mount that holds a data path;
+  - removing, retargeting, re-sourcing or making read-only the mount that
+    holds a data path;
   - removing or changing the pin that keeps the task on the node holding its
     local volume, or leaving such a volume unpinned;
   - --update-order or --rollback-order start-first (two containers on one
     data directory);
-  - a stop grace period shorter than the service has (it may be killed
-    before it has saved);
+  - a stop grace period shorter than the service has, or --stop-signal
+    SIGKILL (it may be killed before it has saved);
+  - for Redis images, options that lose the data: --appendonly yes at start
+    (Redis ignores dump.rdb), another --dir or --workdir, --save "" with
+    AOF off;
+  - changing node.labels constraints that keep the task near its local
+    volume;
   - scaling above one replica when the data volume is not per replica;
   - replacing the task while the node it is pinned to takes no new task
     (drained, paused, down or gone): it would stop and run nowhere.

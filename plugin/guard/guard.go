@@ -113,7 +113,9 @@ func Check(in Input) Report {
 	c := checker{in: in, report: &r}
 	c.ephemeralAndMounts()
 	c.pins()
+	c.placement()
 	c.nowhere()
+	c.command()
 	c.order()
 	c.stopGrace()
 	c.replicas()
@@ -170,6 +172,8 @@ func (c checker) ephemeralAndMounts() {
 			c.refuse(RuleDataMount, p, "the update retargets %s: %s would be on %s instead of %s (keep the mount as it is, or use --force)", p, p, next, cur)
 		case !sameSource(cur.Mount, next.Mount):
 			c.refuse(RuleDataMount, p, "the update re-sources the mount at %s from %s to %s: the data stays behind in the old one (keep the source, or use --force)", cur.Mount.Target, cur, next)
+		case next.Mount.ReadOnly && !cur.Mount.ReadOnly:
+			c.refuse(RuleDataMount, p, "the update makes %s read-only: the service can no longer write %s, so it cannot save its data (keep it writable, or use --force)", next, p)
 		}
 	}
 }

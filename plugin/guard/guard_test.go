@@ -426,3 +426,76 @@ func TestRuleNowhere(t *testing.T) {
 		{name: "nodes unknown", current: safe, change: limitMemory, input: func(in *Input) { in.Nodes = nil }},
 	})
 }
+
+func withArgs(args ...string) func(*swarm.ServiceSpec) {
+	return func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.Args = args }
+}
+
+func TestRuleCommand(t *testing.T) {
+	savesOff := func() swarm.ServiceSpec {
+		s := safe()
+		s.TaskTemplate.ContainerSpec.Args = []string{"redis-server", "--save", ""}
+		return s
+	}
+	run(t, RuleCommand, []tcase{
+		{name: "AOF turned on at start", current: safe, change: withArgs("--appendonly", "yes"),
+			refused: []string{"--appendonly yes at start makes Redis load only its (new, empty) append-only file and ignore dump.rdb"}},
+		{name: "AOF already on", current: func() swarm.ServiceSpec {
+			s := safe()
+			s.TaskTemplate.ContainerSpec.Args = []string{"redis-server", "--appendonly", "yes"}
+			return s
+		}, change: func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Args = []string{"redis-server", "--appendonly", "yes", "--maxmemory", "1gb"}
+		}},
+		{name: "--dir elsewhere", current: safe, change: withArgs("redis-server", "--dir", "/tmp"),
+			refused: []string{"the update moves Redis' data directory from /data to /tmp (--dir, --workdir): Redis starts there with no data"}},
+		{name: "--dir relative to the workdir, same place", current: safe, change: withArgs("redis-server", "--dir", ".")},
+		{name: "--workdir elsewhere", current: safe, change: func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Args = []string{"redis-server", "--maxmemory", "1gb"}
+			s.TaskTemplate.ContainerSpec.Dir = "/srv"
+		}, refused: []string{"from /data to /srv"}},
+		{name: "saves turned off with AOF off", current: safe, change: withArgs("redis-server", "--save", ""),
+			refused: []string{`--save "" with appendonly off turns persistence off: Redis writes nothing to /data`}},
+		{name: "saves off with AOF on", current: safe, change: withArgs("redis-server", "--save", "", "--appendonly", "yes"),
+			refused: []string{"--appendonly yes at start"}},
+		{name: "saves were already off", current: savesOff, change: limitMemory},
+		{name: "another save schedule", current: safe, change: withArgs("redis-server", "--save", "60 1000")},
+		{name: "not a redis image", current: safe, change: func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Image = "example/app"
+			s.TaskTemplate.ContainerSpec.Args = []string{"--dir", "/tmp"}
+		}},
+	})
+}
+
+func TestRuleStopSignal(t *testing.T) {
+	run(t, RuleStopSignal, []tcase{
+		{name: "SIGKILL", current: safe, change: func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.StopSignal = "SIGKILL" },
+			refused: []string{"--stop-signal SIGKILL kills the service at once, without the save on shutdown that keeps /data"}},
+		{name: "9", current: safe, change: func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.StopSignal = "9" }, refused: []string{"--stop-signal 9"}},
+		{name: "SIGINT", current: safe, change: func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.StopSignal = "SIGINT" }},
+	})
+}
+
+func TestReadOnlyDataMount(t *testing.T) {
+	run(t, RuleDataMount, []tcase{
+		{name: "read-only", current: safe, change: func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.Mounts[0].ReadOnly = true },
+			refused: []string{"the update makes volume cache-data read-only: the service can no longer write /data"}},
+	})
+}
+
+func TestPlacementByNodeLabels(t *testing.T) {
+	labelled := func() swarm.ServiceSpec {
+		s := safe()
+		s.TaskTemplate.Placement.Constraints = []string{"node.labels.db==a"}
+		return s
+	}
+	run(t, RulePin, []tcase{
+		{name: "label swapped", current: labelled, change: func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.Placement.Constraints = []string{"node.labels.db==b"}
+		}, refused: []string{"the update changes the placement node.labels.db==a to node.labels.db==b while a local volume holds /data"}},
+		{name: "label kept, another added", current: labelled, change: func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.Placement.Constraints = []string{"node.labels.db==a", "node.labels.ssd==true"}
+		}},
+		{name: "label kept", current: labelled, change: limitMemory},
+	})
+}
