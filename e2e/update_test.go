@@ -259,7 +259,7 @@ func updSafeServiceFlow(t *testing.T, svc, vol, pin string, port int) {
 func TestUpdateRefusesWhenThePinnedNodeTakesNoTask(t *testing.T) {
 	C.RequirePlugin(t)
 	node := C.Node(3)
-	svc, port := C.CreateRedis(t, []string{"stateful", "create"}, "--pin", node.Hostname)
+	svc, port := C.CreateRedis(t, []string{"stateful", "create", "--pin", node.Hostname})
 	_, task := C.ServiceRedis(t, svc, port)
 	v0 := updVersion(t, svc)
 
