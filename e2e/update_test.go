@@ -299,7 +299,7 @@ func TestUpdateRefusesWhatRedisWouldLose(t *testing.T) {
 		{[]string{"--args", "--dir /tmp"}, "refused: the update moves Redis' data directory from /data to /tmp"},
 		{[]string{"--args", `--save ""`}, `refused: --save "" with appendonly off turns persistence off`},
 		{[]string{"--stop-signal", "SIGKILL"}, "refused: --stop-signal SIGKILL kills the service at once"},
-		{[]string{"--mount-rm", "/data", "--mount-add", "type=volume,source=" + vol + ",target=/data,readonly"}, "refused: the update makes volume " + vol + " read-only"},
+		{[]string{"--mount-add", "type=volume,source=" + vol + ",target=/data,readonly"}, "refused: the update makes volume " + vol + " read-only"},
 	} {
 		updRefused(t, updStateful(t, append(c.args, svc)...), svc, v0, task, c.want)
 	}
