@@ -210,3 +210,27 @@ func TestConfigHooksCommand(t *testing.T) {
 		t.Errorf("config created by add still there after remove: %v", err)
 	}
 }
+
+// Every tag of an image may declare other VOLUMEs: the hook looks each image
+// up by its full reference, not once per repository.
+func TestHookImagesByFullReference(t *testing.T) {
+	now := time.Now()
+	api := &fakeHookAPI{
+		nodes: 3,
+		services: []swarm.Service{
+			svc("id-one-aaaaaaaaaaaaaaaaaaaa", "one", "example/db:1", now, nil),
+			svc("id-two-bbbbbbbbbbbbbbbbbbbb", "two", "example/db:2", now.Add(-time.Minute), nil),
+		},
+		volumes: map[string]map[string]struct{}{"example/db:1": {"/var/db": {}}, "example/db:2": {}},
+	}
+	update := reply(t, api, `{"RootCmd":"service update","Flags":{"limit-memory":""}}`)
+	if got := printed(t, update, "update", "--limit-memory", "100M", "one"); !strings.Contains(got, "one: /var/db is on the anonymous volume of the image's VOLUME") {
+		t.Errorf("update one (example/db:1 declares /var/db): got %q", got)
+	}
+	if got := printed(t, update, "update", "--limit-memory", "100M", "two"); got != "" {
+		t.Errorf("update two (example/db:2 declares no VOLUME): want nothing, got %q", got)
+	}
+	if !reflect.DeepEqual(api.inspects, []string{"example/db:1", "example/db:2"}) {
+		t.Errorf("image lookups = %v, want one per full reference", api.inspects)
+	}
+}
