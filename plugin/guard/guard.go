@@ -4,9 +4,12 @@
 // lists every problem, one clear sentence each, with the flags that fix it.
 //
 // The guard reasons from the specs alone (plus facts the caller looks up:
-// the image's declared VOLUMEs, the nodes and where the tasks run), so it
-// handles services that docker stateful did not create, and is unit-tested
-// without a daemon.
+// the image's declared VOLUMEs, the nodes and where the tasks run), with the
+// shared model of where each data path lives (stateful.Location) and, for
+// images it knows, what their command line does with the data (command.go),
+// so it handles services that docker stateful did not create, and is
+// unit-tested without a daemon. The hook's hint is its verdict on the next
+// update that replaces the task.
 package guard
 
 import (
