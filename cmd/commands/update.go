@@ -50,6 +50,7 @@ type updateOptions struct {
 	dryRun bool
 	format string
 	data   []string
+	verify updateVerifyOptions // updateverify.go
 
 	// newVerifier returns the verifier for this run, or nil when none was
 	// asked for. It runs after flag parsing, before docker's command.
@@ -112,7 +113,7 @@ exit status is 0 when the update would be sent, 1 when it would be refused.`
 		return runUpdate(cmd, icli, dockerRunE, dockerFlags, opts, args)
 	}
 	// updateverify.go: --verify and its flags, opts.newVerifier
-	addUpdateVerifyFlags(cmd, opts)
+	addUpdateVerifyFlags(dockerCLI, cmd, opts)
 	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE/IMAGE argument, --pin, --volume-name
 	return cmd
 }
@@ -127,7 +128,7 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 			return fmt.Errorf("--data %s: the container's root cannot be a volume: name the directory that holds the data", p)
 		}
 	}
-	if opts.format != "" && !opts.dryRun {
+	if opts.format != "" && !opts.dryRun && !opts.verify.enabled {
 		return errors.New("--format only applies with --dry-run or --verify")
 	}
 	force, _ := flags.GetBool("force")
