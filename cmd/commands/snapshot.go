@@ -83,7 +83,7 @@ func runSnapshot(ctx context.Context, dockerCLI command.Cli, opts *snapshotOptio
 	if err != nil {
 		return err
 	}
-	return writeFormatted(dockerCLI.Out(), opts.format, res, func(w io.Writer) error {
+	return writeReport(dockerCLI.Out(), opts.format, res, func(w io.Writer) error {
 		_, err := fmt.Fprintln(w, res.ID)
 		return err
 	})

@@ -302,7 +302,7 @@ type updateDryRunReport struct {
 	Rollback  bool              `json:"rollback,omitempty"`
 	Diff      []specdiff.Change `json:"diff"`
 	Verdict   string            `json:"verdict"` // allowed, refused, or forced (refused, overridden by --force)
-	DataPaths []string          `json:"dataPaths"`
+	DataPaths []string          `json:"data_paths"`
 	Problems  []guard.Problem   `json:"problems"`
 	Warnings  []guard.Problem   `json:"warnings,omitempty"`
 }
@@ -343,7 +343,7 @@ func updateDryRun(w io.Writer, format string, current swarm.Service, target swar
 			r.Verdict, status = updateVerdictForced, 0
 		}
 	}
-	err := writeFormatted(w, format, r, func(w io.Writer) error {
+	err := writeReport(w, format, r, func(w io.Writer) error {
 		what := "update"
 		if rollback {
 			what = "rollback to the previous spec"

@@ -201,7 +201,7 @@ func TestUpdateDryRun(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		if r.Verdict != "refused" || len(r.Problems) != 1 || r.Problems[0].Rule != "data-mount" || len(r.Diff) != 1 || r.Diff[0].Field != "Mounts" {
+		if r.Verdict != "refused" || len(r.Problems) != 1 || r.Problems[0].Code != "data-mount" || len(r.Diff) != 1 || r.Diff[0].Field != "Mounts" {
 			t.Fatalf("report = %+v", r)
 		}
 	})

@@ -76,7 +76,7 @@ func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updat
 			service = args[0]
 		}
 		// every --format document has a verdict, also on error
-		if werr := writeFormatted(out, opts.format, active.Outcome(service, err), nil); werr != nil && err == nil {
+		if werr := writeReport(out, opts.format, active.Outcome(service, err), nil); werr != nil && err == nil {
 			return werr
 		}
 		return err

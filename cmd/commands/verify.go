@@ -73,7 +73,7 @@ func runVerify(ctx context.Context, dockerCLI command.Cli, opts *verifyOptions, 
 		return err // nothing to show: the error says why
 	}
 	// with --format, a verdict document also on error
-	if werr := writeFormatted(dockerCLI.Out(), opts.format, res, func(w io.Writer) error {
+	if werr := writeReport(dockerCLI.Out(), opts.format, res, func(w io.Writer) error {
 		return redisstate.RenderText(w, res.Report)
 	}); werr != nil && err == nil {
 		return werr
