@@ -390,7 +390,7 @@ func TestVerifyUpdateLosingDataRollsBack(t *testing.T) {
 }
 
 // TestVerifyBadRedisSendsNothing: a wrong password or an unreachable Redis
-// stops update --verify with one clear line; nothing is sent. With the right
+// stops update --verify with one clear line and exit 2; nothing is sent. With the right
 // password, snapshot + verify --against round-trip, and a changed key fails
 // verify.
 func TestVerifyBadRedisSendsNothing(t *testing.T) {
@@ -402,8 +402,8 @@ func TestVerifyBadRedisSendsNothing(t *testing.T) {
 
 	oneLine := func(r cluster.Result, want string) {
 		t.Helper()
-		if r.ExitCode() == 0 {
-			t.Errorf("exit 0, want failure")
+		if r.ExitCode() != 2 {
+			t.Errorf("exit %d, want 2: could not decide, nothing sent", r.ExitCode())
 		}
 		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
 		last := lines[len(lines)-1]
