@@ -3,10 +3,12 @@ package commands
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
 	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/system"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/docker-stateful/docker-stateful/internal/redistest"
@@ -103,5 +105,20 @@ func TestExitStatusAndVerdicts(t *testing.T) {
 	stdout, _, err := runOnAPI(t, api, NewRootCommand, "verify", "--state-dir", state, "--redis-url", url, "cache")
 	if updateStatus(err) != 1 || !strings.Contains(stdout, "CHANGED") {
 		t.Errorf("verify of changed data, text: exit %d, %s", updateStatus(err), stdout)
+	}
+}
+
+// TestVersionDaemonUnreachable: version still prints the client, and exits
+// 2 (could not decide) when the daemon does not answer.
+func TestVersionDaemonUnreachable(t *testing.T) {
+	api := newUpdateFakeAPI(updatePinnedRedis())
+	api.infoFunc = func() (system.Info, error) { return system.Info{}, errors.New("Cannot connect to the Docker daemon") }
+	stdout, _, err := runOnAPI(t, api, NewRootCommand, "version", "--format", "json")
+	var v struct {
+		Client      struct{ Version string } `json:"client"`
+		ServerError string                   `json:"server_error"`
+	}
+	if jerr := json.Unmarshal([]byte(stdout), &v); jerr != nil || updateStatus(err) != 2 || v.ServerError == "" {
+		t.Errorf("exit %d (%v), %+v (%v); want 2 and the server error in the JSON", updateStatus(err), err, v, jerr)
 	}
 }

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
 	"github.com/docker-stateful/docker-stateful/plugin/version"
 )
 
@@ -95,7 +97,7 @@ func runVersion(cmd *cobra.Command, dockerCLI command.Cli, opts versionOptions) 
 		return err
 	}
 	if v.ServerError != "" {
-		return cli.StatusError{StatusCode: 1, Status: v.ServerError}
+		return exitcode.Undecidable(errors.New(v.ServerError)) // the daemon did not answer: 2
 	}
 	return nil
 }
