@@ -59,10 +59,10 @@ func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updat
 	var active *verifyflow.Update
 	runE := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
-		if err := checkUpdateVerifyFlags(cmd, opts); err != nil || !v.enabled || opts.dryRun {
-			if err != nil {
-				return err
-			}
+		if err := checkUpdateVerifyFlags(cmd, opts); err != nil {
+			return err
+		}
+		if !v.enabled || opts.dryRun {
 			return runE(cmd, args)
 		}
 		out := dockerCLI.Out() // before docker's output is moved to stderr
