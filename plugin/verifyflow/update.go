@@ -293,10 +293,8 @@ func (u *Update) Outcome(service string, err error) UpdateResult {
 	}
 	if r.Verdict == "" {
 		if err == nil {
-			// the update was sent without a check (--detach never skips
-			// it; this is an update the verifier was not asked about)
-			r.Verdict = VerdictError
-			r.Error = "the data was not checked"
+			// the run ended without the flow being asked to check
+			r.Verdict, r.Error = VerdictUnverified, "the data was not checked"
 		} else {
 			r.Verdict, r.Error = exitcode.Verdict(err), err.Error()
 		}
