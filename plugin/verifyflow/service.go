@@ -13,11 +13,20 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
+// undecided marks err as "could not decide" (exit 2), or as an interruption
+// (130) when ctx was cancelled, whatever error the step made of it.
+func undecided(ctx context.Context, err error) error {
+	if err != nil && errors.Is(ctx.Err(), context.Canceled) {
+		return &exitcode.Error{Code: exitcode.Interrupted, Err: err}
+	}
+	return exitcode.Undecidable(err)
+}
+
 // Service looks up the service name (name or ID) names; a daemon that does
 // not answer, or has no such service, leaves nothing to decide on (exit 2).
 func (f *Flow) Service(ctx context.Context, name string) (swarm.Service, error) {
 	svc, _, err := f.API.ServiceInspectWithRaw(ctx, name, swarm.ServiceInspectOptions{})
-	return svc, exitcode.Undecidable(err)
+	return svc, undecided(ctx, err)
 }
 
 // VerifyResult is the report of `verify` (--format json).
@@ -48,25 +57,25 @@ func (f *Flow) VerifyService(ctx context.Context, name, against string) (VerifyR
 	var before *redisstate.Snapshot
 	if against != "" {
 		if before, err = f.store.Load(against); err != nil {
-			return fail(exitcode.Undecidable(fmt.Errorf("--against %s: %w (in %s)", against, err, f.store.StateDir)))
+			return fail(undecided(ctx, fmt.Errorf("--against %s: %w (in %s)", against, err, f.store.StateDir)))
 		}
 		if s := before.Summary.Service; s != "" && s != svc.Spec.Name {
 			f.say("warning: snapshot %s is of service %s, not %s", before.ID, s, svc.Spec.Name)
 		}
 	} else if before, err = f.LatestCut(svc.Spec.Name); err != nil {
-		return fail(exitcode.Undecidable(err))
+		return fail(undecided(ctx, err))
 	}
 	res.Against = before.ID
 	f.say("Against snapshot %s (%s, %d keys)", before.ID, before.Summary.CreatedAt.Local().Format(time.DateTime), before.Summary.Keys)
 	c, _, ep, err := f.Connect(ctx, svc)
 	if err != nil {
-		return fail(exitcode.Undecidable(err))
+		return fail(undecided(ctx, err))
 	}
 	defer c.Close()
 	res.Redis = ep
 	rep, err := f.Verify(ctx, c, before)
 	if err != nil {
-		return fail(exitcode.Undecidable(err))
+		return fail(undecided(ctx, err))
 	}
 	res.Report, res.Verdict = rep, rep.Verdict
 	if !rep.OK() {
@@ -103,7 +112,7 @@ func (f *Flow) SnapshotService(ctx context.Context, name string) (SnapshotResult
 	}
 	c, _, ep, err := f.Connect(ctx, svc)
 	if err != nil {
-		return SnapshotResult{}, exitcode.Undecidable(err)
+		return SnapshotResult{}, undecided(ctx, err)
 	}
 	defer c.Close()
 	res := SnapshotResult{Service: svc.Spec.Name, Redis: ep, Warnings: []redisstate.Finding{}}
@@ -116,21 +125,21 @@ func (f *Flow) SnapshotService(ctx context.Context, name string) (SnapshotResult
 		}
 		res.Warnings = append(res.Warnings, ref.Findings...)
 	case err != nil:
-		return res, exitcode.Undecidable(err)
+		return res, undecided(ctx, err)
 	}
 	if pre != nil {
 		res.Warnings = append(res.Warnings, pre.Warnings...)
 	}
 	cut, err := f.StartCut(ctx, c, stateful.StopGracePeriod(svc.Spec))
 	if err != nil {
-		return res, exitcode.Undecidable(err)
+		return res, undecided(ctx, err)
 	}
 	snap, err := f.Snapshot(ctx, c, svc.Spec.Name, &cut.Info)
 	if rerr := cut.Release(); rerr != nil {
 		f.say("warning: %v", rerr)
 	}
 	if err != nil {
-		return res, exitcode.Undecidable(err)
+		return res, undecided(ctx, err)
 	}
 	f.say("Writes resumed")
 	f.Prune(svc.Spec.Name, 20)

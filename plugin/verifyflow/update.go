@@ -75,10 +75,10 @@ func (u *Update) stop(verdict string, err error) error {
 }
 
 // notSent is an error before the update was sent: could not decide (2), or
-// interrupted (130).
-func (u *Update) notSent(err error) error {
+// interrupted (130: ctx was cancelled, whatever error the step made of it).
+func (u *Update) notSent(ctx context.Context, err error) error {
 	msg := fmt.Sprintf("update of service %s not sent: %v", u.current.Spec.Name, err)
-	if errors.Is(err, context.Canceled) {
+	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
 		msg = fmt.Sprintf("update of service %s not sent: interrupted (writes resumed)", u.current.Spec.Name)
 		return u.stop(VerdictError, &exitcode.Error{Code: exitcode.Interrupted, Err: errors.New(msg)})
 	}
@@ -93,14 +93,14 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}}
 	c, _, ep, err := u.Flow.Connect(ctx, current)
 	if err != nil {
-		return u.notSent(err)
+		return u.notSent(ctx, err)
 	}
 	u.Result.Redis = ep
 	pre, err := u.Flow.Preflight(ctx, c, current.Spec, *spec)
 	if err != nil {
 		var ref *Refused
 		if !errors.As(err, &ref) {
-			return u.notSent(err)
+			return u.notSent(ctx, err)
 		}
 		if !u.Opt.Force {
 			for _, f := range ref.Findings {
@@ -116,17 +116,17 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	u.dir, u.Result.Warnings = pre.Config.Dir, pre.Warnings
 	u.replaces = stateful.ReplacesTasks(current.Spec, *spec)
 	if u.oldTasks, err = u.Flow.RunningTasks(ctx, current.ID); err != nil {
-		return u.notSent(err)
+		return u.notSent(ctx, err)
 	}
 	if len(u.oldTasks) > 1 {
 		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(u.oldTasks))))
 	}
 	if u.cut, err = u.Flow.StartCut(ctx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
-		return u.notSent(err)
+		return u.notSent(ctx, err)
 	}
 	if u.before, err = u.Flow.Snapshot(ctx, c, name, &u.cut.Info); err != nil {
 		u.Abandon()
-		return u.notSent(err)
+		return u.notSent(ctx, err)
 	}
 	u.Result.Snapshot = u.before.ID
 	u.Flow.Prune(name, 20)

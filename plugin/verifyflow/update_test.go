@@ -67,3 +67,28 @@ func TestUpdateSequence(t *testing.T) {
 		t.Errorf("report %s, error %q", report, u.Result.Error)
 	}
 }
+
+// TestUpdateInterruptedBeforeSending: an interruption before the update is
+// sent sends nothing and exits 130, with an error verdict that says so; an
+// interrupted verify exits 130 too.
+func TestUpdateInterruptedBeforeSending(t *testing.T) {
+	addr, dir := redistest.Start(t)
+	cur := swarm.Service{ID: "id1", Spec: spec([]mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: dir}}, nil)}
+	cur.Spec.Name = "cache"
+	f, err := New(&fakeAPI{svc: cur}, Options{RedisURL: "redis://" + addr, StateDir: t.TempDir(), Getenv: func(string) string { return "" }}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &Update{Flow: f}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	next := cur.Spec
+	err = u.Before(ctx, cur, &next)
+	if exitcode.Code(err) != exitcode.Interrupted || u.Result.Verdict != VerdictError || !strings.Contains(u.Result.Error, "not sent: interrupted") {
+		t.Errorf("err %v (exit %d), result %+v; want 130 and 'not sent: interrupted'", err, exitcode.Code(err), u.Result)
+	}
+	u.Abandon()
+	if res, err := f.VerifyService(ctx, "cache", ""); exitcode.Code(err) != exitcode.Interrupted || res.Verdict != VerdictError {
+		t.Errorf("verify interrupted: %v (exit %d), verdict %s; want 130", err, exitcode.Code(err), res.Verdict)
+	}
+}
