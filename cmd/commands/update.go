@@ -176,14 +176,17 @@ func afterUpdate(ctx context.Context, errOut io.Writer, verifier updateVerifier,
 		}
 		return cli.StatusError{StatusCode: stop.Status, Status: "dry run: the update would be refused (nothing was sent)"}
 	}
-	if verifier == nil || !sent || errors.Is(err, context.Canceled) {
+	if verifier == nil || !sent {
 		return err
 	}
 	if err != nil {
 		// Sent, but docker's wait for convergence failed (the update
 		// paused, or swarm rolled it back): --verify still proves the data
 		// or rolls back, and docker's error stays the exit status.
-		fmt.Fprintf(errOut, "warning: %v\n", err)
+		// Interrupted: After says what is left to check.
+		if !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(errOut, "warning: %v\n", err)
+		}
 		if verr := verifier.After(ctx, serviceID); verr != nil {
 			return verr
 		}

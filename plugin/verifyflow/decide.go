@@ -26,6 +26,9 @@ type Facts struct {
 	Intact    bool
 	// NoRollback is --no-rollback.
 	NoRollback bool
+	// Interrupted: the run was interrupted (Ctrl-C) after the update was
+	// sent; the update goes on without us, nothing is rolled back.
+	Interrupted bool
 	// RolledBack: the rollback was sent; RollbackErr: it could not be.
 	RolledBack  bool
 	RollbackErr error
@@ -46,10 +49,16 @@ type Decision struct {
 // Decide is the policy of update --verify after the check: verified data
 // ends it (exit 0); missing or changed keys, or data that could not be
 // checked, roll the service back unless --no-rollback, and end with exit 1
-// whatever the rollback did.
+// whatever the rollback did; an interruption ends it at once (exit 130, no
+// rollback, the command to check later).
 func Decide(f Facts) Decision {
 	if f.Unchecked == nil && f.Intact {
 		return Decision{Verdict: VerdictVerified}
+	}
+	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", f.Snapshot, f.Snapshot, f.Service)
+	if f.Interrupted {
+		return Decision{Verdict: VerdictUnverified, Err: &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf(
+			"interrupted after the update of service %s was sent: the update goes on, its data is not verified and nothing was rolled back (%s)", f.Service, hint)}}
 	}
 	d := Decision{Verdict: VerdictFailed}
 	if f.Unchecked != nil {
@@ -59,7 +68,6 @@ func Decide(f Facts) Decision {
 		d.Rollback = true
 		return d
 	}
-	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", f.Snapshot, f.Snapshot, f.Service)
 	var msg string
 	switch {
 	case f.Unchecked == nil && f.NoRollback:

@@ -48,6 +48,8 @@ func TestDecide(t *testing.T) {
 			VerdictUnverified, false, exitcode.No, []string{"timeout, and the rollback failed: rollback of service cache: out of sequence (snapshot S1"}},
 		{"cannot check, rolled back onto an anonymous volume", with(func(f *Facts) { f.Unchecked, f.RolledBack, f.AnonymousData = unreachable, true, true }),
 			VerdictUnverified, false, exitcode.No, []string{"the service was rolled back", "anonymous volume"}},
+		{"interrupted after sending: no rollback, exit 130", with(func(f *Facts) { f.Unchecked, f.Interrupted = unreachable, true }),
+			VerdictUnverified, false, exitcode.Interrupted, []string{"interrupted after the update of service cache was sent", "docker stateful verify --against S1 cache"}},
 		{"anonymous data but not rolled back (--no-rollback): nothing about a rollback", with(func(f *Facts) { f.NoRollback, f.AnonymousData = true, true }),
 			VerdictFailed, false, exitcode.No, []string{"--no-rollback"}},
 	} {

@@ -187,6 +187,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 		oldRun = ""
 	}
 	rep, err := u.check(ctx, serviceID, oldRun)
+	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
 	if err != nil {
 		// What cannot be proven is not verified: with --verify, an update
 		// whose new Redis never answers is rolled back like a failed one.

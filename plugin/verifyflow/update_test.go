@@ -22,7 +22,8 @@ func (f *fakeAPI) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task
 // TestUpdateSequence runs Update's steps around an update that replaces no
 // task, on a real redis-server: the data kept is verified (exit 0); a key
 // deleted after the cut fails the check and, with --no-rollback, nothing is
-// rolled back (exit 1, the report printed).
+// rolled back (exit 1, the report printed); interrupted, it exits 130 and
+// rolls nothing back.
 func TestUpdateSequence(t *testing.T) {
 	addr, dir := redistest.Start(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -65,6 +66,24 @@ func TestUpdateSequence(t *testing.T) {
 	}
 	if !strings.Contains(report, "MISSING") || !strings.Contains(u.Result.Error, "--no-rollback: the service is left as updated") {
 		t.Errorf("report %s, error %q", report, u.Result.Error)
+	}
+	// interrupted after sending: no rollback, exit 130, the command to check later
+	var log bytes.Buffer
+	f, err := New(api, Options{RedisURL: "redis://" + addr, StateDir: t.TempDir(), Getenv: func(string) string { return "" }}, &log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u = &Update{Flow: f}
+	next := cur.Spec
+	if err := u.Before(ctx, cur, &next); err != nil {
+		t.Fatal(err)
+	}
+	u.AfterSend(ctx, cur.ID)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = u.After(cctx, cur.ID)
+	if exitcode.Code(err) != exitcode.Interrupted || u.Result.RolledBack || len(api.updates) != 0 || !strings.Contains(err.Error(), "docker stateful verify --against "+u.Result.Snapshot+" cache") {
+		t.Errorf("interrupted after sending: %v (exit %d), rolled back %v, rollbacks sent %d", err, exitcode.Code(err), u.Result.RolledBack, len(api.updates))
 	}
 }
 
