@@ -66,7 +66,7 @@ func TestPluginInstalled(t *testing.T) {
 	if v := C.Docker(t, 0, "--context", ctxName, "stateful", "version"); !strings.Contains(v, n3.ID) {
 		t.Errorf("docker --context %s stateful version does not show node3 (%s):\n%s", ctxName, n3.ID, v)
 	}
-	cmd := exec.Command("docker", "stateful", "version", "--format", "{{.Server.SwarmNodeID}}")
+	cmd := exec.Command("docker", "stateful", "version", "--format", "{{.server.swarm_node_id}}")
 	cmd.Env = append(C.DockerEnv(), "DOCKER_HOST="+n3.Host)
 	out, err := cmd.Output()
 	if err != nil || strings.TrimSpace(string(out)) != n3.ID {

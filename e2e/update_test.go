@@ -101,12 +101,12 @@ func TestUpdateRefusesTheSeedService(t *testing.T) {
 			Removed, Added []string
 		}
 		Verdict  string
-		Problems []struct{ Rule, Path, Message string }
+		Problems []struct{ Code, Path, Message string }
 	}
 	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
 		t.Fatalf("--format json: %v\n%s", err, r.Stdout)
 	}
-	if r.ExitCode() != 1 || rep.Verdict != "refused" || len(rep.Problems) != 1 || rep.Problems[0].Rule != "ephemeral-data" ||
+	if r.ExitCode() != 1 || rep.Verdict != "refused" || len(rep.Problems) != 1 || rep.Problems[0].Code != "ephemeral-data" ||
 		len(rep.Diff) != 1 || rep.Diff[0].Field != "Limits.Memory" || strings.Join(rep.Diff[0].Added, "") != "100MiB" {
 		t.Errorf("--format json (exit %d) = %+v", r.ExitCode(), rep)
 	}

@@ -390,7 +390,7 @@ func TestVerifyUpdateLosingDataRollsBack(t *testing.T) {
 }
 
 // TestVerifyBadRedisSendsNothing: a wrong password or an unreachable Redis
-// stops update --verify with one clear line; nothing is sent. With the right
+// stops update --verify with one clear line and exit 2; nothing is sent. With the right
 // password, snapshot + verify --against round-trip, and a changed key fails
 // verify.
 func TestVerifyBadRedisSendsNothing(t *testing.T) {
@@ -402,8 +402,8 @@ func TestVerifyBadRedisSendsNothing(t *testing.T) {
 
 	oneLine := func(r cluster.Result, want string) {
 		t.Helper()
-		if r.ExitCode() == 0 {
-			t.Errorf("exit 0, want failure")
+		if r.ExitCode() != 2 {
+			t.Errorf("exit %d, want 2: could not decide, nothing sent", r.ExitCode())
 		}
 		lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
 		last := lines[len(lines)-1]
@@ -426,12 +426,20 @@ func TestVerifyBadRedisSendsNothing(t *testing.T) {
 	oneLine(vfyStateful(t, "update", "--verify", "--state-dir", state, "--limit-memory", "200M", svc), "requires a password")
 	t.Setenv("REDISCLI_AUTH", pass)
 	oneLine(vfyStateful(t, "update", "--verify", "--state-dir", state, "--redis-url", "redis://127.0.0.1:1", "--limit-memory", "200M", svc), "cannot reach Redis at 127.0.0.1:1")
+	// --format json: the verdict document, also when nothing could be decided
+	r := vfyStateful(t, "update", "--verify", "--state-dir", state, "--format", "json", "--redis-url", "redis://127.0.0.1:1", "--limit-memory", "200M", svc)
+	oneLine(r, "cannot reach Redis at 127.0.0.1:1")
+	var doc struct{ Verdict, Error string }
+	vfyJSON(t, r.Stdout, &doc)
+	if doc.Verdict != "error" || !strings.Contains(doc.Error, "cannot reach Redis at 127.0.0.1:1") {
+		t.Errorf("update --verify --format json, Redis unreachable: %+v, want verdict error and why", doc)
+	}
 
 	// snapshot + verify --against, with the right password
 	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", task.Node.Addr, port), Password: pass})
 	defer rdb.Close()
 	n := vfyLoad(t, rdb, 1000)
-	r := vfyStateful(t, "snapshot", "--state-dir", state, "--format", "json", svc)
+	r = vfyStateful(t, "snapshot", "--state-dir", state, "--format", "json", svc)
 	var snap struct {
 		ID   string
 		Keys int64

@@ -13,18 +13,12 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
-type fakeCompletionAPI struct {
-	client.APIClient
-	services []swarm.Service
-	nodes    []swarm.Node
-}
-
-func (f *fakeCompletionAPI) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
-	return append([]swarm.Service(nil), f.services...), nil
-}
-
-func (f *fakeCompletionAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
-	return append([]swarm.Node(nil), f.nodes...), nil
+// completionAPI is a fakeAPI that lists services and nodes.
+func completionAPI(services []swarm.Service, nodes []swarm.Node) *fakeAPI {
+	return &fakeAPI{
+		serviceListFunc: func() ([]swarm.Service, error) { return append([]swarm.Service(nil), services...), nil },
+		nodeListFunc:    func() ([]swarm.Node, error) { return append([]swarm.Node(nil), nodes...), nil },
+	}
 }
 
 type fakeProvider struct{ api client.APIClient }
@@ -40,11 +34,11 @@ func complete(t *testing.T, fn cobra.CompletionFunc, args []string, toComplete s
 
 func TestCompleteServiceNames(t *testing.T) {
 	managed := map[string]string{stateful.LabelDataPaths: "/data"}
-	api := &fakeCompletionAPI{services: []swarm.Service{
+	api := completionAPI([]swarm.Service{
 		{ID: "id-zeta", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "zeta"}, TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "nginx:1@sha256:0123456789012345678901234567890123456789012345678901234567890123"}}}},
 		{ID: "id-cache", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "cache", Labels: managed}, TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "redis"}}}},
 		{ID: "id-alpha", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "alpha"}, TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "redis"}}}},
-	}}
+	}, nil)
 	fn := completeServiceNames(fakeProvider{api})
 
 	got, dir := complete(t, fn, nil, "")
@@ -71,12 +65,12 @@ func TestCompleteNodeNames(t *testing.T) {
 			Spec:   swarm.NodeSpec{Role: swarm.NodeRoleWorker, Availability: avail},
 			Status: swarm.NodeStatus{State: state}}
 	}
-	api := &fakeCompletionAPI{nodes: []swarm.Node{
+	api := completionAPI(nil, []swarm.Node{
 		node("n1id", "node1", swarm.NodeStateDown, swarm.NodeAvailabilityActive),
 		node("n3id", "node3", swarm.NodeStateReady, swarm.NodeAvailabilityActive),
 		node("n2id", "node2", swarm.NodeStateReady, swarm.NodeAvailabilityDrain),
 		node("n0id", "node0", swarm.NodeStateReady, swarm.NodeAvailabilityActive),
-	}}
+	})
 	got, _ := complete(t, completeNodeNames(fakeProvider{api}), nil, "")
 	want := []string{"node0\tworker, ready", "node3\tworker, ready", "node1\tworker, down", "node2\tworker, ready, drain"}
 	if !reflect.DeepEqual(got, want) {

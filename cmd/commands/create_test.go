@@ -1,26 +1,24 @@
 package commands
 
 import (
-	"context"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 	"github.com/docker/docker/api/types/volume"
-	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
-// createFakeAPI is a swarm manager with a redis image declaring VOLUME /data.
+// createFakeAPI is a swarm manager with a redis image declaring VOLUME /data;
+// its fakeAPI answers from the fields and records what is created.
 type createFakeAPI struct {
-	client.APIClient
+	*fakeAPI
 	info    system.Info
 	images  map[string][]string // image → declared VOLUMEs
 	volumes []string            // volumes on the CLI's node
@@ -28,57 +26,47 @@ type createFakeAPI struct {
 }
 
 func newCreateFakeAPI() *createFakeAPI {
-	return &createFakeAPI{
+	f := &createFakeAPI{
 		info: system.Info{Name: "node1", Swarm: swarm.Info{
 			NodeID: "id1", LocalNodeState: swarm.LocalNodeStateActive, ControlAvailable: true,
 		}},
 		images: map[string][]string{"redis": {"/data"}},
 	}
-}
-
-func (f *createFakeAPI) ClientVersion() string { return "1.41" }
-
-func (f *createFakeAPI) Ping(context.Context) (types.Ping, error) {
-	return types.Ping{APIVersion: "1.41"}, nil
-}
-
-func (f *createFakeAPI) NegotiateAPIVersionPing(types.Ping) {}
-
-func (f *createFakeAPI) Info(context.Context) (system.Info, error) { return f.info, nil }
-
-func (f *createFakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	vols, ok := f.images[ref]
-	if !ok {
-		return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
-	}
-	cfg := &dockerspec.DockerOCIImageConfig{}
-	cfg.Volumes = map[string]struct{}{}
-	for _, v := range vols {
-		cfg.Volumes[v] = struct{}{}
-	}
-	return image.InspectResponse{Config: cfg}, nil
-}
-
-func (f *createFakeAPI) VolumeInspect(_ context.Context, name string) (volume.Volume, error) {
-	for _, v := range f.volumes {
-		if v == name {
-			return volume.Volume{Name: v, CreatedAt: "2026-01-01T00:00:00Z"}, nil
-		}
-	}
-	return volume.Volume{}, cerrdefs.ErrNotFound.WithMessage("no such volume")
-}
-
-func (f *createFakeAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
 	node := func(id, host string) swarm.Node {
 		return swarm.Node{ID: id, Description: swarm.NodeDescription{Hostname: host},
 			Status: swarm.NodeStatus{State: swarm.NodeStateReady}, Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive}}
 	}
-	return []swarm.Node{node("id1", "node1"), node("id2", "node2")}, nil
-}
-
-func (f *createFakeAPI) ServiceCreate(_ context.Context, spec swarm.ServiceSpec, _ swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error) {
-	f.created = append(f.created, spec)
-	return swarm.ServiceCreateResponse{ID: "svc123"}, nil
+	f.fakeAPI = &fakeAPI{
+		infoFunc: func() (system.Info, error) { return f.info, nil },
+		imageInspectFunc: func(ref string) (image.InspectResponse, error) {
+			vols, ok := f.images[ref]
+			if !ok {
+				return image.InspectResponse{}, cerrdefs.ErrNotFound.WithMessage("No such image: " + ref)
+			}
+			cfg := &dockerspec.DockerOCIImageConfig{}
+			cfg.Volumes = map[string]struct{}{}
+			for _, v := range vols {
+				cfg.Volumes[v] = struct{}{}
+			}
+			return image.InspectResponse{Config: cfg}, nil
+		},
+		volumeInspectFunc: func(name string) (volume.Volume, error) {
+			for _, v := range f.volumes {
+				if v == name {
+					return volume.Volume{Name: v, CreatedAt: "2026-01-01T00:00:00Z"}, nil
+				}
+			}
+			return volume.Volume{}, cerrdefs.ErrNotFound.WithMessage("no such volume")
+		},
+		nodeListFunc: func() ([]swarm.Node, error) {
+			return []swarm.Node{node("id1", "node1"), node("id2", "node2")}, nil
+		},
+		serviceCreateFunc: func(spec swarm.ServiceSpec) (swarm.ServiceCreateResponse, error) {
+			f.created = append(f.created, spec)
+			return swarm.ServiceCreateResponse{ID: "svc123"}, nil
+		},
+	}
+	return f
 }
 
 func runCreateCmd(t *testing.T, api *createFakeAPI, args ...string) (stdout, stderr string, err error) {

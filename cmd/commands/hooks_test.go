@@ -16,7 +16,6 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -24,29 +23,25 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/hookconfig"
 )
 
-type fakeHookAPI struct {
-	services []swarm.Service
-	tasks    []swarm.Task
-	nodes    int
-	volumes  map[string]map[string]struct{}
+// hookFakeAPI is a fakeAPI for the hook: a swarm of nodes, services and
+// tasks, and images' VOLUMEs; it records the images looked up.
+type hookFakeAPI struct {
+	*fakeAPI
 	inspects []string
 }
 
-func (f *fakeHookAPI) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
-	return append([]swarm.Service(nil), f.services...), nil
-}
-
-func (f *fakeHookAPI) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
-	return f.tasks, nil
-}
-
-func (f *fakeHookAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
-	return make([]swarm.Node, f.nodes), nil
-}
-
-func (f *fakeHookAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	f.inspects = append(f.inspects, ref)
-	return image.InspectResponse{Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Volumes: f.volumes[ref]}}}, nil
+func newHookFakeAPI(nodes int, services []swarm.Service, tasks []swarm.Task, volumes map[string]map[string]struct{}) *hookFakeAPI {
+	f := &hookFakeAPI{}
+	f.fakeAPI = &fakeAPI{
+		serviceListFunc: func() ([]swarm.Service, error) { return append([]swarm.Service(nil), services...), nil },
+		taskListFunc:    func(swarm.TaskListOptions) ([]swarm.Task, error) { return tasks, nil },
+		nodeListFunc:    func() ([]swarm.Node, error) { return make([]swarm.Node, nodes), nil },
+		imageInspectFunc: func(ref string) (image.InspectResponse, error) {
+			f.inspects = append(f.inspects, ref)
+			return image.InspectResponse{Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Volumes: volumes[ref]}}}, nil
+		},
+	}
+	return f
 }
 
 func svc(id, name, img string, updated time.Time, mounts []mount.Mount, constraints ...string) swarm.Service {
@@ -104,21 +99,20 @@ func reply(t *testing.T, api hookAPI, data string) string {
 func TestHookReply(t *testing.T) {
 	now := time.Now()
 	named := []mount.Mount{{Type: mount.TypeVolume, Source: "store", Target: "/data"}}
-	api := &fakeHookAPI{
-		nodes: 3,
-		services: []swarm.Service{
+	api := newHookFakeAPI(3,
+		[]swarm.Service{
 			svc("id-unsafe-aaaaaaaaaaaaaaaa", "stateful", "redis:latest@sha256:abc", now.Add(-time.Minute), nil),
 			svc("id-safe-bbbbbbbbbbbbbbbbbb", "safe", "redis", now, named, "node.hostname==n2"),
 			svc("id-loose-cccccccccccccccccc", "loose", "redis", now.Add(-2*time.Minute), named),
 			svc("id-web-dddddddddddddddddddd", "web", "nginx", now.Add(-3*time.Minute), nil),
 		},
-		tasks: []swarm.Task{
+		[]swarm.Task{
 			{ServiceID: "id-unsafe-aaaaaaaaaaaaaaaa", NodeID: "old", DesiredState: swarm.TaskStateShutdown, Meta: swarm.Meta{UpdatedAt: now}},
 			{ServiceID: "id-unsafe-aaaaaaaaaaaaaaaa", NodeID: "n1", DesiredState: swarm.TaskStateRunning},
 			{ServiceID: "id-loose-cccccccccccccccccc", NodeID: "n3", DesiredState: swarm.TaskStateRunning},
 		},
-		volumes: map[string]map[string]struct{}{"redis:latest": {"/data": {}}, "nginx": {}},
-	}
+		map[string]map[string]struct{}{"redis:latest": {"/data": {}}, "nginx": {}},
+	)
 	update := reply(t, api, `{"RootCmd":"service update","Flags":{"limit-memory":""}}`)
 
 	got := printed(t, update, "update", "--limit-memory", "100M", "stateful")
@@ -215,14 +209,10 @@ func TestConfigHooksCommand(t *testing.T) {
 // up by its full reference, not once per repository.
 func TestHookImagesByFullReference(t *testing.T) {
 	now := time.Now()
-	api := &fakeHookAPI{
-		nodes: 3,
-		services: []swarm.Service{
-			svc("id-one-aaaaaaaaaaaaaaaaaaaa", "one", "example/db:1", now, nil),
-			svc("id-two-bbbbbbbbbbbbbbbbbbbb", "two", "example/db:2", now.Add(-time.Minute), nil),
-		},
-		volumes: map[string]map[string]struct{}{"example/db:1": {"/var/db": {}}, "example/db:2": {}},
-	}
+	api := newHookFakeAPI(3, []swarm.Service{
+		svc("id-one-aaaaaaaaaaaaaaaaaaaa", "one", "example/db:1", now, nil),
+		svc("id-two-bbbbbbbbbbbbbbbbbbbb", "two", "example/db:2", now.Add(-time.Minute), nil),
+	}, nil, map[string]map[string]struct{}{"example/db:1": {"/var/db": {}}, "example/db:2": {}})
 	update := reply(t, api, `{"RootCmd":"service update","Flags":{"limit-memory":""}}`)
 	if got := printed(t, update, "update", "--limit-memory", "100M", "one"); !strings.Contains(got, "one: /var/db is on the anonymous volume of the image's VOLUME") {
 		t.Errorf("update one (example/db:1 declares /var/db): got %q", got)

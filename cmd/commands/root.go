@@ -34,5 +34,6 @@ refuses updates that would lose data, and can prove that the data survived.`,
 		newConfigHooksCommand(),
 		newCompletionCommand(),
 	)
+	withExitStatus(cmd) // exit.go: one exit status per outcome
 	return cmd
 }

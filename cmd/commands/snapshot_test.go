@@ -17,7 +17,7 @@ func TestSnapshotVerifyBadInput(t *testing.T) {
 		{"verify", "--timeout", "-1s", "cache"},
 		{"snapshot", "--redis-port", "0", "cache"},
 	} {
-		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		api := newUpdateFakeAPI(updatePinnedRedis())
 		// never the user's own state directory
 		full := append([]string{args[0], "--state-dir", t.TempDir()}, args[1:]...)
 		stdout, stderr, err := runOnAPI(t, api, NewRootCommand, full...)

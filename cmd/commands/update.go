@@ -49,6 +49,7 @@ type updateOptions struct {
 	dryRun bool
 	format string
 	data   []string
+	verify updateVerifyOptions // updateverify.go
 
 	// newVerifier returns the verifier for this run, or nil when none was
 	// asked for. It runs after flag parsing, before docker's command.
@@ -119,20 +120,15 @@ exit status is 0 when the update would be sent, 1 when it would be refused.`
 		return runUpdate(cmd, icli, dockerRunE, dockerFlags, opts, args)
 	}
 	// updateverify.go: --verify and its flags, opts.newVerifier
-	addUpdateVerifyFlags(cmd, opts)
+	addUpdateVerifyFlags(dockerCLI, cmd, opts)
 	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE/IMAGE argument, --pin, --volume-name
 	return cmd
 }
 
 func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.Command, []string) error, dockerFlags map[string]bool, opts *updateOptions, args []string) error {
 	flags := cmd.Flags()
-	for _, p := range opts.data {
-		if err := stateful.ValidateDataPath(p); err != nil {
-			return fmt.Errorf("--data %s: %w", p, err)
-		}
-	}
-	if opts.format != "" && !opts.dryRun {
-		return errors.New("--format only applies with --dry-run or --verify")
+	if err := checkUpdateFlags(opts); err != nil {
+		return err
 	}
 	force, _ := flags.GetBool("force")
 	if rollback, _ := flags.GetBool("rollback"); rollback {
@@ -157,39 +153,11 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 	var serviceID string
 	icli.BeforeUpdate = func(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec, uopts *swarm.ServiceUpdateOptions) error {
 		serviceID = current.ID
-		target, rollback := spec, uopts.Rollback == "previous"
-		if rollback {
-			if current.PreviousSpec == nil {
-				return fmt.Errorf("service %s does not have a previous spec to roll back to", current.Spec.Name)
-			}
-			prev := *current.PreviousSpec
-			target = &prev
+		target, err := guardUpdate(ctx, icli.Cli, opts, force, current, spec, uopts.Rollback == "previous")
+		if err != nil || verifier == nil {
+			return err
 		}
-		in := updateGuardInput(ctx, icli.Cli.Client(), current, *target, opts.data, rollback)
-		report := guard.Check(in)
-		if opts.dryRun {
-			return updateDryRun(icli.Cli.Out(), opts.format, current, *target, rollback, report, force)
-		}
-		errOut := icli.Cli.Err()
-		for _, w := range report.Warnings {
-			fmt.Fprintf(errOut, "warning: %s\n", w.Message)
-		}
-		if !report.Allowed() {
-			if !force {
-				for _, p := range report.Problems {
-					fmt.Fprintf(errOut, "refused: %s\n", p.Message)
-				}
-				return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf(
-					"update of service %s refused: nothing was sent (--dry-run shows the change, --force sends it anyway)", current.Spec.Name)}
-			}
-			for _, p := range report.Problems {
-				fmt.Fprintf(errOut, "warning: --force overrides: %s\n", p.Message)
-			}
-		}
-		if verifier != nil {
-			return verifier.Before(ctx, current, target)
-		}
-		return nil
+		return verifier.Before(ctx, current, target)
 	}
 	sent := false
 	icli.AfterSend = func(ctx context.Context, id string) {
@@ -200,29 +168,88 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 	}
 
 	err := dockerRunE(cmd, args)
+	if serviceID == "" && len(args) > 0 {
+		serviceID = args[0]
+	}
+	return afterUpdate(cmd.Context(), icli.Cli.Err(), verifier, sent, serviceID, err)
+}
+
+// afterUpdate is the end of an update: the dry run's status, or --verify's
+// check once the update was sent.
+func afterUpdate(ctx context.Context, errOut io.Writer, verifier updateVerifier, sent bool, serviceID string, err error) error {
 	if stop, ok := intercept.AsStop(err); ok {
 		if stop.Status == 0 {
 			return nil
 		}
 		return cli.StatusError{StatusCode: stop.Status, Status: "dry run: the update would be refused (nothing was sent)"}
 	}
-	if verifier == nil || !sent || errors.Is(err, context.Canceled) {
+	if verifier == nil || !sent {
 		return err
-	}
-	if serviceID == "" {
-		serviceID = args[0]
 	}
 	if err != nil {
 		// Sent, but docker's wait for convergence failed (the update
 		// paused, or swarm rolled it back): --verify still proves the data
 		// or rolls back, and docker's error stays the exit status.
-		fmt.Fprintf(icli.Cli.Err(), "warning: %v\n", err)
-		if verr := verifier.After(cmd.Context(), serviceID); verr != nil {
+		// Interrupted: After says what is left to check.
+		if !errors.Is(err, context.Canceled) {
+			fmt.Fprintf(errOut, "warning: %v\n", err)
+		}
+		if verr := verifier.After(ctx, serviceID); verr != nil {
 			return verr
 		}
 		return err
 	}
-	return verifier.After(cmd.Context(), serviceID)
+	return verifier.After(ctx, serviceID)
+}
+
+// checkUpdateFlags refuses update's own flags where they make no sense.
+func checkUpdateFlags(opts *updateOptions) error {
+	for _, p := range opts.data {
+		if err := stateful.ValidateDataPath(p); err != nil {
+			return fmt.Errorf("--data %s: %w", p, err)
+		}
+	}
+	if opts.format != "" && !opts.dryRun && !opts.verify.enabled {
+		return errors.New("--format only applies with --dry-run or --verify")
+	}
+	return nil
+}
+
+// guardUpdate runs the guard on the spec docker computed (for a rollback,
+// the previous spec the daemon restores, which it returns as the target):
+// --dry-run prints the verdict and stops; a refusal stops the update unless
+// --force, which turns the problems into warnings.
+func guardUpdate(ctx context.Context, dockerCLI command.Cli, opts *updateOptions, force bool, current swarm.Service, spec *swarm.ServiceSpec, rollback bool) (*swarm.ServiceSpec, error) {
+	target := spec
+	if rollback {
+		if current.PreviousSpec == nil {
+			return nil, fmt.Errorf("service %s does not have a previous spec to roll back to", current.Spec.Name)
+		}
+		prev := *current.PreviousSpec
+		target = &prev
+	}
+	report := guard.Check(updateGuardInput(ctx, dockerCLI.Client(), current, *target, opts.data, rollback))
+	if opts.dryRun {
+		return nil, updateDryRun(dockerCLI.Out(), opts.format, current, *target, rollback, report, force)
+	}
+	errOut := dockerCLI.Err()
+	for _, w := range report.Warnings {
+		fmt.Fprintf(errOut, "warning: %s\n", w.Message)
+	}
+	if report.Allowed() {
+		return target, nil
+	}
+	if !force {
+		for _, p := range report.Problems {
+			fmt.Fprintf(errOut, "refused: %s\n", p.Message)
+		}
+		return nil, cli.StatusError{StatusCode: 1, Status: fmt.Sprintf(
+			"update of service %s refused: nothing was sent (--dry-run shows the change, --force sends it anyway)", current.Spec.Name)}
+	}
+	for _, p := range report.Problems {
+		fmt.Fprintf(errOut, "warning: --force overrides: %s\n", p.Message)
+	}
+	return target, nil
 }
 
 // updateGuardInput gathers what the guard needs besides the two specs. Every
@@ -274,7 +301,7 @@ type updateDryRunReport struct {
 	Rollback  bool              `json:"rollback,omitempty"`
 	Diff      []specdiff.Change `json:"diff"`
 	Verdict   string            `json:"verdict"` // allowed, refused, or forced (refused, overridden by --force)
-	DataPaths []string          `json:"dataPaths"`
+	DataPaths []string          `json:"data_paths"`
 	Problems  []guard.Problem   `json:"problems"`
 	Warnings  []guard.Problem   `json:"warnings,omitempty"`
 }
@@ -315,42 +342,44 @@ func updateDryRun(w io.Writer, format string, current swarm.Service, target swar
 			r.Verdict, status = updateVerdictForced, 0
 		}
 	}
-	err := writeFormatted(w, format, r, func(w io.Writer) error {
-		what := "update"
-		if rollback {
-			what = "rollback to the previous spec"
-		}
-		fmt.Fprintf(w, "Dry run: %s of service %s (ID %s, version %d); nothing is sent.\n\n", what, r.Service, updateShortID(r.ID), r.Version)
-		fmt.Fprintf(w, "--- %s (current)\n+++ %s (after the %s)\n", r.Service, r.Service, what)
-		if err := specdiff.Write(w, r.Diff); err != nil {
-			return err
-		}
-		fmt.Fprintln(w)
-		if len(r.DataPaths) > 0 {
-			fmt.Fprintf(w, "Data paths: %s\n", strings.Join(r.DataPaths, ", "))
-		} else {
-			fmt.Fprintln(w, "Data paths: none found (the image declares no VOLUME and is not a known database; --data names one)")
-		}
-		for _, p := range r.Warnings {
-			fmt.Fprintf(w, "warning: %s\n", p.Message)
-		}
-		switch r.Verdict {
-		case updateVerdictAllowed:
-			fmt.Fprintln(w, "Verdict: allowed, the update keeps the data.")
-		case updateVerdictRefused:
-			fmt.Fprintln(w, "Verdict: refused:")
-		case updateVerdictForced:
-			fmt.Fprintln(w, "Verdict: refused, but --force would send it anyway, overriding:")
-		}
-		for _, p := range r.Problems {
-			fmt.Fprintf(w, "  - %s\n", p.Message)
-		}
-		return nil
-	})
-	if err != nil {
+	if err := writeReport(w, format, r, r.writeText); err != nil {
 		return err
 	}
 	return intercept.Stop{Status: status}
+}
+
+// writeText is the dry run in words: the diff, the data paths, the verdict.
+func (r updateDryRunReport) writeText(w io.Writer) error {
+	what := "update"
+	if r.Rollback {
+		what = "rollback to the previous spec"
+	}
+	fmt.Fprintf(w, "Dry run: %s of service %s (ID %s, version %d); nothing is sent.\n\n", what, r.Service, updateShortID(r.ID), r.Version)
+	fmt.Fprintf(w, "--- %s (current)\n+++ %s (after the %s)\n", r.Service, r.Service, what)
+	if err := specdiff.Write(w, r.Diff); err != nil {
+		return err
+	}
+	fmt.Fprintln(w)
+	if len(r.DataPaths) > 0 {
+		fmt.Fprintf(w, "Data paths: %s\n", strings.Join(r.DataPaths, ", "))
+	} else {
+		fmt.Fprintln(w, "Data paths: none found (the image declares no VOLUME and is not a known database; --data names one)")
+	}
+	for _, p := range r.Warnings {
+		fmt.Fprintf(w, "warning: %s\n", p.Message)
+	}
+	switch r.Verdict {
+	case updateVerdictAllowed:
+		fmt.Fprintln(w, "Verdict: allowed, the update keeps the data.")
+	case updateVerdictRefused:
+		fmt.Fprintln(w, "Verdict: refused:")
+	case updateVerdictForced:
+		fmt.Fprintln(w, "Verdict: refused, but --force would send it anyway, overriding:")
+	}
+	for _, p := range r.Problems {
+		fmt.Fprintf(w, "  - %s\n", p.Message)
+	}
+	return nil
 }
 
 func updateShortID(id string) string {

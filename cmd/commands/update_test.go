@@ -9,63 +9,60 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 )
 
-// updateFakeAPI is a swarm with one service, recording what is sent to it.
+// updateFakeAPI is a swarm with one service, recording what is sent to it:
+// its fakeAPI answers from svc.
 type updateFakeAPI struct {
-	client.APIClient
-	svc  swarm.Service
-	sent []swarm.ServiceSpec
-	opts []swarm.ServiceUpdateOptions
+	*fakeAPI
+	svc    swarm.Service
+	sent   []swarm.ServiceSpec
+	opts   []swarm.ServiceUpdateOptions
+	paused bool // the update pauses once sent, as swarm does when the new task fails
 }
 
-func (f *updateFakeAPI) ClientVersion() string { return "1.41" }
-
-func (f *updateFakeAPI) Ping(context.Context) (types.Ping, error) {
-	return types.Ping{APIVersion: "1.41"}, nil
-}
-
-func (f *updateFakeAPI) NegotiateAPIVersionPing(types.Ping) {}
-
-func (f *updateFakeAPI) ServiceInspectWithRaw(_ context.Context, id string, _ swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
-	if id != f.svc.ID && id != f.svc.Spec.Name {
-		return swarm.Service{}, nil, errors.New("no such service: " + id)
+func newUpdateFakeAPI(svc swarm.Service) *updateFakeAPI {
+	f := &updateFakeAPI{svc: svc}
+	f.fakeAPI = &fakeAPI{
+		serviceInspectFunc: func(id string) (swarm.Service, error) {
+			if id != f.svc.ID && id != f.svc.Spec.Name {
+				return swarm.Service{}, errors.New("no such service: " + id)
+			}
+			// A deep copy, as the daemon gives.
+			b, _ := json.Marshal(f.svc)
+			var s swarm.Service
+			_ = json.Unmarshal(b, &s)
+			if f.paused && len(f.sent) > 0 {
+				s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStatePaused, Message: "update paused due to failure or early termination of task x"}
+			}
+			return s, nil
+		},
+		serviceUpdateFunc: func(_ string, _ swarm.Version, spec swarm.ServiceSpec, opts swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
+			f.sent = append(f.sent, spec)
+			f.opts = append(f.opts, opts)
+			return swarm.ServiceUpdateResponse{}, nil
+		},
+		taskListFunc: func(swarm.TaskListOptions) ([]swarm.Task, error) {
+			return []swarm.Task{{NodeID: "node1", Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}}, nil
+		},
+		nodeListFunc: func() ([]swarm.Node, error) {
+			return []swarm.Node{{ID: "node1"}, {ID: "node2"}, {ID: "node3"}}, nil
+		},
+		imageInspectFunc: func(ref string) (image.InspectResponse, error) {
+			if ref == "redis" {
+				cfg := &dockerspec.DockerOCIImageConfig{}
+				cfg.Volumes = map[string]struct{}{"/data": {}}
+				return image.InspectResponse{Config: cfg}, nil
+			}
+			return image.InspectResponse{}, errors.New("no such image")
+		},
 	}
-	// A deep copy, as the daemon gives.
-	b, _ := json.Marshal(f.svc)
-	var s swarm.Service
-	_ = json.Unmarshal(b, &s)
-	return s, b, nil
-}
-
-func (f *updateFakeAPI) ServiceUpdate(_ context.Context, _ string, _ swarm.Version, spec swarm.ServiceSpec, opts swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error) {
-	f.sent = append(f.sent, spec)
-	f.opts = append(f.opts, opts)
-	return swarm.ServiceUpdateResponse{}, nil
-}
-
-func (f *updateFakeAPI) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
-	return []swarm.Task{{NodeID: "node1", Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}}, nil
-}
-
-func (f *updateFakeAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
-	return []swarm.Node{{ID: "node1"}, {ID: "node2"}, {ID: "node3"}}, nil
-}
-
-func (f *updateFakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.ImageInspectOption) (image.InspectResponse, error) {
-	if ref == "redis" {
-		cfg := &dockerspec.DockerOCIImageConfig{}
-		cfg.Volumes = map[string]struct{}{"/data": {}}
-		return image.InspectResponse{Config: cfg}, nil
-	}
-	return image.InspectResponse{}, errors.New("no such image")
+	return f
 }
 
 func updatePinnedRedis() swarm.Service {
@@ -126,7 +123,7 @@ func updateStatus(err error) int {
 }
 
 func TestUpdateRefusesSeedServiceAndSendsNothing(t *testing.T) {
-	api := &updateFakeAPI{svc: updateSeedRedis()}
+	api := newUpdateFakeAPI(updateSeedRedis())
 	_, stderr, err := runUpdateCmd(t, api, nil, "--limit-memory", "100M", "cache")
 	if updateStatus(err) != 1 || len(api.sent) != 0 {
 		t.Fatalf("status %d (%v), sent %d; want 1 and nothing sent", updateStatus(err), err, len(api.sent))
@@ -141,7 +138,7 @@ func TestUpdateRefusesSeedServiceAndSendsNothing(t *testing.T) {
 }
 
 func TestUpdateAllowsSafeUpdateAndCallsTheVerifier(t *testing.T) {
-	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	api := newUpdateFakeAPI(updatePinnedRedis())
 	rec := &updateRecorder{}
 	_, stderr, err := runUpdateCmd(t, api, rec, "--limit-memory", "100M", "cache")
 	if err != nil || len(api.sent) != 1 {
@@ -156,7 +153,7 @@ func TestUpdateAllowsSafeUpdateAndCallsTheVerifier(t *testing.T) {
 }
 
 func TestUpdateForceOverridesWithWarnings(t *testing.T) {
-	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	api := newUpdateFakeAPI(updatePinnedRedis())
 	_, stderr, err := runUpdateCmd(t, api, nil, "--force", "--mount-rm", "/data", "cache")
 	if err != nil || len(api.sent) != 1 {
 		t.Fatalf("err %v, sent %d", err, len(api.sent))
@@ -170,7 +167,7 @@ func TestUpdateForceOverridesWithWarnings(t *testing.T) {
 }
 
 func TestUpdateRefusesPinRemoval(t *testing.T) {
-	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	api := newUpdateFakeAPI(updatePinnedRedis())
 	rec := &updateRecorder{}
 	_, stderr, err := runUpdateCmd(t, api, rec, "--constraint-rm", "node.id==node1", "cache")
 	if updateStatus(err) != 1 || len(api.sent) != 0 || len(rec.calls) != 0 {
@@ -183,7 +180,7 @@ func TestUpdateRefusesPinRemoval(t *testing.T) {
 
 func TestUpdateDryRun(t *testing.T) {
 	t.Run("allowed", func(t *testing.T) {
-		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		api := newUpdateFakeAPI(updatePinnedRedis())
 		out, _, err := runUpdateCmd(t, api, nil, "--dry-run", "--limit-memory", "100M", "cache")
 		if err != nil || len(api.sent) != 0 {
 			t.Fatalf("err %v, sent %d", err, len(api.sent))
@@ -195,7 +192,7 @@ func TestUpdateDryRun(t *testing.T) {
 		}
 	})
 	t.Run("refused, json", func(t *testing.T) {
-		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		api := newUpdateFakeAPI(updatePinnedRedis())
 		out, _, err := runUpdateCmd(t, api, nil, "--dry-run", "--format", "json", "--mount-rm", "/data", "cache")
 		if updateStatus(err) != 1 || len(api.sent) != 0 {
 			t.Fatalf("status %d, sent %d", updateStatus(err), len(api.sent))
@@ -204,12 +201,12 @@ func TestUpdateDryRun(t *testing.T) {
 		if err := json.Unmarshal([]byte(out), &r); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		if r.Verdict != "refused" || len(r.Problems) != 1 || r.Problems[0].Rule != "data-mount" || len(r.Diff) != 1 || r.Diff[0].Field != "Mounts" {
+		if r.Verdict != "refused" || len(r.Problems) != 1 || r.Problems[0].Code != "data-mount" || len(r.Diff) != 1 || r.Diff[0].Field != "Mounts" {
 			t.Fatalf("report = %+v", r)
 		}
 	})
 	t.Run("refused but forced", func(t *testing.T) {
-		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		api := newUpdateFakeAPI(updatePinnedRedis())
 		out, _, err := runUpdateCmd(t, api, nil, "--dry-run", "--force", "--mount-rm", "/data", "cache")
 		if err != nil || len(api.sent) != 0 || !strings.Contains(out, "--force would send it anyway") {
 			t.Fatalf("err %v, sent %d, out %s", err, len(api.sent), out)
@@ -221,7 +218,7 @@ func TestUpdateRollbackIsGuardedOnThePreviousSpec(t *testing.T) {
 	svc := updatePinnedRedis()
 	prev := updateSeedRedis().Spec
 	svc.PreviousSpec = &prev
-	api := &updateFakeAPI{svc: svc}
+	api := newUpdateFakeAPI(svc)
 	out, _, err := runUpdateCmd(t, api, nil, "--rollback", "--dry-run", "cache")
 	if updateStatus(err) != 1 || len(api.sent) != 0 {
 		t.Fatalf("status %d (%v), sent %d", updateStatus(err), err, len(api.sent))
@@ -236,7 +233,7 @@ func TestUpdateRollbackIsGuardedOnThePreviousSpec(t *testing.T) {
 }
 
 func TestUpdateBadInput(t *testing.T) {
-	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	api := newUpdateFakeAPI(updatePinnedRedis())
 	for _, args := range [][]string{
 		{"--data", "data", "cache"},
 		{"--data", "/srv/app,v2", "--limit-memory", "100M", "cache"},
@@ -251,7 +248,7 @@ func TestUpdateBadInput(t *testing.T) {
 func TestUpdateDataFlagNamesADataPath(t *testing.T) {
 	svc := updateSeedRedis()
 	svc.Spec.TaskTemplate.ContainerSpec.Image = "example/app"
-	api := &updateFakeAPI{svc: svc}
+	api := newUpdateFakeAPI(svc)
 	if _, stderr, err := runUpdateCmd(t, api, nil, "--limit-memory", "100M", "cache"); err != nil || len(api.sent) != 1 {
 		t.Fatalf("no data path known: err %v, stderr %s, sent %d", err, stderr, len(api.sent))
 	}
@@ -265,7 +262,7 @@ func TestUpdateDataFlagNamesADataPath(t *testing.T) {
 }
 
 func TestUpdateRollbackWithoutPreviousSpecSendsNothing(t *testing.T) {
-	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	api := newUpdateFakeAPI(updatePinnedRedis())
 	for _, args := range [][]string{{"--rollback", "--dry-run", "cache"}, {"--rollback", "cache"}} {
 		_, _, err := runUpdateCmd(t, api, nil, args...)
 		if err == nil || !strings.Contains(err.Error(), "does not have a previous spec") || len(api.sent) != 0 {
@@ -285,7 +282,7 @@ func TestUpdateVerifyBadFormatOrTimeoutSendsNothing(t *testing.T) {
 		{"--verify", "--verify-timeout", "0s", "--limit-memory", "100M", "cache"},
 		{"--verify", "--verify-timeout", "-1s", "--limit-memory", "100M", "cache"},
 	} {
-		api := &updateFakeAPI{svc: updatePinnedRedis()}
+		api := newUpdateFakeAPI(updatePinnedRedis())
 		rec := &updateRecorder{}
 		_, _, err := runUpdateCmd(t, api, rec, args...)
 		if err == nil || len(api.sent) != 0 || len(rec.calls) != 0 {
@@ -298,27 +295,16 @@ func TestUpdateVerifyBadFormatOrTimeoutSendsNothing(t *testing.T) {
 	}
 }
 
-// pausingFakeAPI reports the update paused once it is sent, as swarm does
-// when the new task fails to start: docker's convergence wait fails.
-type pausingFakeAPI struct{ *updateFakeAPI }
-
-func (f pausingFakeAPI) ServiceInspectWithRaw(ctx context.Context, id string, o swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
-	s, b, err := f.updateFakeAPI.ServiceInspectWithRaw(ctx, id, o)
-	if len(f.sent) > 0 {
-		s.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStatePaused, Message: "update paused due to failure or early termination of task x"}
-	}
-	return s, b, err
-}
-
 // TestUpdateVerifiesWhenConvergenceFails: once the update is sent, --verify
 // proves the data (or rolls back) even when docker's wait for convergence
 // fails; docker's error is still the exit status.
 func TestUpdateVerifiesWhenConvergenceFails(t *testing.T) {
-	api := &updateFakeAPI{svc: updatePinnedRedis()}
+	api := newUpdateFakeAPI(updatePinnedRedis())
+	api.paused = true
 	rec := &updateRecorder{}
 	opts := &updateOptions{newVerifier: func(command.Cli) (updateVerifier, error) { return rec, nil }}
 	build := func(c command.Cli) *cobra.Command { return buildUpdateCommand(c, opts) }
-	_, _, err := runOnAPI(t, pausingFakeAPI{api}, build, "--quiet", "--limit-memory", "100M", "cache") // not --detach: docker waits
+	_, _, err := runOnAPI(t, api, build, "--quiet", "--limit-memory", "100M", "cache") // not --detach: docker waits
 	if err == nil || !strings.Contains(err.Error(), "service update paused") {
 		t.Fatalf("err = %v, want docker's 'service update paused'", err)
 	}

@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"time"
 
@@ -22,15 +21,6 @@ type verifyOptions struct {
 	timeout    time.Duration
 }
 
-// verifyResult is what `verify --format json` prints.
-type verifyResult struct {
-	Service string              `json:"service"`
-	Redis   verifyflow.Endpoint `json:"redis"`
-	Against string              `json:"against"`
-	Report  *redisstate.Report  `json:"report"`
-	Verdict string              `json:"verdict"`
-}
-
 func newVerifyCommand(dockerCLI command.Cli) *cobra.Command {
 	opts := &verifyOptions{}
 	cmd := &cobra.Command{
@@ -44,7 +34,10 @@ Keys of the snapshot that are gone (MISSING) or differ (CHANGED) fail the
 check; keys written since (NEW), keys whose TTL passed (EXPIRED) and keys
 whose TTL was changed (TTL-CHANGED) are listed but do not fail it.
 
-The exit status is 0 when the data is verified, 1 when it is not.`,
+The exit status is 0 when the data is verified, 1 when it is not, 2 when it
+could not be checked (Redis or the daemon unreachable, no or an unreadable
+snapshot). --format json prints a verdict ("verified", "failed" or "error",
+with the error) in every case.`,
 		Example: `  docker stateful verify cache
   docker stateful verify --against 20261125T121500-ab12cd cache
   docker stateful verify --format json --verify-key session:42 cache`,
@@ -67,39 +60,23 @@ The exit status is 0 when the data is verified, 1 when it is not.`,
 }
 
 func runVerify(ctx context.Context, dockerCLI command.Cli, opts *verifyOptions, name string) error {
-	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.format, opts.timeout, opts.verifyKeys, name)
-	if err != nil {
-		return err
+	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, opts.verifyKeys)
+	res := verifyflow.VerifyResult{Service: name, Verdict: verifyflow.VerdictError}
+	if err == nil {
+		res, err = flow.VerifyService(ctx, name, opts.against)
+	} else if checkFormat(opts.format) != nil {
+		return err // a --format that cannot print the verdict
+	} else {
+		res.Error = err.Error()
 	}
-	var before *redisstate.Snapshot
-	if opts.against != "" {
-		if before, err = flow.Store().Load(opts.against); err != nil {
-			return fmt.Errorf("--against %s: %w (in %s)", opts.against, err, flow.Store().StateDir)
-		}
-		if s := before.Summary.Service; s != "" && s != svc.Spec.Name {
-			fmt.Fprintf(dockerCLI.Err(), "warning: snapshot %s is of service %s, not %s\n", before.ID, s, svc.Spec.Name)
-		}
-	} else if before, err = flow.LatestCut(svc.Spec.Name); err != nil {
-		return err
+	if res.Report == nil && opts.format == "" {
+		return err // nothing to show: the error says why
 	}
-	fmt.Fprintf(dockerCLI.Err(), "Against snapshot %s (%s, %d keys)\n", before.ID, before.Summary.CreatedAt.Local().Format(time.DateTime), before.Summary.Keys)
-	c, _, ep, err := flow.Connect(ctx, svc)
-	if err != nil {
-		return err
+	// with --format, a verdict document also on error
+	if werr := writeReport(dockerCLI.Out(), opts.format, res, func(w io.Writer) error {
+		return redisstate.RenderText(w, res.Report)
+	}); werr != nil && err == nil {
+		return werr
 	}
-	defer c.Close()
-	rep, err := flow.Verify(ctx, c, before)
-	if err != nil {
-		return err
-	}
-	res := verifyResult{Service: svc.Spec.Name, Redis: ep, Against: before.ID, Report: rep, Verdict: rep.Verdict}
-	if err := writeFormatted(dockerCLI.Out(), opts.format, res, func(w io.Writer) error {
-		return redisstate.RenderText(w, rep)
-	}); err != nil {
-		return err
-	}
-	if !rep.OK() {
-		return cli.StatusError{StatusCode: 1}
-	}
-	return nil
+	return err
 }

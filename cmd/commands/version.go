@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"runtime"
@@ -9,6 +10,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
 	"github.com/docker-stateful/docker-stateful/plugin/version"
 )
 
@@ -18,24 +20,26 @@ type versionOptions struct {
 
 // versionInfo is what `docker stateful version` reports; Server is nil when
 // the daemon cannot be reached (the client part is still useful then).
+// Its JSON (and a --format template) uses snake_case names:
+// {{.client.version}}, {{.server.swarm_node_id}}.
 type versionInfo struct {
 	Client struct {
-		Version   string
-		Commit    string
-		GoVersion string
-		OsArch    string
-	}
-	Server      *serverVersion `json:",omitempty"`
-	ServerError string         `json:",omitempty"`
+		Version   string `json:"version"`
+		Commit    string `json:"commit"`
+		GoVersion string `json:"go_version"`
+		OsArch    string `json:"os_arch"`
+	} `json:"client"`
+	Server      *serverVersion `json:"server,omitempty"`
+	ServerError string         `json:"server_error,omitempty"`
 }
 
 type serverVersion struct {
-	Name           string // the engine's name: its hostname
-	Version        string
-	APIVersion     string
-	SwarmNodeID    string
-	SwarmState     string
-	SwarmIsManager bool
+	Name           string `json:"name"` // the engine's name: its hostname
+	Version        string `json:"version"`
+	APIVersion     string `json:"api_version"`
+	SwarmNodeID    string `json:"swarm_node_id"`
+	SwarmState     string `json:"swarm_state"`
+	SwarmIsManager bool   `json:"swarm_is_manager"`
 }
 
 func newVersionCommand(dockerCLI command.Cli) *cobra.Command {
@@ -73,7 +77,7 @@ func runVersion(cmd *cobra.Command, dockerCLI command.Cli, opts versionOptions) 
 			SwarmIsManager: info.Swarm.ControlAvailable,
 		}
 	}
-	if err := writeFormatted(dockerCLI.Out(), opts.format, v, func(w io.Writer) error {
+	if err := writeReport(dockerCLI.Out(), opts.format, v, func(w io.Writer) error {
 		fmt.Fprintf(w, "Client: docker-stateful\n Version:\t%s\n Git commit:\t%s\n Go version:\t%s\n OS/Arch:\t%s\n",
 			v.Client.Version, v.Client.Commit, v.Client.GoVersion, v.Client.OsArch)
 		if v.Server != nil {
@@ -93,7 +97,7 @@ func runVersion(cmd *cobra.Command, dockerCLI command.Cli, opts versionOptions) 
 		return err
 	}
 	if v.ServerError != "" {
-		return cli.StatusError{StatusCode: 1, Status: v.ServerError}
+		return exitcode.Undecidable(errors.New(v.ServerError)) // the daemon did not answer: 2
 	}
 	return nil
 }

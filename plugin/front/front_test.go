@@ -407,7 +407,7 @@ func TestFrontExecsFull(t *testing.T) {
 	env := testEnv(t, "DOCKER_HOST="+api.host())
 
 	for _, args := range [][]string{
-		{"stateful", "version", "--format", "{{json .Client}}"},
+		{"stateful", "version", "--format", "{{json .client}}"},
 		{"stateful", "update", "--bogus-flag", "x"}, // rc 125, usage on stderr
 		{"__complete", "stateful", "up"},
 		{"__complete", "stateful", "update", "--update-o"},
@@ -419,7 +419,7 @@ func TestFrontExecsFull(t *testing.T) {
 		}
 	}
 	var v map[string]any
-	if out, _, _ := runBinary(t, bins.front, env, "stateful", "version", "--format", "{{json .Client}}"); json.Unmarshal([]byte(out), &v) != nil || v["Version"] == nil {
+	if out, _, _ := runBinary(t, bins.front, env, "stateful", "version", "--format", "{{json .client}}"); json.Unmarshal([]byte(out), &v) != nil || v["version"] == nil {
 		t.Errorf("front stateful version --format: %q", out)
 	}
 	// Symlinked into a plugin directory: the full binary is found next to

@@ -23,10 +23,11 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/docker-stateful/docker-stateful/plugin/createspec"
+	"github.com/docker-stateful/docker-stateful/plugin/finding"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
-// Rules, as reported in Problem.Rule (and in --format json).
+// Rules, as reported in Problem.Code (and in --format json).
 const (
 	// RuleEphemeralData: a data path is (or would be) on an anonymous volume,
 	// a tmpfs or the container's own filesystem, which an update throws away.
@@ -76,19 +77,14 @@ type Input struct {
 	Rollback bool
 }
 
-// Problem is one reason to refuse (or, as a warning, to worry about) an update.
-type Problem struct {
-	Rule    string `json:"rule"`
-	Path    string `json:"path,omitempty"`
-	Message string `json:"message"`
-}
-
-func (p Problem) String() string { return p.Message }
+// Problem is one reason to refuse (or, as a warning, to worry about) an
+// update: docker stateful's one shape of a problem (code, path, message, fix).
+type Problem = finding.Finding
 
 // Report is the guard's verdict: the update is allowed when Problems is
 // empty. Warnings never block.
 type Report struct {
-	DataPaths []string  `json:"dataPaths"`
+	DataPaths []string  `json:"data_paths"`
 	Problems  []Problem `json:"problems"`
 	Warnings  []Problem `json:"warnings,omitempty"`
 }
@@ -131,11 +127,11 @@ type checker struct {
 }
 
 func (c checker) refuse(rule, p, format string, args ...any) {
-	c.report.Problems = append(c.report.Problems, Problem{Rule: rule, Path: p, Message: fmt.Sprintf(format, args...)})
+	c.report.Problems = append(c.report.Problems, Problem{Code: rule, Path: p, Message: fmt.Sprintf(format, args...)})
 }
 
 func (c checker) warn(rule, p, format string, args ...any) {
-	c.report.Warnings = append(c.report.Warnings, Problem{Rule: rule, Path: p, Message: fmt.Sprintf(format, args...)})
+	c.report.Warnings = append(c.report.Warnings, Problem{Code: rule, Path: p, Message: fmt.Sprintf(format, args...)})
 }
 
 // ephemeralAndMounts: every data path must be on persistent storage after the

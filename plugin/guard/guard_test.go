@@ -75,7 +75,7 @@ func run(t *testing.T, rule string, cases []tcase) {
 			r := Check(in)
 			var mine []Problem
 			for _, p := range r.Problems {
-				if p.Rule == rule {
+				if p.Code == rule {
 					mine = append(mine, p)
 				}
 			}

@@ -85,7 +85,7 @@ func Risks(s Service) []Risk {
 	facts := stateful.ImageFacts{Volumes: s.ImageVolumes, Inspected: s.ImageVolumes != nil}
 	var risks []Risk
 	for _, p := range report.Problems {
-		switch p.Rule {
+		switch p.Code {
 		case Ephemeral:
 			risks = append(risks, Risk{Kind: Ephemeral, Path: p.Path, Location: stateful.Locate(s.Spec, p.Path, facts)})
 		case Unpinned:

@@ -7,21 +7,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/docker-stateful/docker-stateful/plugin/finding"
 )
 
-// Finding is one refusal or warning of Preflight.
-type Finding struct {
-	Code    string `json:"code"`    // stable identifier, e.g. "dir-not-on-volume"
-	Message string `json:"message"` // one line for the user
-	Hint    string `json:"hint,omitempty"`
-}
-
-func (f Finding) String() string {
-	if f.Hint != "" {
-		return f.Message + " (" + f.Hint + ")"
-	}
-	return f.Message
-}
+// Finding is one refusal or warning of Preflight: docker stateful's one
+// shape of a problem (code, path, message, fix).
+type Finding = finding.Finding
 
 // Finding codes.
 const (
@@ -73,11 +65,11 @@ type PreflightResult struct {
 func (r *PreflightResult) OK() bool { return len(r.Refusals) == 0 }
 
 func (r *PreflightResult) refuse(code, msg, hint string) {
-	r.Refusals = append(r.Refusals, Finding{Code: code, Message: msg, Hint: hint})
+	r.Refusals = append(r.Refusals, Finding{Code: code, Message: msg, Fix: hint})
 }
 
 func (r *PreflightResult) warn(code, msg, hint string) {
-	r.Warnings = append(r.Warnings, Finding{Code: code, Message: msg, Hint: hint})
+	r.Warnings = append(r.Warnings, Finding{Code: code, Message: msg, Fix: hint})
 }
 
 // Preflight checks that the data can survive a replacement of the Redis process. It only
@@ -362,5 +354,5 @@ func SaveGraceWarning(save, grace time.Duration) (Finding, bool) {
 	}
 	return Finding{Code: CodeSaveSlowerThanStop,
 		Message: fmt.Sprintf("saving the dataset took %s, close to or over the stop grace period %s: the shutdown save may be killed", save.Round(10*time.Millisecond), grace),
-		Hint:    "raise --stop-grace-period (at most 60s)"}, true
+		Fix:     "raise --stop-grace-period (at most 60s)"}, true
 }

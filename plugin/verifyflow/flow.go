@@ -1,10 +1,13 @@
-// Package verifyflow orchestrates the proof that a Swarm service's Redis data
-// survived an operation, for `docker stateful update --verify`, `snapshot` and
-// `verify`: find the service's Redis and say why there, connect (password from
-// REDISCLI_AUTH or a file only), pre-flight, take a durable cut with writes
-// paused until the old task has stopped, fingerprint, wait for the new Redis
-// process, verify, and roll back. The Redis work is plugin/redisstate's; this
-// package adds the Docker side and the progress lines. No cobra here.
+// Package verifyflow is the proof that a Swarm service's Redis data survived
+// an operation, whole: `docker stateful update --verify` (Update: locate →
+// preflight → cut → send → wait for the old task → await the new process →
+// verify → Decide → roll back → verify again), `snapshot` (SnapshotService)
+// and `verify` (VerifyService). The steps find the service's Redis and say
+// why there, connect (password from REDISCLI_AUTH or a file only), take a
+// durable cut with writes paused until the old task has stopped, and
+// fingerprint; the Redis work is plugin/redisstate's. docker's convergence
+// wait and the human output are injected; errors carry their exit status
+// (plugin/exitcode). No cobra here.
 package verifyflow
 
 import (

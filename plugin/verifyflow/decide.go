@@ -1,0 +1,91 @@
+package verifyflow
+
+import (
+	"fmt"
+
+	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
+)
+
+// The verdicts of update --verify (UpdateResult.Verdict).
+const (
+	VerdictVerified   = "verified"   // every key of the cut is intact
+	VerdictFailed     = "failed"     // keys of the cut are missing or changed
+	VerdictUnverified = "unverified" // the data could not be checked after the update
+	VerdictRefused    = "refused"    // nothing sent: the update would lose the data
+	VerdictError      = "error"      // nothing sent, or stopped: could not decide
+)
+
+// Facts are what update --verify knows after its check of the data (and,
+// once it rolled back, after the rollback): the input of Decide.
+type Facts struct {
+	Service  string
+	Snapshot string // the cut's snapshot ID
+	// Unchecked is why the data could not be checked at all after the
+	// update (nil: it was checked, and Intact says how it went).
+	Unchecked error
+	Intact    bool
+	// NoRollback is --no-rollback.
+	NoRollback bool
+	// Interrupted: the run was interrupted (Ctrl-C) after the update was
+	// sent; the update goes on without us, nothing is rolled back.
+	Interrupted bool
+	// RolledBack: the rollback was sent; RollbackErr: it could not be.
+	RolledBack  bool
+	RollbackErr error
+	// AnonymousData: the data directory is on an anonymous volume (or none)
+	// in the spec a rollback restores, and the check after it did not find
+	// the data back: a spec rollback cannot bring such data back.
+	AnonymousData bool
+}
+
+// Decision is what to do with Facts: roll back now, or end with Verdict and
+// Err (nil when verified; its exit status is exitcode.Code(Err)).
+type Decision struct {
+	Verdict  string
+	Rollback bool
+	Err      error
+}
+
+// Decide is the policy of update --verify after the check: verified data
+// ends it (exit 0); missing or changed keys, or data that could not be
+// checked, roll the service back unless --no-rollback, and end with exit 1
+// whatever the rollback did; an interruption ends it at once (exit 130, no
+// rollback, the command to check later).
+func Decide(f Facts) Decision {
+	if f.Unchecked == nil && f.Intact {
+		return Decision{Verdict: VerdictVerified}
+	}
+	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", f.Snapshot, f.Snapshot, f.Service)
+	if f.Interrupted {
+		return Decision{Verdict: VerdictUnverified, Err: &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf(
+			"interrupted after the update of service %s was sent: the update goes on, its data is not verified and nothing was rolled back (%s)", f.Service, hint)}}
+	}
+	d := Decision{Verdict: VerdictFailed}
+	if f.Unchecked != nil {
+		d.Verdict = VerdictUnverified
+	}
+	if !f.NoRollback && !f.RolledBack && f.RollbackErr == nil {
+		d.Rollback = true
+		return d
+	}
+	var msg string
+	switch {
+	case f.Unchecked == nil && f.NoRollback:
+		msg = fmt.Sprintf("the data of service %s did not survive the update; --no-rollback: the service is left as updated (snapshot %s; docker stateful update --rollback %s restores the previous spec)", f.Service, f.Snapshot, f.Service)
+	case f.Unchecked == nil && f.RollbackErr != nil:
+		msg = fmt.Sprintf("the data of service %s did not survive the update, and the rollback failed: %v", f.Service, f.RollbackErr)
+	case f.Unchecked == nil:
+		msg = fmt.Sprintf("update of service %s failed: its data did not survive, the service was rolled back", f.Service)
+	case f.NoRollback:
+		msg = fmt.Sprintf("%v; --no-rollback: the service is left as updated (%s)", f.Unchecked, hint)
+	case f.RollbackErr != nil:
+		msg = fmt.Sprintf("%v, and the rollback failed: %v (%s)", f.Unchecked, f.RollbackErr, hint)
+	default:
+		msg = fmt.Sprintf("update of service %s failed: %v; the service was rolled back (%s)", f.Service, f.Unchecked, hint)
+	}
+	if f.RolledBack && f.AnonymousData {
+		msg += "; a spec rollback cannot bring back data that was on an anonymous volume"
+	}
+	d.Err = exitcode.Refused(fmt.Errorf("%s", msg))
+	return d
+}

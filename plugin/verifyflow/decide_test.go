@@ -1,0 +1,77 @@
+package verifyflow
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
+)
+
+// TestDecide covers every branch of update --verify's policy after the check:
+// what it decides (roll back or not), the verdict, the exit status and the
+// line that says why.
+func TestDecide(t *testing.T) {
+	unreachable := errors.New("cannot verify the data of service cache after the update: timeout")
+	daemon := errors.New("rollback of service cache: out of sequence")
+	base := Facts{Service: "cache", Snapshot: "S1"}
+	with := func(change func(*Facts)) Facts { f := base; change(&f); return f }
+	for _, c := range []struct {
+		name     string
+		facts    Facts
+		verdict  string
+		rollback bool
+		exit     int
+		says     []string
+	}{
+		{"verified", with(func(f *Facts) { f.Intact = true }),
+			VerdictVerified, false, exitcode.OK, nil},
+		{"verified, --no-rollback changes nothing", with(func(f *Facts) { f.Intact, f.NoRollback = true, true }),
+			VerdictVerified, false, exitcode.OK, nil},
+		{"missing or changed keys: roll back", with(func(f *Facts) {}),
+			VerdictFailed, true, exitcode.No, nil},
+		{"missing or changed keys, rolled back", with(func(f *Facts) { f.RolledBack = true }),
+			VerdictFailed, false, exitcode.No, []string{"update of service cache failed: its data did not survive, the service was rolled back"}},
+		{"missing or changed keys, --no-rollback", with(func(f *Facts) { f.NoRollback = true }),
+			VerdictFailed, false, exitcode.No, []string{"did not survive the update; --no-rollback: the service is left as updated (snapshot S1; docker stateful update --rollback cache restores"}},
+		{"missing or changed keys, the rollback fails", with(func(f *Facts) { f.RollbackErr = daemon }),
+			VerdictFailed, false, exitcode.No, []string{"did not survive the update, and the rollback failed: rollback of service cache: out of sequence"}},
+		{"missing keys, rolled back onto an anonymous volume", with(func(f *Facts) { f.RolledBack, f.AnonymousData = true, true }),
+			VerdictFailed, false, exitcode.No, []string{"the service was rolled back", "cannot bring back data that was on an anonymous volume"}},
+		{"cannot check: roll back", with(func(f *Facts) { f.Unchecked = unreachable }),
+			VerdictUnverified, true, exitcode.No, nil},
+		{"cannot check, rolled back", with(func(f *Facts) { f.Unchecked, f.RolledBack = unreachable, true }),
+			VerdictUnverified, false, exitcode.No, []string{"update of service cache failed: cannot verify the data of service cache after the update: timeout; the service was rolled back (snapshot S1: docker stateful verify --against S1 cache)"}},
+		{"cannot check, --no-rollback", with(func(f *Facts) { f.Unchecked, f.NoRollback = unreachable, true }),
+			VerdictUnverified, false, exitcode.No, []string{"after the update: timeout; --no-rollback: the service is left as updated (snapshot S1: docker stateful verify --against S1 cache)"}},
+		{"cannot check, the rollback fails", with(func(f *Facts) { f.Unchecked, f.RollbackErr = unreachable, daemon }),
+			VerdictUnverified, false, exitcode.No, []string{"timeout, and the rollback failed: rollback of service cache: out of sequence (snapshot S1"}},
+		{"cannot check, rolled back onto an anonymous volume", with(func(f *Facts) { f.Unchecked, f.RolledBack, f.AnonymousData = unreachable, true, true }),
+			VerdictUnverified, false, exitcode.No, []string{"the service was rolled back", "anonymous volume"}},
+		{"interrupted after sending: no rollback, exit 130", with(func(f *Facts) { f.Unchecked, f.Interrupted = unreachable, true }),
+			VerdictUnverified, false, exitcode.Interrupted, []string{"interrupted after the update of service cache was sent", "docker stateful verify --against S1 cache"}},
+		{"anonymous data but not rolled back (--no-rollback): nothing about a rollback", with(func(f *Facts) { f.NoRollback, f.AnonymousData = true, true }),
+			VerdictFailed, false, exitcode.No, []string{"--no-rollback"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			d := Decide(c.facts)
+			if d.Verdict != c.verdict || d.Rollback != c.rollback {
+				t.Fatalf("Decide = %+v, want verdict %s, rollback %v", d, c.verdict, c.rollback)
+			}
+			if d.Rollback && d.Err != nil {
+				t.Fatalf("a rollback to do comes with no final error: %v", d.Err)
+			}
+			if got := exitcode.Code(d.Err); !d.Rollback && got != c.exit {
+				t.Errorf("exit status %d (%v), want %d", got, d.Err, c.exit)
+			}
+			for _, w := range c.says {
+				if d.Err == nil || !strings.Contains(d.Err.Error(), w) {
+					t.Errorf("error %v, want it to say %q", d.Err, w)
+				}
+			}
+			if !c.facts.RolledBack && d.Err != nil && strings.Contains(d.Err.Error(), "anonymous") {
+				t.Errorf("error %v speaks of a rollback that did not happen", d.Err)
+			}
+		})
+	}
+}

@@ -1,0 +1,306 @@
+package verifyflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
+	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
+)
+
+// UpdateOptions are the choices of update --verify besides Options.
+type UpdateOptions struct {
+	Force      bool // --force: the preflight's refusals become warnings
+	NoRollback bool // --no-rollback
+}
+
+// UpdateResult is the report of update --verify (--format json).
+type UpdateResult struct {
+	Service        string               `json:"service"`
+	Redis          Endpoint             `json:"redis"`
+	Snapshot       string               `json:"snapshot"`
+	Warnings       []redisstate.Finding `json:"warnings"`
+	Report         *redisstate.Report   `json:"report,omitempty"`
+	RolledBack     bool                 `json:"rolled_back"`
+	RollbackReport *redisstate.Report   `json:"rollback_report,omitempty"`
+	Restored       []string             `json:"restored,omitempty"`
+	Verdict        string               `json:"verdict"`         // Verdict*
+	Error          string               `json:"error,omitempty"` // why, when not verified
+}
+
+// Update is one run of update --verify, around docker's own update. The
+// command calls, in this order:
+//
+//   - Before, once the guard allowed the update, just before it is sent:
+//     locate Redis, pre-flight, pause writes and save (the cut), fingerprint.
+//     An error means nothing may be sent.
+//   - AfterSend, once the daemon accepted it: wait for the old task to stop
+//     (its Redis saved on shutdown), then resume writes.
+//   - After, once docker's convergence wait returned (or at once with
+//     --detach): await the new Redis process, verify, Decide, roll back and
+//     verify again.
+//   - Abandon, always: resume writes if the update was never sent.
+//
+// Result holds the report at every step, for --format json.
+type Update struct {
+	Flow *Flow
+	Opt  UpdateOptions
+	// Converge waits for the service to converge after the rollback, with
+	// docker's own progress (docker/cli's WaitOnService).
+	Converge func(ctx context.Context, serviceID string) error
+	// Report receives the human report (the command's stdout); nil when the
+	// caller prints Result instead (--format).
+	Report io.Writer
+	Result UpdateResult
+
+	current  swarm.Service
+	cut      *Cut
+	before   *redisstate.Snapshot
+	dir      string // Redis' data directory
+	oldTasks []string
+	replaces bool
+}
+
+func (u *Update) say(format string, a ...any) { u.Flow.say(format, a...) }
+
+// stop records a verdict reached before anything was sent and returns err.
+func (u *Update) stop(verdict string, err error) error {
+	u.Result.Verdict, u.Result.Error = verdict, err.Error()
+	return err
+}
+
+// notSent is an error before the update was sent: could not decide (2), or
+// interrupted (130: ctx was cancelled, whatever error the step made of it).
+func (u *Update) notSent(ctx context.Context, err error) error {
+	msg := fmt.Sprintf("update of service %s not sent: %v", u.current.Spec.Name, err)
+	if errors.Is(err, context.Canceled) || errors.Is(ctx.Err(), context.Canceled) {
+		msg = fmt.Sprintf("update of service %s not sent: interrupted (writes resumed)", u.current.Spec.Name)
+		return u.stop(VerdictError, &exitcode.Error{Code: exitcode.Interrupted, Err: errors.New(msg)})
+	}
+	return u.stop(VerdictError, exitcode.Undecidable(errors.New(msg)))
+}
+
+// Before connects, pre-flights, cuts and fingerprints; spec is what will be
+// sent (for a rollback, the previous spec).
+func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
+	name := current.Spec.Name
+	u.current = current
+	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}}
+	c, _, ep, err := u.Flow.Connect(ctx, current)
+	if err != nil {
+		return u.notSent(ctx, err)
+	}
+	u.Result.Redis = ep
+	pre, err := u.Flow.Preflight(ctx, c, current.Spec, *spec)
+	if err != nil {
+		var ref *Refused
+		if !errors.As(err, &ref) {
+			return u.notSent(ctx, err)
+		}
+		if !u.Opt.Force {
+			for _, f := range ref.Findings {
+				u.say("refused: %s", f)
+			}
+			return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s refused: its Redis data would not survive it; nothing was sent (--force sends it anyway, and --verify then checks it)", name)))
+		}
+		for _, f := range ref.Findings {
+			u.say("warning: --force overrides: %s", f)
+		}
+		pre.Warnings = append(pre.Warnings, ref.Findings...)
+	}
+	u.dir, u.Result.Warnings = pre.Config.Dir, pre.Warnings
+	u.replaces = stateful.ReplacesTasks(current.Spec, *spec)
+	if u.oldTasks, err = u.Flow.RunningTasks(ctx, current.ID); err != nil {
+		return u.notSent(ctx, err)
+	}
+	if len(u.oldTasks) > 1 {
+		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(u.oldTasks))))
+	}
+	if u.cut, err = u.Flow.StartCut(ctx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
+		return u.notSent(ctx, err)
+	}
+	if u.before, err = u.Flow.Snapshot(ctx, c, name, &u.cut.Info); err != nil {
+		u.Abandon()
+		return u.notSent(ctx, err)
+	}
+	u.Result.Snapshot = u.before.ID
+	u.Flow.Prune(name, 20)
+	if u.replaces {
+		u.say("Sending the update (writes stay paused until the old task has stopped)")
+	} else {
+		u.say("Sending the update (it replaces no task: writes resume once it is accepted)")
+	}
+	return nil
+}
+
+// AfterSend keeps writes paused until the old task's Redis has exited (after
+// its shutdown save), then releases them.
+func (u *Update) AfterSend(ctx context.Context, _ string) {
+	if u.cut == nil {
+		return
+	}
+	if u.replaces && len(u.oldTasks) > 0 {
+		deadline := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
+		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, deadline); {
+		case errors.Is(err, ErrNotReplaced):
+			u.say("The old task is still meant to run after %s: the update does not replace it", NotReplacedAfter)
+			u.replaces = false
+		case err != nil:
+			u.say("warning: %v; resuming writes", err)
+		}
+	}
+	if err := u.cut.Release(); err != nil {
+		u.say("warning: %v", err)
+	} else {
+		u.say("Writes resumed")
+	}
+}
+
+// Abandon resumes writes if they are still paused (the update was refused
+// or never sent). Safe on nil and more than once.
+func (u *Update) Abandon() {
+	if u == nil || u.cut == nil {
+		return
+	}
+	if err := u.cut.Release(); err != nil {
+		u.say("warning: %v", err)
+	}
+}
+
+// After checks the data of the updated service against the cut, and rolls
+// back as Decide says. Its error carries the exit status.
+func (u *Update) After(ctx context.Context, serviceID string) error {
+	defer u.Abandon()
+	if u.before == nil {
+		return nil
+	}
+	name := u.current.Spec.Name
+	f := Facts{Service: name, Snapshot: u.before.ID, NoRollback: u.Opt.NoRollback}
+	oldRun := u.cut.Info.RunID
+	if !u.replaces {
+		u.say("The update replaced no task: verifying the same Redis process")
+		oldRun = ""
+	}
+	rep, err := u.check(ctx, serviceID, oldRun)
+	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
+	if err != nil {
+		// What cannot be proven is not verified: with --verify, an update
+		// whose new Redis never answers is rolled back like a failed one.
+		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err)
+	} else {
+		u.Result.Report, f.Intact = rep, rep.OK()
+		u.render("", rep)
+	}
+	d := Decide(f)
+	if d.Rollback {
+		if f.Unchecked != nil {
+			u.say("%v: rolling service %s back to its previous spec", f.Unchecked, name)
+		} else {
+			u.say("The data did not survive the update: rolling service %s back to its previous spec", name)
+		}
+		f.RolledBack, f.RollbackErr = u.rollback(ctx, serviceID)
+		if f.RolledBack {
+			f.AnonymousData = u.afterRollback(ctx, serviceID, rep, f.Unchecked != nil)
+		}
+		d = Decide(f)
+	}
+	u.Result.Verdict = d.Verdict
+	if d.Err != nil {
+		u.Result.Error = d.Err.Error()
+	}
+	return d.Err
+}
+
+// check awaits the service's Redis (a process other than oldRun, if set)
+// and verifies its data against the cut.
+func (u *Update) check(ctx context.Context, serviceID, oldRun string) (*redisstate.Report, error) {
+	c, _, _, err := u.Flow.AwaitNew(ctx, serviceID, oldRun)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	return u.Flow.Verify(ctx, c, u.before)
+}
+
+// rollback restores the previous spec, as docker service rollback does, and
+// waits for it to converge.
+func (u *Update) rollback(ctx context.Context, serviceID string) (bool, error) {
+	if _, err := u.Flow.Rollback(ctx, serviceID); err != nil {
+		return false, err
+	}
+	u.Result.RolledBack = true
+	if u.Converge != nil {
+		if err := u.Converge(ctx, serviceID); err != nil {
+			u.say("warning: waiting for the rollback to converge: %v", err)
+		}
+	}
+	return true, nil
+}
+
+// afterRollback verifies the data again and says what the rollback restored;
+// it reports whether the data is still gone because it was on an anonymous
+// volume.
+func (u *Update) afterRollback(ctx context.Context, serviceID string, failed *redisstate.Report, unchecked bool) bool {
+	oldRun := ""
+	var newKeys int64
+	if failed != nil {
+		oldRun, newKeys = failed.AfterRunID, failed.Count(redisstate.ClassNew)
+	}
+	rep, err := u.check(ctx, serviceID, oldRun)
+	if err != nil {
+		either := ""
+		if unchecked {
+			either = " either"
+		}
+		u.say("warning: cannot verify the data after the rollback%s: %v", either, err)
+	}
+	u.Result.RollbackReport = rep
+	u.Result.Restored = RollbackOutcome(u.current.Spec, u.dir, rep, newKeys)
+	u.render("After the rollback:", rep)
+	if u.Report != nil {
+		fmt.Fprintln(u.Report)
+		for _, l := range u.Result.Restored {
+			fmt.Fprintln(u.Report, l)
+		}
+	}
+	return (rep == nil || !rep.OK()) && DataMountOf(u.current.Spec, u.dir).Anonymous()
+}
+
+// render prints a report in text, under title, when the caller wants text.
+func (u *Update) render(title string, rep *redisstate.Report) {
+	if u.Report == nil || rep == nil {
+		return
+	}
+	fmt.Fprintln(u.Report)
+	if title != "" {
+		fmt.Fprintln(u.Report, title)
+	}
+	_ = redisstate.RenderText(u.Report, rep)
+}
+
+// Outcome is the report for --format json once the run is over with err:
+// when the flow reached no verdict of its own (the guard refused, docker
+// failed, a flag was wrong; u may be nil then), err gives it, so that
+// every document has a verdict.
+func (u *Update) Outcome(service string, err error) UpdateResult {
+	r := UpdateResult{Service: service, Warnings: []redisstate.Finding{}}
+	if u != nil && u.Result.Service != "" {
+		r = u.Result
+	}
+	if r.Verdict == "" {
+		if err == nil {
+			// the run ended without the flow being asked to check
+			r.Verdict, r.Error = VerdictUnverified, "the data was not checked"
+		} else {
+			r.Verdict, r.Error = exitcode.Verdict(err), err.Error()
+		}
+	} else if r.Error == "" && err != nil {
+		r.Error = err.Error() // verified, but docker's convergence wait failed
+	}
+	return r
+}
