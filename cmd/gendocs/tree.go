@@ -14,8 +14,9 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/meta"
 )
 
-// newRoot is the `stateful` command, as cmd/docker-stateful-full builds it.
-func newRoot(cli command.Cli) *cobra.Command { return commands.NewRootCommand(cli) }
+// newRoot is the `stateful` command, as cmd/docker-stateful-full builds it
+// (a variable for the tests).
+var newRoot = commands.NewRootCommand
 
 // pluginMetadata is what cmd/docker-stateful-full passes to plugin.Run.
 func pluginMetadata() metadata.Metadata {
