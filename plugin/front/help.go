@@ -27,8 +27,8 @@ func helpRequest(args []string) (helptext.Page, string, bool) {
 	default:
 		return helptext.Page{}, "", false
 	}
-	if len(path) > 1 {
-		return helptext.Page{}, "", false
+	if len(path) > 1 || len(path) == 1 && (path[0] == "" || strings.HasPrefix(path[0], "-")) {
+		return helptext.Page{}, "", false // arguments or flags for cobra to parse
 	}
 	page, ok := helpPages[strings.Join(path, " ")]
 	return page, note, ok
