@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -68,13 +69,25 @@ func TestHelpThroughDocker(t *testing.T) {
 }
 
 // BenchmarkHelp compares docker stateful --help with docker's builtin
-// docker service --help, alternating them (no daemon is involved):
+// docker service --help, and the same for update, alternating them (no
+// daemon is involved):
 //
 //	make bench-help
 //
 // Target: stateful/builtin ≤ 1.15 (reported as the "ratio" metric).
 func BenchmarkHelp(b *testing.B) {
 	env := installed(b)
+	for _, verb := range [][]string{nil, {"update"}} {
+		name := strings.Join(append([]string{"stateful"}, verb...), " ")
+		b.Run(name, func(b *testing.B) {
+			benchmarkPair(b, env,
+				append(append([]string{"service"}, verb...), "--help"),
+				append(append([]string{"stateful"}, verb...), "--help"))
+		})
+	}
+}
+
+func benchmarkPair(b *testing.B, env, builtin, ours []string) {
 	run := func(args ...string) time.Duration {
 		cmd := exec.Command("docker", args...)
 		cmd.Env = env
@@ -84,8 +97,6 @@ func BenchmarkHelp(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	builtin := []string{"service", "--help"}
-	ours := []string{"stateful", "--help"}
 	for i := 0; i < 3; i++ {
 		run(builtin...)
 		run(ours...)
@@ -103,7 +114,8 @@ func BenchmarkHelp(b *testing.B) {
 	if b.N < 10 {
 		return // testing's first probe run (b.N == 1)
 	}
-	fmt.Fprintf(os.Stderr, "help: docker service --help %s, docker stateful --help %s (median of %d, alternating): %.2fx\n", mb, mo, b.N, float64(mo)/float64(mb))
+	fmt.Fprintf(os.Stderr, "help: docker %s %s, docker %s %s (median of %d, alternating): %.2fx\n",
+		strings.Join(builtin, " "), mb, strings.Join(ours, " "), mo, b.N, float64(mo)/float64(mb))
 }
 
 func median(d []time.Duration) time.Duration {
