@@ -6,11 +6,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker/cli/cli/command"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/docker-stateful/docker-stateful/cmd/commands"
+	"github.com/docker-stateful/docker-stateful/plugin/helptext"
 )
 
 // withVerb adds a verb to the root, as another change to cmd/commands
@@ -92,5 +95,36 @@ func TestHelpPagesHaveEveryCommand(t *testing.T) {
 	}
 	if narrow := frob.Render(60); !strings.Contains(narrow, "\n                ") {
 		t.Errorf("not wrapped at 60 columns:\n%s", narrow)
+	}
+}
+
+// TestFlagLinesArePflags: the front lays out and wraps flags as pflag does,
+// also for flags the commands do not have today.
+func TestFlagLinesArePflags(t *testing.T) {
+	fs := pflag.NewFlagSet("x", pflag.ContinueOnError)
+	fs.BoolP("detach", "d", false, "Exit immediately")
+	fs.String("format", "", "Pretty-print using a Go `template`, a usage long enough to wrap several times on an ordinary terminal of eighty columns")
+	fs.String("mode", "replicated", "Service mode")
+	fs.Int("replicas", 0, "Number of tasks")
+	fs.StringSlice("label", []string{"a=b"}, "Service labels\nsecond line of the usage,\n  indented")
+	fs.Duration("wait", 30*time.Second, "How long to wait")
+	fs.String("color", "auto", "When to color")
+	fs.Lookup("color").NoOptDefVal = "always"
+	fs.Bool("old", false, "An old flag")
+	_ = fs.MarkDeprecated("old", "use --new")
+	fs.StringP("quiet", "q", "", "Shorthand deprecated")
+	_ = fs.MarkShorthandDeprecated("quiet", "use --quiet")
+	fs.Bool("secret", false, "Hidden")
+	_ = fs.MarkHidden("secret")
+	fs.String("averyveryveryveryverylongflagname", "", "Pushes the usage column to the right")
+
+	lines, err := flagLines(fs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for cols := -1; cols <= 300; cols++ {
+		if got, want := helptext.FlagUsages(lines, cols), fs.FlagUsagesWrapped(cols); got != want {
+			t.Fatalf("%d columns:\n%s\npflag:\n%s", cols, got, want)
+		}
 	}
 }
