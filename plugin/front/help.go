@@ -11,9 +11,9 @@ import (
 // helpRequest recognises the help requests docker sends for docker
 // stateful's commands, and the bytes to print before the page:
 //
-//	stateful [VERB] --help        docker stateful [VERB] --help
-//	stateful [VERB] -h            the same, after pflag's note on -h
-//	help stateful [VERB]          docker help stateful [VERB]
+//	stateful [COMMAND...] --help    docker stateful [VERB] --help
+//	stateful [COMMAND...] -h        the same, after pflag's note on -h
+//	help stateful [COMMAND...]      docker help stateful [VERB]
 func helpRequest(args []string) (helptext.Page, string, bool) {
 	var path []string
 	note := ""
@@ -27,9 +27,12 @@ func helpRequest(args []string) (helptext.Page, string, bool) {
 	default:
 		return helptext.Page{}, "", false
 	}
-	if len(path) > 1 || len(path) == 1 && (path[0] == "" || strings.HasPrefix(path[0], "-")) {
-		return helptext.Page{}, "", false // arguments or flags for cobra to parse
+	for _, w := range path {
+		if w == "" || strings.HasPrefix(w, "-") || strings.Contains(w, " ") {
+			return helptext.Page{}, "", false // flags or odd words: cobra's to parse
+		}
 	}
+	// Arguments (update web --help) are no command path: no page.
 	page, ok := helpPages[strings.Join(path, " ")]
 	return page, note, ok
 }

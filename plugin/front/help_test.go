@@ -17,6 +17,7 @@ func TestHelpLeavesTheRestToCobra(t *testing.T) {
 		{"stateful"},
 		{"stateful", "help"},
 		{"stateful", "update", "--help=false"},
+		{"stateful", "update web", "--help"},
 	} {
 		if _, _, ok := helpRequest(args); ok {
 			t.Errorf("the front answers %q", args)
