@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: bench-completion help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
+.PHONY: bench-completion bench-help docs check-docs help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -38,7 +38,7 @@ e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (ro
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
-lint: check-completion ## gofmt check, go vet, completion scripts up to date
+lint: check-completion check-docs ## gofmt check, go vet, completion scripts, docs/reference and the front's help pages up to date
 	@echo "==> lint (gofmt, go vet)"
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
@@ -71,6 +71,26 @@ check-completion: ## fail when completion/ is not what make completion generates
 		echo "completion/ is stale: run make completion and commit it" >&2; exit 1; \
 	fi
 
+# docs/reference/docker_stateful_<verb>.md (cobra's Markdown) and the --help
+# pages the front prints (plugin/front/help_gen.go) are generated from the
+# cobra commands by cmd/gendocs, which walks them from the root: after adding
+# or changing a command or flag, run make docs and commit the result.
+DOCS_DIR ?= docs/reference
+HELP_GEN ?= plugin/front/help_gen.go
+
+docs: ## regenerate docs/reference and the front's help pages from the commands
+	@echo "==> generating $(DOCS_DIR)/ and $(HELP_GEN)"
+	$(GO) run ./cmd/gendocs -docs $(DOCS_DIR) -help $(HELP_GEN)
+
+check-docs: ## fail when docs/reference or the front's help pages are not what make docs generates
+	@echo "==> checking docs/reference and plugin/front/help_gen.go are up to date"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(MAKE) -s --no-print-directory docs DOCS_DIR="$$tmp/reference" HELP_GEN="$$tmp/help_gen.go" >/dev/null && \
+	if ! diff -r "$$tmp/reference" docs/reference >/dev/null || ! cmp -s "$$tmp/help_gen.go" plugin/front/help_gen.go; then \
+		diff -ruN docs/reference "$$tmp/reference" | head -20; diff -u plugin/front/help_gen.go "$$tmp/help_gen.go" | head -20; \
+		echo "docs/reference or plugin/front/help_gen.go is stale: run make docs and commit them" >&2; exit 1; \
+	fi
+
 install: build ## install the plugin for this user (~/.docker/cli-plugins)
 	@echo "==> installing"
 	./install.sh --binary $(BIN)
@@ -90,6 +110,10 @@ bench: ## fingerprint throughput and memory against a local redis-server
 bench-completion: build ## TAB latency: docker __complete stateful update vs service update, on a harness swarm (root)
 	@echo "==> completion benchmark (starts its own swarm; needs root)"
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -run '^$$' -bench Completion -benchtime 100x -count 3 ./e2e/
+
+bench-help: build ## help latency: docker stateful --help vs docker service --help (docker CLI, no daemon)
+	@echo "==> help benchmark"
+	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench Help -benchtime 100x -count 3 ./plugin/front/
 
 clean: ## remove build output
 	rm -rf bin

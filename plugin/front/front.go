@@ -7,7 +7,8 @@
 // API directly, and hands everything else (every command, any completion it
 // does not answer simply, TLS, ssh://, any error) to the full binary by
 // exec, with the same argv and environment, so behaviour is the full
-// binary's.
+// binary's. It also prints --help for the commands, from pages cmd/gendocs
+// took from the full binary's cobra tree at build time (help_gen.go).
 //
 // Its answers are byte for byte those of the full binary's cobra
 // `__complete` (cmd/commands/complete.go: completeServiceNames,
@@ -33,6 +34,12 @@ func Run(args []string, getenv func(string) string, stdout, stderr io.Writer) (h
 			return true, 1
 		}
 		return true, 0
+	}
+	if page, note, ok := helpRequest(args); ok {
+		if width, ok := termWidth(); ok {
+			_, _ = io.WriteString(stdout, note+page.Render(width))
+			return true, 0
+		}
 	}
 	req, ok := parseComplete(args, getenv)
 	if !ok {

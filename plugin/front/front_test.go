@@ -428,7 +428,8 @@ func TestFrontExecsFull(t *testing.T) {
 	if err := os.Symlink(bins.front, link); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, code := runBinary(t, link, env, "stateful", "--help"); code != 0 || !strings.Contains(out, "Usage:") {
+	// (completion: a command only the full binary answers, with no daemon.)
+	if out, errOut, code := runBinary(t, link, env, "stateful", "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
 		t.Errorf("symlinked front: rc=%d\n%s%s", code, out, errOut)
 	}
 
@@ -451,7 +452,7 @@ func TestFrontExecsFull(t *testing.T) {
 	if out, _, code := runBinary(t, lone, env, "docker-cli-plugin-metadata"); code != 0 || !strings.Contains(out, `"SchemaVersion": "0.1.0"`) {
 		t.Errorf("metadata without the full binary: rc=%d %q", code, out)
 	}
-	if out, _, code := runBinary(t, lone, append(env, FullEnv+"="+bins.full), "stateful", "--help"); code != 0 || !strings.Contains(out, "Usage:") {
+	if out, _, code := runBinary(t, lone, append(env, FullEnv+"="+bins.full), "stateful", "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
 		t.Errorf("%s: rc=%d %q", FullEnv, code, out)
 	}
 	// Pointing at the front itself is refused, not a loop.
