@@ -202,6 +202,9 @@ Redis is found at the service's published port for 6379 (--redis-port for
 another), or --redis-url. The password comes from REDISCLI_AUTH or
 --redis-password-file, never from the command line.
 
+The exit status is 0 when the snapshot is taken, 2 when Redis or the daemon
+cannot be reached.
+
 Examples:
   docker stateful snapshot cache
   REDISCLI_AUTH=... docker stateful snapshot --format json cache
@@ -233,14 +236,22 @@ refuse (and send nothing) when the update would lose the service's data:
 
   - a data path left on an anonymous volume or a tmpfs (any update replaces
     the container, and its anonymous volume with it);
-  - removing, retargeting or re-sourcing the mount that holds a data path;
+  - removing, retargeting, re-sourcing or making read-only the mount that
+    holds a data path;
   - removing or changing the pin that keeps the task on the node holding its
     local volume, or leaving such a volume unpinned;
   - --update-order or --rollback-order start-first (two containers on one
     data directory);
-  - a stop grace period shorter than the service has (it may be killed
-    before it has saved);
-  - scaling above one replica when the data volume is not per replica.
+  - a stop grace period shorter than the service has, or --stop-signal
+    SIGKILL (it may be killed before it has saved);
+  - for Redis images, options that lose the data: --appendonly yes at start
+    (Redis ignores dump.rdb), another --dir or --workdir, --save "" with
+    AOF off;
+  - changing node.labels constraints that keep the task near its local
+    volume;
+  - scaling above one replica when the data volume is not per replica;
+  - replacing the task while the node it is pinned to takes no new task
+    (drained, paused, down or gone): it would stop and run nowhere.
 
 Data paths come from the service's docker stateful labels, the image's
 VOLUMEs (if the image is on this daemon), a table of well-known images, the
@@ -261,7 +272,8 @@ reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED keys. When keys of the
 cut are missing or changed, or the data cannot be checked at all (the new task
 never converges, or its Redis is not ready within --verify-timeout), it rolls
 the service back (--no-rollback: not), verifies again and says what the
-rollback restored; the exit status is then 1.
+rollback restored; the exit status is then 1 (2 when Redis cannot be reached
+before the update: nothing is sent).
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
 command line.
 
@@ -399,7 +411,10 @@ Keys of the snapshot that are gone (MISSING) or differ (CHANGED) fail the
 check; keys written since (NEW), keys whose TTL passed (EXPIRED) and keys
 whose TTL was changed (TTL-CHANGED) are listed but do not fail it.
 
-The exit status is 0 when the data is verified, 1 when it is not.
+The exit status is 0 when the data is verified, 1 when it is not, 2 when it
+could not be checked (Redis or the daemon unreachable, no or an unreadable
+snapshot). --format json prints a verdict ("verified", "failed" or "error",
+with the error) in every case.
 
 Examples:
   docker stateful verify cache
