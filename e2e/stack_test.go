@@ -1,0 +1,168 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+)
+
+// stackCompose is a stack of a redis service with no volumes (the seed's
+// mistake, in a compose file) and a stateless service beside it.
+func stackCompose(t *testing.T, port int, memory, redisExtra string) string {
+	return stackComposeTop(t, port, memory, redisExtra, "")
+}
+
+func stackComposeTop(t *testing.T, port int, memory, redisExtra, top string) string {
+	t.Helper()
+	return cluster.WriteFile(t, "compose.yml", fmt.Sprintf(`version: "3.8"
+services:
+  redis:
+    image: redis
+    ports:
+      - target: 6379
+        published: %d
+        mode: host
+    deploy:
+      resources:
+        limits:
+          memory: %s
+%s
+  web:
+    image: %s
+    environment:
+      MEMORY: %s
+%s
+`, port, memory, redisExtra, C.StatelessImage(t), memory, top))
+}
+
+func stackDeploy(t *testing.T, stateful bool, file, stack string, extra ...string) cluster.Result {
+	t.Helper()
+	args := []string{"stack", "deploy"}
+	if stateful {
+		args = append([]string{"stateful"}, args...)
+	}
+	args = append(append(args, "--resolve-image", "never", "-c", file), extra...)
+	r := C.Run(t, 1, append(args, stack)...)
+	t.Logf("%s:\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.Stdout, r.Stderr)
+	return r
+}
+
+// TestStackPlainDeployLosesData is the seed's story for stacks: a re-deploy
+// of a changed compose file replaces the redis task, and its data with it.
+func TestStackPlainDeployLosesData(t *testing.T) {
+	stack, port := C.StackName(t), cluster.FreePort(t)
+	if r := stackDeploy(t, false, stackCompose(t, port, "100M", ""), stack); r.Err != nil {
+		t.Fatalf("docker stack deploy: %v", r.Err)
+	}
+	rdb, task := C.ServiceRedis(t, stack+"_redis", port)
+	cluster.Set(t, rdb, "foo", "bar")
+	if r := stackDeploy(t, false, stackCompose(t, port, "200M", ""), stack); r.Err != nil {
+		t.Fatalf("docker stack deploy: %v", r.Err)
+	}
+	rdb2, task2 := C.ServiceRedis(t, stack+"_redis", port)
+	if task2.ID == task.ID {
+		t.Fatalf("the changed re-deploy did not replace the task")
+	}
+	if v, ok := cluster.Get(t, rdb2, "foo"); ok {
+		t.Errorf("foo = %q survived a plain re-deploy: the problem this command solves is not reproduced", v)
+	}
+}
+
+// TestStackDeployKeepsData: docker stateful stack deploy puts the redis
+// service's /data on a named volume pinned to its node, keeps both through
+// re-deploys of changed files (the compose file does not mention them),
+// sends no task-replacing update for an unchanged file, refuses a re-deploy
+// that would lose the data with nothing of the stack sent, and --dry-run
+// judges every service without sending anything.
+func TestStackDeployKeepsData(t *testing.T) {
+	C.RequirePlugin(t)
+	stack, port := C.StackName(t), cluster.FreePort(t)
+	svc, web := stack+"_redis", stack+"_web"
+	if r := stackDeploy(t, true, stackCompose(t, port, "100M", ""), stack); r.Err != nil {
+		t.Fatalf("docker stateful stack deploy: %v", r.Err)
+	}
+	rdb, task := C.ServiceRedis(t, svc, port)
+	cluster.Set(t, rdb, "foo", "bar")
+	mounts := updInspect(t, svc, `{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Type}}:{{.Source}}:{{.Target}} {{end}}`)
+	if !strings.Contains(mounts, "volume:"+svc+"-data:/data") {
+		t.Fatalf("mounts %q: want volume %s-data on /data", mounts, svc)
+	}
+	if c := updInspect(t, svc, "{{.Spec.TaskTemplate.Placement.Constraints}}"); !strings.Contains(c, "node.id=="+task.Node.ID) {
+		t.Fatalf("constraints %s: want the pin node.id==%s", c, task.Node.ID)
+	}
+	if m := updInspect(t, web, "{{len .Spec.TaskTemplate.ContainerSpec.Mounts}}"); m != "0" {
+		t.Errorf("the stateless service got %s mounts, want none", m)
+	}
+
+	for i, mem := range []string{"200M", "300M", "400M"} {
+		r := stackDeploy(t, true, stackCompose(t, port, mem, ""), stack)
+		if r.Err != nil {
+			t.Fatalf("re-deploy %d: %v", i+1, r.Err)
+		}
+		rdb2, task2 := C.ServiceRedis(t, svc, port)
+		if task2.ID == task.ID {
+			t.Fatalf("re-deploy %d with --limit-memory %s did not replace the task", i+1, mem)
+		}
+		if v, ok := cluster.Get(t, rdb2, "foo"); !ok || v != "bar" {
+			t.Fatalf("after re-deploy %d: foo = %q (exists %v), want bar", i+1, v, ok)
+		}
+		rdb, task = rdb2, task2
+	}
+
+	// The same file again: nothing that replaces a task is sent.
+	unchanged := stackCompose(t, port, "400M", "")
+	r := stackDeploy(t, true, unchanged, stack)
+	if r.Err != nil {
+		t.Fatalf("unchanged re-deploy: %v", r.Err)
+	}
+	if now := C.WaitRunning(t, svc); now.ID != task.ID {
+		t.Errorf("an unchanged re-deploy replaced the task (%s -> %s)", task.ID, now.ID)
+	}
+	dry := stackDeploy(t, true, unchanged, stack, "--dry-run", "--format", "json")
+	var plan struct {
+		Verdict  string `json:"verdict"`
+		Services []struct {
+			Service string `json:"service"`
+			Action  string `json:"action"`
+			Verdict string `json:"verdict"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(dry.Stdout), &plan); err != nil {
+		t.Fatalf("--dry-run --format json is not JSON: %v", err)
+	}
+	if dry.ExitCode() != 0 || plan.Verdict != "allowed" || len(plan.Services) != 2 {
+		t.Fatalf("dry run of the unchanged file: exit %d, plan %+v", dry.ExitCode(), plan)
+	}
+	for _, s := range plan.Services {
+		if s.Action != "unchanged" || s.Verdict != "allowed" {
+			t.Errorf("dry run of the unchanged file: %+v, want unchanged and allowed", s)
+		}
+	}
+
+	// A re-deploy that puts /data on another volume and changes the
+	// stateless service too: refused, nothing of the stack is sent.
+	vRedis, vWeb := updVersion(t, svc), updVersion(t, web)
+	bad := stackComposeTop(t, port, "500M", "    volumes:\n      - other:/data", "volumes:\n  other: {}")
+	dry = stackDeploy(t, true, bad, stack, "--dry-run")
+	if dry.ExitCode() != 1 || !strings.Contains(dry.Stdout, "Stack verdict: refused ("+svc+")") || !strings.Contains(dry.Stdout, "== "+web+": update") {
+		t.Errorf("dry run of the data-losing file: exit %d, want 1 with %s refused and %s updated", dry.ExitCode(), svc, web)
+	}
+	r = stackDeploy(t, true, bad, stack)
+	if r.ExitCode() != 1 || !strings.Contains(r.Stderr, "refused: service "+svc+": ") || !strings.Contains(r.Stderr, "nothing of the stack was sent") {
+		t.Errorf("data-losing re-deploy: exit %d, want 1, a refusal naming %s and nothing sent", r.ExitCode(), svc)
+	}
+	if v := updVersion(t, svc); v != vRedis {
+		t.Errorf("%s: spec version %s -> %s: the refused deploy was sent", svc, vRedis, v)
+	}
+	if v := updVersion(t, web); v != vWeb {
+		t.Errorf("%s: spec version %s -> %s: the stateless service was updated by a refused deploy", web, vWeb, v)
+	}
+	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
+		t.Errorf("foo = %q (exists %v) after the refused deploy, want bar", v, ok)
+	}
+}
