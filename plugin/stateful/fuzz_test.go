@@ -46,3 +46,24 @@ func FuzzResolvePin(f *testing.F) {
 		t.Fatalf("Resolve(%q) = %+v, not a node of the swarm", ref, n)
 	})
 }
+
+// The label parsers take whatever a label holds (labels can be edited by
+// hand) and what they return survives being written back.
+func FuzzLabelParsers(f *testing.F) {
+	for _, s := range []string{"/data=cache-data", "/a=x,/b=y-{{.Task.Slot}}", "", ",,", "=", "/a==b", " /a = b ,", "/data"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, label string) {
+		vols := LabeledVolumes(map[string]string{LabelVolumes: label})
+		again := LabeledVolumes(map[string]string{LabelVolumes: FormatVolumes(vols)})
+		if len(again) != len(vols) {
+			t.Fatalf("%q: %q written back reads %q", label, vols, again)
+		}
+		for k, v := range vols {
+			if again[k] != v {
+				t.Fatalf("%q: %q written back reads %q", label, vols, again)
+			}
+		}
+		_ = LabeledDataPaths(map[string]string{LabelDataPaths: label})
+	})
+}
