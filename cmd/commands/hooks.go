@@ -167,7 +167,7 @@ func hookReply(ctx context.Context, api hookAPI, arg string, now time.Time) stri
 		hooked = append(hooked, hint.Hooked{Name: s.Spec.Name, ID: s.ID, Text: hint.Text(hint.Service{
 			ID:           s.ID,
 			Spec:         s.Spec,
-			ImageVolumes: images[serviceImage(s.Spec)],
+			ImageVolumes: images[stateful.Image(s.Spec)],
 			TaskNode:     taskNode[s.ID],
 			Nodes:        stateful.NodesFrom(nodes),
 		})})
@@ -206,7 +206,7 @@ func imageVolumes(ctx context.Context, api hookAPI, services []swarm.Service) ma
 		if s.Spec.TaskTemplate.ContainerSpec == nil || !needsImageVolumes(s.Spec) {
 			continue
 		}
-		ref := serviceImage(s.Spec)
+		ref := stateful.Image(s.Spec)
 		if _, done := out[ref]; done {
 			continue
 		}
@@ -216,14 +216,6 @@ func imageVolumes(ctx context.Context, api hookAPI, services []swarm.Service) ma
 		out[ref], _ = stateful.LookupImageVolumes(ctx, api, ref)
 	}
 	return out
-}
-
-// serviceImage is the service's image reference as the spec holds it.
-func serviceImage(spec swarm.ServiceSpec) string {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		return cs.Image
-	}
-	return ""
 }
 
 // newConfigHooksCommand edits a docker config.json for install.sh, which
