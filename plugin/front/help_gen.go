@@ -21,6 +21,9 @@ kept in the image's anonymous VOLUME is lost each time. docker stateful puts
 the data on named volumes, pins the service to the node that holds them,
 refuses updates that would lose data, and can prove that the data survived.
 
+Management Commands:
+  stack                   Deploy stacks whose services keep their data
+
 Commands:
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
@@ -224,6 +227,70 @@ Options:
 				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
 				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
+			},
+		},
+	},
+	"stack": {
+		Text: []string{
+			`Usage:  docker stateful stack COMMAND
+
+Deploy stacks whose services keep their data
+
+Commands:
+  deploy      Deploy a stack, keeping its services' data
+
+Run 'docker stateful stack COMMAND --help' for more information on a command.
+`,
+		},
+	},
+	"stack deploy": {
+		Text: []string{
+			`Usage:  docker stateful stack deploy [OPTIONS] STACK
+
+Deploy a new stack or update an existing one like "docker stack deploy", with
+every flag of it, keeping every service's data:
+
+  - a service the stack creates gets what "docker stateful create" gives:
+    named volumes on its data paths (STACK_SERVICE-data), the pin to a node
+    by ID, stop-first and a 30s stop grace period, the labels;
+  - a service the stack updates keeps what docker stateful added to it
+    (volumes, pin, defaults, labels), which the compose file does not
+    mention, and is checked like "docker stateful update";
+  - all or nothing: when the deploy of any service would lose data, nothing
+    of the stack is sent (no service, network, secret or config), and every
+    refused service is named with its fix; --force sends anyway.
+
+A service without data paths (its image declares no VOLUME and is not a
+known database) is deployed as docker computes it.
+
+--dry-run prints, for every service, whether it is created, updated or
+unchanged, the change, and the data verdict, and sends nothing; exit status 0
+when the whole stack would be sent, 1 when it would be refused.
+
+Aliases:
+  docker stateful stack deploy, docker stateful stack up
+
+Examples:
+  docker stateful stack deploy -c compose.yml app
+  docker stateful stack deploy --dry-run -c compose.yml app
+  docker stateful stack deploy --dry-run --format json -c compose.yml app
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "  -c, --compose-file strings", Usage: "Path to a Compose file, or \"-\" to read from stdin"},
+				{Left: "  -d, --detach", Usage: "Exit immediately instead of waiting for the stack services to converge (default true)"},
+				{Left: "      --dry-run", Usage: "Show what the deploy would do to every service and whether it would be refused; send nothing"},
+				{Left: "      --force", Usage: "Deploy even the services whose update would lose data (with a warning for each problem)"},
+				{Left: "      --format string", Usage: "Format the --dry-run output: \"json\" or a Go template"},
+				{Left: "      --prune", Usage: "Prune services that are no longer referenced"},
+				{Left: "  -q, --quiet", Usage: "Suppress progress output"},
+				{Left: "      --resolve-image string", Usage: "Query the registry to resolve image digest and supported platforms (\"always\", \"changed\", \"never\") (default \"always\")"},
+				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to Swarm agents"},
 			},
 		},
 	},
