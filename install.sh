@@ -12,7 +12,7 @@
 #   --system         install for every user: /usr/local/lib/docker/cli-plugins, completion in
 #                    /usr/local/share (bash, zsh) and /etc/fish (needs root)
 #                    (default: this user: $DOCKER_CONFIG/cli-plugins, or ~/.docker/cli-plugins)
-#   --hooks          after a plain `docker service update` or `create` of a service whose data
+#   --hooks          after a plain `docker service update`, `create` or `docker stack deploy` of a service whose data
 #                    is at risk, let docker print a one-line hint (docker 26.1+): registers the
 #                    hook in $DOCKER_CONFIG/config.json, keeping everything else in it
 #   --no-completion  do not install the shell completion scripts

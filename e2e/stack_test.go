@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/docker-stateful/docker-stateful/e2e/cluster"
 )
@@ -164,5 +165,39 @@ func TestStackDeployKeepsData(t *testing.T) {
 	}
 	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
 		t.Errorf("foo = %q (exists %v) after the refused deploy, want bar", v, ok)
+	}
+}
+
+// TestStackHooksHint: with the hooks registered by install.sh --hooks, a
+// plain docker stack deploy in a terminal prints the hint for the stack's
+// redis service whose /data is on the image's anonymous volume, and nothing
+// for a stack whose redis keeps /data on a pinned named volume.
+func TestStackHooksHint(t *testing.T) {
+	risky, safe := C.StackName(t), C.StackName(t)
+	riskyFile := stackCompose(t, cluster.FreePort(t), "100M", "")
+	safeFile := stackComposeTop(t, cluster.FreePort(t), "100M",
+		"      placement:\n        constraints: [node.id=="+C.Node(1).ID+"]\n    volumes:\n      - data:/data",
+		"volumes:\n  data: {}")
+
+	u := newUser(t)
+	u.install(t, "--hooks", "--no-completion")
+	sh := newTmux(t, append(u.env(), "TERM=xterm"), "bash", "--norc", "--noprofile", "-i")
+	run := func(tag, cmdline string) string {
+		t.Helper()
+		sh.send("clear; echo START-"+tag+"; "+cmdline+"; echo END-"+tag, "Enter")
+		return section(t, sh, tag, 3*time.Minute)
+	}
+
+	out := run("risky", "docker stack deploy --resolve-image never -c "+riskyFile+" "+risky)
+	for _, want := range []string{"What's next:", risky + "_redis: /data is on the anonymous volume of the image's VOLUME", "docker stateful stack deploy"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plain docker stack deploy of a stack at risk: no %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, risky+"_web:") {
+		t.Errorf("a hint for the stateless service:\n%s", out)
+	}
+	if out := run("safe", "docker stack deploy --resolve-image never -c "+safeFile+" "+safe); strings.Contains(out, "What's next:") || strings.Contains(out, "docker stateful") {
+		t.Errorf("plain docker stack deploy of a safe stack printed a hint:\n%s", out)
 	}
 }
