@@ -149,3 +149,9 @@ const (
 	codeShared     = guard.RuleSharedVolume
 	codeGrace      = guard.RuleStopGrace
 )
+
+// Replicas is the service's replica count (0, false for a global service).
+func Replicas(spec swarm.ServiceSpec) (uint64, bool) { return replicasOf(spec) }
+
+// StopGrace is the service's stop grace period.
+func StopGrace(spec swarm.ServiceSpec) time.Duration { return graceOf(spec) }
