@@ -127,7 +127,7 @@ func (s *Swarm) explainKilled(svc swarm.Service, add func(code, fix, format stri
 		g := graceOf(svc.Spec)
 		fix := fmt.Sprintf("give it time to save: docker stateful update --stop-grace-period %s %s", max(recommendedGrace, 2*g), svc.Spec.Name)
 		if t.DesiredState == swarm.TaskStateShutdown || t.DesiredState == swarm.TaskStateRemove {
-			add(CodeKilled, fix, "task %s on node %s was killed (exit 137) at the end of its %s stop grace period: the database had not exited on SIGTERM, so it may not have saved; what it wrote since its last save is lost",
+			add(CodeKilled, fix, "task %s on node %s was killed (exit 137) at the end of its %s stop grace period: the database had not exited after its stop signal, so it may not have finished saving; what it wrote since its last save is lost",
 				short(t.ID), s.nodeName(t.NodeID), g)
 		} else {
 			add(CodeKilled, "check its memory limit (docker service inspect "+svc.Spec.Name+")", "task %s on node %s was killed (exit 137) while it should run: out of memory or a SIGKILL", short(t.ID), s.nodeName(t.NodeID))
