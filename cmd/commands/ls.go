@@ -2,6 +2,8 @@ package commands
 
 import (
 	"context"
+	"fmt"
+	"strings"
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
@@ -32,8 +34,8 @@ risk), the node it is pinned to with its state, replicas, the newest snapshot,
 and a one-word risk: safe, at-risk (the next update may lose data) or stuck
 (the task cannot run). "docker stateful check" explains each risk.
 
-Filters: the daemon's service filters (name=, id=, label=, mode=) and
-risk=safe|at-risk|stuck.`,
+Filters: the daemon's service filters (name=, id=, label=, mode=),
+risk=safe|at-risk|stuck, and node=NODE (pinned to or running on it).`,
 		Example: `  docker stateful ls
   docker stateful ls --filter risk=at-risk --quiet
   docker stateful ls --format json
@@ -54,17 +56,28 @@ risk=safe|at-risk|stuck.`,
 	flags.VarP(&o.filter, "filter", "f", "Filter output based on conditions provided")
 	flags.StringVar(&o.stateDir, "state-dir", "", "Read snapshots from this directory (default $XDG_STATE_HOME/docker-stateful)")
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"table", "json"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = cmd.RegisterFlagCompletionFunc("filter", cobra.FixedCompletions([]string{"name=", "id=", "label=", "mode=", "risk=safe", "risk=at-risk", "risk=stuck"}, cobra.ShellCompDirectiveNoFileComp|cobra.ShellCompDirectiveNoSpace))
+	_ = cmd.RegisterFlagCompletionFunc("filter", completeLsFilter(dockerCLI))
 	registerCompletion(dockerCLI, cmd)
 	return cmd
 }
 
 func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 	f := o.filter.Value()
-	risk := ""
-	if vals := f.Get("risk"); len(vals) > 0 {
-		risk = vals[0]
-		f.Del("risk", risk)
+	var rf inventory.RowFilter
+	for key, dst := range map[string]*string{"risk": &rf.Risk, "node": &rf.Node} {
+		vals := f.Get(key)
+		if len(vals) > 1 {
+			return fmt.Errorf("--filter %s: give one value, not %d", key, len(vals))
+		}
+		if len(vals) == 1 {
+			*dst = vals[0]
+			f.Del(key, vals[0])
+		}
+	}
+	switch rf.Risk {
+	case "", inventory.RiskSafe, inventory.RiskAtRisk, inventory.RiskStuck:
+	default:
+		return fmt.Errorf("--filter risk=%s: use safe, at-risk or stuck", rf.Risk)
 	}
 	sw, err := readSwarm(cmd, dockerCLI, f)
 	if err != nil {
@@ -74,7 +87,7 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 	return inventory.WriteLs(formatter.Context{
 		Output: dockerCLI.Out(),
 		Format: inventory.LsFormat(o.format, o.quiet),
-	}, sw.Rows(risk))
+	}, sw.Rows(rf))
 }
 
 // readSwarm reads the services (filtered by the daemon), nodes and tasks
@@ -84,4 +97,19 @@ func readSwarm(cmd *cobra.Command, dockerCLI command.Cli, f filters.Args) (*inve
 	return inventory.Read(cmd.Context(), api, func(ctx context.Context, img string) ([]string, bool) {
 		return updateImageVolumes(ctx, api, img)
 	}, f)
+}
+
+// completeLsFilter offers ls' filter keys, risk words, and node names after node=.
+func completeLsFilter(dockerCLI command.Cli) cobra.CompletionFunc {
+	nodes := completeNodeNames(dockerCLI)
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if rest, ok := strings.CutPrefix(toComplete, "node="); ok {
+			names, dir := nodes(cmd, args, rest)
+			for i, n := range names {
+				names[i] = "node=" + n
+			}
+			return names, dir
+		}
+		return []string{"name=", "id=", "label=", "mode=", "node=", "risk=safe", "risk=at-risk", "risk=stuck"}, cobra.ShellCompDirectiveNoFileComp | cobra.ShellCompDirectiveNoSpace
+	}
 }

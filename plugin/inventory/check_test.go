@@ -117,3 +117,37 @@ func TestDataPathKinds(t *testing.T) {
 		t.Errorf("kinds = %v, want %v", got, want)
 	}
 }
+
+func TestRowsFilter(t *testing.T) {
+	vol := []mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: "/data"}}
+	s := &Swarm{
+		Services: []swarm.Service{
+			redisService("a", "a", vol, "node.id==n1"),
+			redisService("b", "b", nil),
+			{ID: "web", Spec: swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "web"}, TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: "nginx"}}}},
+		},
+		Nodes:        map[string]swarm.Node{"n1": node("n1", "one", swarm.NodeStateReady, swarm.NodeAvailabilityActive), "n2": node("n2", "two", swarm.NodeStateReady, swarm.NodeAvailabilityActive)},
+		Tasks:        map[string][]swarm.Task{"a": {running("a", "n1")}, "b": {running("b", "n2")}},
+		ImageVolumes: map[string][]string{"redis": {"/data"}},
+	}
+	names := func(rows []Row) (out []string) {
+		for _, r := range rows {
+			out = append(out, r.Name+":"+r.Risk)
+		}
+		return out
+	}
+	for _, c := range []struct {
+		f    RowFilter
+		want []string
+	}{
+		{RowFilter{}, []string{"a:safe", "b:at-risk"}}, // web holds no data: not listed
+		{RowFilter{Risk: RiskAtRisk}, []string{"b:at-risk"}},
+		{RowFilter{Node: "one"}, []string{"a:safe"}},
+		{RowFilter{Node: "n2"}, []string{"b:at-risk"}},
+		{RowFilter{Node: "n2", Risk: RiskSafe}, nil},
+	} {
+		if got := names(s.Rows(c.f)); !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Rows(%+v) = %v, want %v", c.f, got, c.want)
+		}
+	}
+}

@@ -22,9 +22,16 @@ type Row struct {
 	Findings []Finding     `json:"findings"`
 }
 
-// Rows returns a row for every service that has data paths, by name; risk
-// keeps only the rows with that risk word ("" for all).
-func (s *Swarm) Rows(risk string) []Row {
+// RowFilter keeps rows by what only inventory knows (the daemon filters
+// services by name, id, label and mode).
+type RowFilter struct {
+	Risk string // safe, at-risk, stuck ("" = any)
+	Node string // pinned to, or running on, this node (hostname or ID; "" = any)
+}
+
+// Rows returns a row for every service that has data paths and passes f,
+// by name.
+func (s *Swarm) Rows(f RowFilter) []Row {
 	var out []Row
 	for _, svc := range s.Services {
 		data := s.DataPaths(svc)
@@ -46,7 +53,7 @@ func (s *Swarm) Rows(risk string) []Row {
 		if snap, ok := s.Snapshots[svc.Spec.Name]; ok {
 			r.Snapshot = &snap
 		}
-		if risk == "" || risk == r.Risk {
+		if (f.Risk == "" || f.Risk == r.Risk) && (f.Node == "" || s.onNode(svc, f.Node)) {
 			out = append(out, r)
 		}
 	}
@@ -155,4 +162,19 @@ func (c *lsContext) Findings() string {
 		codes[i] = f.Code
 	}
 	return strings.Join(codes, ",")
+}
+
+// onNode reports whether svc is pinned to, or runs a task on, node.
+func (s *Swarm) onNode(svc swarm.Service, node string) bool {
+	for _, p := range s.Pinned(svc) {
+		if p.ID == node || p.Hostname == node {
+			return true
+		}
+	}
+	for _, id := range s.runningNodes(svc.ID) {
+		if id == node || s.nodeName(id) == node {
+			return true
+		}
+	}
+	return false
 }
