@@ -149,6 +149,33 @@ func TestOpsAdoptSeedService(t *testing.T) {
 	}
 }
 
+// TestOpsAdoptVolumeName: adopt --volume-name copies the seed's data into a
+// new named volume on the task's node; four plain updates keep foo.
+func TestOpsAdoptVolumeName(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port := C.CreateRedis(t, []string{"service", "create"})
+	rdb, task := C.ServiceRedis(t, svc, port)
+	cluster.Set(t, rdb, "foo", "bar")
+	vol := C.VolumeName(t)
+	r := opsRun(t, "adopt", "--node-host", task.Node.Host, "--volume-name", vol, svc)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stderr, "Copied /data into volume "+vol) || !strings.Contains(r.Stderr, "read back identical") {
+		t.Fatalf("adopt --volume-name: exit %d, want 0 and the verified copy", r.ExitCode())
+	}
+	if src := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}"); src != vol {
+		t.Errorf("mount source %q, want %s", src, vol)
+	}
+	for _, u := range [][]string{{"--limit-memory", "100M"}, {"--constraint-add", "node.hostname==" + task.Node.Hostname}, {"--limit-memory", "200M"}, {"--force"}} {
+		C.Docker(t, 1, append(append([]string{"service", "update", "--quiet"}, u...), svc)...)
+	}
+	rdb, _ = C.ServiceRedis(t, svc, port)
+	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
+		t.Errorf("after adopt --volume-name and four updates: foo = %q (exists %v), want bar", v, ok)
+	}
+	if r := opsRun(t, "adopt", "--node-host", task.Node.Host, "--volume-name", vol, svc); r.ExitCode() != 1 {
+		t.Errorf("adopt of an adopted service: exit %d, want 1 (already safe)", r.ExitCode())
+	}
+}
+
 // TestOpsAdoptRefusesTwoReplicas: two replicas on anonymous volumes are
 // refused with nothing changed.
 func TestOpsAdoptRefusesTwoReplicas(t *testing.T) {

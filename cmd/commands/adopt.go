@@ -19,11 +19,12 @@ import (
 )
 
 type adoptOptions struct {
-	dryRun   bool
-	nodeHost string
-	noVerify bool
-	timeout  time.Duration
-	redis    redisFlags
+	dryRun     bool
+	volumeName string
+	nodeHost   string
+	noVerify   bool
+	timeout    time.Duration
+	redis      redisFlags
 }
 
 func newAdoptCommand(dockerCLI command.Cli) *cobra.Command {
@@ -41,6 +42,12 @@ The volume's name is read from the task's container on its node: from the
 daemon the CLI talks to when the task runs there, else from --node-host (the
 docker host of that node, e.g. ssh://user@node2).
 
+--volume-name NAME copies the data into a new volume NAME on the same node
+instead: the container's files come out through the Docker archive API (no
+tool in the image needed), go into a helper container that mounts NAME, and
+are read back and compared before the update is sent; the service then mounts
+NAME.
+
 For Redis, the data is cut first (writes paused, SAVE, fingerprint) and
 verified after the update; on a mismatch the service is rolled back.
 
@@ -49,6 +56,7 @@ data in the container's filesystem or a tmpfs, no running task. Exit 2 when
 the node's engine or Redis cannot be reached.`,
 		Example: `  docker stateful adopt --dry-run cache
   docker stateful adopt cache
+  docker stateful adopt --volume-name cache-data cache
   docker stateful adopt --node-host ssh://admin@node2 cache`,
 		Args: cli.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -57,6 +65,7 @@ the node's engine or Redis cannot be reached.`,
 	}
 	flags := cmd.Flags()
 	flags.BoolVar(&o.dryRun, "dry-run", false, "Show the plan; change nothing")
+	flags.StringVar(&o.volumeName, "volume-name", "", "Copy the data into a new volume of this name on the task's node (verified) instead of keeping the anonymous volume")
 	flags.StringVar(&o.nodeHost, "node-host", "", "Docker host of the node running the task, when it is not the CLI's daemon")
 	flags.BoolVar(&o.noVerify, "no-verify", false, "Do not cut and verify Redis data around the update")
 	flags.DurationVar(&o.timeout, "timeout", 2*time.Minute, "How long to wait for the new task (and its Redis)")
@@ -93,7 +102,7 @@ func runAdopt(ctx context.Context, dockerCLI command.Cli, o *adoptOptions, name 
 			}
 		}
 	}
-	_, err := adopt.Run(ctx, d, adopt.Options{DryRun: o.dryRun, Version: version.Version, Timeout: o.timeout}, name)
+	_, err := adopt.Run(ctx, d, adopt.Options{DryRun: o.dryRun, VolumeName: o.volumeName, Version: version.Version, Timeout: o.timeout}, name)
 	var ref *adopt.Refused
 	var unr *adopt.Unreachable
 	switch {

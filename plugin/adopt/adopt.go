@@ -53,9 +53,12 @@ func (u *Unreachable) Unwrap() error { return u.Err }
 
 // Options are adopt's choices.
 type Options struct {
-	DryRun  bool
-	Version string // recorded in the version label
-	Timeout time.Duration
+	DryRun bool
+	// VolumeName copies the data into a new volume of this name on the
+	// task's node instead of keeping the anonymous volume.
+	VolumeName string
+	Version    string // recorded in the version label
+	Timeout    time.Duration
 }
 
 // Deps are adopt's collaborators.
@@ -74,7 +77,8 @@ type Deps struct {
 // Move is one data path adopt makes permanent.
 type Move struct {
 	Path   string `json:"path"`
-	Volume string `json:"volume"` // the anonymous volume's name, mounted by name
+	Volume string `json:"volume"`         // the volume mounted by name
+	From   string `json:"from,omitempty"` // the anonymous volume copied into Volume (--volume-name)
 }
 
 // Plan is what adopt changes.
@@ -89,6 +93,8 @@ type Plan struct {
 	Changes []string          `json:"defaults"`
 	spec    swarm.ServiceSpec
 	svc     swarm.Service
+	engine  Engine
+	ctr     container.InspectResponse
 }
 
 // Run adopts the service ref.
@@ -158,6 +164,10 @@ func plan(ctx context.Context, d Deps, sw *inventory.Swarm, svc swarm.Service, o
 		if err != nil {
 			return nil, &Unreachable{fmt.Errorf("cannot read the mounts of task %s's container on node %s: %w", short(task.ID), p.Node, err)}
 		}
+		p.engine, p.ctr = eng, ctr
+		if opt.VolumeName != "" && len(ephemeral) != 1 {
+			return nil, &Refused{fmt.Sprintf("--volume-name names one volume, and service %s has %d data paths on anonymous volumes", name, len(ephemeral))}
+		}
 		for _, dp := range ephemeral {
 			vol := ""
 			for _, m := range ctr.Mounts {
@@ -168,8 +178,17 @@ func plan(ctx context.Context, d Deps, sw *inventory.Swarm, svc swarm.Service, o
 			if vol == "" {
 				return nil, &Refused{fmt.Sprintf("no volume is mounted at %s in task %s's container on node %s: the data is in the container's filesystem, and only a copy can save it", dp.Path, short(task.ID), p.Node)}
 			}
-			p.Moves = append(p.Moves, Move{Path: dp.Path, Volume: vol})
+			mv := Move{Path: dp.Path, Volume: vol}
+			if opt.VolumeName != "" {
+				if err := checkNewVolume(ctx, eng, opt.VolumeName, p.Node); err != nil {
+					return nil, err
+				}
+				mv.Volume, mv.From = opt.VolumeName, vol
+			}
+			p.Moves = append(p.Moves, mv)
 		}
+	} else if opt.VolumeName != "" {
+		return nil, &Refused{fmt.Sprintf("--volume-name: service %s has no data on an anonymous volume to copy", name)}
 	}
 	p.spec, p.Pin, p.Labels, p.Changes = safeSpec(svc.Spec, p.Moves, node, paths, opt.Version, sw)
 	if len(p.Moves) == 0 && p.Pin == "" && len(p.Changes) == 0 {
@@ -182,6 +201,11 @@ func plan(ctx context.Context, d Deps, sw *inventory.Swarm, svc swarm.Service, o
 func (p *Plan) Write(w io.Writer) {
 	fmt.Fprintf(w, "Adopting service %s: its task %s runs on node %s\n", p.Service, short(p.Task), p.Node)
 	for _, m := range p.Moves {
+		if m.From != "" {
+			fmt.Fprintf(w, "  %s: copy the task's anonymous volume %s into a new volume %s on node %s (the container's %s through the Docker archive API into a helper container that mounts %s, read back and compared), then mount it (type=volume,source=%s,target=%s)\n",
+				m.Path, m.From, m.Volume, p.Node, m.Path, m.Volume, m.Volume, m.Path)
+			continue
+		}
 		fmt.Fprintf(w, "  %s: keep the task's anonymous volume %s, mounted by name (type=volume,source=%s,target=%s)\n", m.Path, m.Volume, m.Volume, m.Path)
 	}
 	if p.Pin != "" {
@@ -224,6 +248,9 @@ func apply(ctx context.Context, d Deps, opt Options, p *Plan) error {
 			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
 		}
 		d.Flow.Prune(svc.Spec.Name, 20)
+	}
+	if err := copyMoves(ctx, p, say); err != nil {
+		return err
 	}
 	say("Sending the update")
 	if _, err := d.API.ServiceUpdate(ctx, svc.ID, svc.Version, p.spec, swarm.ServiceUpdateOptions{}); err != nil {
@@ -314,4 +341,37 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// checkNewVolume refuses a --volume-name that is not a volume name, or that
+// already exists on the node.
+func checkNewVolume(ctx context.Context, eng Engine, name, node string) error {
+	if err := validVolumeName(name); err != nil {
+		return &Refused{err.Error()}
+	}
+	ce, ok := eng.(CopyEngine)
+	if !ok {
+		return &Unreachable{errors.New("the node's engine cannot copy volumes")}
+	}
+	if _, err := ce.VolumeInspect(ctx, name); err == nil {
+		return &Refused{fmt.Sprintf("--volume-name %s: the volume already exists on node %s; name a new one (adopt does not overwrite data)", name, node)}
+	}
+	return nil
+}
+
+// copyMoves copies each --volume-name move's data (after the cut, so it is
+// the data Redis saved) and says what it copied.
+func copyMoves(ctx context.Context, p *Plan, say func(string, ...any)) error {
+	for _, m := range p.Moves {
+		if m.From == "" {
+			continue
+		}
+		ce := p.engine.(CopyEngine)
+		c, err := copyVolume(ctx, ce, p.ctr.ID, p.ctr.Image, m.Path, m.Volume, map[string]string{serviceLabel: p.Service})
+		if err != nil {
+			return &Unreachable{fmt.Errorf("nothing changed: copy of %s into volume %s failed: %w", m.Path, m.Volume, err)}
+		}
+		say("Copied %s into volume %s on node %s: %d files, %d bytes, read back identical (digest %s)", m.Path, m.Volume, p.Node, c.Files, c.Bytes, c.Digest)
+	}
+	return nil
 }

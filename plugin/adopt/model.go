@@ -110,3 +110,14 @@ func orDefault(order string) string {
 	}
 	return order
 }
+
+// serviceLabel marks a volume adopt made with the service it holds data for.
+const serviceLabel = stateful.LabelPrefix + "service"
+
+// validVolumeName is create's rule for --volume-name.
+func validVolumeName(name string) error {
+	if err := createspec.ValidateVolumeName(name); err != nil || strings.Contains(name, "{{") {
+		return fmt.Errorf("--volume-name %q: not a valid volume name: use letters, digits, '_', '.', '-' (at least 2 characters, starting with a letter or digit)", name)
+	}
+	return nil
+}
