@@ -27,6 +27,7 @@ type Removal struct {
 	Service swarm.Service
 	Volumes []Volume
 	Create  string
+	Warning string // why the create may not bring every volume back
 }
 
 var slotTemplate = regexp.MustCompile(`\{\{\s*\.Task\.Slot\s*\}\}`)
@@ -73,7 +74,23 @@ func (s *Swarm) PlanRemoval(svc swarm.Service) Removal {
 			r.Volumes = append(r.Volumes, Volume{Name: name, Path: d.Path, NodeID: node, Hostname: s.nodeName(node)})
 		}
 	}
-	r.Create = createCommand(svc.Spec, kept, pinned, s.runningNodes(svc.ID))
+	pin := pinned
+	nodes := map[string]bool{}
+	for _, v := range r.Volumes {
+		if v.NodeID != "" {
+			nodes[v.NodeID] = true
+		}
+	}
+	if pin == "" && len(nodes) == 1 {
+		for id := range nodes {
+			pin = id
+		}
+	}
+	if pin == "" && len(nodes) > 1 {
+		pin = "--no-pin"
+		r.Warning = "its volumes are on several nodes: no pin keeps each replica on its own volume's node, so a replica may start on another node with an empty volume"
+	}
+	r.Create = createCommand(svc.Spec, kept, pin)
 	return r
 }
 
@@ -82,13 +99,14 @@ func (s *Swarm) PlanRemoval(svc swarm.Service) Removal {
 // one volume named as create names it, else --mount), published ports, image
 // and arguments. Other settings (env, secrets, networks, limits) are not
 // repeated.
-func createCommand(spec swarm.ServiceSpec, kept []DataPath, pinned string, running []string) string {
+func createCommand(spec swarm.ServiceSpec, kept []DataPath, pin string) string {
 	args := []string{"docker stateful create", "--name", spec.Name}
-	switch {
-	case pinned != "":
-		args = append(args, "--pin", pinned)
-	case len(running) > 0:
-		args = append(args, "--pin", running[0])
+	switch pin {
+	case "":
+	case "--no-pin":
+		args = append(args, pin)
+	default:
+		args = append(args, "--pin", pin)
 	}
 	if n, ok := replicasOf(spec); ok && n != 1 {
 		args = append(args, "--replicas", fmt.Sprint(n))
@@ -160,6 +178,9 @@ func Remove(ctx context.Context, api RemoveAPI, plans []Removal, withVolumes boo
 			}
 			if len(r.Volumes) > 0 {
 				fmt.Fprintf(out, "  bring it back on its data: %s\n", r.Create)
+			}
+			if r.Warning != "" {
+				fmt.Fprintf(out, "  warning: %s\n", r.Warning)
 			}
 		}
 	}
