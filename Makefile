@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: bench-completion help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
+.PHONY: bench-completion bench-ls help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -90,6 +90,10 @@ bench: ## fingerprint throughput and memory against a local redis-server
 bench-completion: build ## TAB latency: docker __complete stateful update vs service update, on a harness swarm (root)
 	@echo "==> completion benchmark (starts its own swarm; needs root)"
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -run '^$$' -bench Completion -benchtime 100x -count 3 ./e2e/
+
+bench-ls: build ## docker stateful ls/check on 200 services vs docker service ls (root; DST_CLUSTER_ENV=<a harness env file>)
+	@echo "==> ls benchmark on the swarm of $(DST_CLUSTER_ENV)"
+	bash bench/ls.sh
 
 clean: ## remove build output
 	rm -rf bin
