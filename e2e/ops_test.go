@@ -249,3 +249,26 @@ func TestOpsStatusKilledAfterGrace(t *testing.T) {
 		t.Errorf("status after a kill at the end of the grace period: exit %d, want 0 and the explanation", r.ExitCode())
 	}
 }
+
+// TestOpsCheckRedis: check --redis finds a Redis that does not persist (save
+// "" and appendonly no), which the spec alone does not show; exit 2 when
+// Redis cannot be reached.
+func TestOpsCheckRedis(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, _ := C.CreateRedis(t, []string{"stateful", "create"}, "redis-server", "--protected-mode", "no", "--save", "", "--appendonly", "no")
+	C.WaitRunning(t, svc)
+	if code, _ := opsCheck(t, svc); code != 0 {
+		t.Errorf("check without --redis: exit %d, want 0 (the spec is safe)", code)
+	}
+	r := opsRun(t, "check", "--redis", "--format", "json", svc)
+	var rep inventory.Report
+	if err := json.Unmarshal([]byte(r.Stdout), &rep); err != nil {
+		t.Fatalf("check --redis --format json: %v", err)
+	}
+	if r.ExitCode() != 1 || len(rep.Services) != 1 || !strings.Contains(fmt.Sprint(opsCodes(rep)), "redis-no-persistence") {
+		t.Errorf("check --redis: exit %d, %+v; want 1 and redis-no-persistence", r.ExitCode(), rep)
+	}
+	if r := opsRun(t, "check", "--redis", "--redis-url", "redis://127.0.0.1:1", "--timeout", "2s", svc); r.ExitCode() != 2 || !strings.Contains(r.Stdout, "could not check") {
+		t.Errorf("check --redis with Redis unreachable: exit %d, want 2", r.ExitCode())
+	}
+}

@@ -1,14 +1,23 @@
 package commands
 
 import (
+	"io"
+	"time"
+
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/spf13/cobra"
+
+	"github.com/docker-stateful/docker-stateful/plugin/inventory"
+	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
 
 type checkOptions struct {
-	format string
+	format  string
+	redis   bool
+	rflags  redisFlags
+	timeout time.Duration
 }
 
 func newCheckCommand(dockerCLI command.Cli) *cobra.Command {
@@ -23,15 +32,24 @@ its node; a pinned node that is down or drained; replicas sharing one volume;
 start-first; a stop grace period shorter than 30s; a task failing because its
 volume is not on its node.
 
+--redis also asks each running Redis service (found as update --verify finds
+it): persistence off (save "" and appendonly no), saves or AOF writes failing,
+a data directory on no mount, a save slower than the stop grace period.
+
 Exit status: 0 every service is safe, 1 risks were found, 2 could not check
-(daemon error, unknown service).`,
+(daemon error, unknown service, with --redis a Redis not reached).`,
 		Example: `  docker stateful check
-  docker stateful check --format json cache`,
+  docker stateful check --format json cache
+  REDISCLI_AUTH=... docker stateful check --redis cache`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runCheck(cmd, dockerCLI, o, args)
 		},
 	}
-	cmd.Flags().StringVar(&o.format, "format", "", `Format the output: "json" or a Go template`)
+	flags := cmd.Flags()
+	flags.StringVar(&o.format, "format", "", `Format the output: "json" or a Go template`)
+	flags.BoolVar(&o.redis, "redis", false, "Also check the persistence of each running Redis service")
+	flags.DurationVar(&o.timeout, "timeout", 10*time.Second, "With --redis: how long to try to reach each Redis")
+	addRedisFlags(flags, &o.rflags)
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
 	registerCompletion(dockerCLI, cmd)
 	cmd.ValidArgsFunction = completeServiceNamesAnyArg(dockerCLI)
@@ -46,15 +64,31 @@ func runCheck(cmd *cobra.Command, dockerCLI command.Cli, o *checkOptions, names 
 	if err != nil {
 		return cli.StatusError{StatusCode: 2, Status: "could not check: " + err.Error()}
 	}
-	rep, err := sw.Audit(names)
+	var probe inventory.Probe
+	if o.redis {
+		fopt, err := o.rflags.options(o.timeout)
+		if err != nil {
+			return cli.StatusError{StatusCode: 2, Status: err.Error()}
+		}
+		fopt.ConnectTimeout = o.timeout
+		flow, err := verifyflow.New(dockerCLI.Client(), fopt, io.Discard)
+		if err != nil {
+			return cli.StatusError{StatusCode: 2, Status: err.Error()}
+		}
+		probe = inventory.RedisProbe(flow)
+	}
+	rep, err := sw.Audit(cmd.Context(), names, probe)
 	if err != nil {
 		return cli.StatusError{StatusCode: 2, Status: "could not check: " + err.Error()}
 	}
 	if err := writeFormatted(dockerCLI.Out(), o.format, rep, rep.WriteText); err != nil {
 		return cli.StatusError{StatusCode: 2, Status: err.Error()}
 	}
-	if !rep.Safe() {
+	switch rep.Verdict {
+	case inventory.VerdictRisks:
 		return cli.StatusError{StatusCode: 1}
+	case inventory.VerdictUnchecked:
+		return cli.StatusError{StatusCode: 2}
 	}
 	return nil
 }

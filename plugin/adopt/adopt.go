@@ -97,6 +97,10 @@ type Plan struct {
 	ctr     container.InspectResponse
 }
 
+// IsRedis reports whether the service runs Redis (or Valkey), whose data
+// adopt cuts before and verifies after.
+func IsRedis(spec swarm.ServiceSpec) bool { return inventory.IsRedis(spec) }
+
 // Run adopts the service ref.
 func Run(ctx context.Context, d Deps, opt Options, ref string) (*Plan, error) {
 	sw, err := inventory.Read(ctx, d.API, d.ImageVolumes, filters.NewArgs())

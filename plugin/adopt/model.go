@@ -94,16 +94,6 @@ func safeSpec(spec swarm.ServiceSpec, moves []Move, node string, paths []invento
 	return out, pin, added, changes
 }
 
-// IsRedis reports whether the service runs Redis (or Valkey), whose data
-// adopt cuts before and verifies after.
-func IsRedis(spec swarm.ServiceSpec) bool {
-	if spec.TaskTemplate.ContainerSpec == nil {
-		return false
-	}
-	repo := stateful.RepositoryName(spec.TaskTemplate.ContainerSpec.Image)
-	return strings.Contains(repo, "redis") || strings.Contains(repo, "valkey")
-}
-
 func orDefault(order string) string {
 	if order == "" {
 		return "unset"

@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -14,21 +15,29 @@ type ServiceReport struct {
 	ID       string    `json:"id"`
 	Risk     string    `json:"risk"`
 	Findings []Finding `json:"findings"`
+	Error    string    `json:"error,omitempty"` // why a probe could not look
 }
 
 // Report is what `docker stateful check --format json` prints.
 type Report struct {
-	Verdict  string          `json:"verdict"` // safe or risks
+	Verdict  string          `json:"verdict"` // safe, risks, or unchecked (a probe could not look; no risk found)
 	Services []ServiceReport `json:"services"`
 }
+
+// Verdicts of check besides RiskSafe.
+const (
+	VerdictRisks     = "risks"
+	VerdictUnchecked = "unchecked"
+)
 
 // Safe reports whether no service has a finding.
 func (r Report) Safe() bool { return r.Verdict == RiskSafe }
 
 // Audit checks the services named (by name, ID or unique ID prefix; all that
-// have data paths when none is named). A name that matches no service is an
-// error: check could not check it.
-func (s *Swarm) Audit(names []string) (Report, error) {
+// have data paths when none is named), and probes each running one when
+// probe is not nil. A name that matches no service is an error: check could
+// not check it.
+func (s *Swarm) Audit(ctx context.Context, names []string, probe Probe) (Report, error) {
 	var svcs []swarm.Service
 	if len(names) == 0 {
 		for _, svc := range s.Services {
@@ -47,12 +56,26 @@ func (s *Swarm) Audit(names []string) (Report, error) {
 	r := Report{Verdict: RiskSafe, Services: []ServiceReport{}}
 	for _, svc := range svcs {
 		fs := s.Check(svc)
+		sr := ServiceReport{Service: svc.Spec.Name, ID: svc.ID}
+		if probe != nil && s.running(svc.ID) > 0 {
+			more, err := probe(ctx, svc)
+			if err != nil {
+				sr.Error = err.Error()
+			}
+			fs = append(fs, more...)
+		}
 		if fs == nil {
 			fs = []Finding{}
 		}
-		sr := ServiceReport{Service: svc.Spec.Name, ID: svc.ID, Risk: Risk(fs), Findings: fs}
-		if len(fs) > 0 {
-			r.Verdict = "risks"
+		sr.Risk, sr.Findings = Risk(fs), fs
+		if sr.Error != "" && len(fs) == 0 {
+			sr.Risk = VerdictUnchecked
+		}
+		switch {
+		case len(fs) > 0:
+			r.Verdict = VerdictRisks
+		case sr.Error != "" && r.Verdict == RiskSafe:
+			r.Verdict = VerdictUnchecked
 		}
 		r.Services = append(r.Services, sr)
 	}
@@ -85,6 +108,9 @@ func (r Report) WriteText(w io.Writer) error {
 	atRisk := 0
 	for _, s := range r.Services {
 		fmt.Fprintf(w, "%s: %s\n", s.Service, s.Risk)
+		if s.Error != "" {
+			fmt.Fprintf(w, "  could not check: %s\n", s.Error)
+		}
 		if len(s.Findings) > 0 {
 			atRisk++
 		}

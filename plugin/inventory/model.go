@@ -9,6 +9,7 @@ package inventory
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/mount"
@@ -155,3 +156,9 @@ func Replicas(spec swarm.ServiceSpec) (uint64, bool) { return replicasOf(spec) }
 
 // StopGrace is the service's stop grace period.
 func StopGrace(spec swarm.ServiceSpec) time.Duration { return graceOf(spec) }
+
+// IsRedis reports whether the service runs Redis (or Valkey).
+func IsRedis(spec swarm.ServiceSpec) bool {
+	repo := stateful.RepositoryName(image(spec))
+	return strings.Contains(repo, "redis") || strings.Contains(repo, "valkey")
+}
