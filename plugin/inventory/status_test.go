@@ -33,3 +33,25 @@ func TestExplain(t *testing.T) {
 		t.Errorf("killed: %+v", killed.Findings)
 	}
 }
+
+func TestExplainRestartLoopAndPausedUpdate(t *testing.T) {
+	failed := func(id string) swarm.Task {
+		return swarm.Task{ID: id, ServiceID: "loop", NodeID: "n1", DesiredState: swarm.TaskStateShutdown,
+			Status: swarm.TaskStatus{State: swarm.TaskStateFailed, Err: "task: non-zero exit (1)"}}
+	}
+	s := &Swarm{
+		Nodes: map[string]swarm.Node{"n1": node("n1", "one", swarm.NodeStateReady, swarm.NodeAvailabilityActive)},
+		Tasks: map[string][]swarm.Task{"loop": {failed("t3"), failed("t2"), failed("t1")}},
+	}
+	svc := redisService("loop", "loop", nil, "node.id==n1")
+	svc.UpdateStatus = &swarm.UpdateStatus{State: swarm.UpdateStatePaused, Message: "update paused due to failure or early termination of task t3"}
+	st := s.Explain(svc)
+	var got []string
+	for _, f := range st.Findings {
+		got = append(got, f.Code)
+	}
+	if strings.Join(got, ",") != CodeUpdate+","+CodeRestartLoop || st.UpdateState != "paused" ||
+		!strings.Contains(st.Findings[0].Message, "paused") || !strings.Contains(st.Findings[1].Message, "3 of the service's tasks failed") {
+		t.Errorf("findings %+v", st.Findings)
+	}
+}
