@@ -45,6 +45,8 @@ func (s *Swarm) Check(svc swarm.Service) []Finding {
 		switch p.Rule {
 		case codeEphemeral:
 			if replicated && n == 1 && s.running(svc.ID) == 1 {
+				// The guard's message is about an update; check's is about now.
+				f.Message = fmt.Sprintf("%s is on %s: the next update that replaces the task loses it (adopt keeps what it holds now)", p.Path, where(paths, p.Path))
 				f.Fix = "docker stateful adopt " + name
 			}
 		case codeUnpinned:
@@ -158,4 +160,17 @@ func short(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// where says where path lives, as ls does.
+func where(paths []DataPath, path string) string {
+	for _, d := range paths {
+		if d.Path == path {
+			if d.Kind == KindAnonymous {
+				return "an anonymous volume"
+			}
+			return "the " + string(d.Kind)
+		}
+	}
+	return "no named volume"
 }

@@ -2,6 +2,7 @@ package inventory
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -93,8 +94,8 @@ func TestCheckRules(t *testing.T) {
 			}
 		}
 	}
-	if fs := s.Check(redisService("seed", "seed", nil)); fs[0].Fix != "docker stateful adopt seed" {
-		t.Errorf("seed's fix = %q, want adopt", fs[0].Fix)
+	if fs := s.Check(redisService("seed", "seed", nil)); fs[0].Fix != "docker stateful adopt seed" || !strings.HasPrefix(fs[0].Message, "/data is on an anonymous volume: ") {
+		t.Errorf("seed's finding = %+v, want /data on an anonymous volume, fixed by adopt", fs[0])
 	}
 	if fs := s.Check(redisService("drained", "drained", vol, "node.id==n2")); fs[0].Fix != "docker node update --availability active two" {
 		t.Errorf("drained's fix = %q", fs[0].Fix)
