@@ -196,6 +196,19 @@ func TestOpsAdoptRefusesTwoReplicas(t *testing.T) {
 			t.Errorf("task %s is new: the refused adopt replaced a task", now[i].ID)
 		}
 	}
+
+	// The new verbs complete service names (through docker, as a shell asks), ls --filter node= nodes.
+	for _, verb := range []string{"adopt", "check", "rm", "status"} {
+		if got, _ := completions(t, "stateful", verb, ""); indexOf(got, svc) < 0 {
+			t.Errorf("docker __complete stateful %s '': %q, want %s", verb, got, svc)
+		}
+	}
+	if got, _ := completions(t, "stateful", "rm", svc, ""); indexOf(got, svc) < 0 {
+		t.Errorf("docker __complete stateful rm %s '': %q, want services again", svc, got)
+	}
+	if got, _ := completions(t, "stateful", "ls", "--filter", "node="); indexOf(got, "node="+tasks[0].Node.Hostname) < 0 {
+		t.Errorf("docker __complete stateful ls --filter node=: %q, want node=%s", got, tasks[0].Node.Hostname)
+	}
 }
 
 // TestOpsRm: rm keeps the volume and prints the create that brings the data
