@@ -53,8 +53,7 @@ verified after the update; on a mismatch the service is rolled back.
 
 Refused (exit 1, nothing changed): more than one replica on anonymous volumes,
 data in the container's filesystem or a tmpfs, no running task, a service that
-is already safe. Exit 2 when
-the node's engine or Redis cannot be reached.`,
+is already safe. Exit 2 when the node's engine or Redis cannot be reached.`,
 		Example: `  docker stateful adopt --dry-run cache
   docker stateful adopt cache
   docker stateful adopt --volume-name cache-data cache
