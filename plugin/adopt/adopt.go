@@ -154,6 +154,9 @@ func plan(ctx context.Context, d Deps, sw *inventory.Swarm, svc swarm.Service, o
 			task, found = t, found+1
 		}
 	}
+	if found > 1 {
+		return nil, &Refused{fmt.Sprintf("service %s runs %d tasks: adopt pins one task's data to its node", name, found)}
+	}
 	if found != 1 || task.Status.ContainerStatus == nil || task.Status.ContainerStatus.ContainerID == "" {
 		return nil, &Refused{fmt.Sprintf("service %s has no running task (%d running): its data is where its last task ran; start it first (docker stateful status %s says why it does not run)", name, found, name)}
 	}
@@ -233,6 +236,14 @@ func (p *Plan) Write(w io.Writer) {
 func apply(ctx context.Context, d Deps, opt Options, p *Plan) error {
 	svc := p.svc
 	say := func(format string, a ...any) { fmt.Fprintf(d.Log, format+"\n", a...) }
+	if !replacesTasks(svc.Spec, p.spec) {
+		// Only labels and update settings change: the task and its data stay.
+		if _, err := d.API.ServiceUpdate(ctx, svc.ID, svc.Version, p.spec, swarm.ServiceUpdateOptions{}); err != nil {
+			return &Unreachable{fmt.Errorf("update of service %s not sent: %w", svc.Spec.Name, err)}
+		}
+		fmt.Fprintf(d.Out, "Adopted: service %s keeps its data on node %s (its task was not replaced)\n", svc.Spec.Name, p.Node)
+		return nil
+	}
 	var (
 		c      *redisstate.Client
 		cut    *verifyflow.Cut

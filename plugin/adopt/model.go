@@ -111,3 +111,6 @@ func validVolumeName(name string) error {
 	}
 	return nil
 }
+
+// replacesTasks reports whether sending next replaces the service's task.
+func replacesTasks(cur, next swarm.ServiceSpec) bool { return stateful.ReplacesTasks(cur, next) }
