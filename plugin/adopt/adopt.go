@@ -132,11 +132,14 @@ func plan(ctx context.Context, d Deps, sw *inventory.Swarm, svc swarm.Service, o
 	var ephemeral []inventory.DataPath
 	for _, dp := range paths {
 		switch dp.Kind {
-		case inventory.KindContainerFS, inventory.KindNotPersistent:
+		case inventory.KindContainerFS:
 			return nil, &Refused{fmt.Sprintf("%s of service %s is in the container's filesystem, not on a volume: no mount can keep it, only a copy can (docker cp it out of the running container, then create the service on a volume holding the copy)", dp.Path, name)}
 		case inventory.KindTmpfs:
 			return nil, &Refused{fmt.Sprintf("%s of service %s is on a tmpfs: it lives in the task's memory, and only a copy can save it", dp.Path, name)}
-		case inventory.KindAnonymous:
+		case inventory.KindAnonymous, inventory.KindNotPersistent:
+			// Not persistent: the container on the node says whether a volume
+			// (the image's VOLUME, when the image is not on the CLI's daemon)
+			// or its own filesystem holds it.
 			ephemeral = append(ephemeral, dp)
 		}
 	}

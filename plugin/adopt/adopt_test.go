@@ -91,6 +91,27 @@ func TestRunAdoptsAndRefuses(t *testing.T) {
 		t.Errorf("sent mounts %+v", m)
 	}
 
+	// The image (redis: data in /data) is not on the CLI's daemon: the
+	// container's mounts on its node tell a volume from its own filesystem.
+	for _, c := range []struct {
+		mounts []container.MountPoint
+		want   string
+	}{
+		{[]container.MountPoint{{Type: mount.TypeVolume, Name: "anon9", Destination: "/data"}}, "keep the task's anonymous volume anon9"},
+		{nil, "the data is in the container's filesystem"},
+	} {
+		redis := seedService(1)
+		redis.Spec.TaskTemplate.ContainerSpec.Image = "redis"
+		api := &fakeAPI{svc: redis, tasks: []swarm.Task{runningTask("old", "c1")}}
+		var out bytes.Buffer
+		_, err := Run(context.Background(), Deps{API: api, ImageVolumes: func(context.Context, string) ([]string, bool) { return nil, false },
+			NodeEngine: func(context.Context, string) (Engine, error) { return fakeEngine{mounts: c.mounts}, nil },
+			Out:        &out, Log: &out}, Options{DryRun: true}, "seed")
+		if got := out.String() + fmtErr(err); !strings.Contains(got, c.want) {
+			t.Errorf("image not inspected, mounts %+v: %q, want %q", c.mounts, got, c.want)
+		}
+	}
+
 	var ref *Refused
 	for _, c := range []struct {
 		name string
@@ -114,4 +135,11 @@ func TestRunAdoptsAndRefuses(t *testing.T) {
 			t.Errorf("%s: %v (%d updates sent), want a refusal naming %q and nothing sent", c.name, err, len(c.api.updates), c.want)
 		}
 	}
+}
+
+func fmtErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
