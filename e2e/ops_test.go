@@ -246,6 +246,18 @@ func TestOpsRm(t *testing.T) {
 	if vols := C.Docker(t, task.Node.Index, "volume", "ls", "-q", "--filter", "name="+svc); vols != "" {
 		t.Errorf("volumes left on %s: %s", task.Node.Hostname, vols)
 	}
+
+	// A volume on another node than the CLI's: removed through --node-host.
+	other := C.Node(2)
+	svc2, _ := C.CreateRedis(t, []string{"stateful", "create", "--pin", other.Hostname})
+	C.WaitRunning(t, svc2)
+	r = opsRun(t, "rm", "--volumes", "--yes", "--node-host", other.Host, svc2)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, fmt.Sprintf("removed volume %s-data on node %s", svc2, other.Hostname)) {
+		t.Errorf("rm --volumes --node-host: exit %d, want 0 and the volume removed on %s", r.ExitCode(), other.Hostname)
+	}
+	if vols := C.Docker(t, other.Index, "volume", "ls", "-q", "--filter", "name="+svc2); vols != "" {
+		t.Errorf("volumes left on %s: %s", other.Hostname, vols)
+	}
 }
 
 // TestOpsStatusKilledAfterGrace: a database that does not stop on its stop

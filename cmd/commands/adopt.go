@@ -8,7 +8,6 @@ import (
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
-	"github.com/docker/cli/cli/connhelper"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
@@ -124,22 +123,12 @@ func nodeEngine(api client.APIClient, host string) func(context.Context, string)
 		if host == "" {
 			return nil, errors.New("the CLI's daemon is on another node and cannot read the task's container: give --node-host with the docker host of the task's node (e.g. ssh://user@node)")
 		}
-		opts := []client.Opt{client.WithAPIVersionNegotiation()}
-		if h, err := connhelper.GetConnectionHelper(host); err == nil && h != nil {
-			opts = append(opts, client.WithHost(h.Host), client.WithDialContext(h.Dialer))
-		} else {
-			opts = append(opts, client.WithHost(host))
-		}
-		c, err := client.NewClientWithOpts(opts...)
+		c, id, err := dialNode(ctx, host)
 		if err != nil {
-			return nil, fmt.Errorf("--node-host %s: %w", host, err)
+			return nil, err
 		}
-		info, err := c.Info(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("--node-host %s: %w", host, err)
-		}
-		if info.Swarm.NodeID != nodeID {
-			return nil, fmt.Errorf("--node-host %s is node %s, but the task runs on node %s", host, info.Swarm.NodeID, nodeID)
+		if id != nodeID {
+			return nil, fmt.Errorf("--node-host %s is node %s, but the task runs on node %s", host, id, nodeID)
 		}
 		return c, nil
 	}

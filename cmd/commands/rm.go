@@ -14,8 +14,9 @@ import (
 )
 
 type rmOptions struct {
-	volumes bool
-	yes     bool
+	volumes   bool
+	yes       bool
+	nodeHosts []string
 }
 
 func newRmCommand(dockerCLI command.Cli) *cobra.Command {
@@ -29,10 +30,12 @@ that holds it and the "docker stateful create" that brings the service back
 on its data.
 
 --volumes removes the volumes too, after a prompt that names them (--yes
-skips it). Volumes on the node of the daemon the CLI talks to are removed;
-for volumes on other nodes it says which remain and where.`,
+skips it). Volumes on the node of the daemon the CLI talks to, and on the
+nodes named with --node-host, are removed; for volumes on other nodes it says
+which remain and where.`,
 		Example: `  docker stateful rm cache
-  docker stateful rm --volumes --yes cache`,
+  docker stateful rm --volumes --yes cache
+  docker stateful rm --volumes --node-host ssh://admin@node2 cache`,
 		Args: cli.RequiresMinArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRm(cmd, dockerCLI, o, args)
@@ -41,6 +44,7 @@ for volumes on other nodes it says which remain and where.`,
 	flags := cmd.Flags()
 	flags.BoolVar(&o.volumes, "volumes", false, "Remove the services' data volumes too")
 	flags.BoolVarP(&o.yes, "yes", "y", false, "Do not prompt for confirmation before removing volumes")
+	flags.StringArrayVar(&o.nodeHosts, "node-host", nil, "With --volumes: the docker host of another node whose volumes to remove (repeatable)")
 	registerCompletion(dockerCLI, cmd)
 	cmd.ValidArgsFunction = completeServiceNamesAnyArg(dockerCLI)
 	return cmd
@@ -48,6 +52,9 @@ for volumes on other nodes it says which remain and where.`,
 
 func runRm(cmd *cobra.Command, dockerCLI command.Cli, o *rmOptions, names []string) error {
 	ctx := cmd.Context()
+	if len(o.nodeHosts) > 0 && !o.volumes {
+		return fmt.Errorf("--node-host only applies with --volumes: nothing removed")
+	}
 	sw, err := readSwarm(cmd, dockerCLI, filters.NewArgs())
 	if err != nil {
 		return err
@@ -78,5 +85,18 @@ func runRm(cmd *cobra.Command, dockerCLI command.Cli, o *rmOptions, names []stri
 			}
 		}
 	}
-	return inventory.Remove(ctx, dockerCLI.Client(), plans, o.volumes, time.Minute, dockerCLI.Out())
+	engines := map[string]inventory.VolumeRemover{}
+	if o.volumes {
+		if info, err := dockerCLI.Client().Info(ctx); err == nil && info.Swarm.NodeID != "" {
+			engines[info.Swarm.NodeID] = dockerCLI.Client()
+		}
+		for _, h := range o.nodeHosts {
+			c, id, err := dialNode(ctx, h)
+			if err != nil {
+				return fmt.Errorf("%v: nothing removed", err)
+			}
+			engines[id] = c
+		}
+	}
+	return inventory.Remove(ctx, dockerCLI.Client(), engines, plans, o.volumes, time.Minute, dockerCLI.Out())
 }

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/api/types/system"
 )
 
 // Volume is a data volume a removed service leaves on a node.
@@ -150,18 +149,22 @@ func createCommand(spec swarm.ServiceSpec, kept []DataPath, pin string) string {
 	return strings.Join(args, " ")
 }
 
-// RemoveAPI is what rm uses of the Docker API.
+// RemoveAPI is what rm uses of the manager's Docker API.
 type RemoveAPI interface {
 	ServiceRemove(ctx context.Context, serviceID string) error
-	VolumeRemove(ctx context.Context, volumeID string, force bool) error
-	Info(ctx context.Context) (system.Info, error)
 }
 
-// Remove removes the services, then (withVolumes) the volumes on the CLI's
-// node, waiting up to wait for the tasks' containers to let go of them. It
-// reports on out what it kept or removed, and on which node; it returns the
-// first error and which volumes remain.
-func Remove(ctx context.Context, api RemoveAPI, plans []Removal, withVolumes bool, wait time.Duration, out io.Writer) error {
+// VolumeRemover is a node's engine, which removes that node's volumes.
+type VolumeRemover interface {
+	VolumeRemove(ctx context.Context, volumeID string, force bool) error
+}
+
+// Remove removes the services, then (withVolumes) their volumes on the nodes
+// whose engines it has (by node ID), waiting up to wait for the tasks'
+// containers to let go of them. It reports on out what it kept or removed,
+// and on which node, and which volumes remain where; it returns the first
+// error.
+func Remove(ctx context.Context, api RemoveAPI, engines map[string]VolumeRemover, plans []Removal, withVolumes bool, wait time.Duration, out io.Writer) error {
 	var firstErr error
 	for _, r := range plans {
 		if err := api.ServiceRemove(ctx, r.Service.ID); err != nil {
@@ -187,18 +190,14 @@ func Remove(ctx context.Context, api RemoveAPI, plans []Removal, withVolumes boo
 	if !withVolumes {
 		return firstErr
 	}
-	info, err := api.Info(ctx)
-	local := ""
-	if err == nil {
-		local = info.Swarm.NodeID
-	}
 	for _, r := range plans {
 		for _, v := range r.Volumes {
-			if v.NodeID != local {
-				fmt.Fprintf(out, "  volume %s remains on node %s: the CLI's daemon is on another node; remove it there (docker -H <node %s> volume rm %s)\n", v.Name, v.Hostname, v.Hostname, v.Name)
+			eng, ok := engines[v.NodeID]
+			if !ok {
+				fmt.Fprintf(out, "  volume %s remains on node %s: the CLI reaches no engine there (--node-host with that node's docker host, or docker -H <node %s> volume rm %s)\n", v.Name, v.Hostname, v.Hostname, v.Name)
 				continue
 			}
-			if err := removeVolume(ctx, api, v.Name, wait); err != nil {
+			if err := removeVolume(ctx, eng, v.Name, wait); err != nil {
 				fmt.Fprintf(out, "  volume %s on node %s not removed: %v\n", v.Name, v.Hostname, err)
 				if firstErr == nil {
 					firstErr = err
@@ -213,7 +212,7 @@ func Remove(ctx context.Context, api RemoveAPI, plans []Removal, withVolumes boo
 
 // removeVolume retries while the removed task's container still holds the
 // volume (swarm removes containers after the service, asynchronously).
-func removeVolume(ctx context.Context, api RemoveAPI, name string, wait time.Duration) error {
+func removeVolume(ctx context.Context, api VolumeRemover, name string, wait time.Duration) error {
 	deadline := time.Now().Add(wait)
 	for {
 		err := api.VolumeRemove(ctx, name, false)
