@@ -118,11 +118,6 @@ func graceOf(spec swarm.ServiceSpec) time.Duration { return stateful.StopGracePe
 // recommendedGrace is the grace period create gives a database.
 const recommendedGrace = createspec.DefaultStopGracePeriod
 
-// volumeNameFor is the volume name create would give path p of service.
-func volumeNameFor(service, p string, single, perReplica bool) string {
-	return createspec.VolumeSource(service, p, single, perReplica)
-}
-
 // guardProblems runs the update guard's rules on the service as if it were
 // updated now with --force (an update that replaces its tasks): what the
 // guard would refuse is what the next update would lose.
