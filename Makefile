@@ -11,7 +11,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: bench-completion bench-help docs check-docs help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
+.PHONY: bench-completion bench-help bench-ls docs check-docs help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -114,6 +114,9 @@ bench-completion: build ## TAB latency: docker __complete stateful update vs ser
 bench-help: build ## help latency: docker stateful --help vs docker service --help (docker CLI, no daemon)
 	@echo "==> help benchmark"
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -run '^$$' -bench Help -benchtime 100x -count 3 ./plugin/front/
+bench-ls: build ## docker stateful ls/check on 200 services vs docker service ls (root; DST_CLUSTER_ENV=<a harness env file>)
+	@echo "==> ls benchmark on the swarm of $(DST_CLUSTER_ENV)"
+	bash bench/ls.sh
 
 clean: ## remove build output
 	rm -rf bin

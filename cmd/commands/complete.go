@@ -179,3 +179,12 @@ completion to plugins. install.sh installs it; by hand:
 	cmd.Flags().BoolVar(&noDesc, "no-descriptions", false, "Leave out the completion descriptions")
 	return cmd
 }
+
+// completeServiceNamesAnyArg completes service names for every argument, for
+// the verbs that take several (check, rm).
+func completeServiceNamesAnyArg(dockerCLI completion.APIClientProvider) cobra.CompletionFunc {
+	fn := completeServiceNames(dockerCLI)
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return fn(cmd, nil, toComplete)
+	}
+}

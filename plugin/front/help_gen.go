@@ -25,15 +25,114 @@ Management Commands:
   stack                   Deploy stacks whose services keep their data
 
 Commands:
+  adopt                   Make a running service safe, keeping the data it holds now
+  check                   Audit running services for risks to their data
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
+  ls                      List the services that hold data, where it lives and whether it is at risk
+  rm                      Remove services and keep their data volumes
   snapshot                Take a durable cut of a service's Redis data and fingerprint it
+  status                  Say why a service's update is stuck or failed, and the next step
   update                  Update a service, refusing changes that would lose its data
   verify                  Check a service's Redis data against a snapshot
   version                 Show the docker-stateful version and the daemon it reaches
 
 Run 'docker stateful COMMAND --help' for more information on a command.
 `,
+		},
+	},
+	"adopt": {
+		Text: []string{
+			`Usage:  docker stateful adopt [OPTIONS] SERVICE
+
+Make a running service safe without losing the data it holds now: mount the
+running task's anonymous volume by its name on the data path, pin the service
+to the node that holds it (node.id), record docker stateful's labels, and set
+stop-first and a 30s stop grace period unless set. Later updates, plain
+docker service update included, keep the data.
+
+The volume's name is read from the task's container on its node: from the
+daemon the CLI talks to when the task runs there, else from --node-host (the
+docker host of that node, e.g. ssh://user@node2).
+
+--volume-name NAME copies the data into a new volume NAME on the same node
+instead: the container's files come out through the Docker archive API (no
+tool in the image needed), go into a helper container that mounts NAME, and
+are read back and compared before the update is sent; the service then mounts
+NAME.
+
+For Redis, the data is cut first (writes paused, SAVE, fingerprint) and
+verified after the update; on a mismatch the service is rolled back.
+
+Refused (exit 1, nothing changed): more than one replica on anonymous volumes,
+data in the container's filesystem or a tmpfs, no running task, a service that
+is already safe. Exit 2 when the node's engine or Redis cannot be reached.
+
+Examples:
+  docker stateful adopt --dry-run cache
+  docker stateful adopt cache
+  docker stateful adopt --volume-name cache-data cache
+  docker stateful adopt --node-host ssh://admin@node2 cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --dry-run", Usage: "Show the plan; change nothing"},
+				{Left: "      --no-verify", Usage: "Do not cut and verify Redis data around the update"},
+				{Left: "      --node-host string", Usage: "Docker host of the node running the task, when it is not the CLI's daemon"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for the new task (and its Redis) (default 2m0s)"},
+				{Left: "      --volume-name string", Usage: "Copy the data into a new volume of this name on the task's node (verified) instead of keeping the anonymous volume"},
+			},
+		},
+	},
+	"check": {
+		Text: []string{
+			`Usage:  docker stateful check [OPTIONS] [SERVICE...]
+
+Audit running services (every service that has data paths, or those named)
+and explain each risk with the command that fixes it: data on an anonymous
+volume, a tmpfs or the container's filesystem; a local volume not pinned to
+its node; a pinned node that is down or drained; replicas sharing one volume;
+start-first; a stop grace period shorter than 30s; a task failing because its
+volume is not on its node.
+
+--redis also asks each running Redis service (found as update --verify finds
+it): persistence off (save "" and appendonly no), saves or AOF writes failing,
+a data directory on no mount, a save slower than the stop grace period.
+
+Exit status: 0 every service is safe, 1 risks were found, 2 could not check
+(daemon error, unknown service, with --redis a Redis not reached).
+
+Examples:
+  docker stateful check
+  docker stateful check --format json cache
+  REDISCLI_AUTH=... docker stateful check --redis cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
+				{Left: "      --redis", Usage: "Also check the persistence of each running Redis service"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
+				{Left: "      --timeout duration", Usage: "With --redis: how long to try to reach each Redis (default 10s)"},
+			},
 		},
 	},
 	"completion": {
@@ -189,6 +288,76 @@ Options:
 			},
 		},
 	},
+	"ls": {
+		Text: []string{
+			`Usage:  docker stateful ls [OPTIONS]
+
+List every service that has data paths: where each path lives (named local
+volume, per-slot volumes, cluster volume, bind, or an anonymous volume — at
+risk), the node it is pinned to with its state, replicas, the newest snapshot,
+and a one-word risk: safe, at-risk (the next update may lose data) or stuck
+(the task cannot run). "docker stateful check" explains each risk.
+
+Filters: the daemon's service filters (name=, id=, label=, mode=),
+risk=safe|at-risk|stuck, and node=NODE (pinned to or running on it).
+
+Aliases:
+  docker stateful ls, docker stateful list
+
+Examples:
+  docker stateful ls
+  docker stateful ls --filter risk=at-risk --quiet
+  docker stateful ls --format json
+  docker stateful ls --format '{{.Name}} {{.Risk}}'
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "  -f, --filter filter", Usage: "Filter output based on conditions provided"},
+				{Left: "      --format string", Usage: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"},
+				{Left: "  -q, --quiet", Usage: "Only display IDs"},
+				{Left: "      --state-dir string", Usage: "Read snapshots from this directory (default $XDG_STATE_HOME/docker-stateful)"},
+			},
+		},
+	},
+	"rm": {
+		Text: []string{
+			`Usage:  docker stateful rm [OPTIONS] SERVICE [SERVICE...]
+
+Remove services and keep their data volumes. For each volume, print the node
+that holds it and the "docker stateful create" that brings the service back
+on its data.
+
+--volumes removes the volumes too, after a prompt that names them (--yes
+skips it). Volumes on the node of the daemon the CLI talks to, and on the
+nodes named with --node-host, are removed; for volumes on other nodes it says
+which remain and where.
+
+Aliases:
+  docker stateful rm, docker stateful remove
+
+Examples:
+  docker stateful rm cache
+  docker stateful rm --volumes --yes cache
+  docker stateful rm --volumes --node-host ssh://admin@node2 cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --node-host stringArray", Usage: "With --volumes: the docker host of another node whose volumes to remove (repeatable)"},
+				{Left: "      --volumes", Usage: "Remove the services' data volumes too"},
+				{Left: "  -y, --yes", Usage: "Do not prompt for confirmation before removing volumes"},
+			},
+		},
+	},
 	"snapshot": {
 		Text: []string{
 			`Usage:  docker stateful snapshot [OPTIONS] SERVICE
@@ -291,6 +460,33 @@ Options:
 				{Left: "  -q, --quiet", Usage: "Suppress progress output"},
 				{Left: "      --resolve-image string", Usage: "Query the registry to resolve image digest and supported platforms (\"always\", \"changed\", \"never\") (default \"always\")"},
 				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to Swarm agents"},
+			},
+		},
+	},
+	"status": {
+		Text: []string{
+			`Usage:  docker stateful status [OPTIONS] SERVICE
+
+Say in words why a service's task runs or does not and what to do next: the
+task's error (no suitable node because the pinned node is down or drained, no
+such volume), a task killed with exit 137 at the end of its stop grace period
+(the database could not save), a restart loop, and the state of the last
+update (in progress, paused, rolled back).
+
+Exit status: 0 when it could tell, 2 when it could not read the service.
+
+Examples:
+  docker stateful status cache
+  docker stateful status --format json cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
 			},
 		},
 	},
