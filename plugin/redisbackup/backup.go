@@ -212,11 +212,6 @@ func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options)
 	if err := bw.jsonSection(tagHeader, &hdr); err != nil {
 		return nil, fmt.Errorf("cannot write the backup: %w", err)
 	}
-	for _, d := range dbs {
-		if err := writeFingerprint(bw, d.DB, fps[d.DB].Dir); err != nil {
-			return nil, fmt.Errorf("cannot write the backup: %w", err)
-		}
-	}
 
 	readStart := time.Now()
 	tr := Trailer{Databases: []DatabaseCount{}}
@@ -249,6 +244,13 @@ func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options)
 	}
 	opt.say("Writes resumed after %s (paused during save, fingerprint and read)", pause.Round(time.Millisecond))
 	tr.ReadMs, tr.PauseMs = readTime.Milliseconds(), pause.Milliseconds()
+	// The fingerprint's files (summary and manifest, for a full report on restore) are
+	// copied after the writes resumed: they are on local disk, not in Redis.
+	for _, d := range dbs {
+		if err := writeFingerprint(bw, d.DB, fps[d.DB].Dir); err != nil {
+			return nil, fmt.Errorf("cannot write the backup: %w", err)
+		}
+	}
 	if err := bw.finish(&tr); err != nil {
 		return nil, fmt.Errorf("cannot write the backup: %w", err)
 	}
