@@ -62,6 +62,7 @@ to stdout. Redis is found as for "docker stateful snapshot".`,
 	}
 	flags := cmd.Flags()
 	addRedisFlags(flags, &opts.redis)
+	_ = flags.MarkHidden("state-dir") // the fingerprint goes into the file, not the state directory
 	flags.StringVarP(&opts.output, "output", "o", "", `Write the backup to this file, "-" for stdout (default: SERVICE-TIME.dsbackup in the current directory)`)
 	flags.StringVar(&opts.format, "format", "", `Format the output: "json" or a Go template`)
 	flags.DurationVar(&opts.timeout, "timeout", 2*time.Minute, "How long to wait for Redis to finish loading its dataset")

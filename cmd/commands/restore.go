@@ -53,10 +53,16 @@ be used or Redis cannot be reached.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd.Context(), dockerCLI, opts, args[0], args[1])
 		},
-		ValidArgsFunction: completeServiceNames(dockerCLI),
+		ValidArgsFunction: func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+			if len(args) == 1 { // FILE
+				return nil, cobra.ShellCompDirectiveDefault
+			}
+			return completeServiceNames(dockerCLI)(cmd, args, toComplete)
+		},
 	}
 	flags := cmd.Flags()
 	addRedisFlags(flags, &opts.redis)
+	_ = flags.MarkHidden("state-dir") // restore keeps no snapshot
 	flags.BoolVar(&opts.replace, "replace", false, "Restore into a Redis that holds keys: keys of the backup overwrite keys of the same name, other keys stay")
 	flags.StringVar(&opts.format, "format", "", `Format the report: "json" or a Go template`)
 	flags.DurationVar(&opts.timeout, "timeout", 2*time.Minute, "How long to wait for Redis to finish loading its dataset")
@@ -67,6 +73,9 @@ be used or Redis cannot be reached.`,
 func runRestore(ctx context.Context, dockerCLI command.Cli, opts *restoreOptions, name, file string) error {
 	flow, svc, err := openServiceFlow(ctx, dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
+		return backupExit(err)
+	}
+	if err := redisbackup.CheckReadable(file); err != nil { // before Redis is contacted
 		return backupExit(err)
 	}
 	c, _, ep, err := flow.Connect(ctx, svc)

@@ -63,7 +63,7 @@ func (v *Verification) Count(class string) int64 {
 
 // compare proves after against before, database by database.
 func compare(before, after map[int]*redisstate.Snapshot, copt redisstate.CompareOptions) (*Verification, error) {
-	v := &Verification{Verdict: "verified"}
+	v := &Verification{Verdict: "verified", Databases: []DatabaseReport{}}
 	dbs := make([]int, 0, len(before))
 	for db := range before {
 		dbs = append(dbs, db)

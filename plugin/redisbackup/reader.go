@@ -42,6 +42,22 @@ func VerifyFile(path, tmpDir string) (*Verified, error) {
 	return v, nil
 }
 
+// CheckReadable is a cheap first check of a backup file (it opens and reads the magic), for
+// callers that want to refuse a wrong path before contacting Redis. VerifyFile checks all.
+func CheckReadable(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return &FileError{path, fmt.Sprintf("cannot open: %v", pathlessErr(err))}
+	}
+	defer f.Close()
+	b, err := openBody(f, path)
+	if err != nil {
+		return err
+	}
+	b.close()
+	return nil
+}
+
 func pathlessErr(err error) error {
 	if pe, ok := err.(*os.PathError); ok {
 		return pe.Err

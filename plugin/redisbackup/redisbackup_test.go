@@ -446,3 +446,18 @@ func TestRestoreRefusesNewerRDBVersion(t *testing.T) {
 		t.Fatalf("rewritten file: %v", err)
 	}
 }
+
+func TestBackupRestoreEmptyRedis(t *testing.T) {
+	s := startRedis(t)
+	res, path := backupTo(t, s, t.TempDir())
+	if res.Records != 0 || len(res.Header.Databases) != 0 || res.Header.RDBVersion <= 0 {
+		t.Fatalf("backup of an empty Redis: %+v", res)
+	}
+	if err := CheckReadable(path); err != nil {
+		t.Fatal(err)
+	}
+	rr, err := Restore(context.Background(), s.client(t), path, RestoreOptions{})
+	if err != nil || !rr.OK() || rr.Restored != 0 {
+		t.Fatalf("restore of an empty backup: %+v %v", rr, err)
+	}
+}
