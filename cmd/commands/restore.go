@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -42,13 +43,15 @@ that wrote the payloads. Every key is restored with its absolute expire time
 (RESTORE ... ABSTTL); keys whose expire time has passed since the backup are
 skipped and listed as EXPIRED. The result is fingerprinted and compared with
 the fingerprint in the file, as "docker stateful verify" does, and Redis
-saves (SAVE) before the command returns.
+saves (SAVE) before the command returns. FILE "-" reads the backup from
+stdin (copied to a temporary file first: it is read twice).
 
 The exit status is 0 when the restored data is verified equal to the
 backup, 1 when it is not or the restore was refused, 2 when the file cannot
 be used or Redis cannot be reached.`,
 		Example: `  docker stateful restore cache cache-20261125T121500.dsbackup
-  docker stateful restore --replace --format json cache cache.dsbackup`,
+  docker stateful restore --replace --format json cache cache.dsbackup
+  ssh backup-host 'cat cache.dsbackup' | docker stateful restore cache -`,
 		Args: cli.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runRestore(cmd.Context(), dockerCLI, opts, args[0], args[1])
@@ -75,7 +78,11 @@ func runRestore(ctx context.Context, dockerCLI command.Cli, opts *restoreOptions
 	if err != nil {
 		return backupExit(err)
 	}
-	if err := redisbackup.CheckReadable(file); err != nil { // before Redis is contacted
+	if file == "-" {
+		if dockerCLI.In().IsTerminal() {
+			return backupExit(errors.New("restore -: stdin is a terminal; pipe the backup in, or name the file"))
+		}
+	} else if err := redisbackup.CheckReadable(file); err != nil { // before Redis is contacted
 		return backupExit(err)
 	}
 	c, _, ep, err := flow.Connect(ctx, svc)
@@ -85,6 +92,7 @@ func runRestore(ctx context.Context, dockerCLI command.Cli, opts *restoreOptions
 	defer c.Close()
 	res, err := redisbackup.Restore(ctx, c, file, redisbackup.RestoreOptions{
 		Replace:  opts.replace,
+		Stdin:    dockerCLI.In(),
 		Log:      func(s string) { fmt.Fprintln(dockerCLI.Err(), s) },
 		Progress: ttyProgress(dockerCLI.Err()),
 	})

@@ -156,7 +156,7 @@ func loadFingerprints(v *Verified) (map[int]*redisstate.Snapshot, error) {
 	for _, d := range v.Header.Databases {
 		snap, err := redisstate.LoadSnapshotDir(filepath.Join(v.FingerprintDir, fingerprintDirName(d.DB)))
 		if err != nil {
-			return nil, &FileError{v.Path, fmt.Sprintf("the fingerprint of database %d is unreadable: %v", d.DB, err)}
+			return nil, &FileError{v.Name, fmt.Sprintf("the fingerprint of database %d is unreadable: %v", d.DB, err)}
 		}
 		out[d.DB] = snap
 	}

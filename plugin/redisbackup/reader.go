@@ -13,7 +13,8 @@ import (
 // Verified is what the first pass over a file proved: the whole body is there, every byte
 // hashes to the trailer's hash, the record counts match. Nothing is written to Redis before.
 type Verified struct {
-	Path    string
+	Path    string // the file read
+	Name    string // how messages name it (the path, or "stdin")
 	Header  Header
 	Trailer Trailer
 	// FingerprintDir holds the fingerprint files of the cut, extracted (with
@@ -24,18 +25,20 @@ type Verified struct {
 // VerifyFile reads the whole file once: magic, format version, zstd frames (their CRCs),
 // sections, the body hash and the record counts of the trailer. The fingerprint files are
 // extracted under tmpDir. Any problem is a *FileError.
-func VerifyFile(path, tmpDir string) (*Verified, error) {
+func VerifyFile(path, tmpDir string) (*Verified, error) { return verifyFile(path, path, tmpDir) }
+
+func verifyFile(path, name, tmpDir string) (*Verified, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, &FileError{path, fmt.Sprintf("cannot open: %v", pathlessErr(err))}
+		return nil, &FileError{name, fmt.Sprintf("cannot open: %v", pathlessErr(err))}
 	}
 	defer f.Close()
-	b, err := openBody(f, path)
+	b, err := openBody(f, name)
 	if err != nil {
 		return nil, err
 	}
 	defer b.close()
-	v := &Verified{Path: path, FingerprintDir: filepath.Join(tmpDir, "fingerprint")}
+	v := &Verified{Path: path, Name: name, FingerprintDir: filepath.Join(tmpDir, "fingerprint")}
 	if err := b.verify(v); err != nil {
 		return nil, b.corrupt(err)
 	}
@@ -206,13 +209,13 @@ func (b *bodyReader) extract(length uint64, dir string) error {
 
 // readRecords is the second pass over a verified file: fn gets each record in file order.
 // Record.Key and Record.Payload are only valid during the call.
-func readRecords(path string, fn func(Record) error) error {
+func readRecords(path, name string, fn func(Record) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return &FileError{path, fmt.Sprintf("cannot open: %v", pathlessErr(err))}
+		return &FileError{name, fmt.Sprintf("cannot open: %v", pathlessErr(err))}
 	}
 	defer f.Close()
-	b, err := openBody(f, path)
+	b, err := openBody(f, name)
 	if err != nil {
 		return err
 	}
@@ -235,7 +238,7 @@ func readRecords(path string, fn func(Record) error) error {
 			}
 			rec, err := parseKey(buf)
 			if err != nil {
-				return &FileError{path, err.Error()}
+				return &FileError{name, err.Error()}
 			}
 			rec.DB = db
 			if err := fn(rec); err != nil {

@@ -403,7 +403,7 @@ func rewrite(t *testing.T, path string, edit func(*Header)) string {
 	}
 	tr := Trailer{Databases: []DatabaseCount{}}
 	db := -1
-	err = readRecords(path, func(r Record) error {
+	err = readRecords(path, path, func(r Record) error {
 		if r.DB != db {
 			db = r.DB
 			bw.section(tagDatabase, binary.AppendUvarint(nil, uint64(db)))
@@ -530,4 +530,25 @@ func TestBackupIsACut(t *testing.T) {
 		t.Fatalf("backup holds %d of %d writes: the writer did not run across the backup", k, len(all))
 	}
 	t.Logf("%d writes, %d before the cut, write pause %dms", len(all), k, res.WritePauseMs)
+}
+
+func TestRestoreFromStdin(t *testing.T) {
+	s := startRedis(t)
+	ctx := context.Background()
+	loadAllTypes(t, s.db(t, 0), "a", 30)
+	_, path := backupTo(t, s, t.TempDir())
+	good, _ := os.ReadFile(path)
+	s.db(t, 0).FlushAll(ctx)
+	_, err := Restore(ctx, s.client(t), "-", RestoreOptions{Stdin: bytes.NewReader(good[:len(good)-10])})
+	var fe *FileError
+	if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), "backup file stdin: truncated") {
+		t.Fatalf("truncated stdin: %v", err)
+	}
+	if n := dbsize(t, s, 0); n != 0 {
+		t.Fatalf("%d keys written from a truncated stdin", n)
+	}
+	rr, err := Restore(ctx, s.client(t), "-", RestoreOptions{Stdin: bytes.NewReader(good)})
+	if err != nil || !rr.OK() || rr.Path != "stdin" {
+		t.Fatalf("restore from stdin: %+v %v", rr, err)
+	}
 }

@@ -3,7 +3,9 @@ package redisbackup
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -19,10 +21,13 @@ import (
 type RestoreOptions struct {
 	// Replace lets the restore run into a Redis that holds keys: keys of the file
 	// overwrite keys of the same name (RESTORE ... REPLACE), other keys stay.
-	Replace       bool
-	Workers       int    // RESTORE pipelines, default 2
-	TempDir       string // for the fingerprints, "" = os.TempDir()
-	MaxKeys       int    // keys listed per class in reports, default 20
+	Replace bool
+	Workers int    // RESTORE pipelines, default 2
+	TempDir string // for the fingerprints, "" = os.TempDir()
+	MaxKeys int    // keys listed per class in reports, default 20
+	// Stdin is read when the path is "-": it is copied to a temporary file first, since
+	// the file is read twice (checked whole, then restored).
+	Stdin         io.Reader
 	Log           func(string)
 	Progress      func(Progress)
 	ProgressEvery time.Duration
@@ -84,13 +89,20 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 		return nil, fmt.Errorf("cannot create a temporary directory: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	v, err := VerifyFile(path, tmp)
+	name := path
+	if path == "-" {
+		name = "stdin"
+		if path, err = spool(opt.Stdin, tmp); err != nil {
+			return nil, err
+		}
+	}
+	v, err := verifyFile(path, name, tmp)
 	if err != nil {
 		return nil, err
 	}
 	h := v.Header
 	opt.say("Checked %s: %d keys in %d database(s) from Redis %s (RDB %d), service %q, taken %s; checksums correct",
-		path, v.Trailer.Records, len(h.Databases), h.RedisVersion, h.RDBVersion, h.Service, h.CreatedAt.Local().Format(time.DateTime))
+		name, v.Trailer.Records, len(h.Databases), h.RedisVersion, h.RDBVersion, h.Service, h.CreatedAt.Local().Format(time.DateTime))
 	before, err := loadFingerprints(v)
 	if err != nil {
 		return nil, err
@@ -104,7 +116,7 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 		return nil, err
 	}
 
-	res := &RestoreResult{Path: path, Header: h, Databases: []DatabaseCount{}, ExpiredKeys: []ExpiredKey{}}
+	res := &RestoreResult{Path: name, Header: h, Databases: []DatabaseCount{}, ExpiredKeys: []ExpiredKey{}}
 	if err := restoreRecords(ctx, c, v, opt, res); err != nil {
 		return nil, err
 	}
@@ -137,6 +149,26 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 	res.SaveMs = time.Since(t0).Milliseconds()
 	opt.say("Saved (SAVE) in %s", time.Since(t0).Round(time.Millisecond))
 	return res, nil
+}
+
+// spool copies r (stdin) into a file of dir.
+func spool(r io.Reader, dir string) (string, error) {
+	if r == nil {
+		return "", &FileError{"stdin", "no input"}
+	}
+	p := filepath.Join(dir, "stdin.dsbackup")
+	f, err := os.Create(p)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot copy stdin to %s: %w", dir, err)
+	}
+	return p, nil
 }
 
 // checkTarget refuses, before anything is written, a target that cannot take the file.
@@ -274,7 +306,7 @@ func restoreRecords(ctx context.Context, c *redisstate.Client, v *Verified, opt 
 			cur = nil
 		}
 	}
-	rerr := readRecords(v.Path, func(r Record) error {
+	rerr := readRecords(v.Path, v.Name, func(r Record) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
