@@ -54,9 +54,25 @@ for r in $(seq "$ROUNDS"); do
 	echo "round $r: GET $g/s, SET $s/s, backup $b, restore $x" | cut -c1-400
 done
 
-python3 - "${J[@]}" <<'PY'
+# Other types go through DUMP: the same measures on MIXED keys of hashes, lists, sets,
+# sorted sets and streams (the ceilings are those measured on the strings just before).
+MIXED=${BENCH_MIXED:-200000}
+M=""
+if [ "$MIXED" -gt 0 ]; then
+	g=$(ceiling get); s=$(ceiling set)
+	redis-cli -h 127.0.0.1 -p "$PORT" flushall >/dev/null
+	echo "loading $MIXED keys of other types ..."
+	"$FP" loadmixed -addr "$ADDR" -from 0 -to "$MIXED"
+	b=$("$FP" backup -addr "$ADDR" -out "$TMP/mixed.dsbackup")
+	x=$("$FP" restore -addr "$ADDR" -out "$TMP/mixed.dsbackup")
+	M="{\"get\":$g,\"set\":$s,\"backup\":$b,\"restore\":$x}"
+	echo "mixed: GET $g/s, SET $s/s, backup $b, restore $x" | cut -c1-400
+fi
+
+python3 - "$M" "${J[@]}" <<'PY'
 import json, statistics, sys
-rs = [json.loads(a) for a in sys.argv[1:]]
+mixed = json.loads(sys.argv[1]) if sys.argv[1] else None
+rs = [json.loads(a) for a in sys.argv[2:]]
 g = [r["get"] for r in rs]; s = [r["set"] for r in rs]
 br = [r["backup"]["best_read_keys_per_sec"] for r in rs]; bt = [r["backup"]["best_total_keys_per_sec"] for r in rs]
 rr = [r["restore"]["restore_keys_per_sec"] for r in rs]; rt = [r["restore"]["total_keys_per_sec"] for r in rs]
@@ -75,6 +91,14 @@ rows = [
     ("restores verified equal to the backup", f"{sum(r['restore']['verdict']=='verified' for r in rs)}/{len(rs)}", "all", ok),
     ("writes paused during the backup (last run)", f"{last['write_pause_ms']} ms (SAVE {last['save_ms']} ms, fingerprint {last['fingerprint_ms']} ms, read {last['read_ms']} ms)", "", None),
     ("backup file, 1M keys", f"{last['file_bytes']/1e6:.1f} MB", "", None),
+]
+if mixed:
+    mb, mr = mixed["backup"], mixed["restore"]
+    rows += [
+        (f"other types ({mb['records']/1e3:.0f}K keys, DUMP): backup read / GET ceiling", f"{mb['best_read_keys_per_sec']/mixed['get']:.2f} ({K(mb['best_read_keys_per_sec'])} keys/s)", "", None),
+        ("other types: restore / SET ceiling", f"{mr['restore_keys_per_sec']/mixed['set']:.2f} ({K(mr['restore_keys_per_sec'])} keys/s, {mr['verdict']})", "", None),
+    ]
+rows += [
     ("client peak RSS (VmHWM), backup / restore, 1M keys", f"{bm/1024:.1f} MB / {rm/1024:.1f} MB", "<= 64 MB", max(bm, rm) <= 64*1024),
 ]
 w = max(len(r[0]) for r in rows); v = max(len(r[1]) for r in rows)

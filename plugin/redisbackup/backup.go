@@ -563,6 +563,9 @@ type dumpWorker struct {
 	dumps   []*redis.StringCmd
 	slow    []int
 	payload []byte
+	// dumpAll: most keys of the last page were not strings, so this page goes straight
+	// to DUMP (an MGET answering nil for most keys would only cost a round trip).
+	dumpAll bool
 }
 
 // batch reads one SCAN page: one MGET for the strings (their payload is built here, far
@@ -571,7 +574,14 @@ type dumpWorker struct {
 func (w *dumpWorker) batch(ctx context.Context, keys []string, buf []byte) ([]byte, int64, error) {
 	ctx = context.WithoutCancel(ctx) // finish a pipeline once sent; cancellation is checked between batches
 	w.ttls, w.slow, w.dumps = w.ttls[:0], w.slow[:0], w.dumps[:0]
-	mget := w.pipe.MGet(ctx, keys...)
+	var mget *redis.SliceCmd
+	if w.dumpAll {
+		for _, k := range keys {
+			w.dumps = append(w.dumps, w.pipe.Dump(ctx, k))
+		}
+	} else {
+		mget = w.pipe.MGet(ctx, keys...)
+	}
 	for _, k := range keys {
 		switch w.mode {
 		case redisstate.TTLPExpireTime:
@@ -580,8 +590,16 @@ func (w *dumpWorker) batch(ctx context.Context, keys []string, buf []byte) ([]by
 			w.ttls = append(w.ttls, w.pipe.PTTL(ctx, k))
 		}
 	}
-	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
+	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) && err != redis.Nil {
 		return buf, 0, fmt.Errorf("reading keys of database %d: %w", w.db, err)
+	}
+	if w.dumpAll {
+		for i := range keys {
+			w.slow = append(w.slow, i)
+		}
+		buf, n, strs, err := w.appendDumps(keys, buf)
+		w.dumpAll = strs*2 < n
+		return buf, n, err
 	}
 	vals, err := mget.Result()
 	if err != nil {
@@ -602,6 +620,7 @@ func (w *dumpWorker) batch(ctx context.Context, keys []string, buf []byte) ([]by
 		buf = appendKey(buf, k, w.payload, exp)
 		n++
 	}
+	w.dumpAll = len(w.slow)*2 > len(keys)
 	if len(w.slow) == 0 {
 		return buf, n, nil
 	}
@@ -611,25 +630,36 @@ func (w *dumpWorker) batch(ctx context.Context, keys []string, buf []byte) ([]by
 	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) && err != redis.Nil {
 		return buf, n, fmt.Errorf("DUMP in database %d: %w", w.db, err)
 	}
+	buf, m, _, err := w.appendDumps(keys, buf)
+	return buf, n + m, err
+}
+
+// appendDumps appends the records of the keys w.slow names, whose DUMP replies are w.dumps;
+// it also counts the string payloads among them.
+func (w *dumpWorker) appendDumps(keys []string, buf []byte) ([]byte, int64, int64, error) {
+	var n, strs int64
 	for j, i := range w.slow {
 		p, err := w.dumps[j].Bytes()
 		if err == redis.Nil {
 			continue // gone (a key whose TTL passed during the pause reads as missing)
 		}
 		if err != nil {
-			return buf, n, fmt.Errorf("DUMP %s in database %d: %w", redisstate.QuoteKey(keys[i]), w.db, err)
+			return buf, n, strs, fmt.Errorf("DUMP %s in database %d: %w", redisstate.QuoteKey(keys[i]), w.db, err)
 		}
 		if v := payloadRDBVersion(p); v != w.rdbVersion {
-			return buf, n, fmt.Errorf("DUMP %s in database %d: RDB version %d, other payloads have %d", redisstate.QuoteKey(keys[i]), w.db, v, w.rdbVersion)
+			return buf, n, strs, fmt.Errorf("DUMP %s in database %d: RDB version %d, other payloads have %d", redisstate.QuoteKey(keys[i]), w.db, v, w.rdbVersion)
 		}
 		exp, gone := w.expireOf(i)
 		if gone {
 			continue
 		}
+		if p[0] == 0 { // RDB_TYPE_STRING
+			strs++
+		}
 		buf = appendKey(buf, keys[i], p, exp)
 		n++
 	}
-	return buf, n, nil
+	return buf, n, strs, nil
 }
 
 // expireOf is key i's absolute expire time (-1 none); gone when the key no longer exists.

@@ -8,13 +8,15 @@ import (
 	"sort"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/docker-stateful/docker-stateful/plugin/redisbackup"
 )
 
 // backupBench runs the backup `runs` times into out (each replaces the last) and reports
 // the read phase (SCAN + MGET/DUMP + PEXPIRETIME + zstd, writes paused) and the whole
 // backup (SAVE, fingerprint, read, fsync) in keys/s.
-func backupBench(addr, out string, runs int) error {
+func backupBench(addr, out string, runs, workers int) error {
 	if out == "" {
 		return fmt.Errorf("-out is required")
 	}
@@ -27,7 +29,7 @@ func backupBench(addr, out string, runs int) error {
 	var last *redisbackup.Result
 	for i := 0; i < runs; i++ {
 		t0 := time.Now()
-		res, err := redisbackup.BackupFile(context.Background(), c, out, redisbackup.Options{Service: "bench"})
+		res, err := redisbackup.BackupFile(context.Background(), c, out, redisbackup.Options{Service: "bench", Workers: workers})
 		if err != nil {
 			return err
 		}
@@ -80,4 +82,35 @@ func median(v []float64) float64 {
 	s := append([]float64{}, v...)
 	sort.Float64s(s)
 	return s[len(s)/2]
+}
+
+// loadMixed writes keys of the types backup reads with DUMP (not MGET): small hashes,
+// lists, sets, sorted sets and streams, in turn.
+func loadMixed(addr string, from, to int) error {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, ReadTimeout: time.Minute})
+	defer rdb.Close()
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for i := from; i < to; i++ {
+		k := fmt.Sprintf("mixed:%012d", i)
+		switch i % 5 {
+		case 0:
+			pipe.HSet(ctx, k, "a", i, "b", "x", "c", "y")
+		case 1:
+			pipe.RPush(ctx, k, "a", i, "z")
+		case 2:
+			pipe.SAdd(ctx, k, "a", i, "z")
+		case 3:
+			pipe.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"}, redis.Z{Score: float64(i), Member: "b"})
+		case 4:
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: k, ID: "1-1", Values: []any{"n", i}})
+		}
+		if i%1000 == 999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				return err
+			}
+		}
+	}
+	_, err := pipe.Exec(ctx)
+	return err
 }

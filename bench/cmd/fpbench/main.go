@@ -4,6 +4,7 @@
 //	fpbench load        -addr A -from N -to M     SET key:%012d (22-byte values), pipelined MSET
 //	fpbench fingerprint -addr A [-runs R]         fingerprint into a temp dir, print JSON
 //	fpbench compare     -addr A                   two fingerprints around DEL+SET of 2 keys, time Compare
+//	fpbench loadmixed   -addr A -from N -to M     hashes, lists, sets, zsets, streams (mixed:%012d)
 //	fpbench backup      -addr A -out F [-runs R]  docker stateful backup's code into F, print JSON
 //	fpbench restore     -addr A -out F            FLUSHALL, then restore F (verified), print JSON
 //
@@ -60,8 +61,10 @@ func main() {
 		err = fingerprint(*addr, *dir, *runs, *workers, *count, *perKey)
 	case "compare":
 		err = compare(*addr, *dir)
+	case "loadmixed":
+		err = loadMixed(*addr, *from, *to)
 	case "backup":
-		err = backupBench(*addr, *out, *runs)
+		err = backupBench(*addr, *out, *runs, *workers)
 	case "restore":
 		err = restoreBench(*addr, *out)
 	default:
