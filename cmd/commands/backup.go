@@ -129,14 +129,16 @@ func runBackup(ctx context.Context, dockerCLI command.Cli, opts *backupOptions, 
 }
 
 // backupExit gives backup and restore errors their exit status: 2 when the answer could
-// not be had (Redis unreachable, a timeout, an unusable backup file), 1 for a refusal
-// and anything else.
+// not be had (Redis unreachable, a timeout, an unusable backup file), 130 when
+// interrupted, 1 for a refusal and anything else.
 func backupExit(err error) error {
 	if err == nil {
 		return nil
 	}
 	var fe *redisbackup.FileError
 	switch {
+	case errors.Is(err, context.Canceled):
+		return cli.StatusError{StatusCode: 130, Status: "interrupted: " + err.Error()}
 	case redisstate.IsUnreachable(err), errors.As(err, &fe), errors.Is(err, context.DeadlineExceeded),
 		strings.Contains(err.Error(), "gave up waiting"):
 		return cli.StatusError{StatusCode: 2, Status: err.Error()}

@@ -88,7 +88,7 @@ func BackupFile(ctx context.Context, c *redisstate.Client, path string, opt Opti
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".partial-")
 	if err != nil {
-		return nil, fmt.Errorf("cannot write the backup: %v", pathlessErr(err))
+		return nil, fmt.Errorf("cannot write the backup into %s: %v", dir, pathlessErr(err))
 	}
 	ok := false
 	defer func() {
