@@ -103,9 +103,10 @@ demo: build ## replay the seed story on a throwaway swarm (root)
 	@echo "==> demo: the seed, replayed"
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) bash hack/demo.sh
 
-bench: ## fingerprint throughput and memory against a local redis-server
+bench: ## fingerprint, backup and restore throughput and memory against a local redis-server
 	@echo "==> benchmarks"
 	bash bench/run.sh
+	bash bench/backup.sh
 
 bench-completion: build ## TAB latency: docker __complete stateful update vs service update, on a harness swarm (root)
 	@echo "==> completion benchmark (starts its own swarm; needs root)"

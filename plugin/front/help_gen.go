@@ -26,10 +26,12 @@ Management Commands:
 
 Commands:
   adopt                   Make a running service safe, keeping the data it holds now
+  backup                  Back up every key of a service's Redis into one verified file
   check                   Audit running services for risks to their data
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
   ls                      List the services that hold data, where it lives and whether it is at risk
+  restore                 Restore a backup into a service's Redis and prove it equal to the backup
   rm                      Remove services and keep their data volumes
   snapshot                Take a durable cut of a service's Redis data and fingerprint it
   status                  Say why a service's update is stuck or failed, and the next step
@@ -91,6 +93,45 @@ Options:
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
 				{Left: "      --timeout duration", Usage: "How long to wait for the new task (and its Redis) (default 2m0s)"},
 				{Left: "      --volume-name string", Usage: "Copy the data into a new volume of this name on the task's node (verified) instead of keeping the anonymous volume"},
+			},
+		},
+	},
+	"backup": {
+		Text: []string{
+			`Usage:  docker stateful backup [OPTIONS] SERVICE
+
+Back up a service's Redis through its port, without access to the node's disk.
+
+Writes are paused (CLIENT PAUSE WRITE; readers keep working) and Redis saves;
+every logical database is fingerprinted and every key is read with its
+serialized value (DUMP) and exact expire time; writes resume as soon as the
+keys are read (the pause is printed, and is write_pause_ms in --format json).
+The file (zstd-compressed, documented in docs/backup-format.md) carries the
+fingerprint of the cut and checksums, so "docker stateful restore" proves the
+restored data equal to it and refuses a damaged file before writing anything.
+
+The file is written to a temporary name, fsynced and renamed; -o - writes it
+to stdout. Redis is found as for "docker stateful snapshot".
+
+Examples:
+  docker stateful backup cache
+  docker stateful backup -o /backups/cache.dsbackup cache
+  docker stateful backup -o - cache | ssh backup-host 'cat > cache.dsbackup'
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
+				{Left: "  -o, --output string", Usage: "Write the backup to this file, \"-\" for stdout (default: SERVICE-TIME.dsbackup in the current directory)"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
 			},
 		},
 	},
@@ -321,6 +362,48 @@ Options:
 				{Left: "      --format string", Usage: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"},
 				{Left: "  -q, --quiet", Usage: "Only display IDs"},
 				{Left: "      --state-dir string", Usage: "Read snapshots from this directory (default $XDG_STATE_HOME/docker-stateful)"},
+			},
+		},
+	},
+	"restore": {
+		Text: []string{
+			`Usage:  docker stateful restore [OPTIONS] SERVICE FILE
+
+Restore a file of "docker stateful backup" into a service's Redis.
+
+The whole file is checked first (format, checksums, record counts): a
+truncated, corrupt or foreign file is refused before anything is written, as
+is a Redis that holds keys (unless --replace) or one older than the Redis
+that wrote the payloads. Every key is restored with its absolute expire time
+(RESTORE ... ABSTTL); keys whose expire time has passed since the backup are
+skipped and listed as EXPIRED. The result is fingerprinted and compared with
+the fingerprint in the file, as "docker stateful verify" does, and Redis
+saves (SAVE) before the command returns. FILE "-" reads the backup from
+stdin (copied to a temporary file first: it is read twice).
+
+The exit status is 0 when the restored data is verified equal to the
+backup, 1 when it is not or the restore was refused, 2 when the file cannot
+be used or Redis cannot be reached.
+
+Examples:
+  docker stateful restore cache cache-20261125T121500.dsbackup
+  docker stateful restore --replace --format json cache cache.dsbackup
+  ssh backup-host 'cat cache.dsbackup' | docker stateful restore cache -
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --replace", Usage: "Restore into a Redis that holds keys: keys of the backup overwrite keys of the same name, other keys stay"},
+				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
 			},
 		},
 	},

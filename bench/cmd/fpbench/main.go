@@ -4,6 +4,9 @@
 //	fpbench load        -addr A -from N -to M     SET key:%012d (22-byte values), pipelined MSET
 //	fpbench fingerprint -addr A [-runs R]         fingerprint into a temp dir, print JSON
 //	fpbench compare     -addr A                   two fingerprints around DEL+SET of 2 keys, time Compare
+//	fpbench loadmixed   -addr A -from N -to M     hashes, lists, sets, zsets, streams (mixed:%012d)
+//	fpbench backup      -addr A -out F [-runs R]  docker stateful backup's code into F, print JSON
+//	fpbench restore     -addr A -out F            FLUSHALL, then restore F (verified), print JSON
 //
 // Memory figures come from /proc/self/status (VmHWM = peak RSS of this process) and the Go
 // runtime, so run one measurement per process.
@@ -41,6 +44,7 @@ func main() {
 	count := fs.Int("count", 1000, "fingerprint: SCAN COUNT")
 	dir := fs.String("dir", "", "manifest directory (default: a temp dir, removed)")
 	perKey := fs.Bool("perkey", false, "fingerprint: one GET per key instead of MGET per batch")
+	out := fs.String("out", "", "backup/restore: the backup file")
 	fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -57,6 +61,12 @@ func main() {
 		err = fingerprint(*addr, *dir, *runs, *workers, *count, *perKey)
 	case "compare":
 		err = compare(*addr, *dir)
+	case "loadmixed":
+		err = loadMixed(*addr, *from, *to)
+	case "backup":
+		err = backupBench(*addr, *out, *runs, *workers)
+	case "restore":
+		err = restoreBench(*addr, *out)
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
