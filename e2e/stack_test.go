@@ -5,6 +5,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -200,4 +201,114 @@ func TestStackHooksHint(t *testing.T) {
 	if out := run("safe", "docker stack deploy --resolve-image never -c "+safeFile+" "+safe); strings.Contains(out, "What's next:") || strings.Contains(out, "docker stateful") {
 		t.Errorf("plain docker stack deploy of a safe stack printed a hint:\n%s", out)
 	}
+}
+
+// TestCheckComposeFix: check -c finds the risks of the unsafe compose file
+// (exit 1); --fix rewrites it keeping every line of it (comments too), after
+// which check finds none (exit 0), and a plain docker stack deploy of the
+// fixed file keeps the data through a changed re-deploy.
+func TestCheckComposeFix(t *testing.T) {
+	C.RequirePlugin(t)
+	stack, port := C.StackName(t), cluster.FreePort(t)
+	compose := func(memory string) string {
+		return fmt.Sprintf(`version: "3.8"
+
+# The cache, as the slides run it: no volumes.
+services:
+  redis:
+    image: redis   # data in the image's VOLUME
+    ports:
+      - target: 6379
+        published: %d
+        mode: host
+    deploy:
+      resources:
+        limits:
+          memory: %s
+
+  # a stateless neighbour
+  web:
+    image: %s
+`, port, memory, C.StatelessImage(t))
+	}
+	original := compose("100M")
+	file := cluster.WriteFile(t, "compose.yml", original)
+	check := func(args ...string) cluster.Result {
+		t.Helper()
+		r := C.Run(t, 1, append([]string{"stateful", "check", "-c", file}, args...)...)
+		t.Logf("check -c %v: rc=%d\n%s%s", args, r.ExitCode(), r.Stdout, r.Stderr)
+		return r
+	}
+
+	r := check()
+	if r.ExitCode() != 1 || !strings.Contains(r.Stdout, "redis: at-risk") || !strings.Contains(r.Stdout, "ephemeral-data: /data") || strings.Contains(r.Stdout, "web:") {
+		t.Fatalf("check -c of the unsafe file: exit %d, want 1 with redis at risk (and nothing of web)", r.ExitCode())
+	}
+	var rep struct {
+		Verdict  string `json:"verdict"`
+		Services []struct {
+			Service  string `json:"service"`
+			Findings []struct {
+				Code string `json:"code"`
+			} `json:"findings"`
+		} `json:"services"`
+	}
+	if err := json.Unmarshal([]byte(check("--format", "json").Stdout), &rep); err != nil || rep.Verdict != "risks" || len(rep.Services) != 1 {
+		t.Fatalf("check -c --format json: %v, %+v", err, rep)
+	}
+
+	if r := check("--fix", "--dry-run"); r.ExitCode() != 0 || !strings.Contains(r.Stdout, "+      - redis-data:/data") {
+		t.Errorf("--fix --dry-run: exit %d, want the diff adding redis-data", r.ExitCode())
+	}
+	if got := readFile(t, file); got != original {
+		t.Errorf("--fix --dry-run changed the file:\n%s", got)
+	}
+	if r := check("--fix"); r.ExitCode() != 0 {
+		t.Fatalf("check -c --fix: exit %d, want 0 (nothing left)", r.ExitCode())
+	}
+	fixed := readFile(t, file)
+	// Every line of the original is still there, in order.
+	rest := fixed
+	for _, line := range strings.Split(strings.TrimSuffix(original, "\n"), "\n") {
+		i := strings.Index(rest, line+"\n")
+		if i < 0 {
+			t.Fatalf("--fix lost or moved the line %q:\n%s", line, fixed)
+		}
+		rest = rest[i+len(line)+1:]
+	}
+	for _, want := range []string{"      - redis-data:/data", "node.id==" + C.Node(1).ID, "stop_grace_period: 30s", "  redis-data: {}"} {
+		if !strings.Contains(fixed, want) {
+			t.Errorf("fixed file lacks %q:\n%s", want, fixed)
+		}
+	}
+	if r := check(); r.ExitCode() != 0 {
+		t.Errorf("check -c of the fixed file: exit %d, want 0", r.ExitCode())
+	}
+
+	// Plain docker deploys the fixed file, and a changed re-deploy keeps foo.
+	if r := stackDeploy(t, false, file, stack); r.Err != nil {
+		t.Fatalf("docker stack deploy of the fixed file: %v", r.Err)
+	}
+	rdb, task := C.ServiceRedis(t, stack+"_redis", port)
+	cluster.Set(t, rdb, "foo", "bar")
+	cluster.WriteFileAt(t, file, strings.Replace(fixed, "memory: 100M", "memory: 200M", 1))
+	if r := stackDeploy(t, false, file, stack); r.Err != nil {
+		t.Fatalf("re-deploy: %v", r.Err)
+	}
+	rdb2, task2 := C.ServiceRedis(t, stack+"_redis", port)
+	if task2.ID == task.ID {
+		t.Fatalf("the changed re-deploy did not replace the task")
+	}
+	if v, ok := cluster.Get(t, rdb2, "foo"); !ok || v != "bar" {
+		t.Errorf("after a plain re-deploy of the fixed file: foo = %q (exists %v), want bar", v, ok)
+	}
+}
+
+func readFile(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -8,6 +8,11 @@ import (
 	"github.com/docker/cli/cli/command/service"
 	//lint:ignore SA1019 see dockerServiceCommand
 	"github.com/docker/cli/cli/command/stack"
+	//lint:ignore SA1019 see dockerServiceCommand
+	"github.com/docker/cli/cli/command/stack/loader"
+	//lint:ignore SA1019 see dockerServiceCommand
+	"github.com/docker/cli/cli/command/stack/options"
+	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/spf13/cobra"
 )
 
@@ -28,6 +33,12 @@ func dockerServiceCommand(dockerCLI command.Cli, verb string) *cobra.Command {
 // (deploy), built on dockerCLI, for the same reasons as dockerServiceCommand.
 func dockerStackCommand(dockerCLI command.Cli, verb string) *cobra.Command {
 	return dockerSubcommand(stack.NewStackCommand(dockerCLI), verb) //nolint:staticcheck // SA1019, see dockerServiceCommand
+}
+
+// loadComposeFiles reads compose files exactly as docker stack deploy does
+// (docker's own loader: interpolation, extends, overrides, "-" for stdin).
+func loadComposeFiles(dockerCLI command.Cli, files []string) (*composetypes.Config, error) {
+	return loader.LoadComposefile(dockerCLI, options.Deploy{Composefiles: files}) //nolint:staticcheck // SA1019, see dockerServiceCommand
 }
 
 func dockerSubcommand(noun *cobra.Command, verb string) *cobra.Command {

@@ -49,6 +49,14 @@ func WriteFile(t testing.TB, name, content string) string {
 	return p
 }
 
+// WriteFileAt replaces the file at p with content.
+func WriteFileAt(t testing.TB, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 var statelessOnce sync.Once
 
 // StatelessImage is an image on every node that declares no VOLUME and is no

@@ -27,7 +27,7 @@ Management Commands:
 Commands:
   adopt                   Make a running service safe, keeping the data it holds now
   backup                  Back up every key of a service's Redis into one verified file
-  check                   Audit running services for risks to their data
+  check                   Audit running services, or a compose file, for risks to their data
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
   ls                      List the services that hold data, where it lives and whether it is at risk
@@ -150,13 +150,27 @@ volume is not on its node.
 it): persistence off (save "" and appendonly no), saves or AOF writes failing,
 a data directory on no mount, a save slower than the stop grace period.
 
-Exit status: 0 every service is safe, 1 risks were found, 2 could not check
-(daemon error, unknown service, with --redis a Redis not reached).
+-c compose.yml (repeatable, as for docker stack deploy) checks the services of
+a compose file instead, read with docker's own loader (interpolation,
+extends, overrides) and converted to the specs docker stack deploy sends:
+the same risks, plus Redis persistence turned off in command:. --fix rewrites
+the file so that a plain docker stack deploy keeps the data from then on: a
+named volume <service>-data on each data path on no volume (declared in the
+top-level volumes:), a node.id placement constraint (the node of the daemon
+this CLI talks to, or --pin NODE), stop_grace_period 30s, update order
+stop-first; every other line is kept as it was (comments, order,
+formatting). --fix --dry-run prints the unified diff instead.
+
+Exit status: 0 every service is safe, 1 risks were found (with --fix: left),
+2 could not check (daemon error, unknown service, with --redis a Redis not
+reached, a compose file that cannot be read).
 
 Examples:
   docker stateful check
   docker stateful check --format json cache
   REDISCLI_AUTH=... docker stateful check --redis cache
+  docker stateful check -c compose.yml
+  docker stateful check -c compose.yml --fix --dry-run
 
 Options:
 `,
@@ -165,7 +179,11 @@ Options:
 		},
 		Flags: [][]helptext.FlagLine{
 			{
+				{Left: "  -c, --compose-file strings", Usage: "Check the services of this compose file instead of running services (repeatable, \"-\" for stdin)"},
+				{Left: "      --dry-run", Usage: "With --fix: print the change as a unified diff, write nothing"},
+				{Left: "      --fix", Usage: "With -c: rewrite the compose file so that a plain docker stack deploy keeps the data"},
 				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
+				{Left: "      --pin string", Usage: "With --fix: pin to this node (name, ID or unique ID prefix; default: the node of the daemon this CLI talks to)"},
 				{Left: "      --redis", Usage: "Also check the persistence of each running Redis service"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
 				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},

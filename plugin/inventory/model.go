@@ -49,6 +49,9 @@ func (d DataPath) NodeLocal() bool { return d.loc.NodeLocal() }
 // PerReplica reports whether every replica gets a volume of its own.
 func (d DataPath) PerReplica() bool { return d.loc.Kind == stateful.PerSlotVolume }
 
+// Location is where the path lives, in the shared model's words.
+func (d DataPath) Location() stateful.Location { return d.loc }
+
 // Mount is the mount holding the path (false when none).
 func (d DataPath) Mount() (mount.Mount, bool) { return d.loc.Mount, d.loc.Mounted }
 
