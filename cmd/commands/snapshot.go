@@ -87,6 +87,7 @@ func openServiceFlow(ctx context.Context, dockerCLI command.Cli, r *redisFlags, 
 	}
 	fopt.ConnectTimeout = timeout
 	fopt.VerifyKeys = verifyKeys
+	fopt.Dial = sshRedisDialer(dockerCLI, name)
 	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
 	if err != nil {
 		return nil, swarm.Service{}, err

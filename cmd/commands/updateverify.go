@@ -142,6 +142,7 @@ command line.`
 				return nil, err
 			}
 			fopt.VerifyKeys = v.verifyKeys
+			fopt.Dial = sshRedisDialer(dockerCLI, cmd.Flags().Arg(0))
 			flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
 			if err != nil {
 				return nil, err

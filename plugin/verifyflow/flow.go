@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -42,6 +43,8 @@ type Options struct {
 	StateDir     string // "" = $XDG_STATE_HOME/docker-stateful
 	VerifyKeys   []string
 	MaxKeys      int // keys listed per class, 0 = 20
+	// Dial makes Redis connections, nil = direct (sshdial.Fallback for ssh:// hosts).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ConnectTimeout bounds the first connection (Redis is expected up), default 15 s.
 	ConnectTimeout time.Duration
 	// Timeout bounds each wait after an update: the new task, its Redis loading,
@@ -130,6 +133,7 @@ func (f *Flow) clientOptions(addr string) (redisstate.Options, error) {
 		o.Addr = addr
 	}
 	o.CAFile = f.Opt.CACert
+	o.Dialer = f.Opt.Dial
 	if err := o.LoadPassword(f.Opt.Getenv, f.Opt.PasswordFile); err != nil {
 		return o, err
 	}
