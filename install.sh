@@ -61,7 +61,12 @@ done
 [ -z "$BINARY" ] || [ -z "$ARCHIVE" ] || die "--binary and --archive: give one of them"
 # Temporary directories, removed on exit.
 TMP_DIRS=()
-trap 'rm -rf ${TMP_DIRS[@]+"${TMP_DIRS[@]}"}' EXIT
+cleanup() {
+	local rc=$?
+	[ ${#TMP_DIRS[@]} -eq 0 ] || rm -rf "${TMP_DIRS[@]}"
+	exit "$rc"
+}
+trap cleanup EXIT
 
 CONFIG_DIR="${DOCKER_CONFIG:-$HOME/.docker}"
 CONFIG_JSON="$CONFIG_DIR/config.json"
