@@ -351,6 +351,8 @@ func describeErr(addr string, err error) error {
 		reason = "no such host " + dnsErr.Name
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		reason = "connection closed by the server"
+	case errors.As(err, &opErr) && opErr.Net == "ssh": // plugin/sshdial: the whole story
+		reason = opErr.Err.Error()
 	case errors.As(err, &opErr) && opErr.Timeout():
 		reason = "timed out"
 	case errors.As(err, &opErr):

@@ -200,6 +200,20 @@ type reportConn struct {
 
 func (c *reportConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
+	var oe *net.OpError
+	if n == 0 && errors.As(err, &oe) && oe.Net == "ssh" {
+		// Neither way worked: say both.
+		c.f.mu.Lock()
+		why := c.r.why
+		c.f.mu.Unlock()
+		if why != nil {
+			var de *net.OpError
+			if errors.As(why, &de) {
+				why = de.Err
+			}
+			err = &net.OpError{Op: oe.Op, Net: "ssh", Err: fmt.Errorf("direct connection failed (%v), and through %w", why, oe.Err)}
+		}
+	}
 	if n > 0 && c.f.Reached != nil {
 		c.f.mu.Lock()
 		first := !c.r.reported

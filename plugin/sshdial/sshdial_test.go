@@ -215,4 +215,24 @@ func TestFallbackThroughSSH(t *testing.T) {
 	if calls != 1 || why == nil || why.Error() != "i/o timeout" {
 		t.Fatalf("Reached called %d times with %v, want once with the direct error", calls, why)
 	}
+
+	// Neither way works: the error says both.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := l.Addr().String()
+	l.Close()
+	f.route(closed).ssh, f.route(closed).why = true, &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("i/o timeout")}
+	c, err := f.Dial(context.Background(), "tcp", closed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, err = roundTrip(c, "anyone?")
+	var oe *net.OpError
+	want := "direct connection failed (i/o timeout), and through " + v.String() + ": "
+	if !errors.As(err, &oe) || oe.Net != "ssh" || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "Connection refused") {
+		t.Fatalf("neither way: %v, want %q … Connection refused", err, want)
+	}
+	if calls != 1 {
+		t.Errorf("Reached called for a failed connection")
+	}
 }
