@@ -245,6 +245,21 @@ func TestInstallFromArchive(t *testing.T) {
 		t.Fatalf("install.sh --uninstall: rc=%d\n%s%s", rc, out, errOut)
 	}
 
+	// The install.sh inside the unpacked archive installs the binaries next to it.
+	unpacked := t.TempDir()
+	if out, err := exec.Command("tar", "-xzf", archive, "-C", unpacked).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xzf: %v\n%s", err, out)
+	}
+	if out, errOut, rc := u.run(t, filepath.Join(unpacked, name, "install.sh")); rc != 0 || !strings.Contains(out, "docker stateful is installed") {
+		t.Fatalf("install.sh of the unpacked archive: rc=%d\n%s%s", rc, out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(plugins, "docker-stateful")); string(got) != front {
+		t.Errorf("the unpacked archive's install.sh did not install its own binary")
+	}
+	if out, errOut, rc := u.run(t, "./install.sh", "--uninstall"); rc != 0 {
+		t.Fatalf("install.sh --uninstall: rc=%d\n%s%s", rc, out, errOut)
+	}
+
 	// Refusals: one line, exit 1, nothing installed.
 	data, err := os.ReadFile(archive)
 	if err != nil {
