@@ -5,6 +5,7 @@ GO ?= go
 # answers metadata and completion itself; FULL_BIN, next to it, is the plugin.
 BIN := bin/docker-stateful
 FULL_BIN := bin/docker-stateful.d/docker-stateful
+NAME := docker-stateful
 PKG := github.com/docker-stateful/docker-stateful
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -21,6 +22,32 @@ build: ## build bin/docker-stateful and bin/docker-stateful.d/docker-stateful (s
 	@mkdir -p $(dir $(FULL_BIN))
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(FULL_BIN) ./cmd/docker-stateful-full
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/docker-stateful
+
+# make release: both binaries for every platform, static (CGO_ENABLED=0),
+# one archive per platform (.zip for windows, binaries named .exe there),
+# and SHA256SUMS, in $(DIST)/. hack/archive packs them reproducibly.
+RELEASE_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+DIST ?= dist
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+.PHONY: release
+release: ## static binaries for linux, darwin, windows x amd64, arm64: archives and SHA256SUMS in dist/
+	@echo "==> release $(VERSION) in $(DIST)/: $(RELEASE_PLATFORMS)"
+	@rm -rf $(DIST) && mkdir -p $(DIST)/.stage
+	@$(GO) build -o $(DIST)/.stage/archive ./hack/archive
+	@set -e; for p in $(RELEASE_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; fmt=tar.gz; \
+		if [ "$$os" = windows ]; then ext=.exe; fmt=zip; fi; \
+		name=$(NAME)_$(VERSION)_$${os}_$${arch}; dir=$(DIST)/.stage/$$name; \
+		mkdir -p $$dir/$(NAME).d; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/$(NAME).d/$(NAME)$$ext ./cmd/docker-stateful-full; \
+		GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/$(NAME)$$ext ./cmd/docker-stateful; \
+		cp README.md install.sh $$dir/; \
+		SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(DIST)/.stage/archive $(DIST)/$$name.$$fmt $$dir; \
+		echo "   $(DIST)/$$name.$$fmt"; \
+	done
+	@$(DIST)/.stage/archive -sums $(DIST)
+	@rm -rf $(DIST)/.stage
+	@echo "   $(DIST)/SHA256SUMS"
 
 deps: ## install what the tests need (Debian packages; root)
 	@echo "==> installing test dependencies"
@@ -120,4 +147,4 @@ bench-ls: build ## docker stateful ls/check on 200 services vs docker service ls
 	bash bench/ls.sh
 
 clean: ## remove build output
-	rm -rf bin
+	rm -rf bin dist

@@ -74,6 +74,10 @@ type Options struct {
 
 	DialTimeout time.Duration `json:"dial_timeout"` // 0 = DefaultDialTimeout
 	ReadTimeout time.Duration `json:"read_timeout"` // 0 = DefaultReadTimeout (also bounds SAVE)
+
+	// Dialer, when set, makes the connections (e.g. through SSH, plugin/sshdial);
+	// TLS for rediss:// still runs over what it returns. nil = a direct TCP dial.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error) `json:"-"`
 }
 
 // String renders the options as a URL with the password replaced by ***.
@@ -219,7 +223,30 @@ func NewClient(o Options) (*Client, error) {
 		}
 		ro.TLSConfig = tc
 	}
+	if o.Dialer != nil {
+		ro.Dialer = tlsOver(o.Dialer, ro.TLSConfig)
+	}
 	return &Client{opt: o, rdb: redis.NewClient(ro)}, nil
+}
+
+// tlsOver runs the TLS handshake over dial's connections: go-redis applies
+// its TLSConfig only with its own dialer.
+func tlsOver(dial func(context.Context, string, string) (net.Conn, error), tc *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	if tc == nil {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		t := tls.Client(c, tc)
+		if err := t.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return t, nil
+	}
 }
 
 // go-redis logs dial failures to stderr on its own; every error is returned to the caller
@@ -324,6 +351,8 @@ func describeErr(addr string, err error) error {
 		reason = "no such host " + dnsErr.Name
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		reason = "connection closed by the server"
+	case errors.As(err, &opErr) && opErr.Net == "ssh": // plugin/sshdial: the whole story
+		reason = opErr.Err.Error()
 	case errors.As(err, &opErr) && opErr.Timeout():
 		reason = "timed out"
 	case errors.As(err, &opErr):

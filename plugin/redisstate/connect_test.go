@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -294,5 +295,15 @@ func TestMinimalACLUser(t *testing.T) {
 	after := fingerprintTo(t, st, c)
 	if rep, err := Compare(before, after, CompareOptions{}); err != nil || !rep.OK() || !rep.DigestEqual {
 		t.Fatalf("compare %v %+v", err, rep)
+	}
+}
+
+// An error of plugin/sshdial (net.OpError with Net "ssh") is unreachable and
+// keeps its whole text: both ways that were tried.
+func TestDescribeSSHError(t *testing.T) {
+	inner := errors.New("direct connection failed (i/o timeout), and through ssh root@h: channel 0: open failed: connect failed: Connection refused")
+	err := describeErr("10.0.0.1:6379", &net.OpError{Op: "read", Net: "ssh", Err: inner})
+	if !IsUnreachable(err) || err.Error() != "cannot reach Redis at 10.0.0.1:6379: "+inner.Error() {
+		t.Fatalf("got %v", err)
 	}
 }

@@ -70,6 +70,23 @@ func TestTLSWithCAFile(t *testing.T) {
 		t.Fatalf("TLS with CA file: %v", err)
 	}
 
+	// A custom Dialer (sshdial's): TLS still runs over its connections.
+	dialed := 0
+	od := o
+	od.Dialer = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dialed++
+		var d net.Dialer
+		return d.DialContext(ctx, network, addr)
+	}
+	cd, err := NewClient(od)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cd.Close()
+	if _, err := cd.WaitReady(ctx, 5*time.Second, nil); err != nil || dialed == 0 {
+		t.Fatalf("TLS over a custom Dialer (%d dials): %v", dialed, err)
+	}
+
 	o.CAFile = "" // system roots do not know the test CA
 	c2, _ := NewClient(o)
 	defer c2.Close()

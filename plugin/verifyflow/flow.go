@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -45,6 +46,8 @@ type Options struct {
 	StateDir     string // "" = $XDG_STATE_HOME/docker-stateful
 	VerifyKeys   []string
 	MaxKeys      int // keys listed per class, 0 = 20
+	// Dial makes Redis connections, nil = direct (sshdial.Fallback for ssh:// hosts).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ConnectTimeout bounds the first connection (Redis is expected up), default 15 s.
 	ConnectTimeout time.Duration
 	// Timeout bounds each wait after an update: the new task, its Redis loading,
@@ -133,6 +136,7 @@ func (f *Flow) clientOptions(addr string) (redisstate.Options, error) {
 		o.Addr = addr
 	}
 	o.CAFile = f.Opt.CACert
+	o.Dialer = f.Opt.Dial
 	if err := o.LoadPassword(f.Opt.Getenv, f.Opt.PasswordFile); err != nil {
 		return o, err
 	}
