@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // fakeSnapshot writes a manifest + summary for recs (duplicates allowed, like SCAN).
@@ -18,12 +16,12 @@ func fakeSnapshot(t testing.TB, id string, recs []Record, mode string, scanStart
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := &Summary{ID: id, RunID: "run-" + id, TTLMode: mode, ScanStartMs: scanStartMs, ScanEndMs: scanStartMs,
+	sum := &Summary{ID: id, Format: ManifestFormat, RunID: "run-" + id, TTLMode: mode, ScanStartMs: scanStartMs, ScanEndMs: scanStartMs,
 		Shards: make([]ShardSum, NumShards), Types: map[string]int64{}}
 	for _, r := range recs {
-		kh := xxhash.Sum64String(r.Key)
+		kh := keyID(r.DB, r.Key)
 		sh := int(kh >> 56)
-		if err := mw.write(sh, r.Key, r.Type, r.ValueHash, r.ExpireAt); err != nil {
+		if err := mw.write(sh, r.DB, r.Key, r.Type, r.ValueHash, r.ExpireAt); err != nil {
 			t.Fatal(err)
 		}
 		sum.Shards[sh].Keys++
@@ -35,6 +33,15 @@ func fakeSnapshot(t testing.TB, id string, recs []Record, mode string, scanStart
 	for _, s := range sum.Shards {
 		sum.Keys += s.Keys
 		sum.Digest += s.Sum
+	}
+	perDB := map[int]int64{}
+	for _, r := range recs {
+		perDB[r.DB]++
+	}
+	for db := 0; db < 16; db++ {
+		if perDB[db] > 0 {
+			sum.Databases = append(sum.Databases, DBSummary{DB: db, Keys: perDB[db]})
+		}
 	}
 	return &Snapshot{ID: id, Dir: dir, Summary: sum}
 }

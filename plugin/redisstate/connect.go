@@ -64,10 +64,13 @@ const (
 // Options says how to reach one Redis server. Build it with ParseURL or by setting
 // Addr, then LoadPassword. String() and JSON never contain the password.
 type Options struct {
-	Addr       string `json:"addr"`               // host:port
-	Username   string `json:"username,omitempty"` // ACL user, "" = default
-	Password   Secret `json:"password,omitempty"` // redacted in every output
+	Addr     string `json:"addr"`               // host:port
+	Username string `json:"username,omitempty"` // ACL user, "" = default
+	Password Secret `json:"password,omitempty"` // redacted in every output
+	// DB is the database of --verify-key lookups and, with OnlyDB, the only one checked.
+	// Without OnlyDB every logical database that holds keys is fingerprinted.
 	DB         int    `json:"db"`
+	OnlyDB     bool   `json:"only_db"` // set by ParseURL for .../N or ?db=N
 	TLS        bool   `json:"tls"`
 	CAFile     string `json:"ca_file,omitempty"`     // PEM bundle for rediss://, "" = system roots
 	ServerName string `json:"server_name,omitempty"` // TLS SNI/verification name, "" = host of Addr
@@ -91,6 +94,9 @@ func (o Options) String() string {
 	case o.Password != "":
 		user = ":***@"
 	}
+	if !o.OnlyDB {
+		return fmt.Sprintf("%s://%s%s", scheme, user, o.Addr)
+	}
 	return fmt.Sprintf("%s://%s%s/%d", scheme, user, o.Addr, o.DB)
 }
 
@@ -99,6 +105,8 @@ func (o Options) GoString() string { return "redisstate.Options(" + o.String() +
 
 // ParseURL parses redis://[user@]host[:port][/db] or rediss://... A password inside the URL
 // is refused: it would sit in argv and shell history; use REDISCLI_AUTH or a password file.
+// A database (/N or ?db=N) means "check only this database" (Options.OnlyDB); without one
+// every database that holds keys is checked. Any other query parameter is refused.
 func ParseURL(raw string) (Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -126,12 +134,29 @@ func ParseURL(raw string) (Options, error) {
 		port = "6379"
 	}
 	o.Addr = net.JoinHostPort(host, port)
+	dbs := []string{}
 	if p := strings.Trim(u.Path, "/"); p != "" {
+		dbs = append(dbs, p)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Options{}, fmt.Errorf("invalid Redis URL: bad query: %v", err)
+	}
+	for name, vals := range q {
+		if name != "db" {
+			return Options{}, fmt.Errorf("invalid Redis URL: unknown parameter %q (only db=N is understood)", name)
+		}
+		dbs = append(dbs, vals...)
+	}
+	for _, p := range dbs {
 		db, err := strconv.Atoi(p)
 		if err != nil || db < 0 {
 			return Options{}, fmt.Errorf("invalid Redis URL: database must be a number, got %q", p)
 		}
-		o.DB = db
+		if o.OnlyDB && db != o.DB {
+			return Options{}, fmt.Errorf("invalid Redis URL: two databases given (%d and %d)", o.DB, db)
+		}
+		o.DB, o.OnlyDB = db, true
 	}
 	return o, nil
 }
@@ -169,6 +194,9 @@ func (o *Options) LoadPassword(getenv func(string) string, passwordFile string) 
 type Client struct {
 	opt Options
 	rdb *redis.Client
+
+	mu  sync.Mutex
+	dbs map[int]*redis.Client // one pool per other logical database (SELECT is per connection)
 }
 
 // NewClient builds a client; it does no I/O. Call WaitReady (or Ping) next.
@@ -222,6 +250,26 @@ func NewClient(o Options) (*Client, error) {
 	return &Client{opt: o, rdb: redis.NewClient(ro)}, nil
 }
 
+// db returns a client whose connections have database n selected.
+func (c *Client) db(n int) *redis.Client {
+	if n == c.opt.DB {
+		return c.rdb
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.dbs[n]; ok {
+		return r
+	}
+	ro := *c.rdb.Options()
+	ro.DB = n
+	r := redis.NewClient(&ro)
+	if c.dbs == nil {
+		c.dbs = map[int]*redis.Client{}
+	}
+	c.dbs[n] = r
+	return r
+}
+
 // go-redis logs dial failures to stderr on its own; every error is returned to the caller
 // as one line instead, so the library's logger is silenced.
 var quietOnce sync.Once
@@ -239,8 +287,16 @@ func (c *Client) Addr() string { return c.opt.Addr }
 // Redis exposes the underlying go-redis client (for tests and advanced callers).
 func (c *Client) Redis() *redis.Client { return c.rdb }
 
-// Close closes the pool.
-func (c *Client) Close() error { return c.rdb.Close() }
+// Close closes the pools.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	for _, r := range c.dbs {
+		r.Close()
+	}
+	c.dbs = nil
+	c.mu.Unlock()
+	return c.rdb.Close()
+}
 
 // Ping checks reachability and credentials; errors are one-line ConnectErrors.
 func (c *Client) Ping(ctx context.Context) error {

@@ -15,7 +15,7 @@ import (
 )
 
 func TestOptionsRedactPassword(t *testing.T) {
-	o := Options{Addr: "10.0.0.1:6379", Username: "app", Password: "s3cret-pw", DB: 2}
+	o := Options{Addr: "10.0.0.1:6379", Username: "app", Password: "s3cret-pw", DB: 2, OnlyDB: true}
 	outs := []string{o.String(), fmt.Sprint(o), fmt.Sprintf("%v %+v %#v %s %q", o, o, o, o.Password, o.Password)}
 	b, _ := json.Marshal(o)
 	outs = append(outs, string(b))
@@ -39,9 +39,31 @@ func TestParseURL(t *testing.T) {
 	if err != nil || !o.TLS || o.Username != "app" || o.Addr != "redis.example:7000" || o.DB != 3 {
 		t.Fatalf("%+v %v", o, err)
 	}
+	if !o.OnlyDB {
+		t.Errorf("/3 must mean only database 3: %+v", o)
+	}
 	o, err = ParseURL("redis://10.0.0.1")
-	if err != nil || o.Addr != "10.0.0.1:6379" || o.DB != 0 {
-		t.Fatalf("%+v %v", o, err)
+	if err != nil || o.Addr != "10.0.0.1:6379" || o.DB != 0 || o.OnlyDB {
+		t.Fatalf("no database in the URL means every database: %+v %v", o, err)
+	}
+	// ?db=N is never ignored: it means only that database, like /N
+	for _, u := range []string{"redis://h:1/?db=5", "redis://h:1?db=5", "redis://h:1/5?db=5"} {
+		o, err = ParseURL(u)
+		if err != nil || o.DB != 5 || !o.OnlyDB {
+			t.Errorf("%s: %+v %v", u, o, err)
+		}
+	}
+	for u, want := range map[string]string{
+		"redis://h:1/2?db=5":         "two databases given (2 and 5)",
+		"redis://h:1/?db=1&db=2":     "two databases given (1 and 2)",
+		"redis://h:1/?db=x":          `database must be a number, got "x"`,
+		"redis://h:1/?protocol=3":    `unknown parameter "protocol"`,
+		"redis://h:1/?password=pw":   `unknown parameter "password"`,
+		"redis://h:1/0?db=0&dial=1s": `unknown parameter "dial"`,
+	} {
+		if _, err := ParseURL(u); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", u, err, want)
+		}
 	}
 	o, err = ParseURL("redis://[::1]:6380/0")
 	if err != nil || o.Addr != "[::1]:6380" {

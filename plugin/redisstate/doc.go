@@ -34,6 +34,13 @@
 //
 // # Fingerprint
 //
+// Every logical database that holds keys (INFO keyspace) is scanned, each key identified
+// by (database, key); summaries count keys per database and reports name a key's database
+// when it is not 0. --redis-url .../N or ?db=N (Options.OnlyDB) checks database N only and
+// reports say so; a snapshot of every database is never compared with one of a single
+// database. Format 0 snapshots (database Summary.DB only, no db in the records) still load
+// and verify.
+//
 // Not DUMP bytes: hashtable-encoded hashes and sets DUMP in dict order, which depends on
 // the per-process hash seed, and DUMP changes across Redis versions. One goroutine runs
 // SCAN COUNT 1000; two workers read each batch with one MGET (+ PEXPIRETIME per key when

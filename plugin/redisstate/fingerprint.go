@@ -99,6 +99,9 @@ type FingerprintOptions struct {
 	// MGET per SCAN batch (non-strings answer nil). MGET is the default: it costs the
 	// server far less per key (bench/run.sh measures both).
 	PerKeyGet bool
+	// DBs, when set, are the databases to scan (VerifyAgainst passes the snapshot's);
+	// nil = every database that holds keys, or only Options.DB with Options.OnlyDB.
+	DBs []int
 }
 
 // Hex64 is a uint64 shown as 16 hex digits in JSON and text.
@@ -124,7 +127,10 @@ type Summary struct {
 	Service      string            `json:"service,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`
 	Addr         string            `json:"addr,omitempty"`
-	DB           int               `json:"db"`
+	Format       int               `json:"format"`  // ManifestFormat; 0 = before every database was scanned
+	DB           int               `json:"db"`      // database of --verify-key lookups (format 0: the only one)
+	OnlyDB       bool              `json:"only_db"` // only DB was scanned (--redis-url .../N)
+	Databases    []DBSummary       `json:"databases"`
 	RunID        string            `json:"run_id"`
 	RedisVersion string            `json:"redis_version"`
 	TTLMode      string            `json:"ttl_mode"`
@@ -139,11 +145,30 @@ type Summary struct {
 	Labels       map[string]string `json:"labels,omitempty"`
 }
 
+// DBSummary counts the keys of one logical database in a snapshot.
+type DBSummary struct {
+	DB   int   `json:"db"`
+	Keys int64 `json:"keys"`
+}
+
+// ScannedDBs lists the databases the snapshot covers: with OnlyDB (or format 0) its DB,
+// else every database that held keys (an empty database holds nothing to compare).
+func (s *Summary) ScannedDBs() []int {
+	if s.OnlyDB || s.Format < 2 {
+		return []int{s.DB}
+	}
+	out := make([]int, 0, len(s.Databases))
+	for _, d := range s.Databases {
+		out = append(out, d.DB)
+	}
+	return out
+}
+
 // TTLExact reports whether expire times are exact (and part of the per-key hash).
 func (s *Summary) TTLExact() bool { return s.TTLMode != TTLPTTL }
 
-// ShardOf returns the manifest shard of a key.
-func ShardOf(key string) int { return int(xxhash.Sum64String(key) >> 56) }
+// ShardOf returns the manifest shard of a key of database db.
+func ShardOf(db int, key string) int { return int(keyID(db, key) >> 56) }
 
 // keyHash is the per-key hash h = xxhash64(xxhash(key) ‖ type ‖ valueHash ‖ expireAt).
 // In PTTL mode expireAt is reduced to a has-TTL flag (1 / -1).
@@ -166,7 +191,8 @@ func ttlForHash(mode string, exp int64) int64 {
 	return exp
 }
 
-// Fingerprint scans the selected DB once and writes the manifest (NumShards shard files)
+// Fingerprint scans every logical database that holds keys (INFO keyspace), or only
+// Options.DB with Options.OnlyDB, once and writes the manifest (NumShards shard files)
 // into dir, returning the summary (the caller stores it, see Store.Commit). One scanner
 // goroutine runs SCAN COUNT 1000; Workers goroutines pipeline GET (+ PEXPIRETIME) for each
 // batch; non-strings (WRONGTYPE) take the per-type path. Memory is bounded by the batch
@@ -184,6 +210,12 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	si, err := c.ServerInfo(ctx)
 	if err != nil {
 		return nil, err
+	}
+	dbs := opt.DBs
+	if dbs == nil {
+		for _, d := range si.Databases {
+			dbs = append(dbs, d.DB)
+		}
 	}
 	mode := TTLNone
 	if si.Expires > 0 {
@@ -219,27 +251,30 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
 
-	batches := make(chan []string, 2*opt.Workers)
+	batches := make(chan dbBatch, 2*opt.Workers)
 	go func() {
 		defer close(batches)
-		var cursor uint64
-		for {
-			keys, next, err := c.rdb.Scan(ctx, cursor, "", int64(opt.Count)).Result()
-			if err != nil {
-				fail(fmt.Errorf("SCAN: %w", c.describe(err)))
-				return
-			}
-			if len(keys) > 0 {
-				select {
-				case batches <- keys:
-				case <-ctx.Done():
+		for _, db := range dbs {
+			rdb := c.db(db)
+			var cursor uint64
+			for {
+				keys, next, err := rdb.Scan(ctx, cursor, "", int64(opt.Count)).Result()
+				if err != nil {
+					fail(fmt.Errorf("SCAN of database %d: %w", db, c.describe(err)))
 					return
 				}
+				if len(keys) > 0 {
+					select {
+					case batches <- dbBatch{db, keys}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if next == 0 {
+					break
+				}
+				cursor = next
 			}
-			if next == 0 {
-				return
-			}
-			cursor = next
 		}
 	}()
 
@@ -260,7 +295,7 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 			if werr == nil {
 				for i := range recs {
 					r := &recs[i]
-					if werr = mw.write(r.shard, r.key, r.t, r.vh, r.exp); werr != nil {
+					if werr = mw.write(r.shard, r.db, r.key, r.t, r.vh, r.exp); werr != nil {
 						fail(fmt.Errorf("cannot write manifest: %w", werr))
 						break
 					}
@@ -275,17 +310,18 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &fpWorker{c: c, mode: mode, perKeyGet: opt.PerKeyGet, nowMs: t0.UnixMilli(), localStart: localStart,
-			pipe: c.rdb.Pipeline(), types: make(map[KeyType]int64)}
+			pipes: map[int]redis.Pipeliner{}, types: make(map[KeyType]int64), perDB: map[int]int64{}}
 		workers[i] = w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for keys := range batches {
+			for b := range batches {
 				if ctx.Err() != nil {
 					continue // drain
 				}
 				w.recs = <-free
-				if err := w.batch(ctx, keys); err != nil {
+				w.use(b.db)
+				if err := w.batch(ctx, b.keys); err != nil {
 					fail(err)
 					free <- w.recs[:0]
 					continue
@@ -333,7 +369,10 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	sum := &Summary{
 		CreatedAt:    localStart.UTC(),
 		Addr:         c.opt.Addr,
+		Format:       ManifestFormat,
 		DB:           c.opt.DB,
+		OnlyDB:       c.opt.OnlyDB,
+		Databases:    []DBSummary{},
 		RunID:        si.RunID,
 		RedisVersion: si.Version,
 		TTLMode:      mode,
@@ -343,7 +382,11 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		Types:        map[string]int64{},
 		Shards:       make([]ShardSum, NumShards),
 	}
+	perDB := map[int]int64{}
 	for _, w := range workers {
+		for db, n := range w.perDB {
+			perDB[db] += n
+		}
 		for i := 0; i < NumShards; i++ {
 			sum.Shards[i].Keys += w.counts[i]
 			sum.Shards[i].Sum += Hex64(w.sums[i])
@@ -356,14 +399,26 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		sum.Keys += sum.Shards[i].Keys
 		sum.Digest += sum.Shards[i].Sum
 	}
+	if len(opt.DBs) == 1 {
+		sum.DB, sum.OnlyDB = opt.DBs[0], true
+	}
+	for _, db := range dbs {
+		sum.Databases = append(sum.Databases, DBSummary{DB: db, Keys: perDB[db]})
+	}
 	if opt.Progress != nil {
 		opt.Progress(ScanProgress{Keys: sum.Keys, Elapsed: elapsed, KeysPerSec: float64(sum.Keys) / elapsed.Seconds(), Done: true})
 	}
 	return sum, nil
 }
 
+type dbBatch struct {
+	db   int
+	keys []string
+}
+
 type pendingRec struct {
 	shard int
+	db    int
 	key   string
 	t     KeyType
 	vh    uint64
@@ -376,7 +431,11 @@ type fpWorker struct {
 	perKeyGet  bool
 	nowMs      int64
 	localStart time.Time
-	pipe       redis.Pipeliner
+	db         int                     // database of the current batch
+	rdb        *redis.Client           // client of that database
+	pipe       redis.Pipeliner         // its pipeline
+	pipes      map[int]redis.Pipeliner // per database
+	perDB      map[int]int64
 
 	gets   []*redis.StringCmd
 	ttls   []*redis.DurationCmd
@@ -394,13 +453,25 @@ func isRedisError(err error) bool {
 	return errors.As(err, &re)
 }
 
+// use switches the worker to database db.
+func (w *fpWorker) use(db int) {
+	w.db, w.rdb = db, w.c.db(db)
+	p, ok := w.pipes[db]
+	if !ok {
+		p = w.rdb.Pipeline()
+		w.pipes[db] = p
+	}
+	w.pipe = p
+}
+
 func (w *fpWorker) add(key string, t KeyType, vh uint64, exp int64) {
-	kh := xxhash.Sum64String(key)
+	kh := keyID(w.db, key)
 	shard := int(kh >> 56)
 	w.sums[shard] += keyHash(kh, t, vh, ttlForHash(w.mode, exp))
 	w.counts[shard]++
 	w.types[t]++
-	w.recs = append(w.recs, pendingRec{shard: shard, key: key, t: t, vh: vh, exp: exp})
+	w.perDB[w.db]++
+	w.recs = append(w.recs, pendingRec{shard: shard, db: w.db, key: key, t: t, vh: vh, exp: exp})
 }
 
 func (w *fpWorker) expireOf(i int) int64 {
@@ -603,7 +674,7 @@ func (w *fpWorker) valueHash(ctx context.Context, k string, t KeyType, first red
 		}
 		return 0, false, fmt.Errorf("reading %s %q: %w", t, k, w.c.describe(err))
 	}
-	rdb := w.c.rdb
+	rdb := w.rdb
 	switch t {
 	case TypeString:
 		return xxhash.Sum64String(first.(*redis.StringCmd).Val()), false, nil

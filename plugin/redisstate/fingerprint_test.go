@@ -2,6 +2,11 @@ package redisstate
 
 import (
 	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -170,19 +175,164 @@ func TestEmptyDatasetAndOtherDB(t *testing.T) {
 		t.Fatalf("empty: %+v", empty.Summary)
 	}
 	// db 3 is separate from db 0
-	c3, _ := NewClient(Options{Addr: r.Addr(), DB: 3})
+	c3, _ := NewClient(Options{Addr: r.Addr(), DB: 3, OnlyDB: true})
 	defer c3.Close()
 	c3.Redis().Set(ctx, "only-in-3", 1, 0)
 	s3 := fingerprintTo(t, st, c3)
 	if s3.Summary.Keys != 1 || s3.Summary.DB != 3 {
 		t.Fatalf("db3: %+v", s3.Summary)
 	}
-	rep, _ := Compare(empty, s3, CompareOptions{})
-	if !rep.OK() || rep.Count(ClassNew) != 1 {
-		t.Fatalf("empty → 1 key: %+v", rep)
+	// a snapshot of every database is not compared with one of database 3 only
+	if _, err := Compare(empty, s3, CompareOptions{}); err == nil {
+		t.Fatal("every database vs database 3 only: compared")
 	}
-	rep, _ = Compare(s3, empty, CompareOptions{})
+	rep, _ := Compare(s3, empty, CompareOptions{})
 	if rep.OK() || rep.Count(ClassMissing) != 1 {
 		t.Fatalf("1 key → empty: %+v", rep)
+	}
+}
+
+// Every logical database is checked: 100 keys in database 1, FLUSHALL and a restart must
+// fail with 100 MISSING keys of database 1 (it said "verified, all 0 keys intact").
+func TestEveryDatabaseIsFingerprinted(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	db1 := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 1, Protocol: 2, DisableIdentity: true})
+	defer db1.Close()
+	db5 := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 5, Protocol: 2, DisableIdentity: true})
+	defer db5.Close()
+	for i := 0; i < 100; i++ {
+		db1.Set(ctx, fmt.Sprintf("k%d", i), i, 0)
+	}
+	rdb.Set(ctx, "k1", "db0's k1", 0) // same name as in db 1: a different key
+	db5.HSet(ctx, "h", "f", "v")
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	before := fingerprintTo(t, st, c)
+	bs := before.Summary
+	if bs.Keys != 102 || len(bs.Databases) != 3 || bs.Databases[1] != (DBSummary{DB: 1, Keys: 100}) || bs.OnlyDB {
+		t.Fatalf("before: keys %d databases %+v", bs.Keys, bs.Databases)
+	}
+
+	// the same data in another process: verified across every database
+	rdb.Save(ctx)
+	r.restart()
+	c2 := r.client(t)
+	rep, _, err := VerifyAgainst(ctx, c2, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() || !rep.DigestEqual {
+		t.Fatalf("unchanged data: %v %+v", err, rep)
+	}
+	var sb strings.Builder
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "all 102 keys of snapshot "+before.ID+" in databases 0, 1, 5 are intact") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+
+	// db 1's k5 changed: named with its database
+	db1b := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 1, Protocol: 2, DisableIdentity: true})
+	defer db1b.Close()
+	db1b.Set(ctx, "k5", "other", 0)
+	rep, _, _ = VerifyAgainst(ctx, c2, st, before, FingerprintOptions{}, CompareOptions{})
+	if rep.OK() || rep.Count(ClassChanged) != 1 || rep.Classes[ClassChanged].Keys[0].DB != 1 || rep.Classes[ClassChanged].Keys[0].Key != "k5" {
+		t.Fatalf("changed in db 1: %+v", rep.Classes[ClassChanged])
+	}
+	sb.Reset()
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "k5 [db1]") || !strings.Contains(sb.String(), "db1           100 → 100 keys") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+
+	// FLUSHALL + restart: db 1's 100 keys and db 5's hash are MISSING, never "verified"
+	rdb.FlushAll(ctx)
+	rdb.Save(ctx)
+	r.restart()
+	c3 := r.client(t)
+	rep, _, err = VerifyAgainst(ctx, c3, st, before, FingerprintOptions{}, CompareOptions{MaxKeys: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perDB := map[int]int{}
+	for _, d := range rep.Classes[ClassMissing].Keys {
+		perDB[d.DB]++
+	}
+	if rep.OK() || rep.Count(ClassMissing) != 102 || perDB[1] != 100 || perDB[0] != 1 || perDB[5] != 1 {
+		t.Fatalf("after FLUSHALL: verdict %s missing %d per db %v", rep.Verdict, rep.Count(ClassMissing), perDB)
+	}
+
+	// --redis-url .../1 checks database 1 only, and says so
+	o, _ := ParseURL("redis://" + r.Addr() + "/1")
+	only, _ := NewClient(o)
+	defer only.Close()
+	db1c := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 1, Protocol: 2, DisableIdentity: true})
+	defer db1c.Close()
+	db1c.Set(ctx, "x", 1, 0)
+	rdb.Set(ctx, "in-db0", 1, 0)
+	s1 := fingerprintTo(t, st, only)
+	if !s1.Summary.OnlyDB || s1.Summary.Keys != 1 || len(s1.Summary.Databases) != 1 || s1.Summary.Databases[0].DB != 1 {
+		t.Fatalf("only db 1: %+v", s1.Summary)
+	}
+	rep, _, err = VerifyAgainst(ctx, only, st, s1, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatal(err, rep)
+	}
+	sb.Reset()
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "in database 1 only") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+	// a snapshot of every database cannot be checked against one database only
+	if _, _, err := VerifyAgainst(ctx, only, st, before, FingerprintOptions{}, CompareOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "covers every database") {
+		t.Errorf("all-database snapshot vs /1: %v", err)
+	}
+}
+
+// A snapshot written before every database was fingerprinted (format 0: no db in the
+// records, database Summary.DB only) still loads and verifies against today's scan.
+func TestFormat0SnapshotStillVerifies(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	loadMixed(t, r.raw(t), 50)
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	cur := fingerprintTo(t, st, c)
+	// rewrite it as format 0
+	old := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(old, shardDirName), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for sh := 0; sh < NumShards; sh++ {
+		var buf []byte
+		cur.ReadShard(sh, func(rec Record) error {
+			buf = binary.AppendUvarint(buf, uint64(len(rec.Key)))
+			buf = append(buf, rec.Key...)
+			buf = append(buf, byte(rec.Type))
+			buf = binary.LittleEndian.AppendUint64(buf, rec.ValueHash)
+			buf = binary.AppendVarint(buf, rec.ExpireAt)
+			return nil
+		})
+		os.WriteFile(shardPath(old, sh), buf, 0o600)
+	}
+	var m map[string]any
+	b, _ := os.ReadFile(filepath.Join(cur.Dir, "summary.json"))
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"format", "only_db", "databases", "integrity"} {
+		delete(m, k)
+	}
+	b, _ = json.Marshal(m)
+	os.WriteFile(filepath.Join(old, "summary.json"), b, 0o600)
+	before, err := LoadSnapshotDir(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() || !rep.DigestEqual || rep.BeforeKeys != cur.Summary.Keys {
+		t.Fatalf("format 0 snapshot: %v %+v", err, rep)
+	}
+	var sb strings.Builder
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "in database 0 only") {
+		t.Errorf("report:\n%s", sb.String())
 	}
 }

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // NumShards is the number of manifest shards; a key's shard is the top byte of xxhash(key).
@@ -15,6 +18,7 @@ const NumShards = 256
 
 // Record is one key of a manifest.
 type Record struct {
+	DB        int // logical database
 	Key       string
 	Type      KeyType
 	ValueHash uint64
@@ -22,8 +26,33 @@ type Record struct {
 }
 
 // manifest shard file format (shards/XX.bin): a sequence of records
-//   uvarint(len(key)) key  type(1 byte)  valueHash(8 bytes LE)  varint(expireAt)
+//   uvarint(db)  uvarint(len(key)) key  type(1 byte)  valueHash(8 bytes LE)  varint(expireAt)
+// (format 2, Summary.Format; format 0 snapshots, written before every database was
+// fingerprinted, have no db field: their records are all of Summary.DB).
 // Files are written by one scan and never modified.
+
+// ManifestFormat is the format written by this version.
+const ManifestFormat = 2
+
+// dbKey identifies a key across logical databases.
+type dbKey struct {
+	db  int
+	key string
+}
+
+// keyID is xxhash(key) for database 0 (as in format 0, so old snapshots of database 0
+// compare equal) and xxhash(uvarint(db) ‖ key) for the others: the same key in two
+// databases is two different keys.
+func keyID(db int, key string) uint64 {
+	if db == 0 {
+		return xxhash.Sum64String(key)
+	}
+	d := xxhash.New()
+	var b [binary.MaxVarintLen64]byte
+	d.Write(b[:binary.PutUvarint(b[:], uint64(db))])
+	d.WriteString(key)
+	return d.Sum64()
+}
 
 const shardDirName = "shards"
 
@@ -35,7 +64,7 @@ func shardPath(dir string, shard int) string {
 type manifestWriter struct {
 	files [NumShards]*os.File
 	bufs  [NumShards]*bufio.Writer
-	tmp   [binary.MaxVarintLen64*2 + 9]byte
+	tmp   [binary.MaxVarintLen64*3 + 9]byte
 }
 
 const shardBufSize = 16 << 10 // 256 × 16 KiB = 4 MiB of buffers
@@ -57,9 +86,10 @@ func newManifestWriter(dir string) (*manifestWriter, error) {
 	return w, nil
 }
 
-func (w *manifestWriter) write(shard int, key string, t KeyType, vh uint64, exp int64) error {
+func (w *manifestWriter) write(shard, db int, key string, t KeyType, vh uint64, exp int64) error {
 	b := w.bufs[shard]
-	n := binary.PutUvarint(w.tmp[:], uint64(len(key)))
+	n := binary.PutUvarint(w.tmp[:], uint64(db))
+	n += binary.PutUvarint(w.tmp[n:], uint64(len(key)))
 	if _, err := b.Write(w.tmp[:n]); err != nil {
 		return err
 	}
@@ -126,8 +156,16 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// ReadShard calls fn for every record of one shard of the manifest in dir.
-func ReadShard(dir string, shard int, fn func(Record) error) error {
+// ReadShard calls fn for every record of one shard of the snapshot's manifest.
+func (s *Snapshot) ReadShard(shard int, fn func(Record) error) error {
+	format, db := 0, 0
+	if s.Summary != nil {
+		format, db = s.Summary.Format, s.Summary.DB
+	}
+	return readShard(s.Dir, format, db, shard, fn)
+}
+
+func readShard(dir string, format, legacyDB, shard int, fn func(Record) error) error {
 	f, err := os.Open(shardPath(dir, shard))
 	if err != nil {
 		return err
@@ -137,12 +175,26 @@ func ReadShard(dir string, shard int, fn func(Record) error) error {
 	var keyBuf []byte
 	var fixed [9]byte
 	for {
+		db := legacyDB
+		if format >= 2 {
+			d, err := binary.ReadUvarint(r)
+			if err == io.EOF {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("shard %02x: %w", shard, err)
+			}
+			if d > math.MaxInt32 {
+				return fmt.Errorf("shard %02x: corrupt record (database %d)", shard, d)
+			}
+			db = int(d)
+		}
 		kl, err := binary.ReadUvarint(r)
-		if err == io.EOF {
+		if err == io.EOF && format < 2 {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("shard %02x: %w", shard, err)
+			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
 		}
 		if kl > 512<<20 {
 			return fmt.Errorf("shard %02x: corrupt record (key length %d)", shard, kl)
@@ -161,7 +213,7 @@ func ReadShard(dir string, shard int, fn func(Record) error) error {
 		if err != nil {
 			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
 		}
-		rec := Record{Key: string(keyBuf), Type: KeyType(fixed[0]),
+		rec := Record{DB: db, Key: string(keyBuf), Type: KeyType(fixed[0]),
 			ValueHash: binary.LittleEndian.Uint64(fixed[1:]), ExpireAt: exp}
 		if err := fn(rec); err != nil {
 			return err
@@ -176,9 +228,9 @@ func truncated(err error) error {
 	return err
 }
 
-// LoadShard reads one shard into a map keyed by key (duplicates from SCAN collapse).
-func LoadShard(dir string, shard int) (map[string]Record, error) {
-	m := make(map[string]Record)
-	err := ReadShard(dir, shard, func(r Record) error { m[r.Key] = r; return nil })
+// loadShard reads one shard into a map (duplicates from SCAN collapse).
+func (s *Snapshot) loadShard(shard int) (map[dbKey]Record, error) {
+	m := make(map[dbKey]Record)
+	err := s.ReadShard(shard, func(r Record) error { m[dbKey{r.DB, r.Key}] = r; return nil })
 	return m, err
 }

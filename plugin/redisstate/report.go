@@ -25,11 +25,16 @@ func RenderJSON(w io.Writer, r *Report) error {
 func RenderText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	if r.DigestEqual && len(r.Reasons) == 0 {
-		fmt.Fprintf(&b, "Verified: all %d keys of snapshot %s are intact (digest equal, %s → %s)\n",
-			r.BeforeKeys, r.Before, short(r.BeforeRunID), short(r.AfterRunID))
+		fmt.Fprintf(&b, "Verified: all %d keys of snapshot %s %s are intact (digest equal, %s → %s)\n",
+			r.BeforeKeys, r.Before, r.dbScope(), short(r.BeforeRunID), short(r.AfterRunID))
 	} else {
-		fmt.Fprintf(&b, "Compared snapshot %s (%d keys, run %s) with %s (%d keys, run %s)\n",
-			r.Before, r.BeforeKeys, short(r.BeforeRunID), r.After, r.AfterKeys, short(r.AfterRunID))
+		fmt.Fprintf(&b, "Compared snapshot %s (%d keys, run %s) with %s (%d keys, run %s), %s\n",
+			r.Before, r.BeforeKeys, short(r.BeforeRunID), r.After, r.AfterKeys, short(r.AfterRunID), r.dbScope())
+		if len(r.Databases) > 1 || (len(r.Databases) == 1 && r.Databases[0].DB != 0) {
+			for _, d := range r.Databases {
+				fmt.Fprintf(&b, "  %-13s %d → %d keys\n", "db"+strconv.Itoa(d.DB), d.Before, d.After)
+			}
+		}
 		fmt.Fprintf(&b, "Differing shards: %d/%d %s\n", len(r.DifferingShards), NumShards, shardList(r.DifferingShards, 16))
 		fmt.Fprintf(&b, "  %-13s %d\n", "UNCHANGED", r.Unchanged)
 		for _, c := range Classes {
@@ -66,7 +71,7 @@ func RenderText(w io.Writer, r *Report) error {
 				if t == 0 {
 					t = d.AfterType
 				}
-				fmt.Fprintf(&b, "  %-40s %-6s %s\n", QuoteKey(d.Key), t, d.Detail)
+				fmt.Fprintf(&b, "  %-40s %-6s %s\n", dbKeyText(d.DB, d.Key), t, d.Detail)
 			}
 		}
 	}
@@ -87,6 +92,35 @@ func RenderText(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dbScope says which databases the check covers: "in database 0", "in databases 0, 1
+// (12 + 100 keys)", "in database 3 only".
+func (r *Report) dbScope() string {
+	if r.OnlyDB && len(r.Databases) > 0 {
+		return fmt.Sprintf("in database %d only", r.Databases[0].DB)
+	}
+	var dbs []string
+	for _, d := range r.Databases {
+		if d.Before > 0 {
+			dbs = append(dbs, strconv.Itoa(d.DB))
+		}
+	}
+	switch len(dbs) {
+	case 0:
+		return "in every database (none held keys)"
+	case 1:
+		return "in database " + dbs[0] + " (the only one holding keys)"
+	}
+	return "in databases " + strings.Join(dbs, ", ")
+}
+
+// dbKeyText prints a key, with its database when it is not 0: key [db1].
+func dbKeyText(db int, key string) string {
+	if db == 0 {
+		return QuoteKey(key)
+	}
+	return fmt.Sprintf("%s [db%d]", QuoteKey(key), db) // a bare key with a blank is quoted: no clash
 }
 
 // QuoteKey prints a key as-is when it is plain printable text, else Go-quoted.

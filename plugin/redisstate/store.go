@@ -254,7 +254,19 @@ func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut
 }
 
 // VerifyAgainst takes a new snapshot of the running dataset and compares it with before.
+// The new scan covers what before covers: every database that holds keys now, or
+// before's one database when it was taken with OnlyDB (or is a format 0 snapshot).
 func VerifyAgainst(ctx context.Context, c *Client, st *Store, before *Snapshot, fopt FingerprintOptions, copt CompareOptions) (*Report, *Snapshot, error) {
+	b := before.Summary
+	single := b.OnlyDB || b.Format < 2
+	switch {
+	case single && c.opt.OnlyDB && c.opt.DB != b.DB:
+		return nil, nil, fmt.Errorf("snapshot %s is of database %d, not %d", b.ID, b.DB, c.opt.DB)
+	case single:
+		fopt.DBs = []int{b.DB}
+	case c.opt.OnlyDB:
+		return nil, nil, fmt.Errorf("snapshot %s covers every database: check every database (no /N or ?db= in --redis-url)", b.ID)
+	}
 	after, err := TakeSnapshot(ctx, c, st, before.Summary.Service, nil, fopt)
 	if err != nil {
 		return nil, nil, err
