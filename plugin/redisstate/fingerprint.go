@@ -211,6 +211,9 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	if err != nil {
 		return nil, err
 	}
+	if si.ClusterEnabled {
+		return nil, ErrCluster
+	}
 	dbs := opt.DBs
 	if dbs == nil {
 		for _, d := range si.Databases {

@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -35,7 +36,12 @@ const (
 	CodeConfigDisabled     = "config-disabled"
 	CodeOldRedis           = "redis-too-old"
 	CodeLoading            = "loading"
+	CodeCluster            = "cluster-mode"
 )
+
+// ErrCluster is returned by Fingerprint for a cluster-mode Redis: keys of one node are
+// only a part of the dataset and multi-key reads across slots fail (CROSSSLOT).
+var ErrCluster = errors.New("Redis runs in cluster mode (cluster_enabled:1): docker stateful cannot cut or fingerprint a Redis Cluster; verify each node's service without --verify, or use a standalone Redis")
 
 // PreflightInput is what the caller knows about the service.
 type PreflightInput struct {
@@ -94,6 +100,10 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 		return nil, err
 	}
 	repl, _ := c.Info(ctx, "replication")
+	if si.ClusterEnabled {
+		r.refuse(CodeCluster, "Redis runs in cluster mode (cluster_enabled:1): a cut and fingerprint of one node would not cover the cluster's data",
+			"--verify supports standalone Redis only; update without --verify")
+	}
 	if p["loading"] == "1" {
 		r.refuse(CodeLoading, "Redis is still loading its dataset", "wait until loading:0")
 	}
