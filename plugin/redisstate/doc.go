@@ -48,7 +48,9 @@
 // (and a deleted key): those go through TYPE and the per-type path — hash/set/zset as an
 // order-independent sum of element hashes over HSCAN/SSCAN/ZSCAN (score as float64 bits,
 // deduplicated when a collection spans several SCAN pages), list and stream in order over
-// LRANGE/XRANGE chunks (+ consumer groups' name, last-delivered-id, pending), module types
+// LRANGE/XRANGE chunks (+ last-generated-id, entries-added and max-deleted-entry-id, and
+// each consumer group's name, last-delivered-id, entries-read, consumers and every pending
+// entry with its owner and delivery count; see streamState), module types
 // as DUMP minus its 10-byte footer (best effort). MGET instead of one blind GET per key
 // is a measured choice: same result, far less server time per key (see bench/run.sh;
 // FingerprintOptions.PerKeyGet keeps the GET variant).

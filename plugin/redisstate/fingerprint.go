@@ -789,29 +789,10 @@ func (w *fpWorker) valueHash(ctx context.Context, k string, t KeyType, first red
 				return 0, false, fmt.Errorf("reading stream %q: %w", k, w.c.describe(err))
 			}
 		}
-		// consumer groups: name, last-delivered-id, pending count
-		if groups != nil {
-			gl, err := groups.Slice()
-			if err == nil {
-				for _, g := range gl {
-					fields, _ := g.([]interface{})
-					var name, lastID, pending string
-					for x := 0; x+1 < len(fields); x += 2 {
-						switch fmt.Sprint(fields[x]) {
-						case "name":
-							name = fmt.Sprint(fields[x+1])
-						case "last-delivered-id":
-							lastID = fmt.Sprint(fields[x+1])
-						case "pending":
-							pending = fmt.Sprint(fields[x+1])
-						}
-					}
-					put("\x00group")
-					put(name)
-					put(lastID)
-					put(pending)
-				}
-			}
+		// the stream's own state and its consumer groups (see streamState)
+		gone, err := w.streamState(ctx, k, groups, put)
+		if err != nil || gone {
+			return 0, gone, err
 		}
 		return d.Sum64(), false, nil
 	default:
@@ -824,4 +805,125 @@ func (w *fpWorker) valueHash(ctx context.Context, k string, t KeyType, first red
 		}
 		return xxhash.Sum64(b), false, nil
 	}
+}
+
+// streamState hashes what a stream holds besides its entries: last-generated-id (and on
+// 7.0+ entries-added and max-deleted-entry-id when they say more than the entries do),
+// and for each consumer group its name, last-delivered-id, entries-read (7.0+), its
+// consumers and every pending entry with its owner and delivery count (XPENDING pages of
+// 1000). Fields a 7.0 server derives when it loads a 6.x RDB (entries-added = length,
+// max-deleted-entry-id 0-0, entries-read unknown) are left out, so an upgrade from 6.x
+// does not look like a change. Delivery times are left out: XPENDING reports idle time.
+func (w *fpWorker) streamState(ctx context.Context, k string, groups *redis.Cmd, put func(string)) (bool, error) {
+	rdb := w.rdb
+	info, err := rdb.Do(ctx, "XINFO", "STREAM", k).Slice()
+	if err != nil {
+		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key") {
+			return true, nil
+		}
+		return false, fmt.Errorf("XINFO STREAM %q: %w", k, w.c.describe(err))
+	}
+	si := pairs(info)
+	put("\x00last-generated-id")
+	put(si["last-generated-id"])
+	if ea, ok := si["entries-added"]; ok && ea != si["length"] {
+		put("\x00entries-added")
+		put(ea)
+	}
+	if md, ok := si["max-deleted-entry-id"]; ok && md != "0-0" {
+		put("\x00max-deleted-entry-id")
+		put(md)
+	}
+	if groups == nil {
+		return false, nil
+	}
+	gl, err := groups.Slice()
+	if err != nil {
+		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key") {
+			return true, nil
+		}
+		return false, fmt.Errorf("XINFO GROUPS %q: %w", k, w.c.describe(err))
+	}
+	for _, g := range gl {
+		gf, _ := g.([]interface{})
+		gm := pairs(gf)
+		name := gm["name"]
+		put("\x00group")
+		put(name)
+		put(gm["last-delivered-id"])
+		put(gm["pending"])
+		if er, ok := gm["entries-read"]; ok && er != "" && er != "<nil>" {
+			put("\x00entries-read")
+			put(er)
+		}
+		cons, err := rdb.Do(ctx, "XINFO", "CONSUMERS", k, name).Slice()
+		if err != nil {
+			return false, fmt.Errorf("XINFO CONSUMERS %q %q: %w", k, name, w.c.describe(err))
+		}
+		for _, c := range cons { // sorted by name (a radix tree)
+			cf, _ := c.([]interface{})
+			cm := pairs(cf)
+			put("\x00consumer")
+			put(cm["name"])
+			put(cm["pending"])
+		}
+		start := "-"
+		for {
+			pel, err := rdb.Do(ctx, "XPENDING", k, name, start, "+", chunk).Slice()
+			if err != nil {
+				return false, fmt.Errorf("XPENDING %q %q: %w", k, name, w.c.describe(err))
+			}
+			last := ""
+			for _, e := range pel {
+				ef, _ := e.([]interface{})
+				if len(ef) < 4 {
+					return false, fmt.Errorf("stream %q: unexpected XPENDING reply", k)
+				}
+				last = fmt.Sprint(ef[0])
+				put("\x00pending")
+				put(last)              // entry id
+				put(fmt.Sprint(ef[1])) // owner
+				put(fmt.Sprint(ef[3])) // delivery count
+			}
+			if len(pel) < chunk {
+				break
+			}
+			next, ok := nextStreamID(last)
+			if !ok {
+				break
+			}
+			start = next
+		}
+	}
+	return false, nil
+}
+
+// pairs turns a flat RESP2 [name, value, ...] reply into a map of printed values.
+func pairs(l []interface{}) map[string]string {
+	m := make(map[string]string, len(l)/2)
+	for x := 0; x+1 < len(l); x += 2 {
+		m[fmt.Sprint(l[x])] = fmt.Sprint(l[x+1])
+	}
+	return m
+}
+
+// nextStreamID is the smallest stream id after id ("ms-seq"), for paging XPENDING without
+// the exclusive range of 6.2+.
+func nextStreamID(id string) (string, bool) {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok {
+		return "", false
+	}
+	m, err1 := strconv.ParseUint(ms, 10, 64)
+	s, err2 := strconv.ParseUint(seq, 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	if s == math.MaxUint64 {
+		if m == math.MaxUint64 {
+			return "", false
+		}
+		return strconv.FormatUint(m+1, 10) + "-0", true
+	}
+	return ms + "-" + strconv.FormatUint(s+1, 10), true
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,71 @@ func TestFormat0SnapshotStillVerifies(t *testing.T) {
 	RenderText(&sb, rep)
 	if !strings.Contains(sb.String(), "in database 0 only") {
 		t.Errorf("report:\n%s", sb.String())
+	}
+}
+
+// A stream's consumer groups are part of its value: consumers, pending entries with their
+// owner and delivery count, last-generated-id. Changes there are CHANGED; a restart is not.
+func TestStreamGroupsFingerprinted(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	for i := 1; i <= 5; i++ {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: fmt.Sprintf("%d-1", i), Values: []string{"n", strconv.Itoa(i)}})
+	}
+	rdb.XGroupCreate(ctx, "s", "g", "0")
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "alice", Streams: []string{"s", ">"}, Count: 2})
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "bob", Streams: []string{"s", ">"}, Count: 1})
+	// many pending entries: XPENDING takes several pages
+	for i := 0; i < 2500; i++ {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: "big", Values: []string{"i", strconv.Itoa(i)}})
+	}
+	rdb.XGroupCreate(ctx, "big", "g", "0")
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{"big", ">"}, Count: 3000})
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	before := fingerprintTo(t, st, c)
+	rdb.Save(ctx)
+	r.restart()
+	rdb = r.raw(t)
+	c = r.client(t)
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() || !rep.DigestEqual {
+		t.Fatalf("restart changed a stream's fingerprint: %v %+v", err, rep)
+	}
+	pend, _ := rdb.XPending(ctx, "s", "g").Result()
+	if pend.Count != 3 {
+		t.Fatalf("pending %+v", pend)
+	}
+	for name, change := range map[string]func(){
+		"pending entry changes owner": func() {
+			rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "s", Group: "g", Consumer: "bob", Messages: []string{"1-1"}})
+		},
+		"new consumer without entries": func() { rdb.XGroupCreateConsumer(ctx, "s", "g", "carol") },
+		"entry added and deleted": func() {
+			rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: "9-1", Values: []string{"n", "9"}})
+			rdb.XDel(ctx, "s", "9-1")
+		},
+		"a pending entry of the last page acknowledged": func() {
+			last, _ := rdb.XRevRangeN(ctx, "big", "+", "-", 1).Result()
+			rdb.XAck(ctx, "big", "g", last[0].ID)
+		},
+	} {
+		rdb.Save(ctx) // keep the dataset as it is before each change
+		b, _ := os.ReadFile(filepath.Join(r.Dir, "dump.rdb"))
+		change()
+		rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() || rep.Count(ClassChanged) != 1 {
+			t.Errorf("%s: verdict %s, changed %d", name, rep.Verdict, rep.Count(ClassChanged))
+		}
+		// undo: back to the saved copy
+		r.stop()
+		os.WriteFile(filepath.Join(r.Dir, "dump.rdb"), b, 0o600)
+		r.start()
+		rdb = r.raw(t)
+		c = r.client(t)
 	}
 }
