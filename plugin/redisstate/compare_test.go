@@ -2,11 +2,14 @@ package redisstate
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fakeSnapshot writes a manifest + summary for recs (duplicates allowed, like SCAN).
@@ -202,3 +205,73 @@ func TestStore(t *testing.T) {
 }
 
 func fakeNow() time.Time { return time.Now() }
+
+// Keys that are not UTF-8 are written losslessly in --format json ("key_base64"): two
+// different binary keys never print the same (they both became "\ufffd").
+func TestBinaryKeysInJSON(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	keys := []string{"\xff", "\xfe", "caf\xc3\xa9", "a\x00b"}
+	for _, k := range keys {
+		rdb.Set(ctx, k, "v", 0)
+	}
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	before := fingerprintTo(t, st, c)
+	rdb.Del(ctx, keys...)
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{MustExist: []string{"\xfd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := RenderJSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte(`\ufffd`)) || !utf8.Valid(buf.Bytes()) {
+		t.Errorf("lossy JSON:\n%s", buf.String())
+	}
+	var raw struct {
+		Classes map[string]struct {
+			Keys []map[string]any `json:"keys"`
+		} `json:"classes"`
+		MustExist []map[string]any `json:"must_exist"`
+	}
+	json.Unmarshal(buf.Bytes(), &raw)
+	got := map[string]bool{}
+	for _, k := range raw.Classes[ClassMissing].Keys {
+		switch {
+		case k["key"] != nil && k["key_base64"] == nil:
+			got[k["key"].(string)] = true
+		case k["key"] == nil && k["key_base64"] != nil:
+			b, err := base64.StdEncoding.DecodeString(k["key_base64"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(b)] = true
+		default:
+			t.Errorf("key entry %v", k)
+		}
+	}
+	for _, k := range keys {
+		if !got[k] {
+			t.Errorf("key %q not in the JSON report (got %v)", k, got)
+		}
+	}
+	if raw.MustExist[0]["key_base64"] != "/Q==" {
+		t.Errorf("must_exist: %v", raw.MustExist)
+	}
+	// and it reads back
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Classes[ClassMissing].Count != 4 || back.MustExist[0].Key != "\xfd" {
+		t.Errorf("round trip: %+v", back.Classes[ClassMissing])
+	}
+	for i, d := range back.Classes[ClassMissing].Keys {
+		if d != rep.Classes[ClassMissing].Keys[i] {
+			t.Errorf("round trip %d: %+v != %+v", i, d, rep.Classes[ClassMissing].Keys[i])
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -158,4 +159,83 @@ func shardList(sh []int, max int) string {
 		parts = append(parts, fmt.Sprintf("%02x", s))
 	}
 	return "(" + strings.Join(parts, " ") + ")"
+}
+
+// Keys are bytes: JSON strings cannot hold a key that is not valid UTF-8 (encoding/json
+// would turn every bad byte into U+FFFD, so two different keys would print the same).
+// Such a key is written as "key_base64" (standard base64 of the bytes) instead of "key".
+// The fields at depth 0 hide the embedded struct's "key".
+
+func encodeKey(k string) (*string, string) {
+	if utf8.ValidString(k) {
+		return &k, ""
+	}
+	return nil, base64.StdEncoding.EncodeToString([]byte(k))
+}
+
+func decodeKey(k *string, b64 string) (string, error) {
+	if k != nil {
+		return *k, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", fmt.Errorf("key_base64: %w", err)
+	}
+	return string(b), nil
+}
+
+// MarshalJSON writes Key as "key", or as "key_base64" when it is not valid UTF-8.
+func (d KeyDiff) MarshalJSON() ([]byte, error) {
+	type plain KeyDiff
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		plain
+	}{plain: plain(d)}
+	v.Key, v.KeyBase64 = encodeKey(d.Key)
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *KeyDiff) UnmarshalJSON(b []byte) error {
+	type plain KeyDiff
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		*plain
+	}{plain: (*plain)(d)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	k, err := decodeKey(v.Key, v.KeyBase64)
+	d.Key = k
+	return err
+}
+
+// MarshalJSON writes Key as "key", or as "key_base64" when it is not valid UTF-8.
+func (k KeyCheck) MarshalJSON() ([]byte, error) {
+	type plain KeyCheck
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		plain
+	}{plain: plain(k)}
+	v.Key, v.KeyBase64 = encodeKey(k.Key)
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (k *KeyCheck) UnmarshalJSON(b []byte) error {
+	type plain KeyCheck
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		*plain
+	}{plain: (*plain)(k)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	s, err := decodeKey(v.Key, v.KeyBase64)
+	k.Key = s
+	return err
 }
