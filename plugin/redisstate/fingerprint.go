@@ -354,6 +354,9 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		}()
 	}
 	wg.Wait()
+	for _, w := range workers {
+		w.closeResp()
+	}
 	close(toWrite)
 	<-writerDone
 	close(done)
@@ -440,15 +443,18 @@ type fpWorker struct {
 	pipes      map[int]redis.Pipeliner // per database
 	perDB      map[int]int64
 
-	gets   []*redis.StringCmd
-	ttls   []*redis.DurationCmd
-	slow   []int
-	recs   []pendingRec
-	sums   [NumShards]uint64
-	counts [NumShards]int64
-	types  map[KeyType]int64
-	buf    []byte
-	seen   map[uint64]struct{}
+	gets    []*redis.StringCmd
+	ttlCmds []*redis.DurationCmd
+	ttls    []int64 // raw PEXPIRETIME / PTTL replies of the batch (-1 none, -2 gone)
+	resps   map[int]*respConn
+	digest  xxhash.Digest
+	slow    []int
+	recs    []pendingRec
+	sums    [NumShards]uint64
+	counts  [NumShards]int64
+	types   map[KeyType]int64
+	buf     []byte
+	seen    map[uint64]struct{}
 }
 
 func isRedisError(err error) bool {
@@ -481,14 +487,13 @@ func (w *fpWorker) expireOf(i int) int64 {
 	if w.mode == TTLNone {
 		return -1
 	}
-	d, err := w.ttls[i].Result()
-	if err != nil || d < 0 {
-		if d == -2 {
+	ms := w.ttls[i]
+	if ms < 0 {
+		if ms == -2 {
 			return -2 // key gone
 		}
 		return -1
 	}
-	ms := int64(d / time.Millisecond)
 	if w.mode == TTLPTTL {
 		return w.nowMs + time.Since(w.localStart).Milliseconds() + ms
 	}
@@ -499,67 +504,173 @@ func (w *fpWorker) batch(ctx context.Context, keys []string) error {
 	ctx = context.WithoutCancel(ctx) // finish a pipeline once sent; cancellation is checked between batches
 	w.recs = w.recs[:0]
 	w.gets = w.gets[:0]
+	w.ttlCmds = w.ttlCmds[:0]
 	w.ttls = w.ttls[:0]
 	w.slow = w.slow[:0]
-	var mget *redis.SliceCmd
+	var err error
 	if w.perKeyGet {
-		for _, k := range keys {
-			w.gets = append(w.gets, w.pipe.Get(ctx, k))
-		}
+		err = w.batchGet(ctx, keys)
 	} else {
-		mget = w.pipe.MGet(ctx, keys...)
+		err = w.batchMGet(ctx, keys)
+	}
+	if err != nil {
+		return err
+	}
+	if len(w.slow) > 0 {
+		return w.slowPath(ctx, keys)
+	}
+	return nil
+}
+
+// ttlCommand is the command that reads a key's expire time in this TTL mode ("" = none).
+func (w *fpWorker) ttlCommand() string {
+	switch w.mode {
+	case TTLPExpireTime:
+		return "PEXPIRETIME"
+	case TTLPTTL:
+		return "PTTL"
+	}
+	return ""
+}
+
+// batchMGet reads a batch with one MGET (+ one TTL command per key) on the worker's own
+// RESP connection, hashing each value as it arrives: memory stays flat whatever the value
+// sizes. MGET answers nil for both a missing key and a non-string: nils take the per-type
+// path, where TYPE tells them apart.
+func (w *fpWorker) batchMGet(ctx context.Context, keys []string) error {
+	rc, err := w.resp(ctx)
+	if err != nil {
+		return fmt.Errorf("reading keys: %w", err)
+	}
+	fail := func(err error) error {
+		rc.close() // the connection's replies are out of step: dial again next time
+		delete(w.resps, w.db)
+		return fmt.Errorf("MGET: %w", w.c.describe(err))
+	}
+	rc.writeMGET(keys)
+	tc := w.ttlCommand()
+	if tc != "" {
+		for _, k := range keys {
+			rc.write(tc, k)
+		}
+	}
+	if err := rc.flush(); err != nil {
+		return fail(err)
+	}
+	n, err := rc.readArrayLen()
+	if err != nil {
+		return fail(err)
+	}
+	if n != len(keys) {
+		return fail(fmt.Errorf("MGET of %d keys answered %d values", len(keys), n))
+	}
+	hashes := make([]uint64, len(keys))
+	for i := range keys {
+		h, null, err := rc.readBulkHash(&w.digest)
+		if err != nil {
+			return fail(err)
+		}
+		if null {
+			w.slow = append(w.slow, i)
+		}
+		hashes[i] = h
+	}
+	for range keys {
+		v := int64(-1)
+		if tc != "" {
+			if v, err = rc.readInt(); err != nil {
+				if !isRedisError(err) {
+					return fail(err)
+				}
+				v = -1
+			}
+		}
+		w.ttls = append(w.ttls, v)
+	}
+	slow := 0
+	for i, k := range keys {
+		if slow < len(w.slow) && w.slow[slow] == i {
+			slow++
+			continue
+		}
+		exp := w.expireOf(i)
+		if exp == -2 {
+			continue
+		}
+		w.add(k, TypeString, hashes[i], exp)
+	}
+	return nil
+}
+
+// resp returns the worker's RESP connection to its current database.
+func (w *fpWorker) resp(ctx context.Context) (*respConn, error) {
+	if rc, ok := w.resps[w.db]; ok {
+		return rc, nil
+	}
+	rc, err := w.c.dialRESP(ctx, w.db)
+	if err != nil {
+		return nil, err
+	}
+	if w.resps == nil {
+		w.resps = map[int]*respConn{}
+	}
+	w.resps[w.db] = rc
+	return rc, nil
+}
+
+func (w *fpWorker) closeResp() {
+	for db, rc := range w.resps {
+		rc.close()
+		delete(w.resps, db)
+	}
+}
+
+// batchGet pipelines one GET per key through go-redis (FingerprintOptions.PerKeyGet, for
+// the benchmark's comparison; it holds the batch's values).
+func (w *fpWorker) batchGet(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		w.gets = append(w.gets, w.pipe.Get(ctx, k))
 	}
 	for _, k := range keys {
 		switch w.mode {
 		case TTLPExpireTime:
-			w.ttls = append(w.ttls, w.pipe.PExpireTime(ctx, k))
+			w.ttlCmds = append(w.ttlCmds, w.pipe.PExpireTime(ctx, k))
 		case TTLPTTL:
-			w.ttls = append(w.ttls, w.pipe.PTTL(ctx, k))
+			w.ttlCmds = append(w.ttlCmds, w.pipe.PTTL(ctx, k))
 		}
 	}
 	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
 		return fmt.Errorf("reading keys: %w", w.c.describe(err))
 	}
-	if mget != nil {
-		// MGET answers nil for both a missing key and a non-string: nils take the
-		// per-type path, where TYPE tells them apart.
-		vals, err := mget.Result()
-		if err != nil {
-			return fmt.Errorf("MGET: %w", w.c.describe(err))
-		}
-		for i, k := range keys {
-			v, ok := vals[i].(string)
-			if !ok {
-				w.slow = append(w.slow, i)
-				continue
+	for i := range keys {
+		v := int64(-1)
+		if i < len(w.ttlCmds) {
+			if d, err := w.ttlCmds[i].Result(); err == nil {
+				if d < 0 {
+					v = int64(d) // -1 / -2 come back unscaled
+				} else {
+					v = int64(d / time.Millisecond)
+				}
 			}
+		}
+		w.ttls = append(w.ttls, v)
+	}
+	for i, k := range keys {
+		v, err := w.gets[i].Result()
+		switch {
+		case err == nil:
 			exp := w.expireOf(i)
 			if exp == -2 {
 				continue
 			}
 			w.add(k, TypeString, xxhash.Sum64String(v), exp)
+		case err == redis.Nil:
+			// key deleted or expired since SCAN
+		case strings.HasPrefix(err.Error(), "WRONGTYPE"):
+			w.slow = append(w.slow, i)
+		default:
+			return fmt.Errorf("GET %q: %w", k, err)
 		}
-	} else {
-		for i, k := range keys {
-			v, err := w.gets[i].Result()
-			switch {
-			case err == nil:
-				exp := w.expireOf(i)
-				if exp == -2 {
-					continue
-				}
-				w.add(k, TypeString, xxhash.Sum64String(v), exp)
-			case err == redis.Nil:
-				// key deleted or expired since SCAN
-			case strings.HasPrefix(err.Error(), "WRONGTYPE"):
-				w.slow = append(w.slow, i)
-			default:
-				return fmt.Errorf("GET %q: %w", k, err)
-			}
-		}
-	}
-	if len(w.slow) > 0 {
-		return w.slowPath(ctx, keys)
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -401,5 +402,45 @@ func TestStreamGroupsFingerprinted(t *testing.T) {
 		r.start()
 		rdb = r.raw(t)
 		c = r.client(t)
+	}
+}
+
+// Big values are hashed as they arrive: reading 160 MB of values allocates a few MB, not
+// the values (MGET through go-redis held every value of a batch: 1000 × 50 MB = 50 GB).
+// The same digest as the GET path proves the streamed hash is the value's hash.
+func TestBigValuesStreamed(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	val := strings.Repeat("0123456789abcdef", 4<<20/16) // 4 MiB
+	for i := 0; i < 40; i++ {
+		if err := rdb.Set(ctx, fmt.Sprintf("big:%02d", i), val[i:]+strconv.Itoa(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2000; i++ {
+		rdb.Set(ctx, fmt.Sprintf("small:%d", i), i, 0)
+	}
+	rdb.Expire(ctx, "big:07", time.Hour)
+	c := r.client(t)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	sum, err := Fingerprint(ctx, c, t.TempDir(), FingerprintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&m1)
+	alloc := m1.TotalAlloc - m0.TotalAlloc
+	t.Logf("fingerprint of 40 × 4 MiB + 2000 small values allocated %.1f MiB", float64(alloc)/(1<<20))
+	if alloc > 32<<20 {
+		t.Errorf("fingerprint allocated %.1f MiB for 160 MiB of values: values are held, not streamed", float64(alloc)/(1<<20))
+	}
+	ref, err := Fingerprint(ctx, c, t.TempDir(), FingerprintOptions{PerKeyGet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Digest != ref.Digest || sum.Keys != 2040 || ref.Keys != 2040 {
+		t.Errorf("streamed digest %s (%d keys), GET digest %s (%d keys)", sum.Digest, sum.Keys, ref.Digest, ref.Keys)
 	}
 }

@@ -1,0 +1,191 @@
+package redisstate
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/cespare/xxhash/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// respConn is a plain RESP2 connection for the fingerprint's MGET: go-redis reads a reply
+// whole, so a batch of 1000 keys held every value (1000 × 50 MB values: 50 GB). Here each
+// bulk string is hashed as it arrives through a fixed buffer, so client memory does not
+// depend on value sizes. It dials like the Client (go-redis' dialer: TCP or TLS), then
+// AUTH and SELECT.
+type respConn struct {
+	nc      net.Conn
+	r       *bufio.Reader
+	w       *bufio.Writer
+	timeout time.Duration
+	hdr     []byte
+}
+
+const respBufSize = 64 << 10
+
+func (c *Client) dialRESP(ctx context.Context, db int) (*respConn, error) {
+	o := c.rdb.Options()
+	dial := o.Dialer
+	if dial == nil {
+		dial = redis.NewDialer(o)
+	}
+	nc, err := dial(ctx, "tcp", o.Addr)
+	if err != nil {
+		return nil, c.describe(err)
+	}
+	rc := &respConn{nc: nc, r: bufio.NewReaderSize(nc, respBufSize), w: bufio.NewWriterSize(nc, respBufSize), timeout: o.ReadTimeout}
+	if o.Password != "" {
+		if o.Username != "" {
+			rc.write("AUTH", o.Username, o.Password)
+		} else {
+			rc.write("AUTH", o.Password)
+		}
+	}
+	if db != 0 {
+		rc.write("SELECT", strconv.Itoa(db))
+	}
+	if err := rc.flush(); err != nil {
+		rc.close()
+		return nil, c.describe(err)
+	}
+	for n := 0; n < 2; n++ {
+		if (n == 0 && o.Password == "") || (n == 1 && db == 0) {
+			continue
+		}
+		if err := rc.readOK(); err != nil {
+			rc.close()
+			return nil, c.describe(err)
+		}
+	}
+	return rc, nil
+}
+
+func (rc *respConn) close() { rc.nc.Close() }
+
+// write buffers one command.
+func (rc *respConn) write(args ...string) {
+	rc.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+	for _, a := range args {
+		rc.w.WriteString("$" + strconv.Itoa(len(a)) + "\r\n")
+		rc.w.WriteString(a)
+		rc.w.WriteString("\r\n")
+	}
+}
+
+// writeMGET buffers MGET keys... without building an argument slice.
+func (rc *respConn) writeMGET(keys []string) {
+	rc.w.WriteString("*" + strconv.Itoa(len(keys)+1) + "\r\n$4\r\nMGET\r\n")
+	for _, k := range keys {
+		rc.w.WriteString("$" + strconv.Itoa(len(k)) + "\r\n")
+		rc.w.WriteString(k)
+		rc.w.WriteString("\r\n")
+	}
+}
+
+func (rc *respConn) flush() error {
+	rc.nc.SetDeadline(time.Now().Add(rc.timeout))
+	return rc.w.Flush()
+}
+
+// line reads one reply header line (without \r\n); an error reply is returned as an error
+// with Redis' text (a redis.Error, like go-redis').
+func (rc *respConn) line() (byte, []byte, error) {
+	rc.nc.SetReadDeadline(time.Now().Add(rc.timeout))
+	b, err := rc.r.ReadSlice('\n')
+	if err != nil {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return 0, nil, errors.New("RESP: reply line too long")
+		}
+		return 0, nil, err
+	}
+	if len(b) < 3 || b[len(b)-2] != '\r' {
+		return 0, nil, fmt.Errorf("RESP: malformed reply %q", b)
+	}
+	rc.hdr = append(rc.hdr[:0], b[1:len(b)-2]...)
+	if b[0] == '-' {
+		return 0, nil, redisError(string(rc.hdr))
+	}
+	return b[0], rc.hdr, nil
+}
+
+type redisError string
+
+func (e redisError) Error() string { return string(e) }
+func (redisError) RedisError()     {}
+
+func (rc *respConn) readOK() error {
+	t, b, err := rc.line()
+	if err != nil {
+		return err
+	}
+	if t != '+' {
+		return fmt.Errorf("RESP: unexpected reply %c%s", t, b)
+	}
+	return nil
+}
+
+func (rc *respConn) readInt() (int64, error) {
+	t, b, err := rc.line()
+	if err != nil {
+		return 0, err
+	}
+	if t != ':' {
+		return 0, fmt.Errorf("RESP: expected an integer, got %c%s", t, b)
+	}
+	return strconv.ParseInt(string(b), 10, 64)
+}
+
+func (rc *respConn) readArrayLen() (int, error) {
+	t, b, err := rc.line()
+	if err != nil {
+		return 0, err
+	}
+	if t != '*' {
+		return 0, fmt.Errorf("RESP: expected an array, got %c%s", t, b)
+	}
+	return strconv.Atoi(string(b))
+}
+
+// readBulkHash reads one bulk string and returns xxhash64 of its bytes, streaming them
+// through the read buffer; null is reported as nil.
+func (rc *respConn) readBulkHash(d *xxhash.Digest) (h uint64, null bool, err error) {
+	t, b, err := rc.line()
+	if err != nil {
+		return 0, false, err
+	}
+	if t != '$' {
+		return 0, false, fmt.Errorf("RESP: expected a bulk string, got %c%s", t, b)
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("RESP: bad bulk length %q", b)
+	}
+	if n < 0 {
+		return 0, true, nil
+	}
+	d.Reset()
+	for n > 0 {
+		// a big value takes long to arrive: the deadline applies to each buffer, not to it all
+		rc.nc.SetReadDeadline(time.Now().Add(rc.timeout))
+		if rc.r.Buffered() == 0 {
+			if _, err := rc.r.Peek(1); err != nil { // fills the buffer
+				return 0, false, truncated(err)
+			}
+		}
+		chunk, _ := rc.r.Peek(int(min(n, int64(rc.r.Buffered()))))
+		d.Write(chunk)
+		rc.r.Discard(len(chunk))
+		n -= int64(len(chunk))
+	}
+	var crlf [2]byte
+	if _, err := io.ReadFull(rc.r, crlf[:]); err != nil {
+		return 0, false, truncated(err)
+	}
+	return d.Sum64(), false, nil
+}
