@@ -140,6 +140,9 @@ func ParseURL(raw string) (Options, error) {
 	if port == "" {
 		port = "6379"
 	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Options{}, fmt.Errorf("invalid Redis URL: port must be 1-65535, got %q", port)
+	}
 	o.Addr = net.JoinHostPort(host, port)
 	dbs := []string{}
 	if p := strings.Trim(u.Path, "/"); p != "" {

@@ -60,6 +60,10 @@ func TestParseURL(t *testing.T) {
 		"redis://h:1/?protocol=3":    `unknown parameter "protocol"`,
 		"redis://h:1/?password=pw":   `unknown parameter "password"`,
 		"redis://h:1/0?db=0&dial=1s": `unknown parameter "dial"`,
+		"redis://h:0/0":              `port must be 1-65535, got "0"`,
+		"redis://h:99999":            `port must be 1-65535, got "99999"`,
+		"redis://h:65536":            `port must be 1-65535, got "65536"`,
+		"redis://h:00000":            `port must be 1-65535, got "00000"`,
 	} {
 		if _, err := ParseURL(u); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", u, err, want)

@@ -45,8 +45,9 @@ var ErrCluster = errors.New("Redis runs in cluster mode (cluster_enabled:1): doc
 
 // PreflightInput is what the caller knows about the service.
 type PreflightInput struct {
-	// MountTargets are the container paths of the service's volume and bind mounts
-	// (TaskTemplate.ContainerSpec.Mounts[].Target).
+	// MountTargets are the container paths of the service's mounts whose data outlives
+	// the task: named volumes, binds, cluster volumes (TaskTemplate.ContainerSpec.Mounts[]
+	// .Target). Not anonymous volumes (no Source) nor tmpfs: verifyflow.MountTargets.
 	MountTargets []string
 	// StopGrace is the service's stop grace period (nil in the spec = 10 s; pass 10 s).
 	StopGrace time.Duration
@@ -123,7 +124,7 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 	// 1. data directory on a mounted volume
 	if !cfg.Assumed {
 		if tgt := coveringMount(cfg.Dir, in.MountTargets); tgt == "" {
-			msg := fmt.Sprintf("Redis writes its data to %s, which is not on a volume or bind mount of the service", cfg.Dir)
+			msg := fmt.Sprintf("Redis writes its data to %s, which is not on a volume or bind mount of the service that outlives the task (an anonymous volume does not)", cfg.Dir)
 			hint := "mount a named volume there (e.g. --mount-add type=volume,source=NAME,target=" + cfg.Dir + ")"
 			if len(in.MountTargets) > 0 {
 				hint = "mounts: " + strings.Join(in.MountTargets, ", ") + "; " + hint

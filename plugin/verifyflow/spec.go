@@ -13,8 +13,9 @@ import (
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
-// MountTargets returns the container paths of a spec's volume and bind mounts:
-// where data survives the container (tmpfs and npipe mounts do not count).
+// MountTargets returns the container paths of a spec's named volume, bind and
+// cluster mounts: where data survives the container. tmpfs and npipe mounts do
+// not count, nor anonymous volumes (no Source): each new task gets a new one.
 func MountTargets(spec swarm.ServiceSpec) []string {
 	cs := spec.TaskTemplate.ContainerSpec
 	if cs == nil {
@@ -22,7 +23,7 @@ func MountTargets(spec swarm.ServiceSpec) []string {
 	}
 	var out []string
 	for _, m := range cs.Mounts {
-		if m.Type == mount.TypeVolume || m.Type == mount.TypeBind || m.Type == mount.TypeCluster {
+		if (m.Type == mount.TypeVolume && m.Source != "") || m.Type == mount.TypeBind || m.Type == mount.TypeCluster {
 			out = append(out, m.Target)
 		}
 	}
