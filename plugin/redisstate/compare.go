@@ -137,11 +137,11 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 		loaded[sh] = true
 		bm, err := before.loadShard(sh)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", b.ID, err)
+			return nil, err
 		}
 		am, err := after.loadShard(sh)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", a.ID, err)
+			return nil, err
 		}
 		keys := make([]dbKey, 0, len(bm))
 		for k := range bm {
@@ -210,7 +210,7 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", a.ID, err)
+			return nil, err
 		}
 	}
 	for _, k := range opt.MustExist {

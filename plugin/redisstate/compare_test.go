@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -274,4 +276,105 @@ func TestBinaryKeysInJSON(t *testing.T) {
 			t.Errorf("round trip %d: %+v != %+v", i, d, rep.Classes[ClassMissing].Keys[i])
 		}
 	}
+}
+
+// A truncated or altered snapshot is an error, never a verdict.
+func TestDamagedSnapshotIsAnError(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	loadMixed(t, rdb, 100)
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	good := fingerprintTo(t, st, c)
+	rdb.Set(ctx, "str:1", "changed", 0) // the after scan differs in str:1's shard
+	after := fingerprintTo(t, st, c)
+	shard := ShardOf(0, "str:1")
+
+	damage := map[string]func(dir string){
+		"summary digest edited": func(dir string) {
+			editSummary(t, dir, func(m map[string]any) { m["digest"] = "0000000000000001" })
+		},
+		"summary key count edited": func(dir string) {
+			editSummary(t, dir, func(m map[string]any) {
+				m["keys"] = m["keys"].(float64) + 1
+				m["shards"].([]any)[0].(map[string]any)["keys"] = m["shards"].([]any)[0].(map[string]any)["keys"].(float64) + 1
+			})
+		},
+		"summary cut short": func(dir string) {
+			p := filepath.Join(dir, "summary.json")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o600)
+		},
+		"shard truncated": func(dir string) {
+			p := shardPath(dir, shard)
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)-3], 0o600)
+		},
+		"shard missing": func(dir string) { os.Remove(shardPath(dir, 7)) },
+	}
+	for name, fn := range damage {
+		dir := copySnapshot(t, good.Dir)
+		fn(dir)
+		if s, err := LoadSnapshotDir(dir); err == nil {
+			rep, err := Compare(s, good, CompareOptions{})
+			t.Errorf("%s: loaded (compare: %v, %v)", name, err, rep != nil && rep.OK())
+		} else if !strings.Contains(err.Error(), "is damaged") && !os.IsNotExist(err) {
+			t.Logf("%s: %v", name, err)
+		}
+	}
+	// same size, one byte altered: loads, but reading that shard fails: no verdict
+	dir := copySnapshot(t, good.Dir)
+	p := shardPath(dir, shard)
+	b, _ := os.ReadFile(p)
+	b[len(b)/2] ^= 0x40
+	os.WriteFile(p, b, 0o600)
+	s, err := LoadSnapshotDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Compare(s, after, CompareOptions{}); err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("altered shard: compare %v, report %+v", err, rep)
+	}
+	// a damaged snapshot in the store: Load names it, Latest does not pass over it
+	os.Rename(dir, filepath.Join(st.root(), "29991231T000000-abcdef"))
+	editSummary(t, filepath.Join(st.root(), "29991231T000000-abcdef"), func(m map[string]any) { m["digest"] = "0000000000000001" })
+	if _, err := st.Load("29991231T000000-abcdef"); err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("Load of a damaged snapshot: %v", err)
+	}
+	if _, err := st.Latest("svc"); err == nil || !strings.Contains(err.Error(), "may be damaged") {
+		t.Errorf("Latest passed over a newer damaged snapshot: %v", err)
+	}
+	// the intact snapshot still loads and compares
+	s, err = LoadSnapshotDir(copySnapshot(t, good.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Compare(s, after, CompareOptions{}); err != nil || rep.Count(ClassChanged) != 1 {
+		t.Fatalf("intact copy: %v %+v", err, rep)
+	}
+}
+
+func copySnapshot(t *testing.T, src string) string {
+	dst := t.TempDir()
+	os.MkdirAll(filepath.Join(dst, shardDirName), 0o700)
+	b, _ := os.ReadFile(filepath.Join(src, "summary.json"))
+	os.WriteFile(filepath.Join(dst, "summary.json"), b, 0o600)
+	for i := 0; i < NumShards; i++ {
+		b, _ := os.ReadFile(shardPath(src, i))
+		os.WriteFile(shardPath(dst, i), b, 0o600)
+	}
+	return dst
+}
+
+func editSummary(t *testing.T, dir string, fn func(map[string]any)) {
+	p := filepath.Join(dir, "summary.json")
+	b, _ := os.ReadFile(p)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	fn(m)
+	b, _ = json.MarshalIndent(m, "", "  ")
+	os.WriteFile(p, b, 0o600)
 }

@@ -142,6 +142,8 @@ type Summary struct {
 	Digest       Hex64             `json:"digest"` // sum mod 2^64 of per-key hashes
 	Shards       []ShardSum        `json:"shards"` // NumShards entries
 	Cut          *CutInfo          `json:"cut,omitempty"`
+	Files        []FileSum         `json:"files,omitempty"`    // per shard file, set by Store.Commit
+	Checksum     Hex64             `json:"checksum,omitempty"` // of this summary, set by Store.Commit
 	Labels       map[string]string `json:"labels,omitempty"`
 }
 

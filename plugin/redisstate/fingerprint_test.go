@@ -319,7 +319,7 @@ func TestFormat0SnapshotStillVerifies(t *testing.T) {
 	var m map[string]any
 	b, _ := os.ReadFile(filepath.Join(cur.Dir, "summary.json"))
 	json.Unmarshal(b, &m)
-	for _, k := range []string{"format", "only_db", "databases", "integrity"} {
+	for _, k := range []string{"format", "only_db", "databases", "files", "checksum"} {
 		delete(m, k)
 	}
 	b, _ = json.Marshal(m)

@@ -159,44 +159,85 @@ func syncDir(dir string) error {
 // ReadShard calls fn for every record of one shard of the snapshot's manifest.
 func (s *Snapshot) ReadShard(shard int, fn func(Record) error) error {
 	format, db := 0, 0
+	var want *FileSum
 	if s.Summary != nil {
 		format, db = s.Summary.Format, s.Summary.DB
+		if len(s.Summary.Files) == NumShards {
+			want = &s.Summary.Files[shard]
+		}
 	}
-	return readShard(s.Dir, format, db, shard, fn)
+	if err := readShard(s.Dir, format, db, shard, want, fn); err != nil {
+		return fmt.Errorf("snapshot %s: %w", s.ID, err)
+	}
+	return nil
 }
 
-func readShard(dir string, format, legacyDB, shard int, fn func(Record) error) error {
+// FileSum is the size and xxhash64 of one shard file, recorded at commit: a truncated or
+// altered manifest is an error, never a verdict.
+type FileSum struct {
+	Bytes int64 `json:"bytes"`
+	XXH   Hex64 `json:"xxh"`
+}
+
+// fileSum reads a file whole and returns its FileSum.
+func fileSum(path string) (FileSum, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return FileSum{}, err
+	}
+	defer f.Close()
+	d := xxhash.New()
+	n, err := io.Copy(d, f)
+	return FileSum{Bytes: n, XXH: Hex64(d.Sum64())}, err
+}
+
+func readShard(dir string, format, legacyDB, shard int, want *FileSum, fn func(Record) error) error {
 	f, err := os.Open(shardPath(dir, shard))
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	r := bufio.NewReaderSize(f, 64<<10)
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	size := fi.Size()
+	if want != nil && size != want.Bytes {
+		return fmt.Errorf("shard %02x is damaged: %d bytes, %d when it was written", shard, size, want.Bytes)
+	}
+	d := xxhash.New()
+	r := bufio.NewReaderSize(io.TeeReader(f, d), 64<<10)
+	atEOF := func() error {
+		if want != nil && Hex64(d.Sum64()) != want.XXH {
+			return fmt.Errorf("shard %02x is damaged: its checksum differs from when it was written", shard)
+		}
+		return nil
+	}
 	var keyBuf []byte
 	var fixed [9]byte
 	for {
 		db := legacyDB
 		if format >= 2 {
-			d, err := binary.ReadUvarint(r)
+			n, err := binary.ReadUvarint(r)
 			if err == io.EOF {
-				return nil
+				return atEOF()
 			}
 			if err != nil {
 				return fmt.Errorf("shard %02x: %w", shard, err)
 			}
-			if d > math.MaxInt32 {
-				return fmt.Errorf("shard %02x: corrupt record (database %d)", shard, d)
+			if n > math.MaxInt32 {
+				return fmt.Errorf("shard %02x: corrupt record (database %d)", shard, n)
 			}
-			db = int(d)
+			db = int(n)
 		}
 		kl, err := binary.ReadUvarint(r)
 		if err == io.EOF && format < 2 {
-			return nil
+			return atEOF()
 		}
 		if err != nil {
 			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
 		}
-		if kl > 512<<20 {
+		if kl > uint64(size) {
 			return fmt.Errorf("shard %02x: corrupt record (key length %d)", shard, kl)
 		}
 		if uint64(cap(keyBuf)) < kl {
