@@ -113,10 +113,10 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	for _, c := range Classes {
 		r.Classes[c] = &ClassReport{Keys: []KeyDiff{}}
 	}
-	if !b.OnlyDB && b.Format >= 2 && a.OnlyDB {
+	if !b.OnlyDB && a.OnlyDB {
 		return nil, fmt.Errorf("snapshot %s covers every database but %s only database %d: check every database (no /N in --redis-url)", b.ID, a.ID, a.DB)
 	}
-	r.OnlyDB = b.OnlyDB || b.Format < 2
+	r.OnlyDB = b.OnlyDB
 	r.Databases = compareDBs(b, a)
 	exact := b.TTLExact() && a.TTLExact()
 	comparable := b.TTLExact() == a.TTLExact()
@@ -291,10 +291,10 @@ func compareDBs(b, a *Summary) []DBCompare {
 		out = append(out, d)
 		return d
 	}
-	for _, d := range summaryDBs(b) {
+	for _, d := range b.Databases {
 		get(d.DB).Before = d.Keys
 	}
-	for _, d := range summaryDBs(a) {
+	for _, d := range a.Databases {
 		get(d.DB).After = d.Keys
 	}
 	res := make([]DBCompare, 0, len(out))
@@ -303,14 +303,6 @@ func compareDBs(b, a *Summary) []DBCompare {
 	}
 	sort.Slice(res, func(i, j int) bool { return res[i].DB < res[j].DB })
 	return res
-}
-
-// summaryDBs is Databases, or for a format 0 snapshot its one database.
-func summaryDBs(s *Summary) []DBSummary {
-	if s.Format < 2 {
-		return []DBSummary{{DB: s.DB, Keys: s.Keys}}
-	}
-	return s.Databases
 }
 
 func sortKeys(keys []dbKey) {

@@ -38,8 +38,14 @@
 // by (database, key); summaries count keys per database and reports name a key's database
 // when it is not 0. --redis-url .../N or ?db=N (Options.OnlyDB) checks database N only and
 // reports say so; a snapshot of every database is never compared with one of a single
-// database. Format 0 snapshots (database Summary.DB only, no db in the records) still load
-// and verify.
+// database. Snapshots written before (format 0: database 0 only, no checksum) are refused
+// with a line that says to take a new one.
+//
+// # Integrity
+//
+// summary.json carries a checksum of itself and the size and xxhash64 of every shard file:
+// a summary that does not match, a shard of another size (checked at load) or content
+// (checked when read) is an error ("snapshot ... is damaged"), never a verdict.
 //
 // Not DUMP bytes: hashtable-encoded hashes and sets DUMP in dict order, which depends on
 // the per-process hash seed, and DUMP changes across Redis versions. One goroutine runs

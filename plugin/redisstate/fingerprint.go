@@ -127,8 +127,8 @@ type Summary struct {
 	Service      string            `json:"service,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`
 	Addr         string            `json:"addr,omitempty"`
-	Format       int               `json:"format"`  // ManifestFormat; 0 = before every database was scanned
-	DB           int               `json:"db"`      // database of --verify-key lookups (format 0: the only one)
+	Format       int               `json:"format"`  // ManifestFormat
+	DB           int               `json:"db"`      // database of --verify-key lookups
 	OnlyDB       bool              `json:"only_db"` // only DB was scanned (--redis-url .../N)
 	Databases    []DBSummary       `json:"databases"`
 	RunID        string            `json:"run_id"`
@@ -153,10 +153,10 @@ type DBSummary struct {
 	Keys int64 `json:"keys"`
 }
 
-// ScannedDBs lists the databases the snapshot covers: with OnlyDB (or format 0) its DB,
+// ScannedDBs lists the databases the snapshot covers: with OnlyDB its DB,
 // else every database that held keys (an empty database holds nothing to compare).
 func (s *Summary) ScannedDBs() []int {
-	if s.OnlyDB || s.Format < 2 {
+	if s.OnlyDB {
 		return []int{s.DB}
 	}
 	out := make([]int, 0, len(s.Databases))

@@ -28,7 +28,7 @@ type Record struct {
 // manifest shard file format (shards/XX.bin): a sequence of records
 //   uvarint(db)  uvarint(len(key)) key  type(1 byte)  valueHash(8 bytes LE)  varint(expireAt)
 // (format 2, Summary.Format; format 0 snapshots, written before every database was
-// fingerprinted, have no db field: their records are all of Summary.DB).
+// fingerprinted and before checksums, are refused).
 // Files are written by one scan and never modified.
 
 // ManifestFormat is the format written by this version.
@@ -40,9 +40,9 @@ type dbKey struct {
 	key string
 }
 
-// keyID is xxhash(key) for database 0 (as in format 0, so old snapshots of database 0
-// compare equal) and xxhash(uvarint(db) ‖ key) for the others: the same key in two
-// databases is two different keys.
+// keyID is xxhash(key) for database 0 (as before databases were told apart) and
+// xxhash(uvarint(db) ‖ key) for the others: the same key in two databases is two
+// different keys.
 func keyID(db int, key string) uint64 {
 	if db == 0 {
 		return xxhash.Sum64String(key)
@@ -158,15 +158,13 @@ func syncDir(dir string) error {
 
 // ReadShard calls fn for every record of one shard of the snapshot's manifest.
 func (s *Snapshot) ReadShard(shard int, fn func(Record) error) error {
-	format, db := 0, 0
 	var want *FileSum
 	if s.Summary != nil {
-		format, db = s.Summary.Format, s.Summary.DB
 		if len(s.Summary.Files) == NumShards {
 			want = &s.Summary.Files[shard]
 		}
 	}
-	if err := readShard(s.Dir, format, db, shard, want, fn); err != nil {
+	if err := readShard(s.Dir, shard, want, fn); err != nil {
 		return fmt.Errorf("snapshot %s: %w", s.ID, err)
 	}
 	return nil
@@ -191,7 +189,7 @@ func fileSum(path string) (FileSum, error) {
 	return FileSum{Bytes: n, XXH: Hex64(d.Sum64())}, err
 }
 
-func readShard(dir string, format, legacyDB, shard int, want *FileSum, fn func(Record) error) error {
+func readShard(dir string, shard int, want *FileSum, fn func(Record) error) error {
 	f, err := os.Open(shardPath(dir, shard))
 	if err != nil {
 		return err
@@ -216,24 +214,18 @@ func readShard(dir string, format, legacyDB, shard int, want *FileSum, fn func(R
 	var keyBuf []byte
 	var fixed [9]byte
 	for {
-		db := legacyDB
-		if format >= 2 {
-			n, err := binary.ReadUvarint(r)
-			if err == io.EOF {
-				return atEOF()
-			}
-			if err != nil {
-				return fmt.Errorf("shard %02x: %w", shard, err)
-			}
-			if n > math.MaxInt32 {
-				return fmt.Errorf("shard %02x: corrupt record (database %d)", shard, n)
-			}
-			db = int(n)
-		}
-		kl, err := binary.ReadUvarint(r)
-		if err == io.EOF && format < 2 {
+		n, err := binary.ReadUvarint(r)
+		if err == io.EOF {
 			return atEOF()
 		}
+		if err != nil {
+			return fmt.Errorf("shard %02x: %w", shard, err)
+		}
+		if n > math.MaxInt32 {
+			return fmt.Errorf("shard %02x: corrupt record (database %d)", shard, n)
+		}
+		db := int(n)
+		kl, err := binary.ReadUvarint(r)
 		if err != nil {
 			return fmt.Errorf("shard %02x: %w", shard, truncated(err))
 		}

@@ -195,9 +195,9 @@ func summaryChecksum(sum *Summary) (Hex64, error) {
 	return Hex64(xxhash.Sum64(b)), nil
 }
 
-// checkSummary checks a loaded summary: its checksum, its counts adding up and every shard
-// file's size. Shard contents are checked against Files when they are read. Format 0
-// snapshots (written before checksums) carry none; they load as they are.
+// checkSummary checks a loaded summary: its format, its checksum, its counts adding up
+// and every shard file's size. Shard contents are checked against Files when they are
+// read. Snapshots of before format 2 carry no checksum and are refused.
 func checkSummary(dir string, sum *Summary) error {
 	var keys int64
 	var digest Hex64
@@ -211,8 +211,8 @@ func checkSummary(dir string, sum *Summary) error {
 	if keys != sum.Keys || digest != sum.Digest {
 		return errors.New("the shard sums do not add up to the digest")
 	}
-	if sum.Format < 2 {
-		return nil
+	if sum.Format < ManifestFormat {
+		return errors.New("it was written by an older docker stateful, without a checksum, and covers database 0 only: take a new snapshot")
 	}
 	if sum.Format > ManifestFormat {
 		return fmt.Errorf("format %d is newer than this docker stateful (%d): upgrade it", sum.Format, ManifestFormat)
@@ -346,10 +346,10 @@ func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut
 
 // VerifyAgainst takes a new snapshot of the running dataset and compares it with before.
 // The new scan covers what before covers: every database that holds keys now, or
-// before's one database when it was taken with OnlyDB (or is a format 0 snapshot).
+// before's one database when it was taken with OnlyDB.
 func VerifyAgainst(ctx context.Context, c *Client, st *Store, before *Snapshot, fopt FingerprintOptions, copt CompareOptions) (*Report, *Snapshot, error) {
 	b := before.Summary
-	single := b.OnlyDB || b.Format < 2
+	single := b.OnlyDB
 	switch {
 	case single && c.opt.OnlyDB && c.opt.DB != b.DB:
 		return nil, nil, fmt.Errorf("snapshot %s is of database %d, not %d", b.ID, b.DB, c.opt.DB)
