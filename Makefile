@@ -32,6 +32,17 @@ test: deps lint unit e2e ## everything CI runs: deps, lint, unit and end-to-end 
 unit: ## unit tests (no Docker engine needed; Redis tests use a local redis-server)
 	@echo "==> unit tests"
 	$(GO) test -count=1 ./cmd/... ./plugin/...
+	$(MAKE) --no-print-directory fuzz
+
+FUZZTIME ?= 10s
+# A fresh fuzz cache each run: the baseline is the committed seeds (testdata/fuzz, also
+# run by the unit tests), so it cannot outgrow FUZZTIME ("context deadline exceeded").
+fuzz: ## run each fuzz target for FUZZTIME: --redis-url parser, snapshot loader, manifest records
+	@echo "==> fuzzing, $(FUZZTIME) per target"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	for f in FuzzParseURL FuzzSnapshotLoad FuzzReadShard; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) ./plugin/redisstate -args -test.fuzzcachedir="$$tmp" || exit 1; \
+	done
 
 e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (root)
 	@echo "==> end-to-end tests (starts its own swarm; needs root)"

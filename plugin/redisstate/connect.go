@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -137,6 +138,9 @@ func ParseURL(raw string) (Options, error) {
 	if host == "" {
 		return Options{}, errors.New("invalid Redis URL: no host")
 	}
+	if !validHost(host) {
+		return Options{}, fmt.Errorf("invalid Redis URL: %q is not a host name or IP address", host)
+	}
 	if port == "" {
 		port = "6379"
 	}
@@ -169,6 +173,23 @@ func ParseURL(raw string) (Options, error) {
 		o.DB, o.OnlyDB = db, true
 	}
 	return o, nil
+}
+
+// validHost accepts an IP address (IPv6 without a zone) or a DNS name.
+func validHost(h string) bool {
+	if strings.Contains(h, ":") {
+		a, err := netip.ParseAddr(h)
+		return err == nil && a.Zone() == ""
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func stripURLPassword(err error) error {

@@ -64,7 +64,7 @@ func shardPath(dir string, shard int) string {
 type manifestWriter struct {
 	files [NumShards]*os.File
 	bufs  [NumShards]*bufio.Writer
-	tmp   [binary.MaxVarintLen64*3 + 9]byte
+	rec   []byte // one encoded record
 }
 
 const shardBufSize = 16 << 10 // 256 × 16 KiB = 4 MiB of buffers
@@ -87,20 +87,19 @@ func newManifestWriter(dir string) (*manifestWriter, error) {
 }
 
 func (w *manifestWriter) write(shard, db int, key string, t KeyType, vh uint64, exp int64) error {
-	b := w.bufs[shard]
-	n := binary.PutUvarint(w.tmp[:], uint64(db))
-	n += binary.PutUvarint(w.tmp[n:], uint64(len(key)))
-	if _, err := b.Write(w.tmp[:n]); err != nil {
-		return err
-	}
-	if _, err := b.WriteString(key); err != nil {
-		return err
-	}
-	w.tmp[0] = byte(t)
-	binary.LittleEndian.PutUint64(w.tmp[1:9], vh)
-	n = binary.PutVarint(w.tmp[9:], exp)
-	_, err := b.Write(w.tmp[:9+n])
+	w.rec = appendRecord(w.rec[:0], Record{DB: db, Key: key, Type: t, ValueHash: vh, ExpireAt: exp})
+	_, err := w.bufs[shard].Write(w.rec)
 	return err
+}
+
+// appendRecord appends r in the shard file format.
+func appendRecord(b []byte, r Record) []byte {
+	b = binary.AppendUvarint(b, uint64(r.DB))
+	b = binary.AppendUvarint(b, uint64(len(r.Key)))
+	b = append(b, r.Key...)
+	b = append(b, byte(r.Type))
+	b = binary.LittleEndian.AppendUint64(b, r.ValueHash)
+	return binary.AppendVarint(b, r.ExpireAt)
 }
 
 func (w *manifestWriter) close() error {
