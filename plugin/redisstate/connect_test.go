@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -321,4 +322,73 @@ func TestMinimalACLUser(t *testing.T) {
 	if rep, err := Compare(before, after, CompareOptions{}); err != nil || !rep.OK() || !rep.DigestEqual {
 		t.Fatalf("compare %v %+v", err, rep)
 	}
+}
+
+// The password never reaches what this package writes or prints: snapshot files, reports
+// (text and JSON), preflight and cut results, options, errors — for the right password and
+// a wrong one.
+func TestPasswordNeverWritten(t *testing.T) {
+	const pw = "Pw-9f3a1c77e2-secret"
+	r := startRedis(t, "--requirepass", pw)
+	ctx := context.Background()
+	o, _ := ParseURL("redis://" + r.Addr())
+	if err := o.LoadPassword(func(string) string { return pw }, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitReady(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Redis().Set(ctx, "k", "v", 0)
+	var out strings.Builder
+	pre, err := Preflight(ctx, c, PreflightInput{MountTargets: []string{r.Dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := Cut(ctx, c, CutOptions{Pause: 10 * time.Second, Progress: func(s string) { out.WriteString(s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := OpenStore(t.TempDir())
+	before, err := TakeSnapshot(ctx, c, st, "svc", &cut.Info, FingerprintOptions{})
+	cut.Release(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Redis().Del(ctx, "k")
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{MustExist: []string{"k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	RenderText(&out, rep)
+	RenderJSON(&out, rep)
+	for _, v := range []any{pre, cut.Info, o, c.Options(), before.Summary} {
+		b, _ := json.Marshal(v)
+		out.Write(b)
+		fmt.Fprintf(&out, "%v %+v %#v %s", v, v, v, v)
+	}
+	bad := o
+	bad.Password = Secret(pw + "-wrong")
+	cb, _ := NewClient(bad)
+	defer cb.Close()
+	if _, err := cb.WaitReady(ctx, time.Second, nil); err != nil {
+		out.WriteString(err.Error())
+	} else {
+		t.Error("wrong password accepted")
+	}
+	if strings.Contains(out.String(), pw) {
+		t.Errorf("password in the output:\n%s", out.String())
+	}
+	filepath.WalkDir(st.StateDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(pw)) {
+				t.Errorf("password in %s", p)
+			}
+		}
+		return nil
+	})
 }
