@@ -677,85 +677,9 @@ func (w *fpWorker) batchGet(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// slowPath handles non-string keys of a batch: one pipeline of TYPE, one pipeline with the
-// first page of each key, then further pages key by key.
-func (w *fpWorker) slowPath(ctx context.Context, keys []string) error {
-	types := make([]*redis.StatusCmd, len(w.slow))
-	for j, i := range w.slow {
-		types[j] = w.pipe.Type(ctx, keys[i])
-	}
-	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
-		return fmt.Errorf("reading key types: %w", w.c.describe(err))
-	}
-	first := make([]redis.Cmder, len(w.slow))
-	groups := make([]*redis.Cmd, len(w.slow))
-	kt := make([]KeyType, len(w.slow))
-	for j, i := range w.slow {
-		k := keys[i]
-		ts, err := types[j].Result()
-		if err != nil {
-			return fmt.Errorf("TYPE %q: %w", k, err)
-		}
-		t, ok := typeFromRedis(ts)
-		if !ok {
-			continue // gone
-		}
-		kt[j] = t
-		switch t {
-		case TypeString:
-			first[j] = w.pipe.Get(ctx, k)
-		case TypeHash:
-			first[j] = w.pipe.HScan(ctx, k, 0, "", chunk)
-		case TypeSet:
-			first[j] = w.pipe.SScan(ctx, k, 0, "", chunk)
-		case TypeZSet:
-			first[j] = w.pipe.ZScan(ctx, k, 0, "", chunk)
-		case TypeList:
-			first[j] = w.pipe.LRange(ctx, k, 0, chunk-1)
-		case TypeStream:
-			first[j] = w.pipe.Do(ctx, "XRANGE", k, "-", "+", "COUNT", chunk)
-			groups[j] = w.pipe.Do(ctx, "XINFO", "GROUPS", k)
-		default:
-			first[j] = w.pipe.Dump(ctx, k)
-		}
-	}
-	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
-		return fmt.Errorf("reading keys: %w", w.c.describe(err))
-	}
-	for j, i := range w.slow {
-		if first[j] == nil {
-			continue
-		}
-		k := keys[i]
-		vh, gone, err := w.valueHash(ctx, k, kt[j], first[j], groups[j])
-		if err != nil {
-			return err
-		}
-		if gone {
-			continue
-		}
-		exp := w.expireOf(i)
-		if exp == -2 {
-			continue
-		}
-		w.add(k, kt[j], vh, exp)
-	}
-	return nil
-}
-
 const chunk = 1000
 
 func isGone(err error) bool { return err == redis.Nil }
-
-func (w *fpWorker) elem(parts ...string) uint64 {
-	b := w.buf[:0]
-	for _, p := range parts {
-		b = binary.AppendUvarint(b, uint64(len(p)))
-		b = append(b, p...)
-	}
-	w.buf = b
-	return xxhash.Sum64(b)
-}
 
 // setSum accumulates an order-independent sum of element hashes; when a collection needs
 // more than one SCAN page, element hashes are deduplicated (SCAN may repeat elements).
@@ -783,143 +707,6 @@ func (s *setSum) final() uint64 {
 	return xxhash.Sum64(b[:])
 }
 
-func (w *fpWorker) valueHash(ctx context.Context, k string, t KeyType, first redis.Cmder, groups *redis.Cmd) (uint64, bool, error) {
-	if err := first.Err(); err != nil {
-		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") {
-			return 0, true, nil // deleted or retyped between our reads; not part of this scan
-		}
-		return 0, false, fmt.Errorf("reading %s %q: %w", t, k, w.c.describe(err))
-	}
-	rdb := w.rdb
-	switch t {
-	case TypeString:
-		return xxhash.Sum64String(first.(*redis.StringCmd).Val()), false, nil
-	case TypeHash, TypeSet, TypeZSet:
-		elems, cursor := first.(*redis.ScanCmd).Val()
-		var s setSum
-		if cursor != 0 {
-			s.dedup = make(map[uint64]struct{}, 4*chunk)
-		}
-		for {
-			switch t {
-			case TypeSet:
-				for _, m := range elems {
-					s.add(w.elem(m))
-				}
-			case TypeHash:
-				for x := 0; x+1 < len(elems); x += 2 {
-					s.add(w.elem(elems[x], elems[x+1]))
-				}
-			case TypeZSet:
-				for x := 0; x+1 < len(elems); x += 2 {
-					f, err := strconv.ParseFloat(elems[x+1], 64)
-					if err != nil {
-						return 0, false, fmt.Errorf("zset %q: bad score %q", k, elems[x+1])
-					}
-					var sb [8]byte
-					binary.LittleEndian.PutUint64(sb[:], math.Float64bits(f))
-					s.add(w.elem(elems[x], string(sb[:])))
-				}
-			}
-			if cursor == 0 {
-				break
-			}
-			var err error
-			switch t {
-			case TypeSet:
-				elems, cursor, err = rdb.SScan(ctx, k, cursor, "", chunk).Result()
-			case TypeHash:
-				elems, cursor, err = rdb.HScan(ctx, k, cursor, "", chunk).Result()
-			case TypeZSet:
-				elems, cursor, err = rdb.ZScan(ctx, k, cursor, "", chunk).Result()
-			}
-			if err != nil {
-				if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-					return 0, true, nil
-				}
-				return 0, false, fmt.Errorf("scanning %s %q: %w", t, k, w.c.describe(err))
-			}
-		}
-		return s.final(), false, nil
-	case TypeList:
-		d := xxhash.New()
-		elems := first.(*redis.StringSliceCmd).Val()
-		var start int64
-		var lb [binary.MaxVarintLen64]byte
-		for {
-			for _, e := range elems {
-				n := binary.PutUvarint(lb[:], uint64(len(e)))
-				d.Write(lb[:n])
-				d.WriteString(e)
-			}
-			if len(elems) < chunk {
-				break
-			}
-			start += chunk
-			var err error
-			elems, err = rdb.LRange(ctx, k, start, start+chunk-1).Result()
-			if err != nil {
-				if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-					return 0, true, nil
-				}
-				return 0, false, fmt.Errorf("reading list %q: %w", k, w.c.describe(err))
-			}
-		}
-		return d.Sum64(), false, nil
-	case TypeStream:
-		d := xxhash.New()
-		var lb [binary.MaxVarintLen64]byte
-		put := func(s string) {
-			n := binary.PutUvarint(lb[:], uint64(len(s)))
-			d.Write(lb[:n])
-			d.WriteString(s)
-		}
-		res, _ := first.(*redis.Cmd).Slice()
-		for {
-			last := ""
-			for _, e := range res {
-				ent, ok := e.([]interface{})
-				if !ok || len(ent) < 2 {
-					return 0, false, fmt.Errorf("stream %q: unexpected XRANGE reply", k)
-				}
-				id := fmt.Sprint(ent[0])
-				put(id)
-				last = id
-				fields, _ := ent[1].([]interface{})
-				for _, f := range fields {
-					put(fmt.Sprint(f))
-				}
-			}
-			if len(res) < chunk {
-				break
-			}
-			var err error
-			res, err = rdb.Do(ctx, "XRANGE", k, "("+last, "+", "COUNT", chunk).Slice()
-			if err != nil {
-				if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-					return 0, true, nil
-				}
-				return 0, false, fmt.Errorf("reading stream %q: %w", k, w.c.describe(err))
-			}
-		}
-		// the stream's own state and its consumer groups (see streamState)
-		gone, err := w.streamState(ctx, k, groups, put)
-		if err != nil || gone {
-			return 0, gone, err
-		}
-		return d.Sum64(), false, nil
-	default:
-		b, err := first.(*redis.StringCmd).Bytes()
-		if err != nil {
-			return 0, true, nil
-		}
-		if len(b) > 10 {
-			b = b[:len(b)-10] // drop RDB version + CRC64 footer
-		}
-		return xxhash.Sum64(b), false, nil
-	}
-}
-
 // streamState hashes what a stream holds besides its entries: last-generated-id (and on
 // 7.0+ entries-added and max-deleted-entry-id when they say more than the entries do),
 // and for each consumer group its name, last-delivered-id, entries-read (7.0+), its
@@ -927,16 +714,15 @@ func (w *fpWorker) valueHash(ctx context.Context, k string, t KeyType, first red
 // 1000). Fields a 7.0 server derives when it loads a 6.x RDB (entries-added = length,
 // max-deleted-entry-id 0-0, entries-read unknown) are left out, so an upgrade from 6.x
 // does not look like a change. Delivery times are left out: XPENDING reports idle time.
-func (w *fpWorker) streamState(ctx context.Context, k string, groups *redis.Cmd, put func(string)) (bool, error) {
+func (w *fpWorker) streamState(ctx context.Context, k string, put func(string)) (bool, error) {
 	rdb := w.rdb
-	info, err := rdb.Do(ctx, "XINFO", "STREAM", k).Slice()
+	si, err := w.xinfoStream(ctx, k)
 	if err != nil {
-		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key") {
+		if isRedisError(err) && (strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key")) {
 			return true, nil
 		}
 		return false, fmt.Errorf("XINFO STREAM %q: %w", k, w.c.describe(err))
 	}
-	si := pairs(info)
 	put("\x00last-generated-id")
 	put(si["last-generated-id"])
 	if ea, ok := si["entries-added"]; ok && ea != si["length"] {
@@ -947,10 +733,7 @@ func (w *fpWorker) streamState(ctx context.Context, k string, groups *redis.Cmd,
 		put("\x00max-deleted-entry-id")
 		put(md)
 	}
-	if groups == nil {
-		return false, nil
-	}
-	gl, err := groups.Slice()
+	gl, err := rdb.Do(ctx, "XINFO", "GROUPS", k).Slice()
 	if err != nil {
 		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key") {
 			return true, nil
@@ -1009,6 +792,41 @@ func (w *fpWorker) streamState(ctx context.Context, k string, groups *redis.Cmd,
 		}
 	}
 	return false, nil
+}
+
+// xinfoStream reads XINFO STREAM's scalar fields on the worker's RESP connection; its
+// first-entry and last-entry (whole entries, of any size) are skipped as they arrive.
+func (w *fpWorker) xinfoStream(ctx context.Context, k string) (map[string]string, error) {
+	rc, err := w.resp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc.write("XINFO", "STREAM", k)
+	m, err := func() (map[string]string, error) {
+		if err := rc.flush(); err != nil {
+			return nil, err
+		}
+		n, err := rc.readArrayLen()
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]string, n/2)
+		for x := 0; x+1 < n; x += 2 {
+			name, _, err := rc.readBulkSmall(64)
+			if err != nil {
+				return nil, err
+			}
+			if m[name], err = rc.readScalar(64); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}()
+	if err != nil && !isRedisError(err) {
+		rc.close()
+		delete(w.resps, w.db)
+	}
+	return m, err
 }
 
 // pairs turns a flat RESP2 [name, value, ...] reply into a map of printed values.

@@ -3,6 +3,7 @@ package redisstate
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -155,6 +156,61 @@ func (rc *respConn) readArrayLen() (int, error) {
 // readBulkHash reads one bulk string and returns xxhash64 of its bytes, streaming them
 // through the read buffer; null is reported as nil.
 func (rc *respConn) readBulkHash(d *xxhash.Digest) (h uint64, null bool, err error) {
+	return rc.readBulkHashTrim(d, 0)
+}
+
+// readBulkHashTrim is readBulkHash leaving out the last trim bytes of the value.
+func (rc *respConn) readBulkHashTrim(d *xxhash.Digest, trim int) (uint64, bool, error) {
+	n, null, err := rc.bulkLen()
+	if err != nil || null {
+		return 0, null, err
+	}
+	d.Reset()
+	keep := n - int64(trim)
+	if keep < 0 {
+		keep = n // shorter than the footer: hash it all
+	}
+	if err := rc.stream(d, keep); err != nil {
+		return 0, false, err
+	}
+	if err := rc.stream(nil, n-keep); err != nil {
+		return 0, false, err
+	}
+	return d.Sum64(), false, rc.crlf()
+}
+
+// readBulkInto writes uvarint(len) and the bytes of one bulk string to d (the element
+// encoding of the fingerprint), streaming them; null writes nothing.
+func (rc *respConn) readBulkInto(d *xxhash.Digest) (null bool, err error) {
+	n, null, err := rc.bulkLen()
+	if err != nil || null {
+		return null, err
+	}
+	var lb [binary.MaxVarintLen64]byte
+	d.Write(lb[:binary.PutUvarint(lb[:], uint64(n))])
+	if err := rc.stream(d, n); err != nil {
+		return false, err
+	}
+	return false, rc.crlf()
+}
+
+// readBulkSmall reads a bulk string of at most max bytes (cursors, ids, scores).
+func (rc *respConn) readBulkSmall(max int64) (string, bool, error) {
+	n, null, err := rc.bulkLen()
+	if err != nil || null {
+		return "", null, err
+	}
+	if n > max {
+		return "", false, fmt.Errorf("RESP: %d-byte reply where at most %d were expected", n, max)
+	}
+	b := make([]byte, n+2)
+	if _, err := io.ReadFull(rc.r, b); err != nil {
+		return "", false, truncated(err)
+	}
+	return string(b[:n]), false, nil
+}
+
+func (rc *respConn) bulkLen() (int64, bool, error) {
 	t, b, err := rc.line()
 	if err != nil {
 		return 0, false, err
@@ -166,26 +222,81 @@ func (rc *respConn) readBulkHash(d *xxhash.Digest) (h uint64, null bool, err err
 	if err != nil {
 		return 0, false, fmt.Errorf("RESP: bad bulk length %q", b)
 	}
-	if n < 0 {
-		return 0, true, nil
-	}
-	d.Reset()
+	return n, n < 0, nil
+}
+
+// stream passes the next n bytes to d (nil: discards them) through the read buffer.
+func (rc *respConn) stream(d *xxhash.Digest, n int64) error {
 	for n > 0 {
 		// a big value takes long to arrive: the deadline applies to each buffer, not to it all
 		rc.nc.SetReadDeadline(time.Now().Add(rc.timeout))
 		if rc.r.Buffered() == 0 {
 			if _, err := rc.r.Peek(1); err != nil { // fills the buffer
-				return 0, false, truncated(err)
+				return truncated(err)
 			}
 		}
 		chunk, _ := rc.r.Peek(int(min(n, int64(rc.r.Buffered()))))
-		d.Write(chunk)
+		if d != nil {
+			d.Write(chunk)
+		}
 		rc.r.Discard(len(chunk))
 		n -= int64(len(chunk))
 	}
-	var crlf [2]byte
-	if _, err := io.ReadFull(rc.r, crlf[:]); err != nil {
-		return 0, false, truncated(err)
+	return nil
+}
+
+func (rc *respConn) crlf() error {
+	var b [2]byte
+	if _, err := io.ReadFull(rc.r, b[:]); err != nil {
+		return truncated(err)
 	}
-	return d.Sum64(), false, nil
+	if b != [2]byte{'\r', '\n'} {
+		return errors.New("RESP: bulk string not followed by CRLF")
+	}
+	return nil
+}
+
+// readScalar reads one reply of any type: an integer, a simple string or a bulk string of
+// at most max bytes is returned as text; a longer bulk string, an array or null is read
+// past and returned as "".
+func (rc *respConn) readScalar(max int64) (string, error) {
+	t, b, err := rc.line()
+	if err != nil {
+		return "", err
+	}
+	switch t {
+	case ':', '+':
+		return string(b), nil
+	case '$':
+		n, err := strconv.ParseInt(string(b), 10, 64)
+		if err != nil {
+			return "", fmt.Errorf("RESP: bad bulk length %q", b)
+		}
+		if n < 0 {
+			return "", nil
+		}
+		if n > max {
+			if err := rc.stream(nil, n); err != nil {
+				return "", err
+			}
+			return "", rc.crlf()
+		}
+		v := make([]byte, n+2)
+		if _, err := io.ReadFull(rc.r, v); err != nil {
+			return "", truncated(err)
+		}
+		return string(v[:n]), nil
+	case '*':
+		n, err := strconv.Atoi(string(b))
+		if err != nil {
+			return "", fmt.Errorf("RESP: bad array length %q", b)
+		}
+		for i := 0; i < n; i++ {
+			if _, err := rc.readScalar(0); err != nil {
+				return "", err
+			}
+		}
+		return "", nil
+	}
+	return "", fmt.Errorf("RESP: unexpected reply %c%s", t, b)
 }
