@@ -69,6 +69,14 @@ func (c *Client) dialRESP(ctx context.Context, db int) (*respConn, error) {
 
 func (rc *respConn) close() { rc.nc.Close() }
 
+// deadline renews the read deadline when the next read may block: it bounds each wait for
+// data, not a whole reply (a big value takes long to arrive).
+func (rc *respConn) deadline() {
+	if rc.r.Buffered() == 0 {
+		rc.nc.SetReadDeadline(time.Now().Add(rc.timeout))
+	}
+}
+
 // write buffers one command.
 func (rc *respConn) write(args ...string) {
 	rc.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
@@ -97,7 +105,7 @@ func (rc *respConn) flush() error {
 // line reads one reply header line (without \r\n); an error reply is returned as an error
 // with Redis' text (a redis.Error, like go-redis').
 func (rc *respConn) line() (byte, []byte, error) {
-	rc.nc.SetReadDeadline(time.Now().Add(rc.timeout))
+	rc.deadline()
 	b, err := rc.r.ReadSlice('\n')
 	if err != nil {
 		if errors.Is(err, bufio.ErrBufferFull) {
@@ -228,8 +236,7 @@ func (rc *respConn) bulkLen() (int64, bool, error) {
 // stream passes the next n bytes to d (nil: discards them) through the read buffer.
 func (rc *respConn) stream(d *xxhash.Digest, n int64) error {
 	for n > 0 {
-		// a big value takes long to arrive: the deadline applies to each buffer, not to it all
-		rc.nc.SetReadDeadline(time.Now().Add(rc.timeout))
+		rc.deadline()
 		if rc.r.Buffered() == 0 {
 			if _, err := rc.r.Peek(1); err != nil { // fills the buffer
 				return truncated(err)
