@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/docker/cli/cli"
@@ -55,7 +54,7 @@ func (r *redisFlags) options(timeout time.Duration) (verifyflow.Options, error) 
 		CACert:       r.caCert,
 		RedisPort:    uint32(r.port),
 		PasswordFile: r.passwordFile,
-		Getenv:       os.Getenv,
+		Getenv:       redisGetenv,
 		StateDir:     r.stateDir,
 		Timeout:      timeout,
 	}, nil

@@ -200,6 +200,26 @@ func stripURLPassword(err error) error {
 	return err
 }
 
+// PasswordEnv is the environment variable LoadPassword reads (as redis-cli does).
+const PasswordEnv = "REDISCLI_AUTH"
+
+// TakeEnvPassword removes REDISCLI_AUTH from this process' environment and returns a
+// getenv for LoadPassword that still answers it, from memory. Processes started later
+// (docker's ssh connection helper for ssh:// hosts, credential helpers) then do not
+// inherit the password. Call it first thing in main.
+func TakeEnvPassword() func(string) string {
+	pw, had := os.LookupEnv(PasswordEnv)
+	if had {
+		os.Unsetenv(PasswordEnv)
+	}
+	return func(k string) string {
+		if k == PasswordEnv {
+			return pw
+		}
+		return os.Getenv(k)
+	}
+}
+
 // LoadPassword sets o.Password from passwordFile when given (a Docker secret or a file with
 // the password; one trailing newline is stripped), else from the REDISCLI_AUTH variable
 // looked up with getenv (os.Getenv when nil). Neither source is argv.
@@ -215,7 +235,7 @@ func (o *Options) LoadPassword(getenv func(string) string, passwordFile string) 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if p := getenv("REDISCLI_AUTH"); p != "" {
+	if p := getenv(PasswordEnv); p != "" {
 		o.Password = Secret(p)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -391,4 +392,28 @@ func TestPasswordNeverWritten(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// The password from REDISCLI_AUTH is not in the environment of processes started after
+// TakeEnvPassword (docker's ssh helper for ssh:// hosts inherits the environment), nor in
+// their argv; LoadPassword still gets it.
+func TestTakeEnvPasswordHidesItFromChildren(t *testing.T) {
+	const pw = "Env-Pw-51c0ffee"
+	t.Setenv(PasswordEnv, pw)
+	t.Setenv("DST_OTHER", "kept")
+	getenv := TakeEnvPassword()
+	out, err := exec.Command("sh", "-c", `echo "[$REDISCLI_AUTH]"; cat /proc/self/environ /proc/self/cmdline | tr '\0' '\n'`).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), pw) || !strings.Contains(string(out), "[]") || !strings.Contains(string(out), "DST_OTHER=kept") {
+		t.Errorf("child process sees:\n%s", out)
+	}
+	var o Options
+	if err := o.LoadPassword(getenv, ""); err != nil || o.Password.Reveal() != pw {
+		t.Errorf("LoadPassword after TakeEnvPassword: %v", err)
+	}
+	if getenv("DST_OTHER") != "kept" {
+		t.Error("other variables must pass through")
+	}
 }
