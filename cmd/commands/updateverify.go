@@ -29,7 +29,7 @@ type redisFlags struct {
 }
 
 func addRedisFlags(flags *pflag.FlagSet, r *redisFlags) {
-	flags.StringVar(&r.url, "redis-url", "", "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH")
+	flags.StringVar(&r.url, "redis-url", "", "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH")
 	flags.StringVar(&r.caCert, "redis-cacert", "", "CA certificates (PEM) to verify a rediss:// server")
 	flags.UintVar(&r.port, "redis-port", 6379, "Container port Redis listens on, to find the service's published port")
 	flags.StringVar(&r.passwordFile, "redis-password-file", "", "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)")
