@@ -213,10 +213,10 @@ func TakeEnvPassword() func(string) string {
 		os.Unsetenv(PasswordEnv)
 	}
 	return func(k string) string {
-		if k == PasswordEnv {
+		if k == PasswordEnv && had {
 			return pw
 		}
-		return os.Getenv(k)
+		return os.Getenv(k) // also REDISCLI_AUTH set later in this process (tests)
 	}
 }
 
