@@ -153,19 +153,6 @@ type DBSummary struct {
 	Keys int64 `json:"keys"`
 }
 
-// ScannedDBs lists the databases the snapshot covers: with OnlyDB its DB,
-// else every database that held keys (an empty database holds nothing to compare).
-func (s *Summary) ScannedDBs() []int {
-	if s.OnlyDB {
-		return []int{s.DB}
-	}
-	out := make([]int, 0, len(s.Databases))
-	for _, d := range s.Databases {
-		out = append(out, d.DB)
-	}
-	return out
-}
-
 // TTLExact reports whether expire times are exact (and part of the per-key hash).
 func (s *Summary) TTLExact() bool { return s.TTLMode != TTLPTTL }
 
@@ -455,8 +442,6 @@ type fpWorker struct {
 	sums    [NumShards]uint64
 	counts  [NumShards]int64
 	types   map[KeyType]int64
-	buf     []byte
-	seen    map[uint64]struct{}
 }
 
 func isRedisError(err error) bool {
