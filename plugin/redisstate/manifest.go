@@ -163,10 +163,18 @@ func (s *Snapshot) ReadShard(shard int, fn func(Record) error) error {
 			want = &s.Summary.Files[shard]
 		}
 	}
-	if err := readShard(s.Dir, shard, want, fn); err != nil {
-		return fmt.Errorf("snapshot %s: %w", s.ID, err)
+	var fnErr error
+	err := readShard(s.Dir, shard, want, func(r Record) error {
+		fnErr = fn(r)
+		return fnErr
+	})
+	switch {
+	case err == nil:
+		return nil
+	case fnErr != nil:
+		return fnErr
 	}
-	return nil
+	return &DamagedError{Snapshot: s.ID, Err: err}
 }
 
 // FileSum is the size and xxhash64 of one shard file, recorded at commit: a truncated or
@@ -200,13 +208,13 @@ func readShard(dir string, shard int, want *FileSum, fn func(Record) error) erro
 	}
 	size := fi.Size()
 	if want != nil && size != want.Bytes {
-		return fmt.Errorf("shard %02x is damaged: %d bytes, %d when it was written", shard, size, want.Bytes)
+		return fmt.Errorf("shard %02x: %d bytes, %d when it was written", shard, size, want.Bytes)
 	}
 	d := xxhash.New()
 	r := bufio.NewReaderSize(io.TeeReader(f, d), 64<<10)
 	atEOF := func() error {
 		if want != nil && Hex64(d.Sum64()) != want.XXH {
-			return fmt.Errorf("shard %02x is damaged: its checksum differs from when it was written", shard)
+			return fmt.Errorf("shard %02x: its checksum differs from when it was written", shard)
 		}
 		return nil
 	}

@@ -141,7 +141,7 @@ func (s *Store) Load(id string) (*Snapshot, error) {
 	}
 	if snap, err := LoadSnapshotDir(filepath.Join(s.root(), id)); err == nil {
 		return snap, nil
-	} else if !errors.Is(err, os.ErrNotExist) {
+	} else if errors.Is(err, ErrDamaged) || !errors.Is(err, os.ErrNotExist) {
 		return nil, err // there, but damaged
 	}
 	all, err := s.List()
@@ -172,16 +172,32 @@ func LoadSnapshotDir(dir string) (*Snapshot, error) {
 	}
 	var sum Summary
 	if err := json.Unmarshal(b, &sum); err != nil {
-		return nil, fmt.Errorf("snapshot %s is damaged: summary.json: %w", dir, err)
+		return nil, &DamagedError{Snapshot: dir, Err: fmt.Errorf("summary.json: %w", err)}
 	}
 	if len(sum.Shards) != NumShards {
-		return nil, fmt.Errorf("snapshot %s is damaged: summary has %d shards, want %d", dir, len(sum.Shards), NumShards)
+		return nil, &DamagedError{Snapshot: dir, Err: fmt.Errorf("summary has %d shards, want %d", len(sum.Shards), NumShards)}
 	}
 	if err := checkSummary(dir, &sum); err != nil {
-		return nil, fmt.Errorf("snapshot %s is damaged: %w", dir, err)
+		return nil, &DamagedError{Snapshot: dir, Err: err}
 	}
 	return &Snapshot{ID: sum.ID, Dir: dir, Summary: &sum}, nil
 }
+
+// ErrDamaged matches (errors.Is) every error about a snapshot that is truncated, edited or
+// unreadable: the check could not be made (exit status 2), it is not a verdict.
+var ErrDamaged = errors.New("snapshot is damaged")
+
+// DamagedError says which snapshot is damaged and how.
+type DamagedError struct {
+	Snapshot string // directory or id
+	Err      error
+}
+
+func (e *DamagedError) Error() string {
+	return "snapshot " + e.Snapshot + " is damaged: " + e.Err.Error()
+}
+func (e *DamagedError) Unwrap() error        { return e.Err }
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
 
 // summaryChecksum is xxhash64 of the summary's JSON with Checksum zero: a summary edited
 // or cut short after it was written (digest, counts, run id) does not load.
