@@ -46,6 +46,44 @@ fuzz: ## fuzz the --redis-url parser, the snapshot loader and the manifest recor
 		$(GO) test -run '^$$' -fuzz "^$${tc%%:*}\$$" -fuzztime "$${tc##*:}" ./plugin/redisstate -args -test.fuzzcachedir="$$tmp" || exit 1; \
 	done
 
+e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (root)
+	@echo "==> end-to-end tests (starts its own swarm; needs root)"
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
+	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+
+lint: check-completion ## gofmt check, go vet, completion scripts up to date
+	@echo "==> lint (gofmt, go vet)"
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) vet -tags e2e ./e2e/...
+
+# completion/ holds what `docker-stateful completion SHELL` prints: cobra's
+# scripts for the `docker` command, which ask `docker __complete …` and so
+# complete docker stateful (docker 26+ forwards to the plugin) and every
+# other docker command. Same as `docker completion SHELL` of the cobra in go.mod.
+COMPLETION_DIR ?= completion
+COMPLETION_SHELLS := bash/docker zsh/_docker fish/docker.fish powershell/docker.ps1
+
+completion: ## regenerate the shell completion scripts in completion/
+	@echo "==> generating completion scripts in $(COMPLETION_DIR)/"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(GO) build -o "$$tmp/docker-stateful" ./cmd/docker-stateful-full && \
+	for f in $(COMPLETION_SHELLS); do \
+		mkdir -p "$(COMPLETION_DIR)/$${f%%/*}" && \
+		env -u DOCKER_CLI_DISABLE_COMPLETION_DESCRIPTION DOCKER_CONFIG="$$tmp" \
+			"$$tmp/docker-stateful" completion "$${f%%/*}" > "$(COMPLETION_DIR)/$$f" || exit 1; \
+		echo "   $(COMPLETION_DIR)/$$f"; \
+	done
+
+check-completion: ## fail when completion/ is not what make completion generates
+	@echo "==> checking completion/ is up to date"
+	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	$(MAKE) -s --no-print-directory completion COMPLETION_DIR="$$tmp" >/dev/null && \
+	if ! diff -r -x README.md "$$tmp" completion >/dev/null; then \
+		diff -ru -x README.md completion "$$tmp" | head -20; \
+		echo "completion/ is stale: run make completion and commit it" >&2; exit 1; \
+	fi
+
 install: build ## install the plugin for this user (~/.docker/cli-plugins)
 	@echo "==> installing"
 	./install.sh --binary $(BIN)
