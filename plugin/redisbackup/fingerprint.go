@@ -16,8 +16,8 @@ import (
 
 // fingerprint and compare are the only places this package takes and compares
 // fingerprints: redisstate's canonical fingerprint (type-aware values, exact expire times).
-// redisstate fingerprints the database its client selects, so one client per database is
-// used; when redisstate covers every database in one call, only these two change.
+// The file keeps one fingerprint per database (a restore into fewer databases, or a report per
+// database), so each is taken by a client that has that database alone (Options.OnlyDB).
 
 // fingerprint fingerprints each database of dbs into a snapshot of st.
 func fingerprint(ctx context.Context, c *redisstate.Client, st *redisstate.Store, dbs []int, service string, cut *redisstate.CutInfo, fopt redisstate.FingerprintOptions) (map[int]*redisstate.Snapshot, error) {
@@ -101,7 +101,7 @@ func RenderVerification(w io.Writer, v *Verification) error {
 
 func dbClient(c *redisstate.Client, db int) (*redisstate.Client, error) {
 	o := c.Options()
-	o.DB = db
+	o.DB, o.OnlyDB = db, true // this database alone: the file keeps one fingerprint per database
 	return redisstate.NewClient(o)
 }
 
