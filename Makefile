@@ -65,12 +65,14 @@ unit: ## unit tests (no Docker engine needed; Redis tests use a local redis-serv
 # 1.26 fails at the deadline on a loaded machine with a bare "context deadline exceeded"
 # (golang/go#75804, fixed in 1.27). A fresh fuzz cache each run keeps the baseline to the
 # committed seeds (testdata/fuzz, also run by the unit tests).
-FUZZ_TARGETS ?= FuzzParseURL:60000x FuzzReadShard:10000x FuzzSnapshotLoad:1000x
-fuzz: ## fuzz the --redis-url parser, the snapshot loader and the manifest records (FUZZ_TARGETS: target:count)
+FUZZ_TARGETS ?= redisstate:FuzzParseURL:60000x redisstate:FuzzReadShard:10000x redisstate:FuzzSnapshotLoad:1000x \
+	stateful:FuzzDataPathLabels:20000x stateful:FuzzResolvePin:20000x stateful:FuzzLabelParsers:20000x
+fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --pin and the label parsers (FUZZ_TARGETS: package:target:count)
 	@echo "==> fuzzing: $(FUZZ_TARGETS)"
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
-	for tc in $(FUZZ_TARGETS); do \
-		$(GO) test -run '^$$' -fuzz "^$${tc%%:*}\$$" -fuzztime "$${tc##*:}" ./plugin/redisstate -args -test.fuzzcachedir="$$tmp" || exit 1; \
+	for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; tc=$${t#*:}; \
+		$(GO) test -run '^$$' -fuzz "^$${tc%%:*}\$$" -fuzztime "$${tc##*:}" ./plugin/$$pkg -args -test.fuzzcachedir="$$tmp" || exit 1; \
 	done
 
 e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (root)
