@@ -117,8 +117,10 @@ func TestMakePlanRefusals(t *testing.T) {
 		"temp port used": {func(s *swarm.Service) {
 			s.Spec.EndpointSpec.Ports = append(s.Spec.EndpointSpec.Ports, swarm.PortConfig{TargetPort: 6380})
 		}, "node3", "already publishes target port 6380"},
-		"other command": {func(s *swarm.Service) { s.Spec.TaskTemplate.ContainerSpec.Command = []string{"sh", "-c", "redis-server"} }, "node3", "cannot with another command"},
-		"anonymous":     {func(s *swarm.Service) { s.Spec.TaskTemplate.ContainerSpec.Mounts = nil }, "node3", "no named volume"},
+		"other command": {func(s *swarm.Service) {
+			s.Spec.TaskTemplate.ContainerSpec.Command = []string{"sh", "-c", "redis-server"}
+		}, "node3", "cannot with another command"},
+		"anonymous": {func(s *swarm.Service) { s.Spec.TaskTemplate.ContainerSpec.Mounts = nil }, "node3", "no named volume"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
