@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/api/types/system"
 
@@ -220,7 +221,7 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	tf.Opt.RedisPort = p.TempPort
 	temp, tsi, _, err := tf.AwaitNew(ctx, p.ServiceID, bk.Header.RunID)
 	if err != nil {
-		return rollback(fmt.Errorf("the new Redis on node %s: %w", p.To.Hostname, err))
+		return rollback(fmt.Errorf("the new Redis on node %s: %w%s", p.To.Hostname, err, m.taskWhy(ctx, p.ServiceID)))
 	}
 
 	// 4. Restore, verify, SAVE.
@@ -344,11 +345,33 @@ func (m *Mover) rollback(ctx context.Context, p *Plan, file string, res *Result,
 	}
 	m.say("Write downtime: %s (from the cut to writes open again on node %s)", time.Duration(res.WriteDowntimeMs)*time.Millisecond, p.From.Hostname)
 	m.sayOldVolumes([]OldVolume{{Node: p.To.Hostname, NodeID: p.To.ID, Volume: strings.Join(p.Volumes, " "), Remove: removeCmd(p.To, p.Volumes)}},
-		"The partial copy stays")
+		"If the moved task started on node "+p.To.Hostname+", a partial copy stays")
 	if !errors.As(cause, new(*exitcode.Error)) {
 		cause = exitcode.Refused(cause)
 	}
 	return res, fail(res, cause)
+}
+
+// taskWhy says why the service's newest task does not run (its state and
+// the scheduler's or engine's message), "" when it cannot be told.
+func (m *Mover) taskWhy(ctx context.Context, serviceID string) string {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	tasks, err := m.API.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", serviceID))})
+	if err != nil || len(tasks) == 0 {
+		return ""
+	}
+	newest := tasks[0]
+	for _, t := range tasks {
+		if t.Meta.CreatedAt.After(newest.Meta.CreatedAt) {
+			newest = t
+		}
+	}
+	why := newest.Status.Err
+	if why == "" {
+		why = newest.Status.Message
+	}
+	return fmt.Sprintf(" (its task is %s: %s)", newest.Status.State, why)
 }
 
 func (m *Mover) send(ctx context.Context, id string, spec swarm.ServiceSpec) error {
