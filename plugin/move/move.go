@@ -229,8 +229,9 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	rr, err := redisbackup.Restore(ctx, temp, file, redisbackup.RestoreOptions{Log: func(s string) { m.say("  %s", s) }})
 	if err != nil {
 		var r *redisbackup.RefusedError
-		if errors.As(err, &r) && strings.Contains(err.Error(), "key") {
-			err = fmt.Errorf("%w (a volume %s already on node %s, from an earlier move? remove it there when it is not needed, and move again)", err, strings.Join(p.Volumes, ", "), p.To.Hostname)
+		if errors.As(err, &r) && strings.Contains(r.Msg, "is not empty") {
+			err = exitcode.Refused(fmt.Errorf("the new Redis on node %s is not empty: volume %s already holds data there (from an earlier move?); nothing was written into it; remove it on node %s when you are sure it is not needed, and move again",
+				p.To.Hostname, strings.Join(p.Volumes, ", "), p.To.Hostname))
 		}
 		return rollback(err)
 	}
@@ -299,6 +300,10 @@ func (m *Mover) check(ctx context.Context, c *redisstate.Client, file string) (*
 	ver, err := redisbackup.VerifyAgainst(ctx, c, file, m.Flow.Opt.MaxKeys)
 	if err != nil {
 		return nil, exact, err
+	}
+	// The pause lapses after a minute: a longer check is exact only if still nothing changed.
+	if p, err := c.Info(ctx, "persistence"); err != nil || p["rdb_changes_since_last_save"] != "0" {
+		exact = false
 	}
 	return ver, exact, nil
 }
