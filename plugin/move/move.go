@@ -221,7 +221,10 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	tf.Opt.RedisPort = p.TempPort
 	temp, tsi, _, err := tf.AwaitNew(ctx, p.ServiceID, bk.Header.RunID)
 	if err != nil {
-		return rollback(fmt.Errorf("the new Redis on node %s: %w%s", p.To.Hostname, err, m.taskWhy(ctx, p.ServiceID)))
+		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "deadline exceeded") {
+			err = fmt.Errorf("no Redis of the service answered on node %s within --timeout %s", p.To.Hostname, m.Flow.Opt.Timeout)
+		}
+		return rollback(fmt.Errorf("the new task: %w%s", err, m.taskWhy(ctx, p.ServiceID)))
 	}
 
 	// 4. Restore, verify, SAVE.
