@@ -79,7 +79,7 @@ func runMove(ctx context.Context, dockerCLI command.Cli, opts *moveOptions, name
 	}
 	m := &move.Mover{Flow: flow, API: dockerCLI.Client(), Log: dockerCLI.Err(), Opt: move.Options{
 		To: opts.to, TempPort: uint32(opts.tempPort), DryRun: opts.dryRun,
-		Generator: "docker-stateful " + meta.Plugin().Version,
+		Generator: "docker-stateful " + meta.Plugin().Version, Progress: ttyProgress(dockerCLI.Err()),
 	}}
 	res, err := m.Run(ctx, name)
 	if res.Verdict == move.VerdictRefused && opts.format == "" {

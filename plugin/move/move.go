@@ -36,6 +36,8 @@ type Options struct {
 	DryRun    bool
 	Generator string
 	TempDir   string // for the backup file, "" = os.TempDir()
+	// Progress, when set, shows the backup's and the restore's keys, bytes and rate.
+	Progress func(redisbackup.Progress)
 }
 
 // Verdicts of a move.
@@ -173,7 +175,7 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	m.say("Step 1/5: backup of service %s on node %s", name, p.From.Hostname)
 	bk, err := redisbackup.BackupFile(ctx, c, file, redisbackup.Options{
 		Service: name, SpecVersion: svc.Version.Index, Generator: m.Opt.Generator, KeepPaused: true,
-		Log: func(s string) { m.say("  %s", s) },
+		Log: func(s string) { m.say("  %s", s) }, Progress: m.Opt.Progress,
 	})
 	if err != nil {
 		return res, fail(res, backupErr(err))
@@ -229,7 +231,7 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 
 	// 4. Restore, verify, SAVE.
 	m.say("Step 4/5: restoring %d keys into the new Redis", bk.Records)
-	rr, err := redisbackup.Restore(ctx, temp, file, redisbackup.RestoreOptions{Log: func(s string) { m.say("  %s", s) }})
+	rr, err := redisbackup.Restore(ctx, temp, file, redisbackup.RestoreOptions{Log: func(s string) { m.say("  %s", s) }, Progress: m.Opt.Progress})
 	if err != nil {
 		var r *redisbackup.RefusedError
 		if errors.As(err, &r) && strings.Contains(r.Msg, "is not empty") {
