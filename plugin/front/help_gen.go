@@ -31,6 +31,7 @@ Commands:
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
   ls                      List the services that hold data, where it lives and whether it is at risk
+  move                    Move a pinned Redis service and its data to another node, verified
   restore                 Restore a backup into a service's Redis and prove it equal to the backup
   rm                      Remove services and keep their data volumes
   snapshot                Take a durable cut of a service's Redis data and fingerprint it
@@ -389,6 +390,52 @@ Options:
 				{Left: "      --format string", Usage: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"},
 				{Left: "  -q, --quiet", Usage: "Only display IDs"},
 				{Left: "      --state-dir string", Usage: "Read snapshots from this directory (default $XDG_STATE_HOME/docker-stateful)"},
+			},
+		},
+	},
+	"move": {
+		Text: []string{
+			`Usage:  docker stateful move [OPTIONS] SERVICE --to NODE
+
+Move a service pinned to one node, with its Redis data, to node NODE.
+
+Writes are paused and every key is backed up (as "docker stateful backup",
+into a temporary file); the service is updated to pin NODE, where its named
+volume starts empty, with Redis listening on --temp-port only (published on a
+temporary host-mode port), so clients of its usual port get "connection
+refused" instead of writing into an empty Redis. The keys are restored through
+the temporary port, verified against the cut and saved; then the service is
+updated back to its own arguments and ports (the restart loads the saved data)
+and verified once more. Writes are out from the cut until then: the write
+downtime is printed.
+
+On any failure the service is updated back to its original spec (the old node
+and its untouched volume) and verified against the cut. The old volume is never
+deleted: the output says where it is and how to remove it.
+
+Examples:
+  docker stateful move cache --to node3
+  docker stateful move --dry-run cache --to node3
+  docker stateful move --format json cache --to node3
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --dry-run", Usage: "Print the plan; change nothing"},
+				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --temp-port uint", Usage: "Container port Redis listens on while the data is restored (clients cannot reach it) (default 6380)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for each step: a task to stop or start, Redis to load (default 5m0s)"},
+				{Left: "      --to string", Usage: "Node to move the service to (name, ID, unique ID prefix, or self); must be Ready and Active"},
 			},
 		},
 	},

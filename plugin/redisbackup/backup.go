@@ -45,7 +45,29 @@ type Options struct {
 	// Progress, when set, is called every ProgressEvery (default 1 s) and at the end.
 	Progress      func(Progress)
 	ProgressEvery time.Duration
+	// KeepPaused leaves writes paused (renewed) when the backup is done: Result.Hold
+	// releases them. move keeps them paused until the data is verified elsewhere.
+	KeepPaused bool
 }
+
+// Hold keeps writes paused on the backed-up Redis after a KeepPaused backup.
+type Hold struct {
+	cut    *redisstate.CutHandle
+	keeper *keeper
+}
+
+// Release stops renewing the pause and unpauses writes (a Redis that is gone counts as
+// released). Nil-safe and idempotent.
+func (h *Hold) Release() error {
+	if h == nil {
+		return nil
+	}
+	h.keeper.stop()
+	return h.cut.Release(context.Background())
+}
+
+// PausedAt is when writes were paused (the cut).
+func (h *Hold) PausedAt() time.Time { return h.cut.Info.PausedAt }
 
 // Result says what a backup holds and how long writes were paused.
 type Result struct {
@@ -58,6 +80,8 @@ type Result struct {
 	WritePauseMs  int64           `json:"write_pause_ms"`
 	FingerprintMs int64           `json:"fingerprint_ms"`
 	ReadMs        int64           `json:"read_ms"`
+	// Hold is set with Options.KeepPaused: writes are still paused.
+	Hold *Hold `json:"-"`
 }
 
 func (o *Options) defaults() {
@@ -101,6 +125,11 @@ func BackupFile(ctx context.Context, c *redisstate.Client, path string, opt Opti
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if !ok {
+			_ = res.Hold.Release()
+		}
+	}()
 	if err := tmp.Sync(); err != nil {
 		return nil, fmt.Errorf("cannot write the backup: %w", err)
 	}
@@ -237,24 +266,35 @@ func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options)
 		stopProgress(false)
 		return nil, fmt.Errorf("writes happened while the keys were read (rdb_changes_since_last_save:%s): the pause did not hold; nothing was kept", ch)
 	}
-	pause, rerr := release()
-	stopProgress(true)
-	if rerr != nil {
-		opt.say("warning: %v", rerr)
+	var hold *Hold
+	var pause time.Duration
+	if opt.KeepPaused {
+		released, hold, pause = true, &Hold{cut: cut, keeper: keeper}, time.Since(cut.Info.PausedAt)
+		stopProgress(true)
+		opt.say("Read every key in %s; writes stay paused", readTime.Round(time.Millisecond))
+	} else {
+		var rerr error
+		pause, rerr = release()
+		stopProgress(true)
+		if rerr != nil {
+			opt.say("warning: %v", rerr)
+		}
+		opt.say("Writes resumed after %s (paused during save, fingerprint and read)", pause.Round(time.Millisecond))
 	}
-	opt.say("Writes resumed after %s (paused during save, fingerprint and read)", pause.Round(time.Millisecond))
 	tr.ReadMs, tr.PauseMs = readTime.Milliseconds(), pause.Milliseconds()
 	// The fingerprint's files (summary and manifest, for a full report on restore) are
 	// copied after the writes resumed: they are on local disk, not in Redis.
 	for _, d := range dbs {
 		if err := writeFingerprint(bw, d.DB, fps[d.DB].Dir); err != nil {
+			_ = hold.Release()
 			return nil, fmt.Errorf("cannot write the backup: %w", err)
 		}
 	}
 	if err := bw.finish(&tr); err != nil {
+		_ = hold.Release()
 		return nil, fmt.Errorf("cannot write the backup: %w", err)
 	}
-	return &Result{Header: hdr, Records: tr.Records, Databases: tr.Databases, FileBytes: cw.n.Load(),
+	return &Result{Hold: hold, Header: hdr, Records: tr.Records, Databases: tr.Databases, FileBytes: cw.n.Load(),
 		WritePause: pause, WritePauseMs: pause.Milliseconds(), FingerprintMs: fpTime.Milliseconds(),
 		ReadMs: readTime.Milliseconds()}, nil
 }

@@ -552,3 +552,50 @@ func TestRestoreFromStdin(t *testing.T) {
 		t.Fatalf("restore from stdin: %+v %v", rr, err)
 	}
 }
+
+// A KeepPaused backup leaves writes paused (renewed past Pause) until Hold.Release, and
+// VerifyAgainst proves another Redis equal to the file's cut, or not.
+func TestBackupKeepPausedAndVerifyAgainst(t *testing.T) {
+	s := startRedis(t)
+	ctx := context.Background()
+	loadAllTypes(t, s.db(t, 0), "a", 50)
+	loadAllTypes(t, s.db(t, 1), "b", 50)
+	path := filepath.Join(t.TempDir(), "b.dsbackup")
+	res, err := BackupFile(ctx, s.client(t), path, Options{Service: "svc", Pause: 600 * time.Millisecond, KeepPaused: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Hold == nil {
+		t.Fatal("no Hold with KeepPaused")
+	}
+	w := s.db(t, 0)
+	time.Sleep(time.Second) // longer than Pause: the keeper renews it
+	wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+	err = w.Set(wctx, "late", "1", 0).Err()
+	cancel()
+	if err == nil {
+		t.Fatal("a write went through while the backup held the pause")
+	}
+	if err := res.Hold.Release(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Set(ctx, "late2", "1", 0).Err(); err != nil {
+		t.Fatalf("write after Release: %v", err)
+	}
+
+	dst := startRedis(t)
+	if _, err := Restore(ctx, dst.client(t), path, RestoreOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := VerifyAgainst(ctx, dst.client(t), path, 5)
+	if err != nil || !v.OK() {
+		t.Fatalf("VerifyAgainst of a restored copy: %v %+v", err, v)
+	}
+	if err := dst.db(t, 1).Del(ctx, "b:3:str").Err(); err != nil {
+		t.Fatal(err)
+	}
+	v, err = VerifyAgainst(ctx, dst.client(t), path, 5)
+	if err != nil || v.OK() || v.Count(redisstate.ClassMissing) != 1 {
+		t.Fatalf("VerifyAgainst after a DEL: %v %+v", err, v)
+	}
+}

@@ -123,20 +123,7 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 	opt.say("Restored %d keys in %s; %d key(s) had expired since the backup and were skipped (EXPIRED)",
 		res.Restored, time.Duration(res.RestoreMs)*time.Millisecond, res.Expired)
 
-	st, err := redisstate.OpenStore(tmp)
-	if err != nil {
-		return nil, err
-	}
-	dbs := make([]int, 0, len(before))
-	for db := range before {
-		dbs = append(dbs, db)
-	}
-	sort.Ints(dbs)
-	after, err := fingerprint(ctx, c, st, dbs, h.Service, nil, redisstate.FingerprintOptions{})
-	if err != nil {
-		return nil, err
-	}
-	ver, err := compare(before, after, redisstate.CompareOptions{MaxKeys: opt.MaxKeys})
+	ver, err := verifyAgainst(ctx, c, before, h.Service, tmp, opt.MaxKeys)
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +136,45 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 	res.SaveMs = time.Since(t0).Milliseconds()
 	opt.say("Saved (SAVE) in %s", time.Since(t0).Round(time.Millisecond))
 	return res, nil
+}
+
+// verifyAgainst fingerprints c's databases of before (into a store under tmp) and compares
+// them with before.
+func verifyAgainst(ctx context.Context, c *redisstate.Client, before map[int]*redisstate.Snapshot, service, tmp string, maxKeys int) (*Verification, error) {
+	st, err := redisstate.OpenStore(tmp)
+	if err != nil {
+		return nil, err
+	}
+	dbs := make([]int, 0, len(before))
+	for db := range before {
+		dbs = append(dbs, db)
+	}
+	sort.Ints(dbs)
+	after, err := fingerprint(ctx, c, st, dbs, service, nil, redisstate.FingerprintOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return compare(before, after, redisstate.CompareOptions{MaxKeys: maxKeys})
+}
+
+// VerifyAgainst compares c's Redis, database by database, with the fingerprint of the cut
+// in the backup file at path (checked whole first), writing nothing: what move checks after
+// the service restarted on the restored data, and after a rollback.
+func VerifyAgainst(ctx context.Context, c *redisstate.Client, path string, maxKeys int) (*Verification, error) {
+	tmp, err := os.MkdirTemp("", "docker-stateful-verify-")
+	if err != nil {
+		return nil, fmt.Errorf("cannot create a temporary directory: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	v, err := verifyFile(path, path, tmp)
+	if err != nil {
+		return nil, err
+	}
+	before, err := loadFingerprints(v)
+	if err != nil {
+		return nil, err
+	}
+	return verifyAgainst(ctx, c, before, v.Header.Service, filepath.Join(tmp, "after"), maxKeys)
 }
 
 // spool copies r (stdin) into a file of dir.
