@@ -2,6 +2,7 @@ package pgstate
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 )
@@ -183,12 +184,18 @@ func compareDB(r *Report, opt CompareOptions, bm, am *DBManifest) {
 			continue
 		}
 		changed := false
+		colsChanged := !slices.Equal(bt.Columns, t.Columns)
 		if bt.SchemaDigest != t.SchemaDigest {
 			changed = true
+			detail := schemaDetail(bt, t)
+			if colsChanged && bt.Rows == t.Rows && bt.Digest != t.Digest {
+				// Each row's text has other columns now: its digest cannot be compared.
+				detail += fmt.Sprintf(" (same %d rows; contents not comparable)", t.Rows)
+			}
 			r.add(opt, Diff{Database: db, Object: name, Kind: bt.Kind, Class: ClassSchemaChanged, BeforeRows: bt.Rows, AfterRows: t.Rows,
-				Detail: schemaDetail(bt, t)})
+				Detail: detail})
 		}
-		if bt.Rows != t.Rows || bt.Digest != t.Digest {
+		if bt.Rows != t.Rows || (bt.Digest != t.Digest && !colsChanged) {
 			changed = true
 			d := Diff{Database: db, Object: name, Kind: bt.Kind, Class: ClassChanged, BeforeRows: bt.Rows, AfterRows: t.Rows, RowDelta: t.Rows - bt.Rows}
 			if bt.Rows != t.Rows {

@@ -1,0 +1,178 @@
+package pgstate
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+)
+
+// loadSchema creates the issue's dataset in db: 5 tables (one without a primary key and
+// with duplicate rows, one with 100k rows, JSONB, bytea, floats and timestamps), sequences,
+// an enum type and a view.
+func loadSchema(t *testing.T, p *testPG, db string) {
+	c := p.conn(db)
+	p.exec(c,
+		"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
+		"CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL UNIQUE, mood mood, created timestamptz DEFAULT '2026-01-02 03:04:05+02')",
+		"CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id int REFERENCES users(id), at timestamptz, score double precision, amount numeric(12,3))",
+		"CREATE INDEX events_user ON events (user_id, at)",
+		"CREATE TABLE docs (id int PRIMARY KEY, body jsonb NOT NULL)",
+		"CREATE TABLE blobs (id int PRIMARY KEY, data bytea)",
+		"CREATE TABLE log (line text, n int)", // no primary key
+		"CREATE SEQUENCE tickets START 1000",
+		"CREATE VIEW happy_users AS SELECT id, name FROM users WHERE mood = 'happy'",
+		"INSERT INTO users (name, mood) SELECT 'user' || i, (ARRAY['sad','ok','happy'])[1 + i % 3]::mood FROM generate_series(1, 1000) i",
+		`INSERT INTO events (user_id, at, score, amount) SELECT 1 + i % 1000, '2026-01-01'::timestamptz + i * interval '1 second',
+			i / 7.0, i * 1.001 FROM generate_series(1, 100000) i`,
+		`INSERT INTO docs SELECT i, jsonb_build_object('i', i, 'tags', jsonb_build_array('a', i % 5), 'nested', jsonb_build_object('x', i * 0.5)) FROM generate_series(1, 500) i`,
+		"INSERT INTO blobs SELECT i, decode(md5(i::text) || '00ff', 'hex') FROM generate_series(1, 300) i",
+		"INSERT INTO log SELECT 'same line', 1 FROM generate_series(1, 50)", // duplicates
+		"INSERT INTO log SELECT 'line ' || i, i FROM generate_series(1, 200) i",
+		"SELECT nextval('tickets'), nextval('tickets')",
+	)
+}
+
+func snapshotOf(t *testing.T, st *Store, c *Client) *Snapshot {
+	t.Helper()
+	snap, err := TakeSnapshot(context.Background(), c, st, "svc", nil, FingerprintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return snap
+}
+
+func compare(t *testing.T, a, b *Snapshot) *Report {
+	t.Helper()
+	r, err := Compare(a, b, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func items(r *Report, class string) map[string]Diff {
+	m := map[string]Diff{}
+	for _, d := range r.Classes[class].Items {
+		m[d.Name()] = d
+	}
+	return m
+}
+
+func TestFingerprintSurvivesRestartAndFindsEveryChange(t *testing.T) {
+	p := startPG(t)
+	ctx := context.Background()
+	admin := p.conn("postgres")
+	p.exec(admin, "CREATE DATABASE shop", "CREATE DATABASE other")
+	loadSchema(t, p, "shop")
+	p.exec(p.conn("other"), "CREATE TABLE kv (k text PRIMARY KEY, v jsonb)", `INSERT INTO kv VALUES ('a', '{"b": [1, 2]}')`)
+	st, err := OpenStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := p.client()
+	before := snapshotOf(t, st, c)
+	s := before.Summary
+	if len(s.Databases) != 3 || s.Tables != 6 || s.Rows != 1000+100000+500+300+250+1 || s.Sequences != 3 {
+		t.Fatalf("summary: %d databases, %d tables, %d rows, %d sequences", len(s.Databases), s.Tables, s.Rows, s.Sequences)
+	}
+	t.Logf("fingerprint of %d rows in %d ms (%.0f rows/s)", s.Rows, s.DurationMs, s.RowsPerSec())
+
+	// Physical order does not matter: rewrite a row with the same value and rewrite the
+	// whole no-PK table (VACUUM FULL), then a fast restart.
+	shop := p.conn("shop")
+	p.exec(shop, "UPDATE log SET n = n WHERE line = 'line 7'", "UPDATE events SET score = score WHERE id % 1000 = 0", "VACUUM FULL log")
+	p.restart()
+	if _, err := c.WaitReady(ctx, 30*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshotOf(t, st, c)
+	r := compare(t, before, after)
+	if !r.OK() || !r.DigestEqual || after.Summary.RunID == s.RunID {
+		var b bytes.Buffer
+		RenderText(&b, r)
+		t.Fatalf("not verified across a restart:\n%s", b.String())
+	}
+	var out bytes.Buffer
+	RenderText(&out, r)
+	if !strings.HasPrefix(out.String(), "Verified: all 6 tables (102051 rows) and 3 sequences in 3 databases") {
+		t.Fatalf("report: %s", out.String())
+	}
+
+	// Every kind of change is reported exactly.
+	shop = p.conn("shop")
+	p.exec(shop,
+		`UPDATE docs SET body = jsonb_set(body, '{nested,x}', '7') WHERE id = 42`, // one changed row, same count
+		"DELETE FROM log WHERE line = 'same line' AND ctid = (SELECT min(ctid) FROM log WHERE line = 'same line')", // one duplicate gone
+		"UPDATE blobs SET data = data || '\\x00'::bytea WHERE id = 3",
+		"DROP TABLE events",
+		"CREATE TABLE fresh (id int)", "INSERT INTO fresh VALUES (1), (2)",
+		"ALTER TABLE users ADD COLUMN email text",
+		"SELECT setval('tickets', 5)",
+		"SELECT nextval('users_id_seq')",
+		"ALTER TYPE mood ADD VALUE 'angry'",
+	)
+	p.exec(p.conn("postgres"), "DROP DATABASE other", "CREATE DATABASE third")
+	changed := snapshotOf(t, st, c)
+	r = compare(t, after, changed)
+	if r.OK() {
+		t.Fatal("changes verified")
+	}
+	RenderText(&out, r)
+	t.Log(out.String())
+	want := map[string]map[string]string{
+		ClassMissing: {"shop/public.events": "", "shop/public.events_id_seq": "", "other": "", "other/public.kv": ""},
+		ClassChanged: {"shop/public.docs": "same 500 rows, contents differ", "shop/public.log": "rows 250 → 249 (-1)",
+			"shop/public.blobs": "same 300 rows", "shop/public.tickets": "went back"},
+		ClassSchemaChanged: {"shop/public.users": "+column email text", "shop/public.mood": "'angry'"},
+		ClassAdvanced:      {"shop/public.users_id_seq": "last_value 1000 → last_value 1001"},
+		ClassNew:           {"shop/public.fresh": "", "third": ""},
+	}
+	for class, objs := range want {
+		got := items(r, class)
+		if len(got) != len(objs) {
+			t.Errorf("%s: got %v, want %v", class, keys(got), keysS(objs))
+		}
+		for name, detail := range objs {
+			d, ok := got[name]
+			if !ok {
+				t.Errorf("%s: %s not reported (got %v)", class, name, keys(got))
+			} else if !strings.Contains(d.Detail, detail) {
+				t.Errorf("%s %s: detail %q, want %q", class, name, d.Detail, detail)
+			}
+		}
+	}
+	if d := items(r, ClassMissing)["shop/public.events"]; d.BeforeRows != 100000 {
+		t.Errorf("missing events: %+v", d)
+	}
+	var js bytes.Buffer
+	RenderJSON(&js, r)
+	if !strings.Contains(js.String(), `"before_rows": 100000`) || !strings.Contains(js.String(), `"verdict": "failed"`) {
+		t.Errorf("json: %s", js.String())
+	}
+	// the store finds them again, and only Postgres snapshots
+	latest, err := st.Latest("svc")
+	if err != nil || latest.ID != changed.ID {
+		t.Fatalf("latest: %v %v", latest, err)
+	}
+	if got, err := st.Load(before.ID[:17]); err != nil || got.ID != before.ID {
+		t.Fatalf("load by prefix: %v", err)
+	}
+}
+
+func keys(m map[string]Diff) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func keysS(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
