@@ -103,7 +103,7 @@ func TestFingerprintSurvivesRestartAndFindsEveryChange(t *testing.T) {
 	// Every kind of change is reported exactly.
 	shop = p.conn("shop")
 	p.exec(shop,
-		`UPDATE docs SET body = jsonb_set(body, '{nested,x}', '7') WHERE id = 42`, // one changed row, same count
+		`UPDATE docs SET body = jsonb_set(body, '{nested,x}', '7') WHERE id = 42`,                                  // one changed row, same count
 		"DELETE FROM log WHERE line = 'same line' AND ctid = (SELECT min(ctid) FROM log WHERE line = 'same line')", // one duplicate gone
 		"UPDATE blobs SET data = data || '\\x00'::bytea WHERE id = 3",
 		"DROP TABLE events",
