@@ -115,6 +115,14 @@ func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err erro
 	if si.InRecovery {
 		return nil, fmt.Errorf("PostgreSQL at %s is in recovery (a standby?): cut the primary", c.Addr())
 	}
+	// Without pg_reload_conf() the setting would only take effect at the next start.
+	var canReload bool
+	if err := conn.QueryRow(ctx, "SELECT has_function_privilege('pg_reload_conf()', 'EXECUTE')").Scan(&canReload); err != nil {
+		return nil, describeErr(c.Addr(), err)
+	}
+	if !canReload {
+		return nil, fmt.Errorf("role %s may not call pg_reload_conf(): GRANT EXECUTE ON FUNCTION pg_reload_conf() TO %s", si.User, si.User)
+	}
 	h = &CutHandle{c: c, Info: CutInfo{ServerVersion: si.Version, PostmasterStart: si.PostmasterStart}}
 	say("turning off writes (ALTER SYSTEM SET default_transaction_read_only = on)")
 	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET default_transaction_read_only = on"); err != nil {

@@ -34,6 +34,7 @@ const (
 	CodeInRecovery       = "in-recovery"
 	CodeNoAlterSystem    = "no-alter-system"
 	CodeNoCheckpoint     = "no-checkpoint"
+	CodeNoReload         = "no-reload-conf"
 	CodeNoReadAll        = "no-read-all-data"
 	CodeNoReadStats      = "no-read-all-stats"
 	CodeReadOnlyOverride = "read-only-overridden"
@@ -173,6 +174,10 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 			}
 			r.refuse(CodeNoAlterSystem, "", "role "+u+" may not run ALTER SYSTEM SET default_transaction_read_only (needed to stop writes)", fix)
 		}
+		if !rights.reload {
+			r.refuse(CodeNoReload, "", "role "+u+" may not call pg_reload_conf() (needed to apply and undo the read-only setting)",
+				"GRANT EXECUTE ON FUNCTION pg_reload_conf() TO "+u)
+		}
 		if !rights.checkpoint {
 			fix := "run the check as a superuser"
 			if si.VersionNum >= 150000 {
@@ -193,19 +198,24 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 	}
 
 	// Per-role or per-database settings override ALTER SYSTEM: those sessions stay writable.
-	rows, err := conn.Query(ctx, `SELECT coalesce(r.rolname, '*'), coalesce(d.datname, '*'), s.cfg
+	rows, err := conn.Query(ctx, `SELECT coalesce(r.rolname, '*'), coalesce(d.datname, '*'), s2.cfg
 		FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) AS s2(cfg)
 		LEFT JOIN pg_roles r ON r.oid = s.setrole LEFT JOIN pg_database d ON d.oid = s.setdatabase
 		WHERE s2.cfg ILIKE 'default_transaction_read_only=%' OR s2.cfg ILIKE 'transaction_read_only=%'`)
-	if err == nil {
-		for rows.Next() {
-			var role, db, cfg string
-			if rows.Scan(&role, &db, &cfg) == nil {
-				r.refuse(CodeReadOnlyOverride, cfg, fmt.Sprintf("%s is set for role %s in database %s: those sessions ignore the cut and keep writing", cfg, role, db),
-					"ALTER ROLE/DATABASE ... RESET default_transaction_read_only")
-			}
-		}
-		rows.Close()
+	if err != nil {
+		return nil, fmt.Errorf("cannot read per-role settings: %w", err)
+	}
+	type override struct{ role, db, cfg string }
+	ovs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (override, error) {
+		var o override
+		return o, row.Scan(&o.role, &o.db, &o.cfg)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot read per-role settings: %w", err)
+	}
+	for _, o := range ovs {
+		r.refuse(CodeReadOnlyOverride, o.cfg, fmt.Sprintf("%s is set for role %s in database %s: those sessions ignore the cut and keep writing", o.cfg, o.role, o.db),
+			"ALTER ROLE/DATABASE ... RESET default_transaction_read_only")
 	}
 	if si.ReadOnly {
 		r.warn(CodeAlreadyReadOnly, "default_transaction_read_only", "default_transaction_read_only is already on (an interrupted earlier cut?); the cut's resume turns writes back on",
@@ -214,7 +224,7 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 	return r, nil
 }
 
-type rights struct{ alterSystem, checkpoint, readAll, readStats bool }
+type rights struct{ alterSystem, checkpoint, readAll, readStats, reload bool }
 
 func roleRights(ctx context.Context, conn *pgx.Conn, ver int) (rights, error) {
 	var r rights
@@ -227,7 +237,8 @@ func roleRights(ctx context.Context, conn *pgx.Conn, ver int) (rights, error) {
 	case ver >= 140000:
 		q = `SELECT false, false, pg_has_role('pg_read_all_stats', 'member'), pg_has_role('pg_read_all_data', 'member')`
 	}
-	err := conn.QueryRow(ctx, q).Scan(&r.alterSystem, &r.checkpoint, &r.readStats, &r.readAll)
+	err := conn.QueryRow(ctx, strings.Replace(q, "SELECT ", "SELECT has_function_privilege('pg_reload_conf()', 'EXECUTE'), ", 1)).
+		Scan(&r.reload, &r.alterSystem, &r.checkpoint, &r.readStats, &r.readAll)
 	if err != nil {
 		return r, fmt.Errorf("cannot check the role's rights: %w", err)
 	}
