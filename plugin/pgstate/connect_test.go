@@ -83,7 +83,7 @@ func TestConnectErrors(t *testing.T) {
 	// .pgpass-style file through the driver (no password in the options)
 	pass := filepath.Join(t.TempDir(), "pgpass")
 	os.WriteFile(pass, []byte(fmt.Sprintf("127.0.0.1:%d:*:postgres:%s\n", p.Port, p.Password)), 0o600)
-	o, _ := ParseURL(p.URL("postgres", "postgres") + "?sslmode=disable&passfile=" + pass)
+	o, _ := ParseURL(p.URL("postgres", "postgres") + "&passfile=" + pass)
 	c2, err := NewClient(o)
 	if err != nil {
 		t.Fatal(err)

@@ -6,32 +6,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker-stateful/docker-stateful/plugin/pgstate/pgtest"
 )
 
-// loadSchema creates the issue's dataset in db: 5 tables (one without a primary key and
-// with duplicate rows, one with 100k rows, JSONB, bytea, floats and timestamps), sequences,
-// an enum type and a view.
+// loadSchema creates the issue's dataset (pgtest.Dataset) with 100k rows in events.
 func loadSchema(t *testing.T, p *testPG, db string) {
-	c := p.conn(db)
-	p.exec(c,
-		"CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy')",
-		"CREATE TABLE users (id serial PRIMARY KEY, name text NOT NULL UNIQUE, mood mood, created timestamptz DEFAULT '2026-01-02 03:04:05+02')",
-		"CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, user_id int REFERENCES users(id), at timestamptz, score double precision, amount numeric(12,3))",
-		"CREATE INDEX events_user ON events (user_id, at)",
-		"CREATE TABLE docs (id int PRIMARY KEY, body jsonb NOT NULL)",
-		"CREATE TABLE blobs (id int PRIMARY KEY, data bytea)",
-		"CREATE TABLE log (line text, n int)", // no primary key
-		"CREATE SEQUENCE tickets START 1000",
-		"CREATE VIEW happy_users AS SELECT id, name FROM users WHERE mood = 'happy'",
-		"INSERT INTO users (name, mood) SELECT 'user' || i, (ARRAY['sad','ok','happy'])[1 + i % 3]::mood FROM generate_series(1, 1000) i",
-		`INSERT INTO events (user_id, at, score, amount) SELECT 1 + i % 1000, '2026-01-01'::timestamptz + i * interval '1 second',
-			i / 7.0, i * 1.001 FROM generate_series(1, 100000) i`,
-		`INSERT INTO docs SELECT i, jsonb_build_object('i', i, 'tags', jsonb_build_array('a', i % 5), 'nested', jsonb_build_object('x', i * 0.5)) FROM generate_series(1, 500) i`,
-		"INSERT INTO blobs SELECT i, decode(md5(i::text) || '00ff', 'hex') FROM generate_series(1, 300) i",
-		"INSERT INTO log SELECT 'same line', 1 FROM generate_series(1, 50)", // duplicates
-		"INSERT INTO log SELECT 'line ' || i, i FROM generate_series(1, 200) i",
-		"SELECT nextval('tickets'), nextval('tickets')",
-	)
+	p.exec(p.conn(db), pgtest.Dataset(100000)...)
 }
 
 func snapshotOf(t *testing.T, st *Store, c *Client) *Snapshot {
