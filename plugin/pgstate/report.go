@@ -23,8 +23,9 @@ func RenderJSON(w io.Writer, r *Report) error {
 func RenderText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	if r.DigestEqual && len(r.Reasons) == 0 {
-		fmt.Fprintf(&b, "Verified: all %d tables (%d rows) and %d sequences in %d databases of snapshot %s are intact (digest equal, postmaster %s → %s)\n",
-			r.BeforeTables, r.BeforeRows, r.BeforeSequences, r.Databases, r.Before, r.BeforeRunID, r.AfterRunID)
+		fmt.Fprintf(&b, "Verified: all %s (%s) and %s in %s of snapshot %s are intact (digest equal, postmaster %s → %s)\n",
+			plural(r.BeforeTables, "table"), plural(r.BeforeRows, "row"), plural(r.BeforeSequences, "sequence"),
+			plural(int64(r.Databases), "database"), r.Before, r.BeforeRunID, r.AfterRunID)
 	} else {
 		fmt.Fprintf(&b, "Compared snapshot %s (%d tables, %d rows, postmaster %s) with %s (%d tables, %d rows, postmaster %s)\n",
 			r.Before, r.BeforeTables, r.BeforeRows, r.BeforeRunID, r.After, r.AfterTables, r.AfterRows, r.AfterRunID)
@@ -71,4 +72,11 @@ func RenderText(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+func plural(n int64, word string) string {
+	if n == 1 {
+		return "1 " + word
+	}
+	return fmt.Sprintf("%d %ss", n, word)
 }
