@@ -46,7 +46,7 @@ type Progress struct {
 type TableRecord struct {
 	Schema   string `json:"schema"`
 	Name     string `json:"name"`
-	Kind     string `json:"kind"` // "table", "partitioned" (rows are in its partitions), "matview"
+	Kind     string `json:"kind"` // "table", "partitioned" (rows are in its partitions), "matview", "large objects"
 	Unlogged bool   `json:"unlogged,omitempty"`
 	HasPK    bool   `json:"has_primary_key"`
 	Rows     int64  `json:"rows"` // -1 for a partitioned table
@@ -227,6 +227,11 @@ func (fp *fingerprinter) database(ctx context.Context, db string) (*DBManifest, 
 	if m.Objects, err = readObjects(ctx, tx); err != nil {
 		return nil, err
 	}
+	if lo, err := readLargeObjects(ctx, tx); err != nil {
+		return nil, err
+	} else if lo != nil {
+		m.Tables = append(m.Tables, *lo)
+	}
 
 	todo := make(chan int)
 	errc := make(chan error, fp.opt.Workers)
@@ -245,7 +250,7 @@ func (fp *fingerprinter) database(ctx context.Context, db string) (*DBManifest, 
 	}
 feed:
 	for i, t := range m.Tables {
-		if t.Kind == "partitioned" {
+		if t.Kind != "table" && t.Kind != "matview" { // no rows of its own, or hashed already
 			continue
 		}
 		select {
@@ -451,6 +456,38 @@ func readObjects(ctx context.Context, tx pgx.Tx) ([]ObjectRecord, error) {
 		return nil, fmt.Errorf("cannot read the schema: %w", err)
 	}
 	return objs, nil
+}
+
+// readLargeObjects hashes pg_largeobject (large objects live in the catalog, outside any
+// user table) as one record, pages ordered by the sum; nil when there are none or the role
+// may not read them (superuser only, unless lo_compat_privileges).
+func readLargeObjects(ctx context.Context, tx pgx.Tx) (*TableRecord, error) {
+	var can bool
+	if err := tx.QueryRow(ctx, `SELECT has_table_privilege('pg_catalog.pg_largeobject', 'SELECT')`).Scan(&can); err != nil || !can {
+		return nil, err
+	}
+	var n int64
+	var s string
+	err := tx.QueryRow(ctx, `SELECT count(*), coalesce(sum(hashtextextended(loid::text || ' ' || pageno::text || ' ' || encode(data, 'hex'), 0)), 0)::text
+		FROM pg_catalog.pg_largeobject`).Scan(&n, &s)
+	if err != nil {
+		return nil, fmt.Errorf("large objects: %w", err)
+	}
+	var objs int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM pg_catalog.pg_largeobject_metadata`).Scan(&objs); err != nil {
+		return nil, fmt.Errorf("large objects: %w", err)
+	}
+	if objs == 0 && n == 0 {
+		return nil, nil
+	}
+	v, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		return nil, fmt.Errorf("large objects: unexpected sum %q", s)
+	}
+	t := &TableRecord{Schema: "pg_catalog", Name: "pg_largeobject", Kind: "large objects", Rows: n,
+		Digest: Hex64(v.Mod(v, two64).Uint64()), Columns: []string{fmt.Sprintf("%d large objects", objs)}, Indexes: []string{}, Constraints: []string{}}
+	t.SchemaDigest = linesDigest(t.Columns)
+	return t, nil
 }
 
 func linesDigest(lines []string) Hex64 {

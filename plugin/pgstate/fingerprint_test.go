@@ -157,3 +157,52 @@ func keysS(m map[string]string) []string {
 	}
 	return out
 }
+
+func TestFingerprintOddNamesPartitionsLargeObjects(t *testing.T) {
+	p := startPG(t)
+	c := p.client()
+	db := p.conn("postgres")
+	p.exec(db,
+		`CREATE SCHEMA "Odd"`,
+		`CREATE TABLE "Odd"."Mixed ""Name""" (dst_row int, "v w" text)`, // a column named like the row alias
+		`INSERT INTO "Odd"."Mixed ""Name""" SELECT i, 'v' || i FROM generate_series(1, 100) i`,
+		"CREATE TABLE parted (id int, v text) PARTITION BY RANGE (id)",
+		"CREATE TABLE parted_low PARTITION OF parted FOR VALUES FROM (0) TO (50)",
+		"CREATE TABLE parted_high PARTITION OF parted FOR VALUES FROM (50) TO (100)",
+		"INSERT INTO parted SELECT i, 'p' || i FROM generate_series(0, 99) i",
+		"CREATE UNLOGGED TABLE scratch (x int)", "INSERT INTO scratch VALUES (1)",
+		"CREATE MATERIALIZED VIEW mv AS SELECT id FROM parted WHERE id % 10 = 0",
+		"SELECT lo_from_bytea(0, '\\x0102'::bytea)",
+	)
+	st, _ := OpenStore(t.TempDir())
+	before := snapshotOf(t, st, c)
+	if s := before.Summary; s.Rows != 100+100+1+10+1 {
+		t.Fatalf("rows %d (tables %d)", s.Rows, s.Tables)
+	}
+	p.restart()
+	if _, err := c.WaitReady(context.Background(), 30*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	after := snapshotOf(t, st, c)
+	if r := compare(t, before, after); !r.OK() || !r.DigestEqual {
+		var b bytes.Buffer
+		RenderText(&b, r)
+		t.Fatalf("not verified:\n%s", b.String())
+	}
+	p.exec(p.conn("postgres"),
+		`UPDATE "Odd"."Mixed ""Name""" SET "v w" = 'changed' WHERE dst_row = 5`,
+		"DELETE FROM parted WHERE id = 70",
+		"SELECT lo_put(l.oid, 0, '\\x09'::bytea) FROM pg_largeobject_metadata l")
+	r := compare(t, after, snapshotOf(t, st, c))
+	got := items(r, ClassChanged)
+	for _, name := range []string{`postgres/Odd.Mixed "Name"`, "postgres/public.parted_high", "postgres/pg_catalog.pg_largeobject"} {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s not CHANGED: %v", name, keys(got))
+		}
+	}
+	if len(got) != 3 || r.Count(ClassMissing) != 0 || r.Count(ClassNew) != 0 {
+		var b bytes.Buffer
+		RenderText(&b, r)
+		t.Fatalf("report:\n%s", b.String())
+	}
+}

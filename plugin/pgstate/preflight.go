@@ -262,3 +262,15 @@ func coveringMount(dir string, targets []string) string {
 	}
 	return best
 }
+
+// DataDirFromEnv returns PGDATA from a container's environment (KEY=VALUE entries, the
+// last one wins as in docker), or DefaultDataDir when it is not set.
+func DataDirFromEnv(env []string) string {
+	dir := DefaultDataDir
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "PGDATA="); ok && v != "" {
+			dir = path.Clean(v)
+		}
+	}
+	return dir
+}
