@@ -150,7 +150,10 @@ var canonicalParams = map[string]string{
 	"IntervalStyle":      "postgres",
 	"extra_float_digits": "3",
 	"bytea_output":       "hex",
-	"application_name":   "docker-stateful",
+	"lc_monetary":        "C",
+	// regclass values and index/constraint definitions qualify names by the search path
+	"search_path":      "pg_catalog",
+	"application_name": "docker-stateful",
 }
 
 // NewClient validates the options; it does no I/O.

@@ -148,6 +148,7 @@ func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err erro
 	}
 	h.Info.ReadOnlyAt = at
 	t0 := time.Now()
+	var lastSay time.Time
 	var first []Session
 	for {
 		ss, err := openWriters(ctx, conn, at)
@@ -166,7 +167,10 @@ func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err erro
 		if time.Since(t0) > opt.WaitWriters {
 			return h, &WritersError{Waited: time.Since(t0), Sessions: ss}
 		}
-		say("waiting for %d write transaction(s) to end (%s so far): %s", len(ss), time.Since(t0).Round(time.Second), ss[0])
+		if time.Since(lastSay) >= time.Second {
+			say("waiting for %d write transaction(s) to end (%s so far): %s", len(ss), time.Since(t0).Round(time.Second), ss[0])
+			lastSay = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			return h, fmt.Errorf("waiting for write transactions: %w", ctx.Err())
