@@ -229,10 +229,10 @@ func compareDB(r *Report, opt CompareOptions, bm, am *DBManifest) {
 			r.add(opt, Diff{Database: db, Object: name, Kind: "sequence", Class: ClassMissing, Detail: seqState(bs)})
 		case bs.Definition != s.Definition:
 			r.add(opt, Diff{Database: db, Object: name, Kind: "sequence", Class: ClassSchemaChanged, Detail: bs.Definition + " → " + s.Definition})
-		case seqPos(s) < seqPos(bs):
+		case seqAhead(bs, s) < 0:
 			r.add(opt, Diff{Database: db, Object: name, Kind: "sequence", Class: ClassChanged,
 				Detail: seqState(bs) + " → " + seqState(s) + ": went back, values would repeat"})
-		case seqPos(s) > seqPos(bs):
+		case seqAhead(bs, s) > 0:
 			r.add(opt, Diff{Database: db, Object: name, Kind: "sequence", Class: ClassAdvanced,
 				Detail: seqState(bs) + " → " + seqState(s) + ": values skipped, none repeat"})
 		}
@@ -260,12 +260,14 @@ func compareDB(r *Report, opt CompareOptions, bm, am *DBManifest) {
 	}
 }
 
-// seqPos orders sequence states: is_called=false means last_value is the next value.
-func seqPos(s SequenceRecord) float64 {
-	if s.IsCalled {
-		return float64(s.LastValue)
+// seqAhead is how far the sequence moved in its own direction: > 0 ahead (values skipped),
+// < 0 back (values would repeat).
+func seqAhead(before, after SequenceRecord) int64 {
+	d := after.Next() - before.Next()
+	if before.Increment < 0 {
+		return -d
 	}
-	return float64(s.LastValue) - 0.5
+	return d
 }
 
 func seqState(s SequenceRecord) string {

@@ -211,7 +211,7 @@ func waitReloaded(ctx context.Context, c *Client) (time.Time, error) {
 			return at, nil
 		}
 		if time.Now().After(deadline) {
-			return time.Time{}, errors.New("the server did not apply default_transaction_read_only = on within 10 s of pg_reload_conf()")
+			return time.Time{}, errors.New("a new session still has default_transaction_read_only = off 10 s after pg_reload_conf(): is it set for this role or database (ALTER ROLE/DATABASE ... SET)?")
 		}
 		select {
 		case <-ctx.Done():

@@ -29,7 +29,7 @@ type FingerprintOptions struct {
 	Workers int
 	// LockTimeout bounds the wait for a table lock (a pending ALTER TABLE). Default 30 s.
 	LockTimeout time.Duration
-	// Progress, if set, is called after each table.
+	// Progress, if set, is called after each table (one call at a time).
 	Progress func(Progress)
 }
 
@@ -69,7 +69,16 @@ type SequenceRecord struct {
 	Name       string `json:"name"`
 	LastValue  int64  `json:"last_value"`
 	IsCalled   bool   `json:"is_called"`
+	Increment  int64  `json:"increment"`
 	Definition string `json:"definition"`
+}
+
+// Next is the value nextval() would return (ignoring the bounds).
+func (s SequenceRecord) Next() int64 {
+	if s.IsCalled {
+		return s.LastValue + s.Increment
+	}
+	return s.LastValue
 }
 
 // QualifiedName is schema.name.
@@ -299,14 +308,13 @@ func (fp *fingerprinter) worker(ctx context.Context, db, snapshot string, tables
 			}
 			return fmt.Errorf("table %s: %w", t.QualifiedName(), err)
 		}
-		fp.mu.Lock()
+		fp.mu.Lock() // also serialises the callback
 		fp.done++
 		fp.rows += t.Rows
-		p := Progress{Database: db, Table: t.QualifiedName(), TablesDone: fp.done, Rows: fp.rows, Elapsed: time.Since(fp.start)}
-		fp.mu.Unlock()
 		if fp.opt.Progress != nil {
-			fp.opt.Progress(p)
+			fp.opt.Progress(Progress{Database: db, Table: t.QualifiedName(), TablesDone: fp.done, Rows: fp.rows, Elapsed: time.Since(fp.start)})
 		}
+		fp.mu.Unlock()
 	}
 	return nil
 }
@@ -400,7 +408,7 @@ func readTables(ctx context.Context, tx pgx.Tx) ([]TableRecord, error) {
 func readSequences(ctx context.Context, tx pgx.Tx) ([]SequenceRecord, error) {
 	rows, err := tx.Query(ctx, `SELECT n.nspname, c.relname,
 			format('%s increment %s min %s max %s start %s cache %s%s', format_type(s.seqtypid, NULL), s.seqincrement,
-				s.seqmin, s.seqmax, s.seqstart, s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END)
+				s.seqmin, s.seqmax, s.seqstart, s.seqcache, CASE WHEN s.seqcycle THEN ' cycle' ELSE '' END), s.seqincrement
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_sequence s ON s.seqrelid = c.oid
 		WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND `+userRelations+`
 		ORDER BY n.nspname, c.relname`)
@@ -409,7 +417,7 @@ func readSequences(ctx context.Context, tx pgx.Tx) ([]SequenceRecord, error) {
 	}
 	seqs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (SequenceRecord, error) {
 		var s SequenceRecord
-		return s, r.Scan(&s.Schema, &s.Name, &s.Definition)
+		return s, r.Scan(&s.Schema, &s.Name, &s.Definition, &s.Increment)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the sequences: %w", err)
