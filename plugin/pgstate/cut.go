@@ -20,7 +20,8 @@ type CutOptions struct {
 	Progress func(string)
 }
 
-// Session is a client session that holds (or may hold) a write transaction.
+// Session is a client session that holds (or may hold) a write transaction, or a prepared
+// transaction (PID 0, State "prepared transaction", Query its gid).
 type Session struct {
 	PID         int       `json:"pid"`
 	User        string    `json:"user"`
@@ -34,6 +35,9 @@ type Session struct {
 }
 
 func (s Session) String() string {
+	if s.PID == 0 && s.State == "prepared transaction" {
+		return fmt.Sprintf("prepared transaction %q (%s@%s, since %s: COMMIT PREPARED or ROLLBACK PREPARED it)", s.Query, s.User, s.Database, s.XactStart.UTC().Format("15:04:05"))
+	}
 	who := fmt.Sprintf("pid %d (%s@%s", s.PID, s.User, s.Database)
 	if s.Application != "" {
 		who += " " + s.Application
@@ -242,7 +246,21 @@ func openWriters(ctx context.Context, conn *pgx.Conn, readOnlyAt time.Time) ([]S
 	if err != nil {
 		return nil, fmt.Errorf("cannot list open transactions (pg_stat_activity): %w", err)
 	}
-	return ss, nil
+	// A prepared transaction may still be committed (COMMIT PREPARED is allowed in a
+	// read-only transaction): its writes would land after the cut.
+	rows, err = conn.Query(ctx, `SELECT gid, owner, database, prepared FROM pg_prepared_xacts ORDER BY prepared`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list prepared transactions: %w", err)
+	}
+	prep, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Session, error) {
+		s := Session{State: "prepared transaction", HasXID: true}
+		err := r.Scan(&s.Query, &s.User, &s.Database, &s.XactStart)
+		return s, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list prepared transactions: %w", err)
+	}
+	return append(ss, prep...), nil
 }
 
 // Release resumes writes (ALTER SYSTEM RESET default_transaction_read_only +

@@ -159,3 +159,16 @@ func TestReleaseOnAStoppedServerSaysResumeIsPending(t *testing.T) {
 		t.Fatalf("want ResumePendingError, got %v", err)
 	}
 }
+
+func TestCutWaitsForPreparedTransactions(t *testing.T) {
+	p := startPG(t, "-c max_prepared_transactions=2")
+	c := p.conn("postgres")
+	p.exec(c, "CREATE TABLE t (id int)", "BEGIN", "INSERT INTO t VALUES (1)", "PREPARE TRANSACTION 'tm-42'")
+	_, err := Cut(context.Background(), p.client(), CutOptions{WaitWriters: 300 * time.Millisecond})
+	var we *WritersError
+	if !errors.As(err, &we) || !strings.Contains(err.Error(), `prepared transaction "tm-42"`) {
+		t.Fatalf("want the prepared transaction named, got %v", err)
+	}
+	p.exec(c, "COMMIT PREPARED 'tm-42'")
+	waitWritable(t, p)
+}

@@ -35,7 +35,8 @@
 // that begins after the reload is read-only (reads keep working; writes fail with SQLSTATE
 // 25006). Cut then waits (bounded by CutOptions.WaitWriters, progress reported) until no
 // client session has a transaction that began before the reload or holds a transaction id
-// (a session that set READ WRITE itself), and runs CHECKPOINT. On timeout it fails with a
+// (a session that set READ WRITE itself) and no prepared transaction waits for COMMIT
+// PREPARED (allowed in a read-only transaction), and runs CHECKPOINT. On timeout it fails with a
 // *WritersError that names the sessions (pid, user@db, application, client, query). Per-role
 // or per-database settings of default_transaction_read_only override ALTER SYSTEM: Preflight
 // refuses them.
