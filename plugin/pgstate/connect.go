@@ -86,6 +86,12 @@ func ParseURL(raw string) (Options, error) {
 	if o.Params.Has("password") {
 		return Options{}, errors.New("invalid PostgreSQL URL: do not put the password in the URL; set PGPASSWORD, use a password file or a .pgpass file")
 	}
+	// The address and the user are the URL's own: a query parameter must not redirect them.
+	for _, k := range []string{"host", "hostaddr", "port", "user", "dbname", "database", "service"} {
+		if o.Params.Has(k) {
+			return Options{}, fmt.Errorf("invalid PostgreSQL URL: give %s in the URL itself (postgres://user@host:port/db), not as ?%s=", k, k)
+		}
+	}
 	if o.Host == "" {
 		return Options{}, errors.New("invalid PostgreSQL URL: no host")
 	}

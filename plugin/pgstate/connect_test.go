@@ -28,7 +28,7 @@ func TestParseURL(t *testing.T) {
 	}
 	for _, bad := range []string{
 		"postgres://app:secret@h/db", "postgres://h/db?password=x", "redis://h", "postgres:///db",
-		"postgres://h/db?sslmode=sometimes", "postgres://a,b/db",
+		"postgres://h/db?sslmode=sometimes", "postgres://a,b/db", "postgres://h/db?host=evil", "postgres://h/db?service=x",
 	} {
 		if _, err := ParseURL(bad); err == nil {
 			t.Errorf("%s: accepted", bad)
@@ -99,5 +99,13 @@ func TestConnectErrors(t *testing.T) {
 	_, err = c3.WaitReady(ctx, time.Second, nil)
 	if err == nil || time.Since(start) > 5*time.Second || !strings.Contains(err.Error(), "not ready after") {
 		t.Fatalf("unreachable: %v after %s", err, time.Since(start))
+	}
+}
+
+func TestOptionsStringRedacts(t *testing.T) {
+	o, _ := ParseURL("postgres://app@h:5433/db?sslmode=require")
+	o.Password = Secret("pw")
+	if s := o.String(); s != "postgres://app:***@h:5433/db?sslmode=require" {
+		t.Fatalf("String() = %s", s)
 	}
 }
