@@ -334,3 +334,17 @@ func Resume(ctx context.Context, c *Client) (wasReadOnly bool, err error) {
 	}
 	return ro == "on", nil
 }
+
+// ResumeWhenReady waits (up to deadline, whatever ctx says) for a server to accept
+// connections and resumes writes on it. For paths that end while the service's task is
+// being replaced (an interrupt after the update was sent): the next server on the data
+// directory starts read-only, and nothing else would turn writes back on.
+func ResumeWhenReady(ctx context.Context, c *Client, deadline time.Duration) (wasReadOnly bool, err error) {
+	ctx = context.WithoutCancel(ctx)
+	if _, err := c.WaitReady(ctx, deadline, nil); err != nil {
+		return false, &ResumePendingError{Err: err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, releaseTimeout)
+	defer cancel()
+	return Resume(ctx, c)
+}

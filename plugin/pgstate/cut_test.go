@@ -172,3 +172,27 @@ func TestCutWaitsForPreparedTransactions(t *testing.T) {
 	p.exec(c, "COMMIT PREPARED 'tm-42'")
 	waitWritable(t, p)
 }
+
+func TestResumeWhenReadyWaitsForTheNextServer(t *testing.T) {
+	p := startPG(t)
+	c := p.client()
+	h, err := Cut(context.Background(), c, CutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ctl("-m", "fast", "stop"); err != nil { // the old task stops...
+		t.Fatal(err)
+	}
+	go func() { // ...and the new one comes up a little later
+		time.Sleep(time.Second)
+		p.StartAgain()
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // interrupted: the wait does not depend on ctx
+	was, err := ResumeWhenReady(ctx, c, 30*time.Second)
+	if err != nil || !was {
+		t.Fatalf("resume: %v (was read-only %v)", err, was)
+	}
+	waitWritable(t, p)
+	h.Release(context.Background())
+}

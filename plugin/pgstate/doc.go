@@ -25,6 +25,13 @@
 //	if !rep.OK() { roll back; WaitRestarted; VerifyAgainst again }
 //	pgstate.Resume(ctx, c)                           // writes back on, on the server now running
 //
+// Unlike Redis' pause, writes must stay off from the cut until the new server is verified:
+// do not Release between the snapshot and the update (the old server would take writes the
+// snapshot lacks). Release only when the update is not sent; once it is sent, an
+// interrupted or failed flow calls ResumeWhenReady(ctx, c, deadline), which waits for the
+// next server on the data directory (it starts read-only) and resumes it, independent of
+// the caller's context.
+//
 // `snapshot SERVICE` is WaitReady + Preflight + Cut + TakeSnapshot + Release; `verify
 // SERVICE [--against ID]` is WaitReady + Store.Load(id) / Store.Latest(service) +
 // VerifyAgainst.

@@ -29,6 +29,7 @@ type Server struct {
 	Data     string
 	Port     int
 	Password string // of the superuser "postgres"
+	opts     string // postgres options of pg_ctl start -o
 	cred     *syscall.Credential
 }
 
@@ -103,11 +104,16 @@ func Start(extra ...string) (*Server, error) {
 	if err != nil {
 		return fail(err)
 	}
-	opts := fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s", s.Port, s.Dir, strings.Join(extra, " "))
-	if err := s.run("pg_ctl", "-D", s.Data, "-l", filepath.Join(s.Dir, "log"), "-o", opts, "-w", "-t", "60", "start"); err != nil {
+	s.opts = fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 %s", s.Port, s.Dir, strings.Join(extra, " "))
+	if err := s.StartAgain(); err != nil {
 		return fail(err)
 	}
 	return s, nil
+}
+
+// StartAgain starts the server (stopped with Ctl("-m", "fast", "stop")) with its options.
+func (s *Server) StartAgain() error {
+	return s.run("pg_ctl", "-D", s.Data, "-l", filepath.Join(s.Dir, "log"), "-o", s.opts, "-w", "-t", "60", "start")
 }
 
 // StartT is Start for a test: it skips when the binaries are missing (fails when
