@@ -31,6 +31,7 @@ type pgWriter struct {
 	mu        sync.Mutex
 	committed []int64
 	readOnly  atomic.Int64 // SQLSTATE 25006: the cut
+	roTimes   []time.Time  // when they happened (under mu)
 	other     atomic.Int64 // connection errors while the task is replaced, missing table
 	lastOther atomic.Value
 	stop      chan struct{}
@@ -78,6 +79,9 @@ func (w *pgWriter) loop() {
 			next++
 		case errors.As(err, &pe) && pe.Code == "25006":
 			w.readOnly.Add(1)
+			w.mu.Lock()
+			w.roTimes = append(w.roTimes, time.Now())
+			w.mu.Unlock()
 		case errors.As(err, &pe) && pe.Code == "23505":
 			// committed earlier, but the answer was lost with the connection
 			w.mu.Lock()
@@ -172,6 +176,7 @@ func TestPostgresCutFingerprintVerifyThroughUpdates(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 
 	// update --verify, as the integration will do it.
+	var windows [][2]time.Time // from Cut to Resume: the only time writes may fail read-only
 	t1 := time.Now()
 	si, err := pg.WaitReady(ctx, time.Minute, nil)
 	if err != nil {
@@ -203,6 +208,7 @@ func TestPostgresCutFingerprintVerifyThroughUpdates(t *testing.T) {
 		t.Fatal(err)
 	}
 	verified := time.Since(t1)
+	windows = append(windows, [2]time.Time{t1, time.Now()})
 	var out bytes.Buffer
 	pgstate.RenderText(&out, rep)
 	t.Logf("update --verify (library): cut+fingerprint %s, total %s; plain update %s (ratio %.2f)\n%s",
@@ -221,6 +227,7 @@ func TestPostgresCutFingerprintVerifyThroughUpdates(t *testing.T) {
 	}
 
 	// A forced update onto the image's anonymous volume: the new server is empty.
+	t3 := time.Now()
 	si3, err := pg.WaitReady(ctx, time.Minute, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -276,6 +283,7 @@ func TestPostgresCutFingerprintVerifyThroughUpdates(t *testing.T) {
 	if _, err := pgstate.Resume(ctx, pg); err != nil {
 		t.Fatal(err)
 	}
+	windows = append(windows, [2]time.Time{t3, time.Now()})
 	time.Sleep(time.Second)
 	committed := w.Stop()
 
@@ -291,5 +299,16 @@ func TestPostgresCutFingerprintVerifyThroughUpdates(t *testing.T) {
 	}
 	if w.readOnly.Load() == 0 {
 		t.Fatal("the writer never saw the cut")
+	}
+	// pg_reload_conf() after Resume reaches the writer's backend within moments
+	const slack = time.Second
+	for _, at := range w.roTimes {
+		in := false
+		for _, win := range windows {
+			in = in || (!at.Before(win[0]) && !at.After(win[1].Add(slack)))
+		}
+		if !in {
+			t.Errorf("read-only error at %s outside the cuts %v", at.Format("15:04:05.000"), windows)
+		}
 	}
 }
