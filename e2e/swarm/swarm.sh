@@ -230,7 +230,7 @@ import_redis() {
 		"$tar" redis:latest >/dev/null
 }
 
-# postgres:latest from Debian's postgresql-15: the server, initdb, the share files, the
+# postgres:latest from Debian's postgresql-15: the server, initdb, psql, pg_isready, the share files, the
 # plpgsql/snowball/replication modules and their libraries; an entrypoint like the
 # official image's (initdb on an empty $PGDATA, POSTGRES_PASSWORD/POSTGRES_USER/
 # POSTGRES_DB, password auth from anywhere, listen on all addresses). It runs as
@@ -248,7 +248,7 @@ build_postgres_tar() {
 	mkdir -p "$root"/{bin,etc,tmp,root,usr/local/bin,var/lib/postgresql/data,var/run/postgresql} "$root$PG_BIN" "$root$PG_LIB" "$root$PG_SHARE/extension"
 	chmod 1777 "$root/tmp"
 	cp -L /bin/sh "$root/bin/sh"
-	cp -L "$PG_BIN/postgres" "$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$root$PG_BIN/"
+	cp -L "$PG_BIN/postgres" "$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$PG_BIN/psql" "$PG_BIN/pg_isready" "$root$PG_BIN/"
 	cp -L "$PG_LIB"/{plpgsql,dict_snowball,libpqwalreceiver,pgoutput}.so "$PG_LIB"/*_and_*.so "$root$PG_LIB/"
 	cp -a "$PG_SHARE"/{postgres.bki,*.sql,*.sample,sql_features.txt,errcodes.txt,timezonesets,tsearch_data} "$root$PG_SHARE/"
 	[ -e "$PG_SHARE/catalog_version" ] && cp "$PG_SHARE/catalog_version" "$root$PG_SHARE/"
