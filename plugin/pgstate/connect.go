@@ -178,7 +178,7 @@ func NewClient(o Options) (*Client, error) {
 	for k, v := range o.Params {
 		q[k] = v
 	}
-	q.Set("connect_timeout", fmt.Sprint(int(o.ConnectTimeout.Round(time.Second)/time.Second)))
+	q.Set("connect_timeout", fmt.Sprint(max(1, int(o.ConnectTimeout.Round(time.Second)/time.Second)))) // 0 would mean no limit
 	u.RawQuery = q.Encode()
 	cfg, err := pgx.ParseConfig(u.String())
 	if err != nil {
