@@ -3,6 +3,7 @@ package pgstate
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -91,6 +92,14 @@ func TestConnectErrors(t *testing.T) {
 	t.Setenv("PGPASSWORD", "")
 	if _, err := c2.ServerInfo(ctx); err != nil {
 		t.Fatalf("with a passfile: %v", err)
+	}
+	// sslmode is honoured: the test server has no TLS, so require fails, and says why
+	ot, _ := ParseURL(strings.Replace(p.URL("postgres", "postgres"), "sslmode=disable", "sslmode=require", 1))
+	ot.Password = Secret(p.Password)
+	ct, _ := NewClient(ot)
+	var ce *ConnectError
+	if _, err := ct.ServerInfo(ctx); !errors.As(err, &ce) || ce.Kind != "tls" {
+		t.Fatalf("sslmode=require against a server without TLS: %v", err)
 	}
 	// nothing listens: one line, unreachable, bounded by the deadline
 	o.Port = fmt.Sprint(freePort(t))
