@@ -15,6 +15,8 @@ have tmux || need+=(tmux)
 have fish || need+=(fish) # e2e: completion in fish (TestCompletionFish)
 have zsh || need+=(zsh)   # e2e: completion in zsh (TestCompletionZsh)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+# pgstate tests (initdb + pg_ctl on 127.0.0.1) and the harness's postgres image
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql-15)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
   exit 0
