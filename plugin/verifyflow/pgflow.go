@@ -208,7 +208,9 @@ func (f *PGFlow) fpOptions(what string) pgstate.FingerprintOptions {
 	start := time.Now()
 	p := newThrottle(f.Log, 2*time.Second)
 	return pgstate.FingerprintOptions{Progress: func(pr pgstate.Progress) {
-		p.say("fp", "  %s: %d tables, %d rows so far (%s)", what, pr.TablesDone, pr.Rows, time.Since(start).Round(time.Second))
+		if time.Since(start) >= 2*time.Second { // a quick fingerprint says nothing until its summary
+			p.say("fp", "  %s: %d tables, %d rows so far (%s)", what, pr.TablesDone, pr.Rows, time.Since(start).Round(time.Second))
+		}
 	}}
 }
 

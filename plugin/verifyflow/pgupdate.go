@@ -1,6 +1,7 @@
 package verifyflow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -43,9 +44,13 @@ type PGUpdateResult struct {
 //   - Before: locate, preflight, cut (read-only, wait for writers,
 //     CHECKPOINT), fingerprint. An error means nothing may be sent; writes
 //     are resumed before it returns.
-//   - AfterSend: wait for the old task to stop (its shutdown checkpoint).
-//   - After: await the new postmaster (recovery done), verify, resume
-//     writes, Decide; roll back, verify again and resume on failure.
+//   - AfterSend: wait for the old task to stop (its shutdown checkpoint),
+//     then, while docker waits for convergence, await the new postmaster
+//     (recovery done), verify it and resume writes once it is verified: the
+//     check overlaps docker's stability wait, and writes are off only as long
+//     as the proof needs.
+//   - After: that check's outcome (again if the server changed since), Decide;
+//     roll back, verify again and resume on failure.
 //   - Abandon, always: resume writes wherever they are still off.
 type PGUpdate struct {
 	Flow     *PGFlow
@@ -69,6 +74,17 @@ type PGUpdate struct {
 	lastStart  time.Time
 	awaitNewer bool
 	resumed    bool
+	early      *earlyCheck
+}
+
+// earlyCheck is the check AfterSend starts while docker waits for
+// convergence; its lines are held until After prints them, so that they do
+// not break docker's progress display.
+type earlyCheck struct {
+	rep  *pgstate.Report
+	err  error
+	log  bytes.Buffer
+	done chan struct{}
 }
 
 func (u *PGUpdate) say(format string, a ...any) { u.Flow.say(format, a...) }
@@ -136,7 +152,7 @@ func (u *PGUpdate) Before(ctx context.Context, current swarm.Service, spec *swar
 
 // AfterSend waits for the old task to stop: its server checkpoints on
 // shutdown, read-only since the cut. Writes stay off.
-func (u *PGUpdate) AfterSend(ctx context.Context, _ string) {
+func (u *PGUpdate) AfterSend(ctx context.Context, serviceID string) {
 	if u.cut == nil {
 		return
 	}
@@ -150,9 +166,24 @@ func (u *PGUpdate) AfterSend(ctx context.Context, _ string) {
 	case errors.Is(err, ErrNotReplaced):
 		u.say("The old task is still meant to run after %s: the update does not replace it", NotReplacedAfter)
 		u.replaces, u.awaitNewer = false, false
+		return
 	case err != nil:
 		u.say("warning: %v", err)
+		return
 	}
+	u.say("Verifying the new server while docker waits for the service to converge")
+	e := &earlyCheck{done: make(chan struct{})}
+	base := *u.Flow.Flow
+	base.Log = &e.log
+	fl := &PGFlow{Flow: &base, PG: u.Flow.PG, store: u.Flow.store}
+	u.early = e
+	go func() {
+		defer close(e.done)
+		e.rep, e.err = u.checkWith(ctx, fl, serviceID)
+		if e.err == nil && e.rep.OK() {
+			u.resumeWith(fl, u.last)
+		}
+	}()
 }
 
 // Abandon turns writes back on wherever they are still off: on the server
@@ -160,7 +191,13 @@ func (u *PGUpdate) AfterSend(ctx context.Context, _ string) {
 // now (waiting for it, when it is being replaced). Safe on nil and more
 // than once.
 func (u *PGUpdate) Abandon() {
-	if u == nil || u.cut == nil || u.resumed {
+	if u == nil || u.cut == nil {
+		return
+	}
+	if e := u.early; e != nil {
+		<-e.done // its resume, if any, comes first
+	}
+	if u.resumed {
 		return
 	}
 	if !u.sent {
@@ -209,15 +246,47 @@ func (u *PGUpdate) resumeLatest() {
 }
 
 // resume turns writes back on for the server c just verified.
-func (u *PGUpdate) resume(c *pgstate.Client) {
+func (u *PGUpdate) resume(c *pgstate.Client) { u.resumeWith(u.Flow, c) }
+
+func (u *PGUpdate) resumeWith(f *PGFlow, c *pgstate.Client) {
+	if u.resumed {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if _, err := pgstate.Resume(ctx, c); err != nil {
-		u.say("warning: %v", err)
+		f.say("warning: %v", err)
 		return
 	}
 	u.resumed, u.Result.WritesResumed = true, true
-	u.say("Writes resumed")
+	f.say("Writes resumed")
+}
+
+// joinEarly waits for AfterSend's check and prints its lines. A verified
+// server that is no longer the one running (the task was replaced since)
+// does not count: the caller checks again.
+func (u *PGUpdate) joinEarly(ctx context.Context) (rep *pgstate.Report, err error, ok bool) {
+	e := u.early
+	if e == nil {
+		return nil, nil, false
+	}
+	u.early = nil
+	<-e.done
+	if u.Flow.Log != nil {
+		_, _ = u.Flow.Log.Write(e.log.Bytes())
+	}
+	if e.err != nil {
+		return nil, e.err, true
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	si, serr := u.last.ServerInfo(sctx)
+	cancel()
+	if serr != nil || !si.PostmasterStart.Equal(u.lastStart) {
+		u.say("The server verified is no longer the one running (the task was replaced since): verifying again")
+		u.awaitNewer = false
+		return nil, nil, false
+	}
+	return e.rep, nil, true
 }
 
 // After checks the data of the updated service against the cut, resumes
@@ -232,7 +301,10 @@ func (u *PGUpdate) After(ctx context.Context, serviceID string) error {
 	if !u.replaces {
 		u.say("The update replaced no task: verifying the same PostgreSQL")
 	}
-	rep, err := u.check(ctx, serviceID)
+	rep, err, ok := u.joinEarly(ctx)
+	if !ok {
+		rep, err = u.check(ctx, serviceID)
+	}
 	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
 	if err != nil {
 		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err)
@@ -266,16 +338,20 @@ func (u *PGUpdate) After(ctx context.Context, serviceID string) error {
 // check awaits the service's PostgreSQL (a postmaster newer than the last
 // one seen, when that one is being replaced) and verifies it against the cut.
 func (u *PGUpdate) check(ctx context.Context, serviceID string) (*pgstate.Report, error) {
+	return u.checkWith(ctx, u.Flow, serviceID)
+}
+
+func (u *PGUpdate) checkWith(ctx context.Context, f *PGFlow, serviceID string) (*pgstate.Report, error) {
 	var older time.Time
 	if u.awaitNewer {
 		older = u.lastStart
 	}
-	c, si, err := u.Flow.AwaitNew(ctx, serviceID, older)
+	c, si, err := f.AwaitNew(ctx, serviceID, older)
 	if err != nil {
 		return nil, err
 	}
 	u.last, u.lastStart, u.awaitNewer = c, si.PostmasterStart, false
-	return u.Flow.Verify(ctx, c, u.before)
+	return f.Verify(ctx, c, u.before)
 }
 
 // rollback restores the previous spec and waits for it to converge; the
