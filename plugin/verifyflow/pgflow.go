@@ -122,10 +122,12 @@ func (f *PGFlow) Connect(ctx context.Context, svc swarm.Service) (*pgstate.Clien
 	return c, si, ep, nil
 }
 
-// isRefused: nothing listens there (before an update the server is expected up).
+// isRefused: nothing listens there (before an update the server is expected
+// up), or TLS failed (sslmode asks what the server does not offer): waiting
+// would not change it.
 func isRefused(err error) bool {
 	var ce *pgstate.ConnectError
-	return errors.As(err, &ce) && ce.Kind == "unreachable" && strings.Contains(ce.Msg, "connection refused")
+	return errors.As(err, &ce) && (ce.Kind == "tls" || ce.Kind == "unreachable" && strings.Contains(ce.Msg, "connection refused"))
 }
 
 func (f *PGFlow) waitProgress() func(pgstate.WaitStatus) {
