@@ -151,7 +151,7 @@ func TestPostgresUpdateVerify(t *testing.T) {
 	if r.ExitCode() != 1 {
 		t.Fatalf("forced update onto the anonymous volume: exit %d, want 1", r.ExitCode())
 	}
-	for _, want := range []string{"MISSING", "public.events", "Verdict: FAILED", "rolling service " + svc + " back",
+	for _, want := range []string{"warning: --force overrides: PostgreSQL keeps its data in " + pgstate.DefaultDataDir, "MISSING", "public.events", "Verdict: FAILED", "rolling service " + svc + " back",
 		"After the rollback:", "Verdict: verified", "The rollback restored the data"} {
 		if !strings.Contains(r.Stdout+r.Stderr, want) {
 			t.Errorf("forced update: output lacks %q", want)

@@ -161,8 +161,12 @@ func (f *PGFlow) Preflight(ctx context.Context, c *pgstate.Client, cur, next swa
 	if dir == "" {
 		dir = pgDataDir(cur)
 	}
+	targets := MountTargets(next)
+	if targets == nil {
+		targets = []string{} // no mount at all is checked too (nil skips the check)
+	}
 	pre, err := pgstate.Preflight(ctx, c, pgstate.PreflightInput{
-		MountTargets: MountTargets(next),
+		MountTargets: targets,
 		DataDir:      dir,
 		StopGrace:    stateful.StopGracePeriod(cur),
 	})
