@@ -1,0 +1,74 @@
+package commands
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/docker/docker/api/types/mount"
+
+	"github.com/docker-stateful/docker-stateful/plugin/pgstate/pgtest"
+)
+
+// TestPostgresVerbs: update --verify, snapshot and verify pick PostgreSQL for a postgres
+// image (or --engine), with the same verdicts and exit statuses as for Redis: 0 verified,
+// 2 unreachable (nothing sent), and the flags' bad input refused in one line.
+func TestPostgresVerbs(t *testing.T) {
+	s := pgtest.StartT(t)
+	t.Setenv("PGPASSWORD", s.Password)
+	svc := updatePinnedRedis()
+	svc.Spec.Name = "db"
+	svc.Spec.TaskTemplate.ContainerSpec.Image = "postgres:15"
+	svc.Spec.TaskTemplate.ContainerSpec.Mounts = []mount.Mount{{Type: mount.TypeVolume, Source: "db-data", Target: s.Data}}
+	api := newUpdateFakeAPI(svc)
+	state := t.TempDir()
+	url := s.URL("postgres", "postgres")
+
+	stdout, stderr, err := runOnAPI(t, api, NewRootCommand, "update", "--detach", "--verify", "--state-dir", state, "--pg-url", url, "--format", "json", "--label-add", "x=1", "db")
+	var doc struct {
+		Engine        string `json:"engine"`
+		Verdict       string `json:"verdict"`
+		WritesResumed bool   `json:"writes_resumed"`
+		Report        struct {
+			DigestEqual bool `json:"digest_equal"`
+		} `json:"report"`
+	}
+	if jerr := json.Unmarshal([]byte(stdout), &doc); jerr != nil || updateStatus(err) != 0 || doc.Engine != "postgres" || doc.Verdict != "verified" || !doc.Report.DigestEqual || !doc.WritesResumed {
+		t.Fatalf("update --verify: exit %d (%v), %+v\n%s\n%s", updateStatus(err), err, doc, stdout, stderr)
+	}
+
+	stdout, stderr, err = runOnAPI(t, api, NewRootCommand, "snapshot", "--state-dir", state, "--pg-url", url, "db")
+	id := strings.TrimSpace(stdout)
+	if err != nil || id == "" || !strings.Contains(stderr, "Writes resumed") {
+		t.Fatalf("snapshot: %v %q\n%s", err, stdout, stderr)
+	}
+	stdout, _, err = runOnAPI(t, api, NewRootCommand, "verify", "--state-dir", state, "--pg-url", url, "--against", id, "db")
+	if err != nil || !strings.Contains(stdout, "Verified: all 0 tables") || !strings.Contains(stdout, id) {
+		t.Fatalf("verify: %v\n%s", err, stdout)
+	}
+
+	// --engine forces PostgreSQL on an image it does not know; unreachable: 2, nothing sent
+	api.svc.Spec.TaskTemplate.ContainerSpec.Image = "example/app"
+	bad := "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable"
+	d, _, code := runStateful(t, api, "update", "--detach", "--verify", "--engine", "postgres", "--state-dir", state, "--pg-url", bad, "--format", "json", "--label-add", "x=2", "db")
+	if code != 2 || d.Verdict != "error" || len(api.sent) != 1 {
+		t.Fatalf("unreachable: exit %d, %+v, %d updates sent", code, d, len(api.sent))
+	}
+	d, _, code = runStateful(t, api, "verify", "--engine", "postgres", "--state-dir", state, "--pg-url", bad, "--format", "json", "db")
+	if code != 2 || d.Verdict != "error" || !strings.Contains(d.Error, "cannot reach PostgreSQL") {
+		t.Fatalf("verify unreachable: exit %d, %+v", code, d)
+	}
+
+	for _, args := range [][]string{
+		{"update", "--pg-url", url, "db"},
+		{"update", "--engine", "postgres", "db"},
+		{"update", "--verify", "--engine", "mysql", "db"},
+		{"verify", "--engine", "mysql", "db"},
+		{"snapshot", "--pg-url", "postgres://u:secret@h/db", "db"},
+	} {
+		_, _, err := runOnAPI(t, api, NewRootCommand, append([]string{args[0], "--state-dir", state}, args[1:]...)...)
+		if err == nil || strings.Contains(err.Error(), "\n") || !strings.Contains(err.Error(), "--") {
+			t.Errorf("%v: error %v, want one line naming the flag", args, err)
+		}
+	}
+}
