@@ -30,8 +30,11 @@ type PGUpdateResult struct {
 	RollbackReport *pgstate.Report   `json:"rollback_report,omitempty"`
 	Restored       []string          `json:"restored,omitempty"`
 	WritesResumed  bool              `json:"writes_resumed"`
-	Verdict        string            `json:"verdict"`
-	Error          string            `json:"error,omitempty"`
+	// ResumedAt is when writes were turned back on (they were off from
+	// cut.read_only_at).
+	ResumedAt *time.Time `json:"resumed_at,omitempty"`
+	Verdict   string     `json:"verdict"`
+	Error     string     `json:"error,omitempty"`
 }
 
 // PGUpdate is update --verify for a PostgreSQL service, with Update's steps
@@ -205,7 +208,7 @@ func (u *PGUpdate) Abandon() {
 			u.say("warning: %v", err)
 			return
 		}
-		u.resumed, u.Result.WritesResumed = true, true
+		u.resumedNow()
 		return
 	}
 	u.resumeLatest()
@@ -241,7 +244,7 @@ func (u *PGUpdate) resumeLatest() {
 		u.say("warning: %v", err)
 		return
 	}
-	u.resumed, u.Result.WritesResumed = true, true
+	u.resumedNow()
 	u.say("Writes resumed")
 }
 
@@ -258,7 +261,7 @@ func (u *PGUpdate) resumeWith(f *PGFlow, c *pgstate.Client) {
 		f.say("warning: %v", err)
 		return
 	}
-	u.resumed, u.Result.WritesResumed = true, true
+	u.resumedNow()
 	f.say("Writes resumed")
 }
 
@@ -442,4 +445,9 @@ func (u *PGUpdate) Outcome(service string, err error) PGUpdateResult {
 		r.Error = err.Error()
 	}
 	return r
+}
+
+func (u *PGUpdate) resumedNow() {
+	now := time.Now()
+	u.resumed, u.Result.WritesResumed, u.Result.ResumedAt = true, true, &now
 }
