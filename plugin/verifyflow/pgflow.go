@@ -108,6 +108,9 @@ func (f *PGFlow) Connect(ctx context.Context, svc swarm.Service) (*pgstate.Clien
 		return nil, nil, ep, err
 	}
 	f.say("PostgreSQL of service %s: %s (%s)", svc.Spec.Name, ep.Addr, ep.Reason)
+	if len(f.Opt.VerifyKeys) > 0 {
+		f.say("warning: --verify-key names Redis keys: ignored for PostgreSQL")
+	}
 	c, err := f.client(ep.Addr)
 	if err != nil {
 		return nil, nil, ep, err
