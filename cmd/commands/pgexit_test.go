@@ -47,6 +47,13 @@ func TestPostgresVerbs(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, stdout)
 	}
 
+	// refused by the guard before the flow ran: still PostgreSQL's report, with a verdict
+	stdout, _, err = runOnAPI(t, api, NewRootCommand, "update", "--verify", "--state-dir", state, "--format", "json", "--mount-rm", s.Data, "db")
+	doc.Engine, doc.Verdict = "", ""
+	if jerr := json.Unmarshal([]byte(stdout), &doc); jerr != nil || updateStatus(err) != 1 || doc.Engine != "postgres" || doc.Verdict != "refused" {
+		t.Fatalf("refused by the guard: exit %d (%v), %+v\n%s", updateStatus(err), err, doc, stdout)
+	}
+
 	// --engine forces PostgreSQL on an image it does not know; unreachable: 2, nothing sent
 	api.svc.Spec.TaskTemplate.ContainerSpec.Image = "example/app"
 	bad := "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable"

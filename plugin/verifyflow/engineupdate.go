@@ -2,6 +2,7 @@ package verifyflow
 
 import (
 	"context"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 )
@@ -60,14 +61,20 @@ func (e *EngineUpdate) Abandon() {
 }
 
 // Outcome is the chosen engine's report for --format json; before Before ran
-// (the guard refused, a flag was wrong), the engine the flags name, else
-// Redis'. e may be nil.
+// (the guard refused, docker failed), the engine of the service as the daemon
+// has it, else the one the flags name, else Redis'. e may be nil.
 func (e *EngineUpdate) Outcome(service string, err error) any {
 	if e == nil {
 		return (*Update)(nil).Outcome(service, err)
 	}
 	if e.engine == "" {
-		e.engine, _ = e.PG.Flow.Engine(swarm.Service{})
+		var svc swarm.Service
+		if service != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			svc, _, _ = e.PG.Flow.API.ServiceInspectWithRaw(ctx, service, swarm.ServiceInspectOptions{})
+			cancel()
+		}
+		e.engine, _ = e.PG.Flow.Engine(svc)
 	}
 	if e.pg() {
 		return e.PG.Outcome(service, err)
