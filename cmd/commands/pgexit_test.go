@@ -2,6 +2,9 @@ package commands
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -47,6 +50,30 @@ func TestPostgresVerbs(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, stdout)
 	}
 
+	// the password from a .pgpass-style file (PGPASSFILE), or a password file
+	t.Setenv("PGPASSWORD", "")
+	passfile := filepath.Join(t.TempDir(), "pgpass")
+	if err := os.WriteFile(passfile, []byte(fmt.Sprintf("127.0.0.1:%d:*:postgres:%s\n", s.Port, s.Password)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSFILE", passfile)
+	if _, stderr, err := runOnAPI(t, api, NewRootCommand, "verify", "--state-dir", state, "--pg-url", url, "--against", id, "db"); err != nil {
+		t.Fatalf("verify with PGPASSFILE: %v\n%s", err, stderr)
+	}
+	t.Setenv("PGPASSFILE", filepath.Join(t.TempDir(), "none"))
+	pwfile := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pwfile, []byte(s.Password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, err := runOnAPI(t, api, NewRootCommand, "verify", "--state-dir", state, "--pg-url", url, "--pg-password-file", pwfile, "--against", id, "db"); err != nil {
+		t.Fatalf("verify with --pg-password-file: %v\n%s", err, stderr)
+	}
+	d, _, code := runStateful(t, api, "verify", "--state-dir", state, "--pg-url", url, "--against", id, "--format", "json", "db")
+	if code != 2 || !strings.Contains(d.Error, "refused the login") {
+		t.Fatalf("verify without a password: exit %d, %+v", code, d)
+	}
+	t.Setenv("PGPASSWORD", s.Password)
+
 	// refused by the guard before the flow ran: still PostgreSQL's report, with a verdict
 	stdout, _, err = runOnAPI(t, api, NewRootCommand, "update", "--verify", "--state-dir", state, "--format", "json", "--mount-rm", s.Data, "db")
 	doc.Engine, doc.Verdict = "", ""
@@ -57,7 +84,7 @@ func TestPostgresVerbs(t *testing.T) {
 	// --engine forces PostgreSQL on an image it does not know; unreachable: 2, nothing sent
 	api.svc.Spec.TaskTemplate.ContainerSpec.Image = "example/app"
 	bad := "postgres://postgres@127.0.0.1:1/postgres?sslmode=disable"
-	d, _, code := runStateful(t, api, "update", "--detach", "--verify", "--engine", "postgres", "--state-dir", state, "--pg-url", bad, "--format", "json", "--label-add", "x=2", "db")
+	d, _, code = runStateful(t, api, "update", "--detach", "--verify", "--engine", "postgres", "--state-dir", state, "--pg-url", bad, "--format", "json", "--label-add", "x=2", "db")
 	if code != 2 || d.Verdict != "error" || len(api.sent) != 1 {
 		t.Fatalf("unreachable: exit %d, %+v, %d updates sent", code, d, len(api.sent))
 	}
