@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -71,6 +72,25 @@ func TestPostgresVerbs(t *testing.T) {
 	d, _, code := runStateful(t, api, "verify", "--state-dir", state, "--pg-url", url, "--against", id, "--format", "json", "db")
 	if code != 2 || !strings.Contains(d.Error, "refused the login") {
 		t.Fatalf("verify without a password: exit %d, %+v", code, d)
+	}
+	t.Setenv("PGPASSWORD", s.Password)
+
+	// a role without the rights the check needs: refused, each missing right named, nothing sent
+	conn, err := s.Connect(context.Background(), "postgres")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), "CREATE ROLE app LOGIN PASSWORD 'app-pw'"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGPASSWORD", "app-pw")
+	sent := len(api.sent)
+	appURL := strings.Replace(url, "postgres@", "app@", 1)
+	_, stderr, err = runOnAPI(t, api, NewRootCommand, "update", "--verify", "--state-dir", state, "--pg-url", appURL, "--label-add", "x=3", "db")
+	if updateStatus(err) != 1 || len(api.sent) != sent || !strings.Contains(stderr, "refused: role app may not run CHECKPOINT (GRANT pg_checkpoint TO app)") ||
+		!strings.Contains(stderr, "GRANT pg_read_all_data TO app") {
+		t.Fatalf("role without rights: exit %d (%v), %d sent\n%s", updateStatus(err), err, len(api.sent)-sent, stderr)
 	}
 	t.Setenv("PGPASSWORD", s.Password)
 
