@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -409,7 +410,7 @@ func PGRollbackOutcome(restoredSpec swarm.ServiceSpec, dir string, rep, failed *
 	case rep == nil:
 		out = append(out, fmt.Sprintf("The rollback restored the previous spec (%s), but the data could not be checked.", dm))
 	default:
-		out = append(out, fmt.Sprintf("The rollback re-attached %s, but the data is NOT all back: %v.", dm, rep.Reasons))
+		out = append(out, fmt.Sprintf("The rollback re-attached %s, but the data is NOT all back: %s.", dm, strings.Join(rep.Reasons, "; ")))
 	}
 	if failed != nil && failed.AfterRows > failed.BeforeRows && failed.Count(pgstate.ClassMissing) == 0 {
 		out = append(out, fmt.Sprintf("%d row(s) written to the updated server are not in the restored data.", failed.AfterRows-failed.BeforeRows))

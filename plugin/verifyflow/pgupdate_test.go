@@ -11,6 +11,7 @@ import (
 	"github.com/docker/docker/api/types/swarm"
 
 	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
+	"github.com/docker-stateful/docker-stateful/plugin/pgstate"
 	"github.com/docker-stateful/docker-stateful/plugin/pgstate/pgtest"
 )
 
@@ -161,5 +162,22 @@ func TestPGUpdateSequence(t *testing.T) {
 	}
 	if pgReadOnly(t, s) {
 		t.Fatalf("an interrupted check left writes off\n%s", log)
+	}
+}
+
+func TestPGRollbackOutcome(t *testing.T) {
+	named := spec([]mount.Mount{{Type: mount.TypeVolume, Source: "db-data", Target: "/var/lib/postgresql/data"}}, nil)
+	ok := &pgstate.Report{Before: "S1", BeforeTables: 5, BeforeRows: 1200, Verdict: "verified"}
+	got := strings.Join(PGRollbackOutcome(named, "/var/lib/postgresql/data", ok, nil), "\n")
+	if !strings.Contains(got, "re-attached volume db-data on /var/lib/postgresql/data and all 5 tables (1200 rows) of snapshot S1 are back") {
+		t.Errorf("restored: %s", got)
+	}
+	failed := &pgstate.Report{Verdict: "failed", Reasons: []string{"6 object(s) of the cut are missing"}}
+	got = strings.Join(PGRollbackOutcome(spec(nil, nil), "/var/lib/postgresql/data", failed, nil), "\n")
+	if !strings.Contains(got, "NOT the data") || !strings.Contains(got, "cannot bring back an anonymous volume") {
+		t.Errorf("anonymous: %s", got)
+	}
+	if got := strings.Join(PGRollbackOutcome(named, "/var/lib/postgresql/data", nil, nil), "\n"); !strings.Contains(got, "could not be checked") {
+		t.Errorf("unchecked: %s", got)
 	}
 }
