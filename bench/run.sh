@@ -10,7 +10,8 @@
 # Env: BENCH_ROUNDS (default 3),
 #      BENCH_LARGE   (default 10000000 keys for the second memory figure; 0 = skip),
 #      BENCH_BIG     (default 20 values of 50 MB for the big-value memory figure; 0 = skip),
-#      BENCH_KEEP    (1 = keep the temp dir).
+#      BENCH_KEEP    (1 = keep the temp dir),
+#      BENCH_PG      (0 = skip bench/pg.sh, the PostgreSQL part; BENCH_PG_ROWS for its size).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,6 +92,7 @@ if [ "$BIG" -gt 0 ]; then
 fi
 
 python3 - "$N" "$LARGE" "${LMEM:-0}" "${LRATE:-0}" "$CMP" "${ceil[*]}" "${fps[*]}" "${fpmem[*]}" "$BIG" "$BMEM" "$BGETMEM" <<'PY'
+#      BENCH_PG      (0 = skip bench/pg.sh, the PostgreSQL part; BENCH_PG_ROWS for its size).
 import json, statistics, sys
 n, large, lmem, lrate, cmp = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
 big, bmem, bgetmem = int(sys.argv[9]), int(sys.argv[10]), int(sys.argv[11])
@@ -123,3 +125,10 @@ for name, val, tgt, ok in rows:
     print(f"{name:<{w}}  {val:<{v}}  {tgt:<8}  {verdict}")
 sys.exit(1 if fail else 0)
 PY
+
+# PostgreSQL: fingerprint rows/s vs SELECT count(*) of the same tables (BENCH_PG=0 skips)
+if [ "${BENCH_PG:-1}" != 0 ]; then
+	echo
+	bash bench/pg.sh || rc=1
+fi
+exit "$rc"

@@ -90,7 +90,7 @@ type writer struct {
 	done    chan struct{}
 }
 
-func startWriter(port int) *writer {
+func startMoveWriter(port int) *writer {
 	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
 	var clients []*redis.Client
 	for _, n := range C.Nodes {
@@ -154,7 +154,7 @@ func TestMove(t *testing.T) {
 		t.Fatalf("dry run changed the pin: %s", got)
 	}
 
-	w := startWriter(port)
+	w := startMoveWriter(port)
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
 	r = vfyStateful(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)

@@ -17,6 +17,8 @@ have zsh || need+=(zsh)   # e2e: completion in zsh (TestCompletionZsh)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # e2e: DOCKER_HOST=ssh:// (TestSSH*); never started on the host
 have ssh || need+=(openssh-client)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
+# pgstate tests (initdb + pg_ctl on 127.0.0.1) and the harness's postgres image
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql-15)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
   exit 0

@@ -80,7 +80,7 @@ func runBackup(ctx context.Context, dockerCLI command.Cli, opts *backupOptions, 
 			return errors.New("-o -: stdout is a terminal; redirect it to a file or a pipe, or use -o FILE")
 		}
 	}
-	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
+	flow, err := openRedisFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
 		return backupExit(err)
 	}

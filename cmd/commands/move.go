@@ -73,7 +73,7 @@ func runMove(ctx context.Context, dockerCLI command.Cli, opts *moveOptions, name
 	if opts.tempPort == 0 || opts.tempPort > 65535 {
 		return fmt.Errorf("--temp-port %d: must be a port number (1-65535)", opts.tempPort)
 	}
-	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
+	flow, err := openRedisFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
 		return err
 	}

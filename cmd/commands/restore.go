@@ -74,7 +74,7 @@ be used or Redis cannot be reached.`,
 }
 
 func runRestore(ctx context.Context, dockerCLI command.Cli, opts *restoreOptions, name, file string) error {
-	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
+	flow, err := openRedisFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
 		return backupExit(err)
 	}

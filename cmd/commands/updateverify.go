@@ -15,6 +15,7 @@ import (
 type updateVerifyOptions struct {
 	enabled    bool
 	redis      redisFlags
+	pg         pgFlags // pgflags.go
 	verifyKeys []string
 	noRollback bool
 	timeout    time.Duration
@@ -36,27 +37,43 @@ the service back (--no-rollback: not), verifies again and says what the
 rollback restored; the exit status is then 1 (2 when Redis cannot be reached
 before the update: nothing is sent).
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
-command line.`
+command line.
+
+For a PostgreSQL service (a postgres image, a published 5432, --pg-url or
+--engine postgres) --verify does the same with the same verdicts and exit
+statuses: it refuses when PGDATA is not on a persistent mount of the new spec,
+fsync or full_page_writes is off with a grace period shorter than a
+checkpoint, or the role lacks the rights the check needs; it turns writes off
+(ALTER SYSTEM SET default_transaction_read_only = on: reads keep working),
+waits for open write transactions, checkpoints and fingerprints every table
+of every database on the server. The new server starts read-only (the setting
+is in its data directory): it is verified exactly as loaded (MISSING,
+CHANGED, SCHEMA-CHANGED tables and sequences fail; ADVANCED sequences and NEW
+objects do not), then writes are turned back on, also after a rollback, a
+refusal or Ctrl-C. The password comes from PGPASSWORD, --pg-password-file or a
+.pgpass file.`
 
 // addUpdateVerifyFlags adds --verify and its flags to update, and the
 // verifier they ask for (opts.newVerifier), unless a test set one.
 func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updateOptions) {
 	v := &opts.verify
 	flags := cmd.Flags()
-	flags.BoolVar(&v.enabled, "verify", false, "Prove the data survived: cut and fingerprint the Redis dataset before, verify it after, roll back on a mismatch")
+	flags.BoolVar(&v.enabled, "verify", false, "Prove the data survived: cut and fingerprint the Redis or PostgreSQL data before, verify it after, roll back on a mismatch")
 	addRedisFlags(flags, &v.redis)
+	addPGFlags(cmd, &v.pg)
 	flags.StringArrayVar(&v.verifyKeys, "verify-key", nil, "With --verify: a key that must exist after the update (repeatable)")
 	flags.BoolVar(&v.noRollback, "no-rollback", false, "With --verify: do not roll back when the data did not survive")
-	flags.DurationVar(&v.timeout, "verify-timeout", 5*time.Minute, "With --verify: how long to wait for the new task's Redis (and the old task to stop)")
+	flags.DurationVar(&v.timeout, "verify-timeout", 5*time.Minute, "With --verify: how long to wait for the new task's Redis or PostgreSQL (and the old task to stop)")
 	flags.Lookup("format").Usage = `Format the --dry-run output or the --verify report: "json" or a Go template`
 	cmd.Long += updateVerifyHelp
 	cmd.Example += `
   docker stateful update --verify --limit-memory 200M cache
-  REDISCLI_AUTH=... docker stateful update --verify --format json --image redis:7.2 cache`
+  REDISCLI_AUTH=... docker stateful update --verify --format json --image redis:7.2 cache
+  PGPASSWORD=... docker stateful update --verify --limit-memory 1G db`
 	_ = cmd.RegisterFlagCompletionFunc("verify-key", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("redis-url", cobra.NoFileCompletions)
 
-	var active *verifyflow.Update
+	var active *verifyflow.EngineUpdate
 	runE := cmd.RunE
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		if err := checkUpdateVerifyFlags(cmd, opts); err != nil {
@@ -112,6 +129,9 @@ func checkUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) error {
 	if n := opts.verify.redis.changed(flags); n != "" {
 		return fmt.Errorf("--%s only applies with --verify", n)
 	}
+	if n := opts.verify.pg.changed(flags); n != "" {
+		return fmt.Errorf("--%s only applies with --verify", n)
+	}
 	for _, n := range []string{"verify-key", "no-rollback", "verify-timeout"} {
 		if flags.Changed(n) {
 			return fmt.Errorf("--%s only applies with --verify", n)
@@ -120,10 +140,11 @@ func checkUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) error {
 	return nil
 }
 
-// newUpdateVerifier is the verifyflow.Update for this run's flags; with
+// newUpdateVerifier is the verifier for this run's flags (Redis or
+// PostgreSQL, chosen from the service once it is known); with
 // --format, docker's own output (the service ID, convergence progress) goes
 // to stderr so that stdout is the report alone.
-func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOptions) (*verifyflow.Update, error) {
+func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOptions) (*verifyflow.EngineUpdate, error) {
 	v := opts.verify
 	fopt, err := v.redis.options(v.timeout)
 	if err != nil {
@@ -135,17 +156,22 @@ func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOp
 	if err != nil {
 		return nil, err
 	}
+	pgFlow, err := flow.PG(v.pg.options())
+	if err != nil {
+		return nil, err
+	}
 	quiet, _ := cmd.Flags().GetBool("quiet")
 	force, _ := cmd.Flags().GetBool("force")
-	u := &verifyflow.Update{
-		Flow: flow,
-		Opt:  verifyflow.UpdateOptions{Force: force, NoRollback: v.noRollback},
-		Converge: func(ctx context.Context, serviceID string) error {
-			return waitOnService(ctx, dockerCLI, serviceID, quiet)
-		},
+	uopt := verifyflow.UpdateOptions{Force: force, NoRollback: v.noRollback}
+	converge := func(ctx context.Context, serviceID string) error {
+		return waitOnService(ctx, dockerCLI, serviceID, quiet)
+	}
+	u := &verifyflow.EngineUpdate{
+		Redis: &verifyflow.Update{Flow: flow, Opt: uopt, Converge: converge},
+		PG:    &verifyflow.PGUpdate{Flow: pgFlow, Opt: uopt, Converge: converge},
 	}
 	if opts.format == "" {
-		u.Report = dockerCLI.Out()
+		u.Redis.Report, u.PG.Report = dockerCLI.Out(), dockerCLI.Out()
 		return u, nil
 	}
 	if dc, ok := dockerCLI.(*command.DockerCli); ok {

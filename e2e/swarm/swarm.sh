@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
-#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] up|down|status|env
+#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] up|down|status|env|postgres-image
 #
 # Every node is its own network namespace (veth into a bridge of the cluster),
 # its own UTS + mount namespace (own hostname, own /etc/resolv.conf, private /run),
@@ -9,6 +9,10 @@
 # pidfile, cgroup-parent). Node 1 inits the swarm, the others join as workers.
 # A `redis:latest` image is built from the host's Debian redis-server and imported
 # on every node (no registry needed: services use --no-resolve-image).
+# `postgres-image` builds `postgres:latest` from the host's Debian postgresql-15 and
+# imports it on every node of a running cluster (on demand: it keeps `up` fast; the
+# e2e helpers run it when a test needs it). Test services must pass
+# --stop-signal SIGINT (fast shutdown): docker import cannot set STOPSIGNAL.
 #
 # Several clusters can run at once: everything is named after INDEX (1..254):
 #   bridge dstbr<I>, subnet 10.213.<I>.0/24 (bridge .1, node N at .1N),
@@ -37,7 +41,7 @@ while [ $# -gt 0 ]; do
 	-n | --nodes) NODES="$2"; shift 2 ;;
 	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
-	up | down | status | env) CMD="$1"; shift ;;
+	up | down | status | env | postgres-image) CMD="$1"; shift ;;
 	*) echo "swarm.sh: unknown argument: $1" >&2; usage ;;
 	esac
 done
@@ -224,6 +228,90 @@ import_redis() {
 		--change 'VOLUME /data' --change 'WORKDIR /data' --change 'EXPOSE 6379' \
 		--change 'CMD ["redis-server","--protected-mode","no"]' \
 		"$tar" redis:latest >/dev/null
+}
+
+# postgres:latest from Debian's postgresql-15: the server, initdb, psql, pg_isready, the share files, the
+# plpgsql/snowball/replication modules and their libraries; an entrypoint like the
+# official image's (initdb on an empty $PGDATA, POSTGRES_PASSWORD/POSTGRES_USER/
+# POSTGRES_DB, password auth from anywhere, listen on all addresses). It runs as
+# postgres (999:999) and $PGDATA belongs to it in the image, so docker's copy-up gives a
+# new volume the right owner without a root entrypoint.
+PG_VER=$(ls /usr/lib/postgresql 2>/dev/null | sort -n | tail -1)
+PG_VER=${PG_VER:-15}
+PG_BIN=/usr/lib/postgresql/$PG_VER/bin
+PG_LIB=/usr/lib/postgresql/$PG_VER/lib
+PG_SHARE=/usr/share/postgresql/$PG_VER
+
+build_postgres_tar() {
+	local out="$1" root="$CDIR/pg-image-root" f lib
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,etc,tmp,root,usr/local/bin,var/lib/postgresql/data,var/run/postgresql} "$root$PG_BIN" "$root$PG_LIB" "$root$PG_SHARE/extension"
+	chmod 1777 "$root/tmp"
+	cp -L /bin/sh "$root/bin/sh"
+	cp -L "$PG_BIN/postgres" "$PG_BIN/initdb" "$PG_BIN/pg_ctl" "$PG_BIN/psql" "$PG_BIN/pg_isready" "$root$PG_BIN/"
+	cp -L "$PG_LIB"/{plpgsql,dict_snowball,libpqwalreceiver,pgoutput}.so "$PG_LIB"/*_and_*.so "$root$PG_LIB/"
+	cp -a "$PG_SHARE"/{postgres.bki,*.sql,*.sample,sql_features.txt,errcodes.txt,timezonesets,tsearch_data} "$root$PG_SHARE/"
+	[ -e "$PG_SHARE/catalog_version" ] && cp "$PG_SHARE/catalog_version" "$root$PG_SHARE/"
+	cp -a "$PG_SHARE"/extension/plpgsql* "$root$PG_SHARE/extension/"
+	mkdir -p "$root/usr/share"
+	cp -a /usr/share/zoneinfo "$root/usr/share/zoneinfo"
+	for f in /bin/sh "$root$PG_BIN"/* "$root$PG_LIB"/*.so; do
+		ldd "$f" 2>/dev/null | awk '/=> \//{print $3} /^[[:space:]]*\//{print $1}'
+	done | sort -u | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
+	done
+	cat >"$root/usr/local/bin/docker-entrypoint.sh" <<'ENTRY'
+#!/bin/sh
+# initdb on an empty $PGDATA (as the official image), then exec the command.
+set -e
+export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
+if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
+	user="${POSTGRES_USER:-postgres}"
+	auth=scram-sha-256
+	if [ -z "$POSTGRES_PASSWORD" ]; then
+		if [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
+			echo "error: the database is uninitialized and POSTGRES_PASSWORD is not set (or set POSTGRES_HOST_AUTH_METHOD=trust)" >&2
+			exit 1
+		fi
+		auth=trust
+	fi
+	if [ -n "$POSTGRES_PASSWORD" ]; then
+		initdb -D "$PGDATA" -U "$user" -E UTF8 --no-locale --auth-local=trust --auth-host="$auth" --pwfile=/dev/stdin >/dev/null <<PW
+$POSTGRES_PASSWORD
+PW
+	else
+		initdb -D "$PGDATA" -U "$user" -E UTF8 --no-locale --auth-local=trust --auth-host="$auth" >/dev/null
+	fi
+	printf 'host all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
+	printf "listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
+	db="${POSTGRES_DB:-$user}"
+	if [ "$db" != postgres ]; then
+		echo "CREATE DATABASE \"$db\"" | postgres --single -D "$PGDATA" postgres >/dev/null
+	fi
+	echo "docker-entrypoint.sh: initialized $PGDATA (user $user, database $db)" >&2
+fi
+exec "$@"
+ENTRY
+	chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
+	printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\npostgres:x:999:\n' >"$root/etc/group"
+	echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
+	chown -R 999:999 "$root/var/lib/postgresql" "$root/var/run/postgresql"
+	chmod 700 "$root/var/lib/postgresql/data"
+	chmod 2775 "$root/var/run/postgresql"
+	tar -C "$root" --numeric-owner -cf "$out" .
+	rm -rf "$root"
+}
+
+import_postgres() {
+	local n="$1" tar="$2"
+	dk "$n" import \
+		--change "ENV PATH=$PG_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+		--change 'ENV PGDATA=/var/lib/postgresql/data' --change 'ENV TZ=UTC' \
+		--change 'VOLUME /var/lib/postgresql/data' --change 'EXPOSE 5432' --change 'USER 999:999' \
+		--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["postgres"]' \
+		"$tar" postgres:latest >/dev/null
 }
 
 # --- node ------------------------------------------------------------------
@@ -426,10 +514,35 @@ do_env() {
 	sed 's/^/export /' "$ENVFILE"
 }
 
+# postgres:latest on every node that lacks it (one tarball, imports in parallel).
+do_postgres_image() {
+	[ -f "$ENVFILE" ] || die "cluster $IDX is not up (no $ENVFILE)"
+	[ -x "$PG_BIN/postgres" ] || die "$PG_BIN/postgres not found: apt-get install postgresql-$PG_VER"
+	local n pids=() todo=()
+	for ((n = 1; n <= NODES; n++)); do
+		dk "$n" image inspect postgres:latest >/dev/null 2>&1 || todo+=("$n")
+	done
+	if [ ${#todo[@]} -eq 0 ]; then
+		log "cluster $IDX: postgres:latest present on all $NODES nodes"
+		return 0
+	fi
+	local tar="$CDIR/postgres.$$.tar"
+	build_postgres_tar "$tar"
+	for n in "${todo[@]}"; do
+		(import_postgres "$n" "$tar" && log "node$n: postgres:latest imported") &
+		pids+=($!)
+	done
+	local rc=0
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	rm -f "$tar"
+	[ $rc = 0 ] || die "importing the postgres image failed"
+	log "cluster $IDX: postgres:latest imported on ${#todo[@]} node(s) in $(elapsed)s"
+}
+
 # serialise operations on one index (the lock file is a 0-byte file in /run/lock)
 mkdir -p "$LOCKDIR"
 exec 9>"$LOCKDIR/dst-e2e-$IDX.lock"
-if { [ "$CMD" = up ] || [ "$CMD" = down ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
+if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
 	flock -w 600 9 || die "another swarm.sh up/down on cluster $IDX holds $LOCKDIR/dst-e2e-$IDX.lock"
 fi
 
@@ -441,4 +554,5 @@ up)
 down) do_down ;;
 status) do_status ;;
 env) do_env ;;
+postgres-image) do_postgres_image ;;
 esac

@@ -34,10 +34,10 @@ Commands:
   move                    Move a pinned Redis service and its data to another node, verified
   restore                 Restore a backup into a service's Redis and prove it equal to the backup
   rm                      Remove services and keep their data volumes
-  snapshot                Take a durable cut of a service's Redis data and fingerprint it
+  snapshot                Take a durable cut of a service's Redis or PostgreSQL data and fingerprint it
   status                  Say why a service's update is stuck or failed, and the next step
   update                  Update a service, refusing changes that would lose its data
-  verify                  Check a service's Redis data against a snapshot
+  verify                  Check a service's Redis or PostgreSQL data against a snapshot
   version                 Show the docker-stateful version and the daemon it reaches
 
 Run 'docker stateful COMMAND --help' for more information on a command.
@@ -534,13 +534,22 @@ Redis is found at the service's published port for 6379 (--redis-port for
 another), or --redis-url. The password comes from REDISCLI_AUTH or
 --redis-password-file, never from the command line.
 
-The exit status is 0 when the snapshot is taken, 2 when Redis or the daemon
-cannot be reached.
+For PostgreSQL (a postgres image, a published 5432, --pg-url or --engine
+postgres): turn writes off (ALTER SYSTEM SET default_transaction_read_only =
+on, reads keep working), wait for open write transactions, CHECKPOINT,
+fingerprint every table and sequence of every database on the server (row
+counts and order-independent digests computed by the server) and the schema,
+and turn writes back on. The password comes from PGPASSWORD,
+--pg-password-file or a .pgpass file.
+
+The exit status is 0 when the snapshot is taken, 2 when the server or the
+daemon cannot be reached.
 
 Examples:
   docker stateful snapshot cache
   REDISCLI_AUTH=... docker stateful snapshot --format json cache
   docker stateful snapshot --redis-url rediss://10.0.0.5:6380 --redis-cacert ca.pem cache
+  PGPASSWORD=... docker stateful snapshot db
 
 Options:
 `,
@@ -549,7 +558,10 @@ Options:
 		},
 		Flags: [][]helptext.FlagLine{
 			{
+				{Left: "      --engine string", Usage: "The service's database: \"redis\" or \"postgres\" (default: from its image, else the port it publishes, 6379 or 5432)"},
 				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
+				{Left: "      --pg-password-file string", Usage: "Read the PostgreSQL password from this file (default: the PGPASSWORD environment variable, else a .pgpass file)"},
+				{Left: "      --pg-url string", Usage: "Reach PostgreSQL at postgres://[user@]host:port/db[?sslmode=...] (default: postgres@ the service's published port for 5432); no password here, use PGPASSWORD"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
 				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
 				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
@@ -558,7 +570,7 @@ Options:
 				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
 				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
-				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset, or PostgreSQL its recovery (default 2m0s)"},
 			},
 		},
 	},
@@ -703,6 +715,20 @@ before the update: nothing is sent).
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
 command line.
 
+For a PostgreSQL service (a postgres image, a published 5432, --pg-url or
+--engine postgres) --verify does the same with the same verdicts and exit
+statuses: it refuses when PGDATA is not on a persistent mount of the new spec,
+fsync or full_page_writes is off with a grace period shorter than a
+checkpoint, or the role lacks the rights the check needs; it turns writes off
+(ALTER SYSTEM SET default_transaction_read_only = on: reads keep working),
+waits for open write transactions, checkpoints and fingerprints every table
+of every database on the server. The new server starts read-only (the setting
+is in its data directory): it is verified exactly as loaded (MISSING,
+CHANGED, SCHEMA-CHANGED tables and sequences fail; ADVANCED sequences and NEW
+objects do not), then writes are turned back on, also after a rollback, a
+refusal or Ctrl-C. The password comes from PGPASSWORD, --pg-password-file or a
+.pgpass file.
+
 Examples:
   docker stateful update --limit-memory 200M cache
   docker stateful update --dry-run --image redis:8 cache
@@ -710,6 +736,7 @@ Examples:
   docker stateful update --force --constraint-rm node.id==abc123 cache
   docker stateful update --verify --limit-memory 200M cache
   REDISCLI_AUTH=... docker stateful update --verify --format json --image redis:7.2 cache
+  PGPASSWORD=... docker stateful update --verify --limit-memory 1G db
 
 Options:
 `,
@@ -738,6 +765,7 @@ Options:
 				{Left: "      --dns-search-rm list", Usage: "Remove a DNS search domain"},
 				{Left: "      --dry-run", Usage: "Show what the update would change and whether it would be refused; send nothing"},
 				{Left: "      --endpoint-mode string", Usage: "Endpoint mode (vip or dnsrr)"},
+				{Left: "      --engine string", Usage: "The service's database: \"redis\" or \"postgres\" (default: from its image, else the port it publishes, 6379 or 5432)"},
 				{Left: "      --entrypoint command", Usage: "Overwrite the default ENTRYPOINT of the image"},
 				{Left: "      --env-add list", Usage: "Add or update an environment variable"},
 				{Left: "      --env-rm list", Usage: "Remove an environment variable"},
@@ -775,6 +803,8 @@ Options:
 				{Left: "      --no-resolve-image", Usage: "Do not query the registry to resolve image digest and supported platforms"},
 				{Left: "      --no-rollback", Usage: "With --verify: do not roll back when the data did not survive"},
 				{Left: "      --oom-score-adj int", Usage: "Tune host's OOM preferences (-1000 to 1000) "},
+				{Left: "      --pg-password-file string", Usage: "Read the PostgreSQL password from this file (default: the PGPASSWORD environment variable, else a .pgpass file)"},
+				{Left: "      --pg-url string", Usage: "Reach PostgreSQL at postgres://[user@]host:port/db[?sslmode=...] (default: postgres@ the service's published port for 5432); no password here, use PGPASSWORD"},
 				{Left: "      --placement-pref-add pref", Usage: "Add a placement preference"},
 				{Left: "      --placement-pref-rm pref", Usage: "Remove a placement preference"},
 				{Left: "      --publish-add port", Usage: "Add or update a published port"},
@@ -820,9 +850,9 @@ Options:
 				{Left: "      --update-order string", Usage: "Update order (\"start-first\", \"stop-first\")"},
 				{Left: "      --update-parallelism uint", Usage: "Maximum number of tasks updated simultaneously (0 to update all at once)"},
 				{Left: "  -u, --user string", Usage: "Username or UID (format: <name|uid>[:<group|gid>])"},
-				{Left: "      --verify", Usage: "Prove the data survived: cut and fingerprint the Redis dataset before, verify it after, roll back on a mismatch"},
+				{Left: "      --verify", Usage: "Prove the data survived: cut and fingerprint the Redis or PostgreSQL data before, verify it after, roll back on a mismatch"},
 				{Left: "      --verify-key stringArray", Usage: "With --verify: a key that must exist after the update (repeatable)"},
-				{Left: "      --verify-timeout duration", Usage: "With --verify: how long to wait for the new task's Redis (and the old task to stop) (default 5m0s)"},
+				{Left: "      --verify-timeout duration", Usage: "With --verify: how long to wait for the new task's Redis or PostgreSQL (and the old task to stop) (default 5m0s)"},
 				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to swarm agents"},
 				{Left: "  -w, --workdir string", Usage: "Working directory inside the container"},
 			},
@@ -840,8 +870,15 @@ Keys of the snapshot that are gone (MISSING) or differ (CHANGED) fail the
 check; keys written since (NEW), keys whose TTL passed (EXPIRED) and keys
 whose TTL was changed (TTL-CHANGED) are listed but do not fail it.
 
+For PostgreSQL (a postgres image, a published 5432, --pg-url or --engine
+postgres), every table and sequence of every database is fingerprinted on the
+server: databases, tables, sequences, types or views that are gone (MISSING),
+tables whose rows differ (CHANGED, with the row-count difference) or whose
+columns, indexes or constraints differ (SCHEMA-CHANGED), and sequences that
+went back fail; sequences ahead (ADVANCED) and new objects (NEW) do not.
+
 The exit status is 0 when the data is verified, 1 when it is not, 2 when it
-could not be checked (Redis or the daemon unreachable, no or an unreadable
+could not be checked (the server or the daemon unreachable, no or an unreadable
 snapshot). --format json prints a verdict ("verified", "failed" or "error",
 with the error) in every case.
 
@@ -849,6 +886,7 @@ Examples:
   docker stateful verify cache
   docker stateful verify --against 20261125T121500-ab12cd cache
   docker stateful verify --format json --verify-key session:42 cache
+  PGPASSWORD=... docker stateful verify --pg-url 'postgres://postgres@10.0.0.5:5432/postgres?sslmode=require' db
 
 Options:
 `,
@@ -858,7 +896,10 @@ Options:
 		Flags: [][]helptext.FlagLine{
 			{
 				{Left: "      --against string", Usage: "ID (or unique prefix) of the snapshot to compare with (default: the service's latest)"},
+				{Left: "      --engine string", Usage: "The service's database: \"redis\" or \"postgres\" (default: from its image, else the port it publishes, 6379 or 5432)"},
 				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --pg-password-file string", Usage: "Read the PostgreSQL password from this file (default: the PGPASSWORD environment variable, else a .pgpass file)"},
+				{Left: "      --pg-url string", Usage: "Reach PostgreSQL at postgres://[user@]host:port/db[?sslmode=...] (default: postgres@ the service's published port for 5432); no password here, use PGPASSWORD"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
 				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
 				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
@@ -867,7 +908,7 @@ Options:
 				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
 				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
-				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset, or PostgreSQL its recovery (default 2m0s)"},
 				{Left: "      --verify-key stringArray", Usage: "A key that must exist (repeatable)"},
 			},
 		},

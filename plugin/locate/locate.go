@@ -41,9 +41,17 @@ func Redis(ctx context.Context, api API, svc swarm.Service, targetPort uint32) (
 	if targetPort == 0 {
 		targetPort = DefaultRedisPort
 	}
+	return Server(ctx, api, svc, "Redis", targetPort, "--redis-url")
+}
+
+// Server finds where the server called what (for messages: "Redis",
+// "PostgreSQL") listening on targetPort in the container answers from
+// outside: the port svc publishes for it, at the node's address; urlFlag is
+// the flag that names an address instead.
+func Server(ctx context.Context, api API, svc swarm.Service, what string, targetPort uint32, urlFlag string) (Endpoint, error) {
 	port, ok := publishedPort(svc, targetPort)
 	if !ok {
-		return Endpoint{}, fmt.Errorf("service %s publishes no port for Redis (target port %d): publish one (--publish published=PORT,target=%d,mode=host) or pass --redis-url", svc.Spec.Name, targetPort, targetPort)
+		return Endpoint{}, fmt.Errorf("service %s publishes no port for %s (target port %d): publish one (--publish published=PORT,target=%d,mode=host) or pass %s", svc.Spec.Name, what, targetPort, targetPort, urlFlag)
 	}
 	if port.PublishMode == swarm.PortConfigPublishModeHost {
 		return hostModeEndpoint(ctx, api, svc, targetPort)
@@ -61,6 +69,12 @@ func Redis(ctx context.Context, api API, svc swarm.Service, targetPort uint32) (
 		}
 	}
 	return Endpoint{}, fmt.Errorf("no ready node with an address to reach ingress port %d of service %s", port.PublishedPort, svc.Spec.Name)
+}
+
+// Publishes reports whether svc publishes a TCP port for targetPort.
+func Publishes(svc swarm.Service, targetPort uint32) bool {
+	_, ok := publishedPort(svc, targetPort)
+	return ok
 }
 
 func publishedPort(svc swarm.Service, target uint32) (swarm.PortConfig, bool) {

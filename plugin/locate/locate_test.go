@@ -95,3 +95,20 @@ func TestNoRunningTask(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// TestServerPostgres: the same search for PostgreSQL's port, and a message that names
+// PostgreSQL and its flag when the service publishes none.
+func TestServerPostgres(t *testing.T) {
+	api := fakeAPI{nodes: []swarm.Node{node("n1", "node1", "10.0.0.11")}}
+	ep, err := Server(context.Background(), api, service(swarm.PortConfigPublishModeIngress, 15432, 5432), "PostgreSQL", 5432, "--pg-url")
+	if err != nil || ep.Addr != "10.0.0.11:15432" || !strings.Contains(ep.Reason, "ingress port 15432 → 5432") {
+		t.Fatalf("ingress: %+v %v", ep, err)
+	}
+	_, err = Server(context.Background(), api, service(swarm.PortConfigPublishModeIngress, 16379, 6379), "PostgreSQL", 5432, "--pg-url")
+	if err == nil || !strings.Contains(err.Error(), "publishes no port for PostgreSQL (target port 5432)") || !strings.Contains(err.Error(), "--pg-url") {
+		t.Fatalf("no port: %v", err)
+	}
+	if !Publishes(service(swarm.PortConfigPublishModeHost, 0, 5432), 5432) || Publishes(service(swarm.PortConfigPublishModeHost, 0, 5432), 6379) {
+		t.Error("Publishes")
+	}
+}

@@ -432,7 +432,7 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 		if kept && time.Since(start) > NotReplacedAfter && ctx.Err() == nil {
 			return ErrNotReplaced
 		}
-		p.say("stop", "  waiting for the old task to stop and its Redis to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
+		p.say("stop", "  waiting for the old task to stop and its server to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("the old task did not stop within %s", deadline)

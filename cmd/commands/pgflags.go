@@ -1,0 +1,38 @@
+package commands
+
+import (
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
+)
+
+// pgFlags choose the engine and how docker stateful reaches a service's
+// PostgreSQL (update --verify, snapshot, verify).
+type pgFlags struct {
+	engine       string
+	url          string
+	passwordFile string
+}
+
+func addPGFlags(cmd *cobra.Command, p *pgFlags) {
+	flags := cmd.Flags()
+	flags.StringVar(&p.engine, "engine", "", `The service's database: "redis" or "postgres" (default: from its image, else the port it publishes, 6379 or 5432)`)
+	flags.StringVar(&p.url, "pg-url", "", "Reach PostgreSQL at postgres://[user@]host:port/db[?sslmode=...] (default: postgres@ the service's published port for 5432); no password here, use PGPASSWORD")
+	flags.StringVar(&p.passwordFile, "pg-password-file", "", "Read the PostgreSQL password from this file (default: the PGPASSWORD environment variable, else a .pgpass file)")
+	_ = cmd.RegisterFlagCompletionFunc("engine", cobra.FixedCompletions([]string{verifyflow.EngineRedis, verifyflow.EnginePostgres}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("pg-url", cobra.NoFileCompletions)
+}
+
+func (p *pgFlags) changed(flags *pflag.FlagSet) string {
+	for _, n := range []string{"engine", "pg-url", "pg-password-file"} {
+		if f := flags.Lookup(n); f != nil && f.Changed {
+			return n
+		}
+	}
+	return ""
+}
+
+func (p *pgFlags) options() verifyflow.PGOptions {
+	return verifyflow.PGOptions{Engine: p.engine, URL: p.url, PasswordFile: p.passwordFile}
+}

@@ -1,0 +1,83 @@
+package verifyflow
+
+import (
+	"context"
+	"time"
+
+	"github.com/docker/docker/api/types/swarm"
+)
+
+// EngineUpdate is update --verify for whichever engine serves the service:
+// Before picks Redis (Update) or PostgreSQL (PGUpdate) from the service
+// (DetectEngine), and every later step goes to that one.
+type EngineUpdate struct {
+	Redis  *Update
+	PG     *PGUpdate
+	engine string
+}
+
+// Engine is the engine chosen by Before ("" before it ran).
+func (e *EngineUpdate) Engine() string { return e.engine }
+
+func (e *EngineUpdate) pg() bool { return e.engine == EnginePostgres }
+
+// Before detects the engine and runs its Before.
+func (e *EngineUpdate) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
+	e.engine, _ = e.PG.Flow.Engine(current)
+	if e.pg() {
+		return e.PG.Before(ctx, current, spec)
+	}
+	return e.Redis.Before(ctx, current, spec)
+}
+
+// AfterSend is the chosen engine's AfterSend.
+func (e *EngineUpdate) AfterSend(ctx context.Context, serviceID string) {
+	if e.pg() {
+		e.PG.AfterSend(ctx, serviceID)
+		return
+	}
+	e.Redis.AfterSend(ctx, serviceID)
+}
+
+// After is the chosen engine's After.
+func (e *EngineUpdate) After(ctx context.Context, serviceID string) error {
+	if e.pg() {
+		return e.PG.After(ctx, serviceID)
+	}
+	return e.Redis.After(ctx, serviceID)
+}
+
+// Abandon resumes writes wherever the chosen engine left them off. Safe on
+// nil and more than once.
+func (e *EngineUpdate) Abandon() {
+	if e == nil {
+		return
+	}
+	if e.pg() {
+		e.PG.Abandon()
+		return
+	}
+	e.Redis.Abandon()
+}
+
+// Outcome is the chosen engine's report for --format json; before Before ran
+// (the guard refused, docker failed), the engine of the service as the daemon
+// has it, else the one the flags name, else Redis'. e may be nil.
+func (e *EngineUpdate) Outcome(service string, err error) any {
+	if e == nil {
+		return (*Update)(nil).Outcome(service, err)
+	}
+	if e.engine == "" {
+		var svc swarm.Service
+		if service != "" {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			svc, _, _ = e.PG.Flow.API.ServiceInspectWithRaw(ctx, service, swarm.ServiceInspectOptions{})
+			cancel()
+		}
+		e.engine, _ = e.PG.Flow.Engine(svc)
+	}
+	if e.pg() {
+		return e.PG.Outcome(service, err)
+	}
+	return e.Redis.Outcome(service, err)
+}
