@@ -1,7 +1,6 @@
 package commands
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -9,49 +8,35 @@ import (
 	"time"
 
 	"github.com/docker/cli/cli"
-	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"
 )
 
-// opsFakeAPI answers the three lists ls, check and status read.
-type opsFakeAPI struct {
-	client.APIClient
-	services []swarm.Service
-	err      error
-}
-
-func (f *opsFakeAPI) Ping(context.Context) (types.Ping, error) {
-	return types.Ping{APIVersion: "1.41"}, nil
-}
-
-func (f *opsFakeAPI) NegotiateAPIVersionPing(types.Ping) {}
-
-func (f *opsFakeAPI) ServiceList(context.Context, swarm.ServiceListOptions) ([]swarm.Service, error) {
-	return f.services, f.err
-}
-
-func (f *opsFakeAPI) NodeList(context.Context, swarm.NodeListOptions) ([]swarm.Node, error) {
-	return []swarm.Node{{ID: "n1", Description: swarm.NodeDescription{Hostname: "one"},
-		Status: swarm.NodeStatus{State: swarm.NodeStateReady}, Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive}}}, nil
-}
-
-func (f *opsFakeAPI) TaskList(context.Context, swarm.TaskListOptions) ([]swarm.Task, error) {
-	var out []swarm.Task
-	for _, s := range f.services {
-		out = append(out, swarm.Task{ID: "t-" + s.ID, ServiceID: s.ID, NodeID: "n1", DesiredState: swarm.TaskStateRunning,
-			Status: swarm.TaskStatus{State: swarm.TaskStateRunning}})
+// newOpsFakeAPI answers the three lists ls, check and status read (and
+// the redis image's VOLUME), from services, or fails with err.
+func newOpsFakeAPI(services []swarm.Service, err error) *fakeAPI {
+	return &fakeAPI{
+		serviceListFunc: func() ([]swarm.Service, error) { return services, err },
+		nodeListFunc: func() ([]swarm.Node, error) {
+			return []swarm.Node{{ID: "n1", Description: swarm.NodeDescription{Hostname: "one"},
+				Status: swarm.NodeStatus{State: swarm.NodeStateReady}, Spec: swarm.NodeSpec{Availability: swarm.NodeAvailabilityActive}}}, nil
+		},
+		taskListFunc: func(swarm.TaskListOptions) ([]swarm.Task, error) {
+			var out []swarm.Task
+			for _, s := range services {
+				out = append(out, swarm.Task{ID: "t-" + s.ID, ServiceID: s.ID, NodeID: "n1", DesiredState: swarm.TaskStateRunning,
+					Status: swarm.TaskStatus{State: swarm.TaskStateRunning}})
+			}
+			return out, nil
+		},
+		imageInspectFunc: func(string) (image.InspectResponse, error) {
+			cfg := &dockerspec.DockerOCIImageConfig{}
+			cfg.Volumes = map[string]struct{}{"/data": {}} // redis' VOLUME
+			return image.InspectResponse{Config: cfg}, nil
+		},
 	}
-	return out, nil
-}
-
-func (f *opsFakeAPI) ImageInspect(context.Context, string, ...client.ImageInspectOption) (image.InspectResponse, error) {
-	cfg := &dockerspec.DockerOCIImageConfig{}
-	cfg.Volumes = map[string]struct{}{"/data": {}} // redis' VOLUME
-	return image.InspectResponse{Config: cfg}, nil
 }
 
 func opsService(id string, mounts []mount.Mount, constraints ...string) swarm.Service {
@@ -77,7 +62,7 @@ func statusCode(err error) int {
 func TestOpsCommands(t *testing.T) {
 	seed := opsService("seed", nil)
 	safe := opsService("safe", []mount.Mount{{Type: mount.TypeVolume, Source: "safe-data", Target: "/data"}}, "node.id==n1")
-	api := &opsFakeAPI{services: []swarm.Service{seed, safe}}
+	api := newOpsFakeAPI([]swarm.Service{seed, safe}, nil)
 
 	for _, c := range []struct {
 		args []string
@@ -115,7 +100,7 @@ func TestOpsCommands(t *testing.T) {
 		}
 	}
 
-	if _, _, err := runOnAPI(t, &opsFakeAPI{err: errors.New("daemon down")}, NewRootCommand, "check"); statusCode(err) != 2 {
+	if _, _, err := runOnAPI(t, newOpsFakeAPI(nil, errors.New("daemon down")), NewRootCommand, "check"); statusCode(err) != 2 {
 		t.Errorf("check with the daemon failing: %v, want exit 2", err)
 	}
 }
