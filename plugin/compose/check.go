@@ -76,7 +76,7 @@ func Check(sw *inventory.Swarm, services []Service) inventory.Report {
 		if fs == nil {
 			fs = []inventory.Finding{}
 		}
-		sr := inventory.ServiceReport{Service: s.Name, Risk: inventory.Risk(fs), Findings: fs}
+		sr := inventory.ServiceReport{Service: s.Name, Engine: inventory.Engine(svc), Risk: inventory.Risk(fs), Findings: fs}
 		if len(fs) > 0 {
 			r.Verdict = inventory.VerdictRisks
 		}

@@ -7,12 +7,15 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
 
 // ServiceReport is check's verdict on one service.
 type ServiceReport struct {
 	Service  string    `json:"service"`
 	ID       string    `json:"id"`
+	Engine   string    `json:"engine,omitempty"` // redis or postgres, when the image or port says so
 	Risk     string    `json:"risk"`
 	Findings []Finding `json:"findings"`
 	Error    string    `json:"error,omitempty"` // why a probe could not look
@@ -56,7 +59,7 @@ func (s *Swarm) Audit(ctx context.Context, names []string, probe Probe) (Report,
 	r := Report{Verdict: RiskSafe, Services: []ServiceReport{}}
 	for _, svc := range svcs {
 		fs := s.Check(svc)
-		sr := ServiceReport{Service: svc.Spec.Name, ID: svc.ID}
+		sr := ServiceReport{Service: svc.Spec.Name, ID: svc.ID, Engine: Engine(svc)}
 		if probe != nil && s.running(svc.ID) > 0 {
 			more, err := probe(ctx, svc)
 			if err != nil {
@@ -80,6 +83,17 @@ func (s *Swarm) Audit(ctx context.Context, names []string, probe Probe) (Report,
 		r.Services = append(r.Services, sr)
 	}
 	return r, nil
+}
+
+// Engine is the database engine of svc that update --verify would check
+// (verifyflow.DetectEngine by image or published port), "" when neither
+// says (another image).
+func Engine(svc swarm.Service) string {
+	engine, why := verifyflow.DetectEngine(svc, "", "", "")
+	if why == "default" {
+		return ""
+	}
+	return engine
 }
 
 // Find returns the service named by name, ID or unique ID prefix.

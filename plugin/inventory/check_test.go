@@ -152,3 +152,32 @@ func TestRowsFilter(t *testing.T) {
 		}
 	}
 }
+
+// ls and check name the engine update --verify would check, by image or
+// published port, and none for another image.
+func TestEngine(t *testing.T) {
+	svc := func(img string, ports ...uint32) swarm.Service {
+		s := swarm.Service{Spec: swarm.ServiceSpec{TaskTemplate: swarm.TaskSpec{ContainerSpec: &swarm.ContainerSpec{Image: img}}}}
+		if len(ports) > 0 {
+			s.Spec.EndpointSpec = &swarm.EndpointSpec{}
+			for _, p := range ports {
+				s.Spec.EndpointSpec.Ports = append(s.Spec.EndpointSpec.Ports, swarm.PortConfig{TargetPort: p, PublishedPort: p + 1})
+			}
+		}
+		return s
+	}
+	for _, c := range []struct {
+		svc  swarm.Service
+		want string
+	}{
+		{svc("redis:7"), "redis"},
+		{svc("postgres:15@sha256:abc"), "postgres"},
+		{svc("example/db", 5432), "postgres"},
+		{svc("example/cache", 6379), "redis"},
+		{svc("mysql:8"), ""},
+	} {
+		if got := Engine(c.svc); got != c.want {
+			t.Errorf("Engine(%s) = %q, want %q", c.svc.Spec.TaskTemplate.ContainerSpec.Image, got, c.want)
+		}
+	}
+}

@@ -14,6 +14,7 @@ type Row struct {
 	ID       string        `json:"id"`
 	Name     string        `json:"name"`
 	Image    string        `json:"image"`
+	Engine   string        `json:"engine"` // redis, postgres, or "" (another image)
 	Data     []DataPath    `json:"data"`
 	Pinned   []PinnedNode  `json:"pinned"`
 	Replicas string        `json:"replicas"`
@@ -40,7 +41,7 @@ func (s *Swarm) Rows(f RowFilter) []Row {
 		}
 		fs := s.Check(svc)
 		r := Row{
-			ID: svc.ID, Name: svc.Spec.Name, Image: shortImage(image(svc.Spec)),
+			ID: svc.ID, Name: svc.Spec.Name, Image: shortImage(image(svc.Spec)), Engine: Engine(svc),
 			Data: data, Pinned: s.Pinned(svc), Replicas: s.replicas(svc),
 			Risk: Risk(fs), Findings: fs,
 		}
@@ -70,7 +71,7 @@ func (s *Swarm) replicas(svc swarm.Service) string {
 }
 
 // DefaultLsFormat is ls's table.
-const DefaultLsFormat = "table {{.Name}}\t{{.Image}}\t{{.Data}}\t{{.Node}}\t{{.Replicas}}\t{{.Snapshot}}\t{{.Risk}}"
+const DefaultLsFormat = "table {{.Name}}\t{{.Image}}\t{{.Engine}}\t{{.Data}}\t{{.Node}}\t{{.Replicas}}\t{{.Snapshot}}\t{{.Risk}}"
 
 // LsFormat turns ls's --format and --quiet into the formatter's format.
 func LsFormat(source string, quiet bool) formatter.Format {
@@ -85,7 +86,7 @@ func LsFormat(source string, quiet bool) formatter.Format {
 
 // WriteLs prints rows through docker's formatter, as docker service ls does:
 // a table, one JSON object per line (snake_case keys), or a template over
-// the row's fields (.ID, .Name, .Image, .Data, .Node, .Replicas, .Snapshot,
+// the row's fields (.ID, .Name, .Image, .Engine, .Data, .Node, .Replicas, .Snapshot,
 // .Risk, .Findings).
 func WriteLs(ctx formatter.Context, rows []Row) error {
 	render := func(format func(subContext formatter.SubContext) error) error {
@@ -98,7 +99,7 @@ func WriteLs(ctx formatter.Context, rows []Row) error {
 	}
 	lc := lsContext{}
 	lc.Header = formatter.SubHeaderContext{
-		"ID": "ID", "Name": "NAME", "Image": "IMAGE", "Data": "DATA", "Node": "NODE",
+		"ID": "ID", "Name": "NAME", "Image": "IMAGE", "Engine": "ENGINE", "Data": "DATA", "Node": "NODE",
 		"Replicas": "REPLICAS", "Snapshot": "SNAPSHOT", "Risk": "RISK", "Findings": "FINDINGS",
 	}
 	return ctx.Write(&lc, render)
@@ -115,7 +116,15 @@ func (c *lsContext) MarshalJSON() ([]byte, error) { return json.Marshal(c.row) }
 func (c *lsContext) ID() string    { return c.row.ID }
 func (c *lsContext) Name() string  { return c.row.Name }
 func (c *lsContext) Image() string { return c.row.Image }
-func (c *lsContext) Risk() string  { return c.row.Risk }
+
+// Engine is the database update --verify would check, "-" for another image.
+func (c *lsContext) Engine() string {
+	if c.row.Engine == "" {
+		return "-"
+	}
+	return c.row.Engine
+}
+func (c *lsContext) Risk() string { return c.row.Risk }
 
 func (c *lsContext) Replicas() string { return c.row.Replicas }
 
