@@ -58,7 +58,9 @@ func TestDecide(t *testing.T) {
 			VerdictUnverified, false, exitcode.No, []string{"may be theirs"}},
 		{"data intact but the update did not converge: roll back", with(func(f *Facts) { f.Intact, f.NotConverged = true, errors.New("service update paused: task failed") }),
 			VerdictUnverified, true, exitcode.No, nil},
-		{"did not converge, rolled back", with(func(f *Facts) { f.Intact, f.RolledBack, f.NotConverged = true, true, errors.New("service update paused: task failed") }),
+		{"did not converge, rolled back", with(func(f *Facts) {
+			f.Intact, f.RolledBack, f.NotConverged = true, true, errors.New("service update paused: task failed")
+		}),
 			VerdictUnverified, false, exitcode.No, []string{"update of service cache did not converge: service update paused: task failed", "the service was rolled back"}},
 		{"did not converge, swarm rolled back by itself: no second rollback", with(func(f *Facts) { f.Intact, f.SwarmRolledBack, f.NotConverged = true, true, errors.New("rolled back") }),
 			VerdictUnverified, false, exitcode.No, []string{"swarm rolled the service back"}},
