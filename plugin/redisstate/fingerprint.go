@@ -463,7 +463,7 @@ func (w *fpWorker) batch(ctx context.Context, keys []string) error {
 			if exp == -2 {
 				continue
 			}
-			w.add(k, TypeString, xxhash.Sum64String(v), exp)
+			w.add(k, TypeString, stringHash(v), exp)
 		}
 	} else {
 		for i, k := range keys {
@@ -474,7 +474,7 @@ func (w *fpWorker) batch(ctx context.Context, keys []string) error {
 				if exp == -2 {
 					continue
 				}
-				w.add(k, TypeString, xxhash.Sum64String(v), exp)
+				w.add(k, TypeString, stringHash(v), exp)
 			case err == redis.Nil:
 				// key deleted or expired since SCAN
 			case strings.HasPrefix(err.Error(), "WRONGTYPE"):

@@ -67,13 +67,13 @@ type Decision struct {
 // whatever the rollback did; an interruption ends it at once (exit 130, no
 // rollback, the command to check later).
 func Decide(f Facts) Decision {
-	if f.Unchecked == nil && f.Intact && f.NotConverged == nil {
-		return Decision{Verdict: VerdictVerified}
-	}
 	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", f.Snapshot, f.Snapshot, f.Service)
-	if f.Interrupted {
+	if f.Interrupted && !f.RolledBack {
 		return Decision{Verdict: VerdictUnverified, Err: &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf(
 			"interrupted after the update of service %s was sent: the update goes on, its data is not verified and nothing was rolled back (%s)", f.Service, hint)}}
+	}
+	if f.Unchecked == nil && f.Intact && f.NotConverged == nil {
+		return Decision{Verdict: VerdictVerified}
 	}
 	if f.NotConverged != nil && f.Unchecked == nil {
 		// the data may be intact, but the update itself failed: treat it as
@@ -86,7 +86,7 @@ func Decide(f Facts) Decision {
 	if f.Unchecked == nil && f.Unattributed {
 		// Differences clients may have made are not a loss: no rollback.
 		return Decision{Verdict: VerdictUnverified, Err: exitcode.Refused(fmt.Errorf(
-			"the data of service %s could not be verified exactly: %d change(s) by clients reached the new Redis process before the check held writes, so the keys of the cut that differ may be theirs; nothing was rolled back (that would drop their writes); no loss was proven (%s)", f.Service, f.ClientWrites, hint))}
+			"the data of service %s could not be verified exactly: clients made %d change(s) after writes resumed, before the check held them, so the keys of the cut that differ may be theirs; nothing was rolled back (that would drop their writes); no loss was proven (%s)", f.Service, f.ClientWrites, hint))}
 	}
 	d := Decision{Verdict: VerdictFailed}
 	if f.Unchecked != nil {
