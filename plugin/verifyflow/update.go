@@ -227,13 +227,14 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 			u.say("warning: %v; resuming writes", err)
 		}
 	}
+	// writes were held on the old process until it stopped (or until now)
+	u.Result.WritePauseMs.OldProcess = time.Since(u.cut.Info.PausedAt).Milliseconds()
+	u.tl.add("old task stops (writes held)", u.sentAt, time.Now())
 	if err := u.cut.Release(); err != nil {
 		u.say("warning: %v", err)
 	} else {
 		u.say("Writes resumed")
 	}
-	u.Result.WritePauseMs.OldProcess = time.Since(u.cut.Info.PausedAt).Milliseconds()
-	u.tl.add("old task stops (writes held)", u.sentAt, time.Now())
 }
 
 // startCheck runs the check of the new process in the background, from the
