@@ -109,33 +109,50 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 		case <-dctx.Done():
 			c.Close()
 			return nil, fmt.Errorf("Redis at %s: no new process with its dataset loaded within %s (last: %v)", ep.Addr, f.Opt.Timeout, last)
-		case <-time.After(50 * time.Millisecond):
+		case <-time.After(retryEvery(err)):
 		}
 	}
 }
 
 var errOldProcess = errors.New("the old Redis process still answers")
 
+// retryEvery: quick while the new process is starting (to hold it while it
+// loads), slower while the old one still answers.
+func retryEvery(err error) time.Duration {
+	if errors.Is(err, errOldProcess) {
+		return 250 * time.Millisecond
+	}
+	return 50 * time.Millisecond
+}
+
 // tryHold pauses writes on whatever answers at c, and if it is a new process
 // keeps them paused until it has loaded; otherwise it unpauses and errs.
 func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID string) (*heldProcess, error) {
 	rdb := c.Redis()
+	// Which process answers, before pausing it: the old one (still shutting
+	// down) is left alone. A write between this look and the pause is
+	// counted by rdb_changes_since_last_save below.
+	srv, err := c.Info(ctx, "server")
+	if err != nil {
+		return nil, err
+	}
+	if oldRunID != "" && srv["run_id"] == oldRunID {
+		return nil, errOldProcess
+	}
 	if err := rdb.Do(ctx, "CLIENT", "PAUSE", holdFor.Milliseconds(), "WRITE").Err(); err != nil {
 		return nil, err
 	}
 	h := &heldProcess{c: c, from: time.Now(), stop: make(chan struct{})}
-	srv, err := c.Info(ctx, "server")
-	if err == nil {
+	run := srv["run_id"]
+	if srv, err = c.Info(ctx, "server"); err == nil {
 		h.persist, err = c.Info(ctx, "persistence")
 	}
-	if err != nil {
+	if err != nil || srv["run_id"] != run {
 		_ = rdb.Do(context.Background(), "CLIENT", "UNPAUSE").Err()
+		if err == nil {
+			err = errors.New("the Redis process changed while being paused")
+		}
 		return nil, err
-	}
-	run := srv["run_id"]
-	if oldRunID != "" && run == oldRunID {
-		_ = rdb.Do(context.Background(), "CLIENT", "UNPAUSE").Err()
-		return nil, errOldProcess
 	}
 	h.loading = h.persist["loading"] == "1" || h.persist["async_loading"] == "1"
 	h.keep()

@@ -125,6 +125,7 @@ func (u *Update) say(format string, a ...any) { u.Flow.say(format, a...) }
 // stop records a verdict reached before anything was sent and returns err.
 func (u *Update) stop(verdict string, err error) error {
 	u.Result.Verdict, u.Result.Error = verdict, err.Error()
+	u.Result.Phases = u.tl.list()
 	return err
 }
 
@@ -144,7 +145,7 @@ func (u *Update) notSent(ctx context.Context, err error) error {
 func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
 	name := current.Spec.Name
 	u.current = current
-	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}}
+	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
 	u.tl.start()
 	c, _, ep, err := u.Flow.Connect(ctx, current)
 	if err != nil {
@@ -449,7 +450,7 @@ func (u *Update) render(title string, rep *redisstate.Report) {
 // failed, a flag was wrong; u may be nil then), err gives it, so that
 // every document has a verdict.
 func (u *Update) Outcome(service string, err error) UpdateResult {
-	r := UpdateResult{Service: service, Warnings: []redisstate.Finding{}}
+	r := UpdateResult{Service: service, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
 	if u != nil && u.Result.Service != "" {
 		r = u.Result
 	}
