@@ -162,8 +162,10 @@ func TestVerifyNeverConvergingUpdateIsBounded(t *testing.T) {
 // TestVerifyTaskFailingDuringMonitorRollsBack (issue 15): the check of the
 // new process runs while docker watches the new task; a task that fails a
 // few seconds after it started (a health check that cannot pass: the image
-// has no shell) fails the update and rolls it back, even if its data
-// checked out before it died.
+// has no shell) fails the update: the check is stopped, the service rolled
+// back and its data verified. (Swarm never reports such a task running, so
+// the check cannot reach it; a task whose data checked out before it failed
+// is the unit test TestCheckComparesTheDataAsLoaded.)
 func TestVerifyTaskFailingDuringMonitorRollsBack(t *testing.T) {
 	C.RequirePlugin(t)
 	svc, port, rdb, _ := vfyCreate(t)
@@ -175,6 +177,12 @@ func TestVerifyTaskFailingDuringMonitorRollsBack(t *testing.T) {
 	vfyJSON(t, r.Stdout, &res)
 	if r.ExitCode() != 1 || res.Verdict == "verified" || !res.RolledBack {
 		t.Fatalf("exit %d, verdict %s, rolled back %v (error %s)", r.ExitCode(), res.Verdict, res.RolledBack, res.Error)
+	}
+	if !strings.Contains(res.Error, "did not converge: service update paused") {
+		t.Errorf("error %q does not say the update failed in docker's monitor", res.Error)
+	}
+	if res.RollbackReport == nil || res.RollbackReport.Verdict != "verified" {
+		t.Errorf("data after the rollback: %+v", res.RollbackReport)
 	}
 	if got := updInspect(t, svc, "{{.Spec.TaskTemplate.ContainerSpec.Healthcheck}}"); got != "<nil>" {
 		t.Errorf("health check after the rollback = %s", got)

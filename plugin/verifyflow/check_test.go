@@ -3,6 +3,7 @@ package verifyflow
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -65,9 +66,11 @@ func TestCheckComparesTheDataAsLoaded(t *testing.T) {
 		rdb.PFAdd(ctx, "hll", "x", "y", "z") // its count cache is invalid in the cut
 		rdb.Incr(ctx, "counter")
 	}
-	run := func(t *testing.T, opt UpdateOptions, onStop func()) (*Update, *restartAPI, string, error) {
+	run := func(t *testing.T, opt UpdateOptions, onStop func(), between ...func(*Update)) (*Update, *restartAPI, string, error) {
 		cur := swarm.Service{ID: "id1", Spec: spec([]mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: srv.Dir}}, nil)}
 		cur.Spec.Name = "cache"
+		prev := cur.Spec
+		cur.PreviousSpec = &prev
 		api := &restartAPI{fakeAPI: fakeAPI{svc: cur}, onStop: onStop}
 		var log, report bytes.Buffer
 		f, err := New(api, Options{RedisURL: "redis://" + srv.Addr, StateDir: t.TempDir(), Getenv: func(string) string { return "" }, Timeout: 10 * time.Second}, &log)
@@ -80,6 +83,9 @@ func TestCheckComparesTheDataAsLoaded(t *testing.T) {
 			t.Fatalf("Before: %v\n%s", err, log.String())
 		}
 		u.AfterSend(ctx, cur.ID)
+		for _, b := range between {
+			b(u)
+		}
 		err = u.After(ctx, cur.ID)
 		u.Abandon()
 		t.Logf("log:\n%s\nreport:\n%s", log.String(), report.String())
@@ -186,6 +192,23 @@ func TestCheckComparesTheDataAsLoaded(t *testing.T) {
 		u, _, report, err := run(t, UpdateOptions{NoRollback: true}, func() { restart(empty) })
 		if u.Result.Verdict != VerdictFailed || exitcode.Code(err) != exitcode.No || !strings.Contains(report, "MISSING") {
 			t.Errorf("verdict %s, err %v; want failed with MISSING keys:\n%s", u.Result.Verdict, err, report)
+		}
+		srv.Stop(false)
+		srv.Start(srv.Dir)
+		srv.WaitUp()
+	})
+
+	t.Run("data intact but docker's wait failed (a task failing in the monitor period): rolled back", func(t *testing.T) {
+		seed()
+		u, api, report, err := run(t, UpdateOptions{}, func() { restart(srv.Dir) }, func(u *Update) {
+			time.Sleep(time.Second) // the check has usually verified by now
+			u.ConvergeFailed(errors.New("service update paused: update paused due to failure or early termination of task x"))
+		})
+		if u.Result.Verdict != VerdictUnverified || exitcode.Code(err) != exitcode.No || !u.Result.RolledBack || len(api.updates) != 1 || api.updates[0].Rollback != "previous" {
+			t.Fatalf("verdict %s, err %v, rolled back %v, updates %+v:\n%s", u.Result.Verdict, err, u.Result.RolledBack, api.updates, report)
+		}
+		if !strings.Contains(err.Error(), "did not converge: service update paused") || !strings.Contains(err.Error(), "rolled back") {
+			t.Errorf("error %v", err)
 		}
 	})
 }

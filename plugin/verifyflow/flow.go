@@ -464,6 +464,7 @@ func (f *Flow) locateNew(ctx context.Context, serviceID string, timeout time.Dur
 	defer cancel()
 	p := newThrottle(f.Log, 2*time.Second)
 	var ep Endpoint
+	var last error
 	svcName := serviceID
 	for {
 		svc, _, err := f.API.ServiceInspectWithRaw(dctx, serviceID, swarm.ServiceInspectOptions{})
@@ -475,8 +476,12 @@ func (f *Flow) locateNew(ctx context.Context, serviceID string, timeout time.Dur
 			return ep, svcName, nil
 		}
 		if dctx.Err() != nil {
-			return ep, svcName, fmt.Errorf("cannot find the new task's Redis within %s: %w", timeout, err)
+			if last == nil || ctx.Err() != nil {
+				last = err
+			}
+			return ep, svcName, fmt.Errorf("cannot find the new task's Redis within %s: %w", timeout, last)
 		}
+		last = err
 		p.say("locate", "  waiting for the new task: %v (%s)", err, time.Since(start).Round(time.Second))
 		select {
 		case <-dctx.Done():

@@ -81,7 +81,9 @@ type Update struct {
 	out       checkOutcome
 
 	mu       sync.Mutex
-	stopWait context.CancelFunc // cuts docker's convergence wait short
+	stopCheck    context.CancelFunc // cuts the check short (docker's wait failed)
+	checkStopped bool
+	stopWait     context.CancelFunc // cuts docker's convergence wait short
 	waitCut  error              // why it was cut (errCheckFailed: the check failed)
 	waitErr  error              // docker's convergence wait failed
 	watch    *time.Timer
@@ -108,6 +110,11 @@ func (u *Update) ConvergeFailed(err error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.waitErr = err
+	if u.waitCut == nil && u.stopCheck != nil && !errors.Is(err, context.Canceled) {
+		// the update failed: the check of a task that will not run is moot
+		u.checkStopped = true
+		u.stopCheck()
+	}
 }
 
 func (u *Update) cutWait(why error) {
@@ -248,10 +255,14 @@ func (u *Update) startCheck(serviceID string) {
 	if !u.replaces {
 		oldRun = ""
 	}
-	ctx := u.base
+	ctx, cancel := context.WithCancel(u.base)
+	u.mu.Lock()
+	u.stopCheck = cancel
+	u.mu.Unlock()
 	u.checkDone = make(chan struct{})
 	go func() {
 		defer close(u.checkDone)
+		defer cancel()
 		from := time.Now()
 		u.out = u.Flow.checkHeld(ctx, serviceID, oldRun, u.before, &u.cut.Info)
 		if !u.out.ready.IsZero() {
@@ -320,7 +331,12 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 		}
 	}
 	u.Result.WritePauseMs.NewProcess = out.held.Milliseconds()
-	if out.err != nil {
+	u.mu.Lock()
+	stopped := u.checkStopped
+	u.mu.Unlock()
+	if stopped && out.err != nil && f.NotConverged != nil {
+		u.say("The check of the new process was stopped: the update failed")
+	} else if out.err != nil {
 		// What cannot be proven is not verified: with --verify, an update
 		// whose new Redis never answers is rolled back like a failed one.
 		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, out.err)
