@@ -80,13 +80,13 @@ type Update struct {
 	checkDone chan struct{}
 	out       checkOutcome
 
-	mu       sync.Mutex
+	mu           sync.Mutex
 	stopCheck    context.CancelFunc // cuts the check short (docker's wait failed)
 	checkStopped bool
 	stopWait     context.CancelFunc // cuts docker's convergence wait short
-	waitCut  error              // why it was cut (errCheckFailed: the check failed)
-	waitErr  error              // docker's convergence wait failed
-	watch    *time.Timer
+	waitCut      error              // why it was cut (errCheckFailed: the check failed)
+	waitErr      error              // docker's convergence wait failed
+	watch        *time.Timer
 }
 
 // errCheckFailed: docker's wait was cut because the check already failed.
