@@ -103,16 +103,16 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 			c.Close()
 			return nil, err
 		}
-		if redisstate.IsUnreachable(err) {
-			// (tryHold's first call is INFO, which describes dial errors) a fresh
-			// pool: go-redis dials at most once a second after a
+		last = err
+		if redisstate.IsUnreachable(err) { // tryHold's INFO describes dial errors
+			// a fresh pool: go-redis dials at most once a second after a
 			// run of dial errors, which would miss the load
 			c.Close()
-			if c, err = redisstate.NewClient(o); err != nil {
-				return nil, err
+			var nerr error
+			if c, nerr = redisstate.NewClient(o); nerr != nil {
+				return nil, nerr
 			}
 		}
-		last = err
 		p.say("hold", "  waiting for the new Redis process: %v (%s)", err, time.Since(start).Round(time.Second))
 		select {
 		case <-dctx.Done():
