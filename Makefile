@@ -109,7 +109,7 @@ bench: ## fingerprint throughput and memory against a local redis-server
 
 bench-update: build ## update --verify vs plain docker service update at 100k and 1M keys, on a harness swarm (root)
 	@echo "==> update benchmark (starts its own swarm unless DST_CLUSTER_ENV; needs root)"
-	set -o pipefail; DST_BENCH_UPDATE=1 DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestBenchUpdate$$' -v ./e2e/ | grep -E '^(bench-update|\||\(|---|ok|FAIL|PASS)'
+	set -o pipefail; DST_BENCH_UPDATE=1 DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestBenchUpdate$$' -v ./e2e/ | grep -E '^(bench-update|[0-9]+k keys|\||\(|---|ok|FAIL|PASS)'
 
 bench-completion: build ## TAB latency: docker __complete stateful update vs service update, on a harness swarm (root)
 	@echo "==> completion benchmark (starts its own swarm; needs root)"

@@ -39,6 +39,7 @@ func TestBenchUpdate(t *testing.T) {
 		plain, verify        []time.Duration
 		oldPause, newPause   []int64
 		check, wait, overlap []int64
+		save, fp, load       []int64
 	}
 	var rows []row
 	for _, keys := range []int{100_000, 1_000_000} {
@@ -79,6 +80,12 @@ func TestBenchUpdate(t *testing.T) {
 					check = [2]int64{p.StartMs, p.EndMs}
 				case "docker's convergence wait":
 					wait = [2]int64{p.StartMs, p.EndMs}
+				case "cut: pause writes and save":
+					r.save = append(r.save, p.EndMs-p.StartMs)
+				case "fingerprint the cut":
+					r.fp = append(r.fp, p.EndMs-p.StartMs)
+				case "new process loads":
+					r.load = append(r.load, p.EndMs-p.StartMs)
 				}
 			}
 			r.check = append(r.check, check[1]-check[0])
@@ -111,6 +118,10 @@ func TestBenchUpdate(t *testing.T) {
 		fmt.Printf("| %dk | %s | %s | %.2f | ≤ %.2f %s | %d ms / %d ms | %d / %d / %d ms |\n", r.keys/1000,
 			p.Round(time.Millisecond), v.Round(time.Millisecond), ratio, target[r.keys], ok,
 			medianOf(r.oldPause), medianOf(r.newPause), medianOf(r.check), medianOf(r.wait), medianOf(r.overlap))
+	}
+	for _, r := range rows {
+		fmt.Printf("%dk keys, --verify phases (median): SAVE %d ms, fingerprint of the cut %d ms, new process load %d ms, its check %d ms\n",
+			r.keys/1000, medianOf(r.save), medianOf(r.fp), medianOf(r.load), medianOf(r.check))
 	}
 	fmt.Printf("(%d pairs each, alternating; %d CPUs shared with whatever else runs)\n", pairs, runtime.NumCPU())
 	if failed && os.Getenv("BENCH_STRICT") == "1" {
