@@ -212,3 +212,79 @@ func TestCheckComparesTheDataAsLoaded(t *testing.T) {
 		}
 	})
 }
+
+// TestDockerWaitIsBounded (issue 10 §15): docker's convergence wait runs on
+// BoundWait's context, which the flow cuts when the check of the new process
+// failed (here: the new Redis never comes up within the timeout), so the
+// update ends, rolled back, instead of waiting forever.
+func TestDockerWaitIsBounded(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	cur := swarm.Service{ID: "id1", Spec: spec([]mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: srv.Dir}}, dur(time.Second))}
+	cur.Spec.Name = "cache"
+	prev := cur.Spec
+	cur.PreviousSpec = &prev
+	api := &restartAPI{fakeAPI: fakeAPI{svc: cur}, onStop: func() { srv.Stop(true) }} // and no new task
+	f, err := New(api, Options{RedisURL: "redis://" + srv.Addr, StateDir: t.TempDir(), Getenv: func(string) string { return "" }, Timeout: 2 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &Update{Flow: f}
+	wait := u.BoundWait(ctx)
+	next := spec(cur.Spec.TaskTemplate.ContainerSpec.Mounts, dur(time.Second), "--maxmemory", "100mb")
+	if err := u.Before(ctx, cur, &next); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	u.AfterSend(wait, cur.ID)
+	select { // docker's WaitOnService would poll until its context ends
+	case <-wait.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("docker's wait was not cut within 30 s")
+	}
+	if took := time.Since(start); took > 10*time.Second {
+		t.Errorf("docker's wait cut after %s, want about the 2 s timeout", took)
+	}
+	u.ConvergeFailed(wait.Err()) // what the command does with docker's error
+	err = u.After(ctx, cur.ID)
+	if exitcode.Code(err) != exitcode.No || u.Result.Verdict != VerdictUnverified || !u.Result.RolledBack || len(api.updates) != 1 {
+		t.Errorf("err %v, verdict %s, rolled back %v, rollbacks %d", err, u.Result.Verdict, u.Result.RolledBack, len(api.updates))
+	}
+}
+
+// TestDockerWaitDeadline: the data checked out, but the service has not
+// converged within the stop grace period + the timeout of the send: docker's
+// wait is cut, and the update is failed and rolled back.
+func TestDockerWaitDeadline(t *testing.T) {
+	srv := redistest.StartServer(t)
+	ctx := context.Background()
+	cur := swarm.Service{ID: "id1", Spec: spec([]mount.Mount{{Type: mount.TypeVolume, Source: "v", Target: srv.Dir}}, dur(time.Second))}
+	cur.Spec.Name = "cache"
+	prev := cur.Spec
+	cur.PreviousSpec = &prev
+	api := &restartAPI{fakeAPI: fakeAPI{svc: cur}, onStop: func() { srv.Stop(true); srv.Start(srv.Dir) }}
+	f, err := New(api, Options{RedisURL: "redis://" + srv.Addr, StateDir: t.TempDir(), Getenv: func(string) string { return "" }, Timeout: 3 * time.Second}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &Update{Flow: f}
+	wait := u.BoundWait(ctx)
+	next := spec(cur.Spec.TaskTemplate.ContainerSpec.Mounts, dur(time.Second), "--maxmemory", "100mb")
+	if err := u.Before(ctx, cur, &next); err != nil {
+		t.Fatal(err)
+	}
+	u.AfterSend(wait, cur.ID)
+	select {
+	case <-wait.Done():
+	case <-time.After(30 * time.Second):
+		t.Fatal("docker's wait was not cut within 30 s")
+	}
+	u.ConvergeFailed(wait.Err())
+	err = u.After(ctx, cur.ID)
+	if u.Result.Report == nil || !u.Result.Report.OK() {
+		t.Fatalf("the data did not check out: %+v (%v)", u.Result.Report, err)
+	}
+	if exitcode.Code(err) != exitcode.No || !u.Result.RolledBack || err == nil || !strings.Contains(err.Error(), "did not converge within 4s") {
+		t.Errorf("err %v, verdict %s, rolled back %v", err, u.Result.Verdict, u.Result.RolledBack)
+	}
+}
