@@ -315,10 +315,10 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
 	u.mu.Lock()
 	switch {
+	case u.waitErr != nil && !errors.Is(u.waitErr, context.Canceled):
+		f.NotConverged = u.waitErr // docker's own wait failed
 	case u.waitCut != nil && !errors.Is(u.waitCut, errCheckFailed):
-		f.NotConverged = u.waitCut
-	case u.waitCut == nil && u.waitErr != nil && !errors.Is(u.waitErr, context.Canceled):
-		f.NotConverged = u.waitErr
+		f.NotConverged = u.waitCut // we cut it at the deadline
 	}
 	u.mu.Unlock()
 	if svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{}); err == nil && svc.UpdateStatus != nil {
