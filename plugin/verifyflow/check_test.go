@@ -288,3 +288,20 @@ func TestDockerWaitDeadline(t *testing.T) {
 		t.Errorf("err %v, verdict %s, rolled back %v", err, u.Result.Verdict, u.Result.RolledBack)
 	}
 }
+
+// TestSameUpdate: a rollback status left by an earlier update (an update
+// that replaces no task does not change it) is not swarm rolling this one back.
+func TestSameUpdate(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	t1 := t0.Add(time.Minute)
+	old := &swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &t0}
+	if !sameUpdate(&swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &t0}, old) {
+		t.Error("the status before the run, unchanged: want the same update")
+	}
+	if sameUpdate(&swarm.UpdateStatus{State: swarm.UpdateStateRollbackCompleted, StartedAt: &t1}, old) {
+		t.Error("a rollback started after: want a new one")
+	}
+	if sameUpdate(&swarm.UpdateStatus{State: swarm.UpdateStateRollbackStarted, StartedAt: &t1}, nil) {
+		t.Error("no status before: want a new one")
+	}
+}

@@ -245,6 +245,15 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	}
 }
 
+// sameUpdate: the update status is the one the service had before this run
+// (an update that replaces no task leaves it as it was).
+func sameUpdate(now, before *swarm.UpdateStatus) bool {
+	if before == nil || now.StartedAt == nil || before.StartedAt == nil {
+		return false
+	}
+	return now.State == before.State && now.StartedAt.Equal(*before.StartedAt)
+}
+
 // startCheck runs the check of the new process in the background, from the
 // moment the old one has stopped: it overlaps docker's convergence wait.
 func (u *Update) startCheck(serviceID string) {
@@ -321,7 +330,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 		f.NotConverged = u.waitCut // we cut it at the deadline
 	}
 	u.mu.Unlock()
-	if svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{}); err == nil && svc.UpdateStatus != nil {
+	if svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{}); err == nil && svc.UpdateStatus != nil && !sameUpdate(svc.UpdateStatus, u.current.UpdateStatus) {
 		switch svc.UpdateStatus.State {
 		case swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackCompleted, swarm.UpdateStateRollbackPaused:
 			f.SwarmRolledBack = true
