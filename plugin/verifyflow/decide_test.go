@@ -52,6 +52,22 @@ func TestDecide(t *testing.T) {
 			VerdictUnverified, false, exitcode.Interrupted, []string{"interrupted after the update of service cache was sent", "docker stateful verify --against S1 cache"}},
 		{"anonymous data but not rolled back (--no-rollback): nothing about a rollback", with(func(f *Facts) { f.NoRollback, f.AnonymousData = true, true }),
 			VerdictFailed, false, exitcode.No, []string{"--no-rollback"}},
+		{"clients wrote before the check held writes, keys differ: no loss, no rollback", with(func(f *Facts) { f.Unattributed, f.ClientWrites = true, 3 }),
+			VerdictUnverified, false, exitcode.No, []string{"clients made 3 change(s)", "nothing was rolled back", "no loss was proven"}},
+		{"clients wrote, keys differ, --no-rollback: the same", with(func(f *Facts) { f.Unattributed, f.ClientWrites, f.NoRollback = true, 3, true }),
+			VerdictUnverified, false, exitcode.No, []string{"may be theirs"}},
+		{"data intact but the update did not converge: roll back", with(func(f *Facts) { f.Intact, f.NotConverged = true, errors.New("service update paused: task failed") }),
+			VerdictUnverified, true, exitcode.No, nil},
+		{"did not converge, rolled back", with(func(f *Facts) {
+			f.Intact, f.RolledBack, f.NotConverged = true, true, errors.New("service update paused: task failed")
+		}),
+			VerdictUnverified, false, exitcode.No, []string{"update of service cache did not converge: service update paused: task failed", "the service was rolled back"}},
+		{"did not converge, swarm rolled back by itself: no second rollback", with(func(f *Facts) { f.Intact, f.SwarmRolledBack, f.NotConverged = true, true, errors.New("rolled back") }),
+			VerdictUnverified, false, exitcode.No, []string{"swarm rolled the service back"}},
+		{"did not converge, unattributed differences: the failure wins, roll back", with(func(f *Facts) { f.Unattributed, f.NotConverged = true, errors.New("no suitable node") }),
+			VerdictUnverified, true, exitcode.No, nil},
+		{"interrupted although the check verified: exit 130", with(func(f *Facts) { f.Intact, f.Interrupted = true, true }),
+			VerdictUnverified, false, exitcode.Interrupted, []string{"interrupted"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			d := Decide(c.facts)

@@ -97,6 +97,9 @@ func New(api API, opt Options, log io.Writer) (*Flow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
+	if log != nil {
+		log = &syncWriter{w: log}
+	}
 	f := &Flow{API: api, Opt: opt, Log: log, store: st}
 	if opt.TLSInsecure {
 		f.say("warning: --redis-tls-insecure: the Redis server's certificate is not verified")
@@ -445,25 +448,9 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 // process other than oldRunID answers there with its dataset loaded.
 func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redisstate.Client, *redisstate.ServerInfo, Endpoint, error) {
 	start := time.Now()
-	dctx, cancel := context.WithTimeout(ctx, f.Opt.Timeout)
-	defer cancel()
-	p := newThrottle(f.Log, 2*time.Second)
-	var ep Endpoint
-	svcName := serviceID
-	for {
-		svc, _, err := f.API.ServiceInspectWithRaw(dctx, serviceID, swarm.ServiceInspectOptions{})
-		if err == nil {
-			svcName = svc.Spec.Name
-			ep, err = f.Endpoint(dctx, svc)
-		}
-		if err == nil {
-			break
-		}
-		if dctx.Err() != nil {
-			return nil, nil, ep, fmt.Errorf("cannot find the new task's Redis: %w", err)
-		}
-		p.say("locate", "  waiting for the new task: %v (%s)", err, time.Since(start).Round(time.Second))
-		time.Sleep(500 * time.Millisecond)
+	ep, svcName, err := f.locateNew(ctx, serviceID, f.Opt.Timeout)
+	if err != nil {
+		return nil, nil, ep, err
 	}
 	if oldRunID != "" {
 		f.say("Redis of the new task: %s (%s); waiting for a new Redis process (run_id ≠ %s) with its dataset loaded", ep.Addr, ep.Reason, short(oldRunID))
@@ -482,6 +469,40 @@ func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redis
 		f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded", short(si.RunID), si.Version, time.Since(start).Round(100*time.Millisecond), si.Keys)
 	}
 	return c, si, ep, nil
+}
+
+// locateNew finds where the service's (new) task's Redis answers, waiting up
+// to timeout for a task to run; it returns the service's name too.
+func (f *Flow) locateNew(ctx context.Context, serviceID string, timeout time.Duration) (Endpoint, string, error) {
+	start := time.Now()
+	dctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	p := newThrottle(f.Log, 2*time.Second)
+	var ep Endpoint
+	var last error
+	svcName := serviceID
+	for {
+		svc, _, err := f.API.ServiceInspectWithRaw(dctx, serviceID, swarm.ServiceInspectOptions{})
+		if err == nil {
+			svcName = svc.Spec.Name
+			ep, err = f.Endpoint(dctx, svc)
+		}
+		if err == nil {
+			return ep, svcName, nil
+		}
+		if dctx.Err() != nil {
+			if last == nil || ctx.Err() != nil {
+				last = err
+			}
+			return ep, svcName, fmt.Errorf("cannot find the new task's Redis within %s: %w", timeout, last)
+		}
+		last = err
+		p.say("locate", "  waiting for the new task: %v (%s)", err, time.Since(start).Round(time.Second))
+		select {
+		case <-dctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // Rollback asks the daemon to roll the service back to its previous spec

@@ -78,7 +78,8 @@ func DataMountOf(spec swarm.ServiceSpec, dir string) DataMount {
 // RollbackOutcome says in words what a spec rollback did for the data:
 // restoredSpec is the spec rolled back to, dir Redis' data directory, rep the
 // verification after the rollback (nil when it could not run), newKeys how
-// many keys were written after the cut (they were on the replaced data).
+// many keys the check before the rollback found written after the cut (-1:
+// not checked).
 func RollbackOutcome(restoredSpec swarm.ServiceSpec, dir string, rep *redisstate.Report, newKeys int64) []string {
 	dm := DataMountOf(restoredSpec, dir)
 	var out []string
@@ -89,11 +90,18 @@ func RollbackOutcome(restoredSpec swarm.ServiceSpec, dir string, rep *redisstate
 		out = append(out, fmt.Sprintf("The rollback restored the previous spec, NOT the data: Redis' data directory %s was on %s; a spec rollback cannot bring back an anonymous volume (the new task gets an empty one).", dir, dm))
 	case rep == nil:
 		out = append(out, fmt.Sprintf("The rollback restored the previous spec (%s), but the data could not be checked.", dm))
+	case rep.Classes[ClassUnattributed] != nil:
+		out = append(out, fmt.Sprintf("The rollback re-attached %s; %s.", dm, strings.Join(rep.Reasons, "; ")))
 	default:
 		out = append(out, fmt.Sprintf("The rollback re-attached %s, but the data is NOT all back: %s.", dm, strings.Join(rep.Reasons, "; ")))
 	}
-	if newKeys > 0 {
-		out = append(out, fmt.Sprintf("%d key(s) written after the cut went to the updated task's data and are not in the restored data.", newKeys))
+	// Say only what was checked: the first check counted the keys written
+	// after the cut (NEW); the check after the rollback counts those it finds.
+	switch {
+	case newKeys > 0 && rep == nil:
+		out = append(out, fmt.Sprintf("%d key(s) written after the cut were on the updated task; whether the restored data holds them was not checked.", newKeys))
+	case newKeys > 0 && rep.Count(redisstate.ClassNew) < newKeys:
+		out = append(out, fmt.Sprintf("%d key(s) written after the cut were on the updated task; the restored data holds %d key(s) that are not in the cut.", newKeys, rep.Count(redisstate.ClassNew)))
 	}
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"time"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -29,8 +31,12 @@ type UpdateResult struct {
 	RolledBack     bool                 `json:"rolled_back"`
 	RollbackReport *redisstate.Report   `json:"rollback_report,omitempty"`
 	Restored       []string             `json:"restored,omitempty"`
-	Verdict        string               `json:"verdict"`         // Verdict*
-	Error          string               `json:"error,omitempty"` // why, when not verified
+	// Phases: how long each step took, and which overlapped.
+	Phases []Phase `json:"phases"`
+	// WritePauseMs: how long client writes were held, old and new process.
+	WritePauseMs WritePause `json:"write_pause_ms"`
+	Verdict      string     `json:"verdict"`         // Verdict*
+	Error        string     `json:"error,omitempty"` // why, when not verified
 }
 
 // Update is one run of update --verify, around docker's own update. The
@@ -64,6 +70,61 @@ type Update struct {
 	dir      string // Redis' data directory
 	oldTasks []string
 	replaces bool
+
+	tl       timeline
+	sentAt   time.Time
+	waitFrom time.Time // docker's convergence wait began (AfterSend returned)
+
+	// the check of the new process, started by AfterSend, joined by After
+	base      context.Context // the run's context (not docker's bounded wait)
+	checkDone chan struct{}
+	out       checkOutcome
+
+	mu           sync.Mutex
+	stopCheck    context.CancelFunc // cuts the check short (docker's wait failed)
+	checkStopped bool
+	stopWait     context.CancelFunc // cuts docker's convergence wait short
+	waitCut      error              // why it was cut (errCheckFailed: the check failed)
+	waitErr      error              // docker's convergence wait failed
+	watch        *time.Timer
+}
+
+// errCheckFailed: docker's wait was cut because the check already failed.
+var errCheckFailed = errors.New("the check of the new process failed")
+
+// BoundWait returns the context for docker's convergence wait: Update cuts
+// it when the check of the new process failed (a rollback follows, no need
+// to wait) or when the service has not converged within the stop grace
+// period + --verify-timeout of the send (docker's own wait has no deadline).
+func (u *Update) BoundWait(parent context.Context) context.Context {
+	u.base = parent
+	ctx, cancel := context.WithCancel(parent)
+	u.stopWait = cancel
+	return ctx
+}
+
+// ConvergeFailed records that docker's convergence wait failed with err
+// (the update paused, or swarm rolled it back): the update failed even if
+// the data checked out.
+func (u *Update) ConvergeFailed(err error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.waitErr = err
+	if u.waitCut == nil && u.stopCheck != nil && !errors.Is(err, context.Canceled) {
+		// the update failed: the check of a task that will not run is moot
+		u.checkStopped = true
+		u.stopCheck()
+	}
+}
+
+func (u *Update) cutWait(why error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.stopWait == nil || u.waitCut != nil {
+		return
+	}
+	u.waitCut = why
+	u.stopWait()
 }
 
 func (u *Update) say(format string, a ...any) { u.Flow.say(format, a...) }
@@ -71,6 +132,7 @@ func (u *Update) say(format string, a ...any) { u.Flow.say(format, a...) }
 // stop records a verdict reached before anything was sent and returns err.
 func (u *Update) stop(verdict string, err error) error {
 	u.Result.Verdict, u.Result.Error = verdict, err.Error()
+	u.Result.Phases = u.tl.list()
 	return err
 }
 
@@ -90,7 +152,8 @@ func (u *Update) notSent(ctx context.Context, err error) error {
 func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
 	name := current.Spec.Name
 	u.current = current
-	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}}
+	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
+	u.tl.start()
 	c, _, ep, err := u.Flow.Connect(ctx, current)
 	if err != nil {
 		return u.notSent(ctx, err)
@@ -121,13 +184,17 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	if len(u.oldTasks) > 1 {
 		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(u.oldTasks))))
 	}
+	cutFrom := time.Now()
 	if u.cut, err = u.Flow.StartCut(ctx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
 		return u.notSent(ctx, err)
 	}
+	fpFrom := time.Now()
+	u.tl.add("cut: pause writes and save", cutFrom, fpFrom)
 	if u.before, err = u.Flow.Snapshot(ctx, c, name, &u.cut.Info); err != nil {
 		u.Abandon()
 		return u.notSent(ctx, err)
 	}
+	u.tl.add("fingerprint the cut", fpFrom, time.Now())
 	u.Result.Snapshot = u.before.ID
 	u.Flow.Prune(name, 20)
 	if u.replaces {
@@ -140,10 +207,24 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 
 // AfterSend keeps writes paused until the old task's Redis has exited (after
 // its shutdown save), then releases them.
-func (u *Update) AfterSend(ctx context.Context, _ string) {
+func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	if u.cut == nil {
 		return
 	}
+	u.sentAt = time.Now()
+	if u.base == nil {
+		u.base = ctx
+	}
+	if u.stopWait != nil {
+		limit := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
+		u.watch = time.AfterFunc(limit, func() {
+			u.cutWait(fmt.Errorf("it did not converge within %s of the update (stop grace period + --verify-timeout)", limit))
+		})
+	}
+	defer func() {
+		u.waitFrom = time.Now()
+		u.startCheck(serviceID)
+	}()
 	if u.replaces && len(u.oldTasks) > 0 {
 		deadline := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
 		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, deadline); {
@@ -154,11 +235,55 @@ func (u *Update) AfterSend(ctx context.Context, _ string) {
 			u.say("warning: %v; resuming writes", err)
 		}
 	}
+	// writes were held on the old process until it stopped (or until now)
+	u.Result.WritePauseMs.OldProcess = time.Since(u.cut.Info.PausedAt).Milliseconds()
+	u.tl.add("old task stops (writes held)", u.sentAt, time.Now())
 	if err := u.cut.Release(); err != nil {
 		u.say("warning: %v", err)
 	} else {
 		u.say("Writes resumed")
 	}
+}
+
+// sameUpdate: the update status is the one the service had before this run
+// (an update that replaces no task leaves it as it was).
+func sameUpdate(now, before *swarm.UpdateStatus) bool {
+	if before == nil || now.StartedAt == nil || before.StartedAt == nil {
+		return false
+	}
+	return now.State == before.State && now.StartedAt.Equal(*before.StartedAt)
+}
+
+// startCheck runs the check of the new process in the background, from the
+// moment the old one has stopped: it overlaps docker's convergence wait.
+func (u *Update) startCheck(serviceID string) {
+	if u.checkDone != nil || u.before == nil {
+		return
+	}
+	oldRun := u.cut.Info.RunID
+	if !u.replaces {
+		oldRun = ""
+	}
+	ctx, cancel := context.WithCancel(u.base)
+	u.mu.Lock()
+	u.stopCheck = cancel
+	u.mu.Unlock()
+	u.checkDone = make(chan struct{})
+	go func() {
+		defer close(u.checkDone)
+		defer cancel()
+		from := time.Now()
+		u.out = u.Flow.checkHeld(ctx, serviceID, oldRun, u.before, &u.cut.Info)
+		if !u.out.ready.IsZero() {
+			u.tl.add("new process loads", from, u.out.ready)
+			u.tl.add("check the new process (writes held)", u.out.ready, u.out.done)
+		} else {
+			u.tl.add("wait for the new process", from, u.out.done)
+		}
+		if u.out.err != nil || (!u.out.intact() && !u.out.unattributed()) {
+			u.cutWait(errCheckFailed) // a rollback follows: docker's wait is moot
+		}
+	}()
 }
 
 // Abandon resumes writes if they are still paused (the update was refused
@@ -179,52 +304,100 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 	if u.before == nil {
 		return nil
 	}
+	if u.watch != nil {
+		u.watch.Stop()
+	}
+	if !u.waitFrom.IsZero() {
+		u.tl.add("docker's convergence wait", u.waitFrom, time.Now())
+	}
 	name := u.current.Spec.Name
 	f := Facts{Service: name, Snapshot: u.before.ID, NoRollback: u.Opt.NoRollback}
-	oldRun := u.cut.Info.RunID
 	if !u.replaces {
 		u.say("The update replaced no task: verifying the same Redis process")
-		oldRun = ""
 	}
-	rep, err := u.check(ctx, serviceID, oldRun)
+	if u.base == nil {
+		u.base = ctx
+	}
+	u.startCheck(serviceID) // AfterSend was not called (no cut to release)
+	<-u.checkDone
+	out := u.out
 	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
-	if err != nil {
+	u.mu.Lock()
+	switch {
+	case u.waitErr != nil && !errors.Is(u.waitErr, context.Canceled):
+		f.NotConverged = u.waitErr // docker's own wait failed
+	case u.waitCut != nil && !errors.Is(u.waitCut, errCheckFailed):
+		f.NotConverged = u.waitCut // we cut it at the deadline
+	}
+	u.mu.Unlock()
+	if svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{}); err == nil && svc.UpdateStatus != nil && !sameUpdate(svc.UpdateStatus, u.current.UpdateStatus) {
+		switch svc.UpdateStatus.State {
+		case swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackCompleted, swarm.UpdateStateRollbackPaused:
+			f.SwarmRolledBack = true
+			if f.NotConverged == nil {
+				f.NotConverged = fmt.Errorf("swarm rolled the update back: %s", svc.UpdateStatus.Message)
+			}
+		}
+	}
+	u.Result.WritePauseMs.NewProcess = out.held.Milliseconds()
+	u.mu.Lock()
+	stopped := u.checkStopped
+	u.mu.Unlock()
+	if stopped && out.err != nil && f.NotConverged != nil {
+		u.say("The check of the new process was stopped: the update failed")
+	} else if out.err != nil {
 		// What cannot be proven is not verified: with --verify, an update
 		// whose new Redis never answers is rolled back like a failed one.
-		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err)
+		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, out.err)
 	} else {
+		rep := out.rep
 		u.Result.Report, f.Intact = rep, rep.OK()
-		u.render("", rep)
+		f.ClientWrites = out.clientWrites
+		if out.unattributed() {
+			f.Unattributed = true
+			unattribute(rep, out.clientWrites)
+			if u.Report != nil {
+				fmt.Fprintln(u.Report)
+				renderUnattributed(u.Report, rep)
+			}
+		} else {
+			if out.loadShort != "" {
+				rep.Reasons = append(rep.Reasons, out.loadShort)
+			}
+			u.render("", rep)
+		}
+	}
+	if f.NotConverged != nil && !f.Interrupted {
+		u.say("The update of service %s did not converge: %v", name, f.NotConverged)
 	}
 	d := Decide(f)
 	if d.Rollback {
-		if f.Unchecked != nil {
-			u.say("%v: rolling service %s back to its previous spec", f.Unchecked, name)
+		rbFrom := time.Now()
+		if f.Unchecked != nil || f.NotConverged != nil {
+			u.say("The update failed: rolling service %s back to its previous spec", name)
 		} else {
 			u.say("The data did not survive the update: rolling service %s back to its previous spec", name)
 		}
 		f.RolledBack, f.RollbackErr = u.rollback(ctx, serviceID)
 		if f.RolledBack {
-			f.AnonymousData = u.afterRollback(ctx, serviceID, rep, f.Unchecked != nil)
+			f.AnonymousData = u.afterRollback(ctx, serviceID, out.rep, f.Unchecked != nil)
 		}
+		u.tl.add("roll back and check again", rbFrom, time.Now())
 		d = Decide(f)
+	} else if f.SwarmRolledBack {
+		u.Result.RolledBack = true
+		f.AnonymousData = u.afterRollback(ctx, serviceID, out.rep, f.Unchecked != nil)
+		d = Decide(f)
+	}
+	u.Result.Phases = u.tl.list()
+	if u.Report != nil {
+		renderTiming(u.Report, u.Result.Phases, u.Result.WritePauseMs)
 	}
 	u.Result.Verdict = d.Verdict
 	if d.Err != nil {
 		u.Result.Error = d.Err.Error()
 	}
 	return d.Err
-}
-
-// check awaits the service's Redis (a process other than oldRun, if set)
-// and verifies its data against the cut.
-func (u *Update) check(ctx context.Context, serviceID, oldRun string) (*redisstate.Report, error) {
-	c, _, _, err := u.Flow.AwaitNew(ctx, serviceID, oldRun)
-	if err != nil {
-		return nil, err
-	}
-	defer c.Close()
-	return u.Flow.Verify(ctx, c, u.before)
 }
 
 // rollback restores the previous spec, as docker service rollback does, and
@@ -235,33 +408,47 @@ func (u *Update) rollback(ctx context.Context, serviceID string) (bool, error) {
 	}
 	u.Result.RolledBack = true
 	if u.Converge != nil {
-		if err := u.Converge(ctx, serviceID); err != nil {
+		cctx, cancel := context.WithTimeout(ctx, stateful.StopGracePeriod(u.current.Spec)+u.Flow.Opt.Timeout)
+		defer cancel()
+		if err := u.Converge(cctx, serviceID); err != nil {
 			u.say("warning: waiting for the rollback to converge: %v", err)
 		}
 	}
 	return true, nil
 }
 
-// afterRollback verifies the data again and says what the rollback restored;
-// it reports whether the data is still gone because it was on an anonymous
-// volume.
+// afterRollback verifies the data again (as loaded, like the first check)
+// and says what the rollback restored; it reports whether the data is still
+// gone because it was on an anonymous volume.
 func (u *Update) afterRollback(ctx context.Context, serviceID string, failed *redisstate.Report, unchecked bool) bool {
 	oldRun := ""
-	var newKeys int64
+	var newKeys int64 = -1
 	if failed != nil {
 		oldRun, newKeys = failed.AfterRunID, failed.Count(redisstate.ClassNew)
 	}
-	rep, err := u.check(ctx, serviceID, oldRun)
-	if err != nil {
+	out := u.Flow.checkHeld(ctx, serviceID, oldRun, u.before, &u.cut.Info)
+	if out.err != nil {
 		either := ""
 		if unchecked {
 			either = " either"
 		}
-		u.say("warning: cannot verify the data after the rollback%s: %v", either, err)
+		u.say("warning: cannot verify the data after the rollback%s: %v", either, out.err)
+	}
+	rep := out.rep
+	if rep != nil && out.unattributed() {
+		unattribute(rep, out.clientWrites)
 	}
 	u.Result.RollbackReport = rep
 	u.Result.Restored = RollbackOutcome(u.current.Spec, u.dir, rep, newKeys)
-	u.render("After the rollback:", rep)
+	if u.Report != nil && rep != nil {
+		if rep.Classes[ClassUnattributed] != nil {
+			fmt.Fprintln(u.Report)
+			fmt.Fprintln(u.Report, "After the rollback:")
+			renderUnattributed(u.Report, rep)
+		} else {
+			u.render("After the rollback:", rep)
+		}
+	}
 	if u.Report != nil {
 		fmt.Fprintln(u.Report)
 		for _, l := range u.Result.Restored {
@@ -288,7 +475,7 @@ func (u *Update) render(title string, rep *redisstate.Report) {
 // failed, a flag was wrong; u may be nil then), err gives it, so that
 // every document has a verdict.
 func (u *Update) Outcome(service string, err error) UpdateResult {
-	r := UpdateResult{Service: service, Warnings: []redisstate.Finding{}}
+	r := UpdateResult{Service: service, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
 	if u != nil && u.Result.Service != "" {
 		r = u.Result
 	}

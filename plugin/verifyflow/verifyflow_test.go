@@ -113,6 +113,15 @@ func TestRollbackOutcome(t *testing.T) {
 	if !strings.Contains(got, "re-attached volume cache-data on /data, but the data is NOT all back: 500 key(s)") {
 		t.Errorf("named volume, data not back:\n%s", got)
 	}
+	// issue 10 §16: the keys written after the cut are in the restored data
+	// (the same named volume): no claim that they are lost
+	back := &redisstate.Report{Before: "S1", BeforeKeys: 500, Verdict: "verified", Classes: map[string]*redisstate.ClassReport{redisstate.ClassNew: {Count: 3}}}
+	if got := strings.Join(RollbackOutcome(named, "/data", back, 3), "\n"); strings.Contains(got, "written after the cut") || strings.Contains(got, "NOT") {
+		t.Errorf("writes after the cut are back, yet: %s", got)
+	}
+	if got := strings.Join(RollbackOutcome(named, "/data", nil, 3), "\n"); !strings.Contains(got, "was not checked") || strings.Contains(got, "are not in") {
+		t.Errorf("nothing checked after the rollback, yet: %s", got)
+	}
 	if got := strings.Join(RollbackOutcome(named, "/data", nil, 0), "\n"); !strings.Contains(got, "could not be checked") {
 		t.Errorf("no report: %s", got)
 	}

@@ -1,0 +1,195 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"runtime"
+	"sort"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+)
+
+// TestBenchUpdate is `make bench-update` (DST_BENCH_UPDATE=1): on the
+// harness swarm, BENCH_PAIRS (default 3) alternating pairs of a plain
+// `docker service update --limit-memory` and `docker stateful update
+// --verify --limit-memory` of the same Redis service, at 100k and 1M keys of
+// mixed types; it prints the medians, their ratio against the targets
+// (≤ 1.10 at 100k, ≤ 1.30 at 1M), and the write pauses.
+func TestBenchUpdate(t *testing.T) {
+	if os.Getenv("DST_BENCH_UPDATE") != "1" {
+		t.Skip("make bench-update (DST_BENCH_UPDATE=1)")
+	}
+	C.RequirePlugin(t)
+	pairs := 3
+	if v, err := strconv.Atoi(os.Getenv("BENCH_PAIRS")); err == nil && v > 0 {
+		pairs = v
+	}
+	type row struct {
+		keys                 int
+		plain, verify        []time.Duration
+		oldPause, newPause   []int64
+		check, wait, overlap []int64
+		save, fp, load       []int64
+	}
+	var rows []row
+	for _, keys := range []int{100_000, 1_000_000} {
+		svc, port, _, task := vfyCreate(t, "redis-server", "--protected-mode", "no")
+		rdb := cluster.Redis(t, task.Node.Addr, port)
+		start := time.Now()
+		n := benchLoad(t, rdb, keys)
+		fmt.Printf("bench-update: %s loaded %d keys in %s\n", svc, n, time.Since(start).Round(time.Millisecond))
+		rdb.Close()
+		state := t.TempDir()
+		r := row{keys: keys}
+		mem := 1000
+		plain := func() {
+			mem++
+			s := time.Now()
+			res := C.Run(t, 1, "service", "update", "--quiet", "--limit-memory", fmt.Sprintf("%dM", mem), svc)
+			if res.ExitCode() != 0 {
+				t.Fatalf("plain update: %s", res.Stderr)
+			}
+			r.plain = append(r.plain, time.Since(s))
+		}
+		verify := func() {
+			mem++
+			s := time.Now()
+			res := C.Run(t, 1, "stateful", "update", "--quiet", "--verify", "--state-dir", state, "--format", "json", "--limit-memory", fmt.Sprintf("%dM", mem), svc)
+			d := time.Since(s)
+			var out vfyTimedResult
+			if err := json.Unmarshal([]byte(res.Stdout), &out); err != nil || res.ExitCode() != 0 || out.Verdict != "verified" {
+				t.Fatalf("update --verify: exit %d, verdict %s (%v)\n%s\n%s", res.ExitCode(), out.Verdict, err, res.Stdout, res.Stderr)
+			}
+			r.verify = append(r.verify, d)
+			r.oldPause = append(r.oldPause, out.WritePauseMs.OldProcess)
+			r.newPause = append(r.newPause, out.WritePauseMs.NewProcess)
+			var check, wait [2]int64
+			for _, p := range out.Phases {
+				switch p.Name {
+				case "check the new process (writes held)":
+					check = [2]int64{p.StartMs, p.EndMs}
+				case "docker's convergence wait":
+					wait = [2]int64{p.StartMs, p.EndMs}
+				case "cut: pause writes and save":
+					r.save = append(r.save, p.EndMs-p.StartMs)
+				case "fingerprint the cut":
+					r.fp = append(r.fp, p.EndMs-p.StartMs)
+				case "new process loads":
+					r.load = append(r.load, p.EndMs-p.StartMs)
+				}
+			}
+			r.check = append(r.check, check[1]-check[0])
+			r.wait = append(r.wait, wait[1]-wait[0])
+			r.overlap = append(r.overlap, max(0, min(check[1], wait[1])-max(check[0], wait[0])))
+		}
+		for i := 0; i < pairs; i++ {
+			if i%2 == 0 {
+				plain()
+				verify()
+			} else {
+				verify()
+				plain()
+			}
+			fmt.Printf("bench-update: %d keys, pair %d: plain %s, --verify %s\n", keys, i+1, r.plain[i].Round(time.Millisecond), r.verify[i].Round(time.Millisecond))
+		}
+		rows = append(rows, r)
+		C.Run(t, 1, "service", "rm", svc)
+	}
+	target := map[int]float64{100_000: 1.10, 1_000_000: 1.30}
+	fmt.Printf("\n| keys | plain update (median) | update --verify (median) | ratio | target | writes held, old / new process (median) | check / docker's wait / overlap (median) |\n|---|---|---|---|---|---|---|\n")
+	failed := false
+	for _, r := range rows {
+		p, v := medianOf(r.plain), medianOf(r.verify)
+		ratio := float64(v) / float64(p)
+		ok := "ok"
+		if ratio > target[r.keys] {
+			ok, failed = "MISSED", true
+		}
+		fmt.Printf("| %dk | %s | %s | %.2f | ≤ %.2f %s | %d ms / %d ms | %d / %d / %d ms |\n", r.keys/1000,
+			p.Round(time.Millisecond), v.Round(time.Millisecond), ratio, target[r.keys], ok,
+			medianOf(r.oldPause), medianOf(r.newPause), medianOf(r.check), medianOf(r.wait), medianOf(r.overlap))
+	}
+	for _, r := range rows {
+		fmt.Printf("%dk keys, --verify phases (median): SAVE %d ms, fingerprint of the cut %d ms, new process load %d ms, its check %d ms\n",
+			r.keys/1000, medianOf(r.save), medianOf(r.fp), medianOf(r.load), medianOf(r.check))
+	}
+	fmt.Printf("(%d pairs each, alternating; %d CPUs shared with whatever else runs)\n", pairs, runtime.NumCPU())
+	if failed && os.Getenv("BENCH_STRICT") == "1" {
+		t.Error("a target was missed")
+	}
+}
+
+// benchLoad writes n keys of mixed types (70% strings, then hashes, sets,
+// sorted sets and lists of a few elements) with 4 pipelined writers.
+func benchLoad(t *testing.T, rdb *redis.Client, n int) int64 {
+	t.Helper()
+	ctx := context.Background()
+	const writers, batch = 4, 2000
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			pipe := rdb.Pipeline()
+			for i := w; i < n; i += writers {
+				switch k := i % 10; {
+				case k < 7:
+					pipe.Set(ctx, fmt.Sprintf("s:%08d", i), strconv.Itoa(i*7919), 0)
+				case k == 7:
+					pipe.HSet(ctx, fmt.Sprintf("h:%08d", i), "a", i, "b", "x", "c", i*2)
+				case k == 8:
+					pipe.SAdd(ctx, fmt.Sprintf("t:%08d", i), i, i+1, "m")
+				default:
+					if i%20 == 9 {
+						pipe.ZAdd(ctx, fmt.Sprintf("z:%08d", i), redis.Z{Score: 1, Member: "a"}, redis.Z{Score: float64(i), Member: "b"})
+					} else {
+						pipe.RPush(ctx, fmt.Sprintf("l:%08d", i), "a", i, "c")
+					}
+				}
+				if pipe.Len() >= batch {
+					if _, err := pipe.Exec(ctx); err != nil {
+						errs <- err
+						return
+					}
+				}
+			}
+			if _, err := pipe.Exec(ctx); err != nil {
+				errs <- err
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("loading: %v", err)
+	}
+	got := rdb.DBSize(ctx).Val()
+	if got != int64(n) {
+		t.Fatalf("loaded %d keys, want %d", got, n)
+	}
+	return got
+}
+
+// median of v (v is not changed).
+func medianOf[T ~int64](v []T) T {
+	s := append([]T{}, v...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	switch {
+	case len(s) == 0:
+		return 0
+	case len(s)%2 == 1:
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

@@ -1,0 +1,270 @@
+package verifyflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+)
+
+// The check of the data after an update compares the data *as the new Redis
+// process loaded it* with the cut, not whatever clients made of it since:
+// writes resume on the new process as soon as it has loaded, and a client
+// that rewrites a key of the cut (even PFCOUNT, which caches a HyperLogLog's
+// count) is not a loss. So the check holds writes on the new process
+// (CLIENT PAUSE WRITE) from the first moment it answers — while it is still
+// loading when it can, when no client can write yet — fingerprints, and
+// releases them. Whether clients wrote before the hold is in the process's
+// own counter (rdb_changes_since_last_save, 0 right after an RDB load): when
+// they did, keys of the cut that differ may be theirs, and are reported as
+// such, never as a loss (unless the load itself came up short:
+// rdb_last_load_keys_loaded + _expired below the cut's keys, Redis 7.0+).
+
+// holdFor is how long one CLIENT PAUSE on the new process lasts; it is renewed
+// every holdFor/3 while the check runs, and lapses by itself if we die.
+var holdFor = 6 * time.Second
+
+// checkOutcome is what the check of the new process found.
+type checkOutcome struct {
+	rep *redisstate.Report
+	err error // the data could not be checked
+	// exact: no client wrote to the process before writes were held (or the
+	// hold began while it was still loading): every difference is a loss.
+	exact            bool
+	heldWhileLoading bool
+	clientWrites     int64  // rdb_changes_since_last_save when held
+	loadShort        string // the load itself proves a loss ("" = no)
+	held             time.Duration
+	ready, done      time.Time // the process answered with its data loaded; the check ended
+}
+
+// intact: the keys of the cut are all there, as they were.
+func (o *checkOutcome) intact() bool { return o.err == nil && o.rep != nil && o.rep.OK() }
+
+// unattributed: keys of the cut differ and clients may have made them so.
+func (o *checkOutcome) unattributed() bool {
+	return o.err == nil && o.rep != nil && !o.rep.OK() && !o.exact && o.loadShort == ""
+}
+
+// heldProcess is a Redis process whose writes this check holds.
+type heldProcess struct {
+	c       *redisstate.Client
+	si      *redisstate.ServerInfo
+	persist map[string]string
+	from    time.Time // writes held from (the pause, or the end of the load)
+	loading bool      // the pause began while it was loading
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	once    sync.Once
+}
+
+// holdNew finds the service's Redis (a process other than oldRunID if set),
+// pauses its writes as early as it answers, and waits until it has loaded
+// its dataset, all within f.Opt.Timeout.
+func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldProcess, error) {
+	start := time.Now()
+	ep, _, err := f.locateNew(ctx, serviceID, f.Opt.Timeout)
+	if err != nil {
+		return nil, err
+	}
+	o, err := f.clientOptions(ep.Addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := redisstate.NewClient(o)
+	if err != nil {
+		return nil, err
+	}
+	if oldRunID != "" {
+		f.say("Redis of the new task: %s (%s); holding its writes as soon as it answers, until it is checked", ep.Addr, ep.Reason)
+	}
+	dctx, cancel := context.WithTimeout(ctx, f.Opt.Timeout-time.Since(start)+time.Second)
+	defer cancel()
+	p := newThrottle(f.Log, 2*time.Second)
+	var last error
+	for {
+		h, err := f.tryHold(dctx, c, oldRunID)
+		if err == nil {
+			if oldRunID != "" {
+				how := "after it had loaded"
+				if h.loading {
+					how = "while it was loading: no client could write before"
+				}
+				f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded; writes held %s", short(h.si.RunID), h.si.Version, time.Since(start).Round(100*time.Millisecond), h.si.Keys, how)
+			}
+			return h, nil
+		}
+		if redisstate.IsAuthError(err) {
+			c.Close()
+			return nil, err
+		}
+		last = err
+		if redisstate.IsUnreachable(err) { // tryHold's INFO describes dial errors
+			// a fresh pool: go-redis dials at most once a second after a
+			// run of dial errors, which would miss the load
+			c.Close()
+			var nerr error
+			if c, nerr = redisstate.NewClient(o); nerr != nil {
+				return nil, nerr
+			}
+		}
+		p.say("hold", "  waiting for the new Redis process: %v (%s)", err, time.Since(start).Round(time.Second))
+		select {
+		case <-dctx.Done():
+			c.Close()
+			return nil, fmt.Errorf("Redis at %s: no new process with its dataset loaded within %s (last: %v)", ep.Addr, f.Opt.Timeout, last)
+		case <-time.After(retryEvery(err)):
+		}
+	}
+}
+
+var errOldProcess = errors.New("the old Redis process still answers")
+
+// retryEvery: quick while the new process is starting (to hold it while it
+// loads), slower while the old one still answers.
+func retryEvery(err error) time.Duration {
+	if errors.Is(err, errOldProcess) {
+		return 250 * time.Millisecond
+	}
+	return 50 * time.Millisecond
+}
+
+// tryHold pauses writes on whatever answers at c, and if it is a new process
+// keeps them paused until it has loaded; otherwise it unpauses and errs.
+func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID string) (*heldProcess, error) {
+	rdb := c.Redis()
+	// Which process answers, before pausing it: the old one (still shutting
+	// down) is left alone. A write between this look and the pause is
+	// counted by rdb_changes_since_last_save below.
+	srv, err := c.Info(ctx, "server")
+	if err != nil {
+		return nil, err
+	}
+	if oldRunID != "" && srv["run_id"] == oldRunID {
+		return nil, errOldProcess
+	}
+	if err := rdb.Do(ctx, "CLIENT", "PAUSE", holdFor.Milliseconds(), "WRITE").Err(); err != nil {
+		return nil, err
+	}
+	h := &heldProcess{c: c, from: time.Now(), stop: make(chan struct{})}
+	run := srv["run_id"]
+	if srv, err = c.Info(ctx, "server"); err == nil {
+		h.persist, err = c.Info(ctx, "persistence")
+	}
+	if err != nil || srv["run_id"] != run {
+		_ = rdb.Do(context.Background(), "CLIENT", "UNPAUSE").Err()
+		if err == nil {
+			err = errors.New("the Redis process changed while being paused")
+		}
+		return nil, err
+	}
+	h.loading = h.persist["loading"] == "1" || h.persist["async_loading"] == "1"
+	h.keep()
+	if h.loading {
+		left := time.Until(deadlineOf(ctx))
+		if h.si, err = c.WaitReady(ctx, left, nil); err != nil {
+			h.release()
+			return nil, err
+		}
+		h.from = time.Now()
+		if h.si.RunID != run { // it died while loading: the one now up is not held
+			h.release()
+			return nil, errors.New("the Redis process restarted while loading")
+		}
+		if h.persist, err = c.Info(ctx, "persistence"); err != nil {
+			h.release()
+			return nil, err
+		}
+	} else if h.si, err = c.ServerInfo(ctx); err != nil {
+		h.release()
+		return nil, err
+	}
+	return h, nil
+}
+
+func deadlineOf(ctx context.Context) time.Time {
+	if d, ok := ctx.Deadline(); ok {
+		return d
+	}
+	return time.Now().Add(time.Hour)
+}
+
+// keep renews the pause until release.
+func (h *heldProcess) keep() {
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		t := time.NewTicker(holdFor / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-h.stop:
+				return
+			case <-t.C:
+				ctx, cancel := context.WithTimeout(context.Background(), holdFor/3)
+				_ = h.c.Redis().Do(ctx, "CLIENT", "PAUSE", holdFor.Milliseconds(), "WRITE").Err()
+				cancel()
+			}
+		}
+	}()
+}
+
+// release unpauses writes and says for how long they were held.
+func (h *heldProcess) release() time.Duration {
+	h.once.Do(func() { close(h.stop) })
+	h.wg.Wait()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = h.c.Redis().Do(ctx, "CLIENT", "UNPAUSE").Err()
+	return time.Since(h.from)
+}
+
+// checkHeld verifies the data of the service's Redis against before, with
+// writes held: a new process (other than oldRunID), or with oldRunID "" the
+// process the cut was taken on (cut gives its last save).
+func (f *Flow) checkHeld(ctx context.Context, serviceID, oldRunID string, before *redisstate.Snapshot, cut *redisstate.CutInfo) checkOutcome {
+	var out checkOutcome
+	h, err := f.holdNew(ctx, serviceID, oldRunID)
+	if err != nil {
+		out.err, out.done = err, time.Now()
+		return out
+	}
+	defer h.c.Close()
+	out.ready, out.heldWhileLoading = h.from, h.loading
+	out.clientWrites, _ = strconv.ParseInt(h.persist["rdb_changes_since_last_save"], 10, 64)
+	out.rep, out.err = f.Verify(ctx, h.c, before)
+	out.held = h.release()
+	out.done = time.Now()
+	f.say("Writes released on Redis process %s (held %s)", short(h.si.RunID), out.held.Round(time.Millisecond))
+	switch {
+	case oldRunID == "" && cut != nil:
+		// the same process: exact if nothing was written (nor saved) since the cut
+		out.exact = out.clientWrites == 0 && h.persist["rdb_last_save_time"] == strconv.FormatInt(cut.LastSaveTime, 10)
+	default:
+		out.exact = out.heldWhileLoading || out.clientWrites == 0
+	}
+	if oldRunID != "" && cut != nil && !cut.AOF && h.si.LastLoadKeys >= 0 && before.Summary != nil {
+		if got := h.si.LastLoadKeys + h.si.LastLoadExpired; got < before.Summary.Keys {
+			out.loadShort = fmt.Sprintf("the new process loaded %d keys (%d more expired at load) of the cut's %d (rdb_last_load_keys_loaded)", h.si.LastLoadKeys, h.si.LastLoadExpired, before.Summary.Keys)
+		}
+	}
+	return out
+}
+
+// syncWriter serialises the flow's log lines: the check of the new process
+// runs while docker prints its progress.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
