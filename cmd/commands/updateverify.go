@@ -143,6 +143,14 @@ func checkUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) error {
 	return nil
 }
 
+// update --verify's verifier bounds docker's convergence wait and hears when
+// it failed (update.go asks for these by interface: a verifier that lost them
+// would wait forever, unnoticed).
+var (
+	_ waitBounder    = (*verifyflow.EngineUpdate)(nil)
+	_ convergeFailer = (*verifyflow.EngineUpdate)(nil)
+)
+
 // newUpdateVerifier is the verifier for this run's flags (Redis or
 // PostgreSQL, chosen from the service once it is known); with
 // --format, docker's own output (the service ID, convergence progress) goes

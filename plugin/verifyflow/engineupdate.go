@@ -81,3 +81,18 @@ func (e *EngineUpdate) Outcome(service string, err error) any {
 	}
 	return e.Redis.Outcome(service, err)
 }
+
+// BoundWait bounds docker's convergence wait as Update does. It is asked
+// before the engine is known (before Before): the bound is Redis' (which arms
+// its deadline at the send, so a PostgreSQL update's wait stays unbounded, as
+// PGUpdate's own waits are).
+func (e *EngineUpdate) BoundWait(parent context.Context) context.Context {
+	return e.Redis.BoundWait(parent)
+}
+
+// ConvergeFailed tells the engine's update that docker's wait failed.
+func (e *EngineUpdate) ConvergeFailed(err error) {
+	if !e.pg() {
+		e.Redis.ConvergeFailed(err)
+	}
+}
