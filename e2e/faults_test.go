@@ -98,12 +98,16 @@ func (r *fltRun) waitFor(t *testing.T, s string, within time.Duration) {
 // full plugin in place), waiting for it to start.
 func (r *fltRun) plugin(t *testing.T) int {
 	t.Helper()
-	p := fmt.Sprintf("/proc/%d/task/%d/children", r.cmd.Process.Pid, r.cmd.Process.Pid)
+	// any thread of docker may have started it
+	glob := fmt.Sprintf("/proc/%d/task/*/children", r.cmd.Process.Pid)
 	for end := time.Now().Add(10 * time.Second); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
-		b, _ := os.ReadFile(p)
-		if f := strings.Fields(string(b)); len(f) > 0 {
-			pid, _ := strconv.Atoi(f[0])
-			return pid
+		files, _ := filepath.Glob(glob)
+		for _, p := range files {
+			b, _ := os.ReadFile(p)
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				pid, _ := strconv.Atoi(f[0])
+				return pid
+			}
 		}
 	}
 	t.Fatal("no plugin process under docker")
@@ -418,11 +422,20 @@ func TestFaultACLWithoutRights(t *testing.T) {
 	if r.ExitCode() == 0 || !strings.Contains(r.Stderr, "not sent") {
 		t.Errorf("ACL user without rights: exit %d, want non-zero and \"not sent\"", r.ExitCode())
 	}
-	if !strings.Contains(strings.ToLower(r.Stderr), "noperm") && !strings.Contains(r.Stderr, "permission") {
+	if !strings.Contains(r.Stderr, "may not run CLIENT") || !strings.Contains(r.Stderr, "NOPERM") {
 		t.Errorf("stderr does not say which right is missing:\n%s", r.Stderr)
 	}
 	if strings.Contains(r.Stderr, "apppass") || strings.Contains(r.Stdout, "apppass") {
 		t.Errorf("the password is printed")
+	}
+	// CLIENT allowed, SAVE not: said so, not "disk space"
+	if err := rdb.Do(ctx, "ACL", "SETUSER", "app", "+client").Err(); err != nil {
+		t.Fatal(err)
+	}
+	r = vfyStateful(t, "update", "--verify", "--state-dir", t.TempDir(), "--redis-password-file", pw,
+		"--redis-url", fmt.Sprintf("redis://app@%s:%d", task.Node.Addr, port), "--limit-memory", "300M", svc)
+	if r.ExitCode() == 0 || !strings.Contains(r.Stderr, "may not run SAVE") || strings.Contains(r.Stderr, "disk space") {
+		t.Errorf("ACL user without SAVE: exit %d, want non-zero and a line saying SAVE is not allowed", r.ExitCode())
 	}
 	if v := updInspect(t, svc, "{{.Version.Index}}"); v != version {
 		t.Errorf("the update was sent: version %s -> %s", version, v)

@@ -45,16 +45,24 @@ func lockCut(ctx context.Context, c *redisstate.Client) (*cutLock, error) {
 	}
 	id, err := conn.ClientID(ctx).Result()
 	if err != nil {
-		return fail(fmt.Errorf("CLIENT ID: %w", err))
+		return fail(clientErr(c, err))
 	}
 	list, err := conn.ClientList(ctx).Result()
 	if err != nil {
-		return fail(fmt.Errorf("CLIENT LIST: %w", err))
+		return fail(clientErr(c, err))
 	}
 	if h := olderHolder(list, id); h != "" {
 		return fail(&Busy{Holder: h})
 	}
 	return &cutLock{rdb: conn}, nil
+}
+
+// clientErr says what a refused CLIENT command means: the cut needs them.
+func clientErr(c *redisstate.Client, err error) error {
+	if strings.Contains(err.Error(), "NOPERM") {
+		return fmt.Errorf("the Redis user may not run CLIENT commands (%v): --verify and snapshot need CLIENT PAUSE, UNPAUSE, SETNAME, ID and LIST, and SAVE (ACL SETUSER <user> +client +save)", err)
+	}
+	return fmt.Errorf("CLIENT: %w", err)
 }
 
 // olderHolder finds, in CLIENT LIST output, a connection named lockName
