@@ -38,6 +38,10 @@ func (f *flakyAPI) TaskInspectWithRaw(context.Context, string) (swarm.Task, []by
 	return t, nil, err
 }
 
+func (f *flakyAPI) ServiceInspectWithRaw(context.Context, string, swarm.ServiceInspectOptions) (swarm.Service, []byte, error) {
+	return swarm.Service{}, nil, errors.New("no leader")
+}
+
 func (f *flakyAPI) NodeInspectWithRaw(context.Context, string) (swarm.Node, []byte, error) {
 	return f.node, nil, nil
 }
@@ -293,4 +297,45 @@ func TestOneCutPerRedis(t *testing.T) {
 		t.Fatalf("after the first was released: %v", err)
 	}
 	_ = second.Release()
+}
+
+// TestAfterSendBoundsThePause (issue 10 §17): when the old task is never
+// seen stopped (its node's engine died), writes are held no longer than one
+// pause (the grace period and a margin), and the line says why they resume.
+func TestAfterSendBoundsThePause(t *testing.T) {
+	addr, _ := redistest.Start(t)
+	running := func() (swarm.Task, error) {
+		return swarm.Task{DesiredState: swarm.TaskStateShutdown, Status: swarm.TaskStatus{State: swarm.TaskStateRunning}}, nil
+	}
+	api := &flakyAPI{seq: []func() (swarm.Task, error){running}}
+	var log bytes.Buffer
+	f := &Flow{API: api, Log: &log, pauseFor: func(time.Duration) time.Duration { return 1500 * time.Millisecond }}
+	c, err := redisstate.NewClient(redisstate.Options{Addr: addr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	cut, err := f.StartCut(context.Background(), c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &Update{Flow: f, cut: cut, replaces: true, oldTasks: []string{"old1"}, before: &redisstate.Snapshot{ID: "S1"}}
+	u.current.Spec.Name = "cache"
+	start := time.Now()
+	u.AfterSend(context.Background(), "id1")
+	took := time.Since(start)
+	if took < 1500*time.Millisecond || took > 5*time.Second {
+		t.Errorf("AfterSend held writes %s, want the pause's 1.5s", took)
+	}
+	if d := writeTakes(t, addr, 2*time.Second); d > 500*time.Millisecond {
+		t.Errorf("a write took %s after AfterSend: still paused", d)
+	}
+	for _, w := range []string{"Writes resumed: the old task was not seen stopped within 1.5s", "is its node down?"} {
+		if !strings.Contains(log.String(), w) {
+			t.Errorf("log lacks %q:\n%s", w, log.String())
+		}
+	}
+	if strings.Contains(log.String(), "renewing the write pause failed") {
+		t.Errorf("once sent, failed renewals are expected and not reported:\n%s", log.String())
+	}
 }

@@ -181,7 +181,7 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	why := "the update replaces no task"
 	if u.replaces && len(u.oldTasks) > 0 {
 		grace := stateful.StopGracePeriod(u.current.Spec)
-		bound := PauseFor(grace)
+		bound := u.cut.pause // PauseFor(grace): one pause outlasts the stop
 		var ns *NotStoppedError
 		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, bound); {
 		case err == nil:
@@ -193,7 +193,7 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 		case ctx.Err() != nil:
 			why = "interrupted"
 		case errors.As(err, &ns):
-			why = fmt.Sprintf("the old task was not seen stopped within %s, the most its stop can take (stop grace period %s + %s)", bound, grace, PauseMargin)
+			why = fmt.Sprintf("the old task was not seen stopped within %s, the most its stop can take (stop grace period %s + %s; is its node down?)", bound, grace, bound-grace)
 			u.say("warning: %v", err)
 		default:
 			why = err.Error()
