@@ -500,3 +500,104 @@ func TestFaultTTLsExpireDuringUpdate(t *testing.T) {
 		t.Errorf("DBSIZE %d once every short TTL ran out, want the %d keys without one", got, n)
 	}
 }
+
+// TestFaultPinnedEngineDies: the engine of the node the service is pinned
+// to dies (SIGKILL: its Redis keeps running under containerd), with a writer
+// recording every acknowledged write.
+//
+//  1. After the cut, before sending: the node turns Down, the update is
+//     refused right before sending (nothing sent), writes resume at once.
+//  2. Right before sending (the node still Ready): the update is sent, the
+//     old task is never seen stopped; writes are held no longer than the
+//     grace period + margin, then resume with the reason. Once the engine is
+//     back it stops the old container (Redis saves), the new task starts on
+//     the pinned node with every key and every acknowledged write.
+func TestFaultPinnedEngineDies(t *testing.T) {
+	C.RequirePlugin(t)
+	if len(C.Nodes) < 2 {
+		t.Skip("needs 2 nodes")
+	}
+	svc := C.ServiceName(t)
+	port := cluster.FreePort(t)
+	C.Docker(t, 1, "stateful", "create", "--quiet", "--name", svc, "-p", cluster.PublishRedis(port), "--no-resolve-image",
+		"--pin", C.Node(2).Hostname, "--stop-grace-period", "1s", "redis")
+	task := C.WaitRunning(t, svc)
+	rdb := cluster.Redis(t, task.Node.Addr, port)
+	n := vfyLoad(t, rdb, 1000)
+	addr := fmt.Sprintf("%s:%d", task.Node.Addr, port)
+	version := updInspect(t, svc, "{{.Version.Index}}")
+	w := fltStartWriter(addr)
+	t.Cleanup(func() { C.Engine(t, 2, "start") })
+
+	// 1. the engine dies after the cut
+	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
+	pid := r.plugin(t)
+	r.waitFor(t, "Pausing writes", time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the cut, long before sending
+	C.Engine(t, 2, "stop", "KILL")
+	start := time.Now()
+	C.WaitNodeState(t, 2, "down", 45*time.Second)
+	t.Logf("node2 Down after %s", time.Since(start).Round(100*time.Millisecond))
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code := r.wait(t, time.Minute)
+	if code != 1 || !strings.Contains(r.stderr.String(), C.Node(2).Hostname+", is down") || !strings.Contains(r.stderr.String(), "not sent") {
+		t.Errorf("pinned node down before sending: exit %d, want 1 and a line naming the node down and nothing sent", code)
+	}
+	if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
+		t.Errorf("a write to the still running Redis took %s (%v): writes left paused", d, err)
+	}
+	if v := updInspect(t, svc, "{{.Version.Index}}"); v != version {
+		t.Errorf("the update was sent to a service whose node is down: version %s -> %s", version, v)
+	}
+	C.Engine(t, 2, "start")
+	C.WaitNodeState(t, 2, "ready", time.Minute)
+	task = fltRunningAgain(t, svc, task.ID)
+
+	// 2. the engine dies as the update is sent
+	r = fltStart(t, "update", "--verify", "--detach", "--no-rollback", "--verify-timeout", "5s", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
+	pid = r.plugin(t)
+	r.waitFor(t, "Sending the update", time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	C.Engine(t, 2, "stop", "KILL")
+	start = time.Now()
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	r.waitFor(t, "Writes resumed", 2*time.Minute)
+	held := time.Since(start)
+	if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
+		t.Errorf("a write to the still running Redis took %s (%v) after \"Writes resumed\"", d, err)
+	}
+	code = r.wait(t, time.Minute)
+	stderr := r.stderr.String()
+	t.Logf("writes held %s after the engine died", held.Round(100*time.Millisecond))
+	if !strings.Contains(stderr, "Writes resumed: the old task was not seen stopped within 31s") || held > 40*time.Second {
+		t.Errorf("writes held %s, want at most the 1s grace period + 30s margin, and the reason said", held)
+	}
+	if code != 1 {
+		t.Errorf("exit %d, want 1 (not verified, --no-rollback)", code)
+	}
+	C.Engine(t, 2, "start")
+	C.WaitNodeState(t, 2, "ready", time.Minute)
+	now := fltRunningAgain(t, svc, task.ID)
+	time.Sleep(time.Second) // the writer reaches the new task's Redis
+	acked := w.finish()
+	if now.Node.Index != 2 {
+		t.Errorf("the task runs on node%d, want its pinned node2", now.Node.Index)
+	}
+	after := cluster.Redis(t, now.Node.Addr, port)
+	fltKeysIntact(t, after, n, acked)
+	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
+}
+
+// fltRunningAgain waits until the service runs a task other than old.
+func fltRunningAgain(t *testing.T, svc, old string) cluster.Task {
+	t.Helper()
+	for end := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		now := C.WaitRunning(t, svc)
+		if now.ID != old {
+			return now
+		}
+		if time.Now().After(end) {
+			t.Fatalf("task %s still the running one", old)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"strings"
 
 	"github.com/docker/docker/api/types/swarm"
 
@@ -193,8 +194,7 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 		case ctx.Err() != nil:
 			why = "interrupted"
 		case errors.As(err, &ns):
-			why = fmt.Sprintf("the old task was not seen stopped within %s, the most its stop can take (stop grace period %s + %s; is its node down?)", bound, grace, bound-grace)
-			u.say("warning: %v", err)
+			why = fmt.Sprintf("the old task was not seen stopped within %s, the most its stop can take (stop grace period %s + %s; is its node down?): %s", bound, grace, bound-grace, strings.Join(ns.Still, ", "))
 		default:
 			why = err.Error()
 		}
