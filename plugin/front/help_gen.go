@@ -266,7 +266,10 @@ it finds the service's Redis (its published port for 6379, or --redis-url),
 refuses what cannot survive (data directory not on a mount of the new spec,
 persistence already failing, AOF turned on with the data only in the RDB),
 pauses writes (CLIENT PAUSE WRITE: readers keep working), saves (SAVE) and
-fingerprints every key. Writes stay paused until the old task has stopped.
+fingerprints every key. Writes stay paused until the old task has stopped
+(at most its stop grace period + 30s after sending); one cut at a time per
+Redis (a second run is refused); Ctrl-C resumes writes (exit 130) and, once
+the update is sent, prints the command that checks it later.
 Once the new task's Redis has loaded its data, it fingerprints again and
 reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED keys. When keys of the
 cut are missing or changed, or the data cannot be checked at all (the new task
