@@ -601,3 +601,68 @@ func fltRunningAgain(t *testing.T, svc, old string) cluster.Task {
 		}
 	}
 }
+
+// TestFaultRedisKilled: Redis is killed (SIGKILL, no shutdown save)
+//
+//  1. during the fingerprint: nothing is sent (exit 2), and once swarm has
+//     restarted the task every key of the cut is back from its SAVE;
+//  2. after the update, before the check: swarm restarts the new task (and
+//     may pause the update: a task failed within its monitor period), the
+//     check waits for the restarted process and verifies the data, or rolls
+//     back with the data back; either way no key of the cut is lost.
+func TestFaultRedisKilled(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, rdb, task := vfyCreate(t)
+	n := vfyLoad(t, rdb, 1000)
+	version := updInspect(t, svc, "{{.Version.Index}}")
+	kill := func(tk cluster.Task) {
+		C.Docker(t, tk.Node.Index, "kill", tk.Container)
+	}
+
+	// 1. during the fingerprint
+	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
+	pid := r.plugin(t)
+	r.waitFor(t, "Saved:", time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	kill(task)
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code := r.wait(t, time.Minute)
+	if code != 2 || !strings.Contains(r.stderr.String(), "not sent") {
+		t.Errorf("Redis killed during the fingerprint: exit %d, want 2 and nothing sent", code)
+	}
+	if v := updInspect(t, svc, "{{.Version.Index}}"); v != version {
+		t.Errorf("the update was sent: version %s -> %s", version, v)
+	}
+	task = fltRunningAgain(t, svc, task.ID)
+	back := cluster.Redis(t, task.Node.Addr, port)
+	if got := back.DBSize(context.Background()).Val(); got != n {
+		t.Errorf("DBSIZE %d once the task restarted, want the cut's %d", got, n)
+	}
+
+	// 2. after the update, before the check
+	r = fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--format", "json", "--limit-memory", "300M", svc)
+	pid = r.plugin(t)
+	r.waitFor(t, "Writes resumed", time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	updated := fltRunningAgain(t, svc, task.ID)
+	kill(updated)
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code = r.wait(t, 3*time.Minute)
+	var res vfyUpdateResult
+	vfyJSON(t, r.stdout.String(), &res)
+	switch {
+	case code == 0 && res.Verdict == "verified" && res.Report != nil && res.Report.count("MISSING") == 0:
+	// swarm saw the new task fail within its monitor period and paused the
+	// update: the data is verified, docker's error stays the exit status
+	case code == 1 && res.Verdict == "verified" && res.Report != nil && res.Report.count("MISSING") == 0 &&
+		strings.Contains(r.stderr.String(), "service update paused"):
+	case code == 1 && res.RolledBack && res.RollbackReport != nil && res.RollbackReport.Verdict == "verified":
+	default:
+		t.Errorf("Redis killed before the check: exit %d, verdict %s, rolled back %v: want verified, or rolled back with the data verified", code, res.Verdict, res.RolledBack)
+	}
+	t.Logf("Redis killed before the check: exit %d, verdict %s, rolled back %v", code, res.Verdict, res.RolledBack)
+	after := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)
+	if got := after.DBSize(context.Background()).Val(); got != n {
+		t.Errorf("DBSIZE %d at the end, want the cut's %d", got, n)
+	}
+}
