@@ -104,9 +104,14 @@ func (r *fltRun) plugin(t *testing.T) int {
 		files, _ := filepath.Glob(glob)
 		for _, p := range files {
 			b, _ := os.ReadFile(p)
-			if f := strings.Fields(string(b)); len(f) > 0 {
-				pid, _ := strconv.Atoi(f[0])
-				return pid
+			for _, f := range strings.Fields(string(b)) {
+				// not docker's metadata query, which runs first
+				cmdline, _ := os.ReadFile("/proc/" + f + "/cmdline")
+				args := "\x00" + string(cmdline)
+				if strings.Contains(args, "\x00stateful\x00") && !strings.Contains(args, "docker-cli-plugin-metadata") {
+					pid, _ := strconv.Atoi(f)
+					return pid
+				}
 			}
 		}
 	}
