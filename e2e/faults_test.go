@@ -671,3 +671,32 @@ func TestFaultRedisKilled(t *testing.T) {
 		t.Errorf("DBSIZE %d at the end, want the cut's %d", got, n)
 	}
 }
+
+// TestFaultRollbackRace: while update --verify checks an update that lost
+// the data, someone else updates the service (a label). The rollback would
+// restore the previous spec, now this run's own update, over theirs: it is
+// refused with a line saying so, and their update stays.
+func TestFaultRollbackRace(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, _, rdb, _ := vfyCreate(t)
+	vfyLoad(t, rdb, 200)
+	empty := C.VolumeName(t)
+	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--force",
+		"--mount-rm", "/data", "--mount-add", "type=volume,source="+empty+",target=/data", svc)
+	pid := r.plugin(t)
+	r.waitFor(t, "New Redis process", 2*time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	C.Docker(t, 1, "service", "update", "--detach", "--label-add", "e2e.other=yes", svc)
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code := r.wait(t, 2*time.Minute)
+	stderr := r.stderr.String()
+	if code != 1 || !strings.Contains(stderr, "was changed after this run's update") || !strings.Contains(stderr, "not rolled back") {
+		t.Errorf("rollback over someone else's update: exit %d, want 1 and a line saying it was not rolled back over it", code)
+	}
+	if got := updInspect(t, svc, `{{index .Spec.Labels "e2e.other"}}`); got != "yes" {
+		t.Errorf("the other update's label is %q: it was rolled back over", got)
+	}
+	if got := updInspect(t, svc, `{{index .PreviousSpec.Labels "e2e.other"}}`); got != "" {
+		t.Errorf("the previous spec has the other update's label: something was rolled back")
+	}
+}
