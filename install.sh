@@ -2,17 +2,21 @@
 # install.sh — install (or remove) the `docker stateful` CLI plugin, its shell
 # completion, and optionally its hints after plain `docker service` commands.
 #
-#   ./install.sh [--binary PATH] [--system] [--hooks] [--no-completion]
+#   ./install.sh [--binary PATH | --archive FILE] [--system] [--hooks] [--no-completion]
 #   ./install.sh --uninstall [--system]
 #
 # Options:
 #   --binary PATH    install this docker-stateful binary and the full one next to it,
 #                    docker-stateful.d/docker-stateful, as `make build` makes them in bin/
-#                    (default: build them with `make build`)
+#                    (default: the binaries next to install.sh in an unpacked release
+#                    archive, else build them with `make build`)
+#   --archive FILE   install from a release archive of `make release`
+#                    (docker-stateful_<version>_<os>_<arch>.tar.gz or .zip), checked
+#                    against the SHA256SUMS next to it when there is one
 #   --system         install for every user: /usr/local/lib/docker/cli-plugins, completion in
 #                    /usr/local/share (bash, zsh) and /etc/fish (needs root)
 #                    (default: this user: $DOCKER_CONFIG/cli-plugins, or ~/.docker/cli-plugins)
-#   --hooks          after a plain `docker service update` or `create` of a service whose data
+#   --hooks          after a plain `docker service update`, `create` or `docker stack deploy` of a service whose data
 #                    is at risk, let docker print a one-line hint (docker 26.1+): registers the
 #                    hook in $DOCKER_CONFIG/config.json, keeping everything else in it
 #   --no-completion  do not install the shell completion scripts
@@ -28,7 +32,7 @@ NAME=docker-stateful
 SRC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
-	sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+	sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 	exit "${1:-0}"
 }
 say() { printf '%s\n' "$*"; }
@@ -37,12 +41,14 @@ die() {
 	exit 1
 }
 
-BINARY="" SYSTEM=0 HOOKS=0 COMPLETION=1 UNINSTALL=0
+BINARY="" ARCHIVE="" SYSTEM=0 HOOKS=0 COMPLETION=1 UNINSTALL=0
 ARGS="$*"
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--binary) [ $# -ge 2 ] || die "--binary needs a path"; BINARY="$2"; shift 2 ;;
 	--binary=*) BINARY="${1#*=}"; shift ;;
+	--archive) [ $# -ge 2 ] || die "--archive needs a file"; ARCHIVE="$2"; shift 2 ;;
+	--archive=*) ARCHIVE="${1#*=}"; shift ;;
 	--system) SYSTEM=1; shift ;;
 	--hooks) HOOKS=1; shift ;;
 	--no-completion) COMPLETION=0; shift ;;
@@ -51,6 +57,16 @@ while [ $# -gt 0 ]; do
 	*) printf 'install.sh: unknown option: %s (see ./install.sh --help)\n' "$1" >&2; exit 2 ;;
 	esac
 done
+
+[ -z "$BINARY" ] || [ -z "$ARCHIVE" ] || die "--binary and --archive: give one of them"
+# Temporary directories, removed on exit.
+TMP_DIRS=()
+cleanup() {
+	local rc=$?
+	[ ${#TMP_DIRS[@]} -eq 0 ] || rm -rf "${TMP_DIRS[@]}"
+	exit "$rc"
+}
+trap cleanup EXIT
 
 CONFIG_DIR="${DOCKER_CONFIG:-$HOME/.docker}"
 CONFIG_JSON="$CONFIG_DIR/config.json"
@@ -161,6 +177,55 @@ docker_at_least() { # MAJOR MINOR
 	[ "${maj:-0}" -gt "$1" ] || { [ "${maj:-0}" -eq "$1" ] && [ "${min:-0}" -ge "$2" ]; }
 }
 
+# from_archive FILE: check FILE against the SHA256SUMS next to it, unpack it
+# into a temporary directory and set BINARY to the front binary in it.
+from_archive() {
+	local file="$1" dir base sums want got os arch
+	[ -f "$file" ] || die "$file: no such archive"
+	dir="$(cd "$(dirname "$file")" && pwd)" base="$(basename "$file")"
+	sums="$dir/SHA256SUMS"
+	if [ -f "$sums" ]; then
+		want="$(awk -v f="$base" '$2 == f || $2 == "*" f { print $1 }' "$sums")"
+		[ -n "$want" ] || die "$base is not listed in $sums: not a release archive of these sums"
+		if command -v sha256sum >/dev/null 2>&1; then
+			got="$(sha256sum "$file" | awk '{ print $1 }')"
+		elif command -v shasum >/dev/null 2>&1; then
+			got="$(shasum -a 256 "$file" | awk '{ print $1 }')"
+		else
+			die "neither sha256sum nor shasum found: cannot check $base against $sums"
+		fi
+		[ "$got" = "$want" ] || die "$base does not match $sums (sha256 $got, expected $want): download it again"
+		say "$base: sha256 matches $sums"
+	else
+		say "note: no SHA256SUMS next to $base: its checksum is not verified"
+	fi
+	# docker-stateful_<version>_<os>_<arch>.<ext>: refuse another platform's build.
+	if [[ "$base" =~ _([a-z0-9]+)_([a-z0-9]+)\.(tar\.gz|tgz|zip)$ ]]; then
+		os="${BASH_REMATCH[1]}" arch="${BASH_REMATCH[2]}"
+		local my_os my_arch
+		case "$(uname -s)" in Linux) my_os=linux ;; Darwin) my_os=darwin ;; MINGW* | MSYS* | CYGWIN*) my_os=windows ;; *) my_os="$(uname -s)" ;; esac
+		case "$(uname -m)" in x86_64 | amd64) my_arch=amd64 ;; aarch64 | arm64) my_arch=arm64 ;; *) my_arch="$(uname -m)" ;; esac
+		[ "$os/$arch" = "$my_os/$my_arch" ] || die "$base is built for $os/$arch, this machine is $my_os/$my_arch: take the ${my_os}_${my_arch} archive"
+	fi
+	local tmp
+	tmp="$(mktemp -d)"
+	TMP_DIRS+=("$tmp")
+	case "$base" in
+	*.tar.gz | *.tgz) tar -xzf "$file" -C "$tmp" || die "$base: cannot unpack (tar -xzf failed)" ;;
+	*.zip)
+		command -v unzip >/dev/null 2>&1 || die "unzip is needed to unpack $base"
+		unzip -q "$file" -d "$tmp" || die "$base: cannot unpack (unzip failed)" ;;
+	*) die "$base: not a .tar.gz or .zip archive" ;;
+	esac
+	BINARY="$(find "$tmp" -maxdepth 2 -type f \( -name "$NAME" -o -name "$NAME.exe" \) ! -path "*/$NAME.d/*" | head -n 1)"
+	[ -n "$BINARY" ] || die "$base holds no $NAME binary: not a release archive"
+}
+
+if [ -n "$ARCHIVE" ]; then
+	from_archive "$ARCHIVE"
+elif [ -z "$BINARY" ] && [ ! -f "$SRC_DIR/Makefile" ] && [ -f "$SRC_DIR/$NAME" ]; then
+	BINARY="$SRC_DIR/$NAME" # install.sh of an unpacked release archive
+fi
 if [ -z "$BINARY" ]; then
 	command -v go >/dev/null 2>&1 || die "go is needed to build $NAME (or pass --binary PATH to install a built one)"
 	[ -f "$SRC_DIR/Makefile" ] || die "no Makefile in $SRC_DIR: pass --binary PATH"
@@ -171,7 +236,7 @@ fi
 [ -f "$BINARY" ] && [ -x "$BINARY" ] || die "$BINARY: no such executable"
 "$BINARY" docker-cli-plugin-metadata 2>/dev/null | grep -q '"SchemaVersion"' ||
 	die "$BINARY is not a docker CLI plugin (docker-cli-plugin-metadata failed)"
-FULL_BINARY="$(dirname "$BINARY")/$NAME.d/$NAME"
+FULL_BINARY="$(dirname "$BINARY")/$NAME.d/$(basename "$BINARY")"
 [ -f "$FULL_BINARY" ] && [ -x "$FULL_BINARY" ] ||
 	die "$BINARY has no full plugin binary next to it ($FULL_BINARY): make build builds both"
 "$FULL_BINARY" docker-cli-plugin-metadata 2>/dev/null | grep -q '"SchemaVersion"' ||
@@ -224,7 +289,7 @@ install_file() {
 
 if [ "$COMPLETION" = 1 ]; then
 	gen="$(mktemp -d)"
-	trap 'rm -rf "$gen"' EXIT
+	TMP_DIRS+=("$gen")
 	for sh in bash zsh fish; do
 		case "$sh" in
 		bash) src=completion/bash/docker dest="$BASH_DIR/docker" ;;

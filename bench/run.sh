@@ -9,6 +9,7 @@
 #
 # Env: BENCH_ROUNDS (default 3),
 #      BENCH_LARGE   (default 10000000 keys for the second memory figure; 0 = skip),
+#      BENCH_BIG     (default 20 values of 50 MB for the big-value memory figure; 0 = skip),
 #      BENCH_KEEP    (1 = keep the temp dir).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -77,9 +78,22 @@ if [ "$LARGE" -gt 0 ]; then
 	LRATE=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["best_keys_per_sec"])' "$LJ")
 fi
 
-python3 - "$N" "$LARGE" "${LMEM:-0}" "${LRATE:-0}" "$CMP" "${ceil[*]}" "${fps[*]}" "${fpmem[*]}" <<'PY'
+# Big values: the fingerprint hashes each value as it arrives (flat client memory); the
+# per-key GET path, which holds the values of a batch, is printed for reference.
+BIG=${BENCH_BIG:-20}; BMEM=0; BGETMEM=0
+if [ "$BIG" -gt 0 ]; then
+	redis-cli -h 127.0.0.1 -p "$PORT" flushall >/dev/null
+	echo "loading $BIG values of 50 MB ..."
+	"$FP" bigload -addr "$ADDR" -n "$BIG" -mb 50
+	echo "used_memory $(redis-cli -h 127.0.0.1 -p "$PORT" info memory | sed -n 's/^used_memory_human:\(.*\)\r$/\1/p')"
+	BMEM=$("$FP" fingerprint -addr "$ADDR" -runs 1 | python3 -c 'import json,sys; print(json.load(sys.stdin)["mem"]["vmhwm_kb"])')
+	BGETMEM=$("$FP" fingerprint -addr "$ADDR" -runs 1 -perkey | python3 -c 'import json,sys; print(json.load(sys.stdin)["mem"]["vmhwm_kb"])')
+fi
+
+python3 - "$N" "$LARGE" "${LMEM:-0}" "${LRATE:-0}" "$CMP" "${ceil[*]}" "${fps[*]}" "${fpmem[*]}" "$BIG" "$BMEM" "$BGETMEM" <<'PY'
 import json, statistics, sys
 n, large, lmem, lrate, cmp = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), json.loads(sys.argv[5])
+big, bmem, bgetmem = int(sys.argv[9]), int(sys.argv[10]), int(sys.argv[11])
 ceil = [float(x) for x in sys.argv[6].split()]
 fps = [float(x) for x in sys.argv[7].split()]
 mem = [int(x) for x in sys.argv[8].split()]
@@ -93,6 +107,9 @@ rows = [
 ]
 if large > 0:
     rows.append((f"client peak RSS (VmHWM), {large/1e6:.0f}M keys ({lrate/1e3:,.0f}K keys/s)", f"{lmem/1024:.1f} MB", "<= 64 MB", lmem <= 64*1024))
+if big > 0:
+    rows.append((f"client peak RSS (VmHWM), {big} values of 50 MB", f"{bmem/1024:.1f} MB", "<= 64 MB", bmem <= 64*1024))
+    rows.append((f"  same with one GET per key (values held), for reference", f"{bgetmem/1024:.1f} MB", "", None))
 rows.append(("compare 1M vs 1M, 2 keys differ", f"{cmp['compare_ms']:.2f} ms ({cmp['differing_shards']} shards, {cmp['missing']} missing, {cmp['changed']} changed)", "< 50 ms",
              cmp['compare_ms'] < 50 and cmp['missing'] == 1 and cmp['changed'] == 1))
 w = max(len(r[0]) for r in rows)

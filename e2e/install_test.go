@@ -3,15 +3,20 @@
 package e2e
 
 import (
+	"archive/tar"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 )
 
 // tree maps every file and directory under root to its content ("<dir>" for
@@ -189,4 +194,148 @@ func TestInstallRefuses(t *testing.T) {
 	if d := diffTrees(before, tree(t, u.Home)); len(d) > 0 {
 		t.Errorf("install.sh --hooks with a broken config.json changed files: %v", d)
 	}
+}
+
+// TestInstallFromArchive builds this platform's archive with `make release`,
+// installs it with install.sh --archive (checked against the SHA256SUMS next
+// to it) and runs it through docker; a tampered archive, one its SHA256SUMS
+// does not list, or another platform's is refused with nothing installed.
+func TestInstallFromArchive(t *testing.T) {
+	C.RequirePlugin(t)
+	root := repoRoot(t)
+	dist := t.TempDir()
+	platform := runtime.GOOS + "/" + runtime.GOARCH
+	start := time.Now()
+	make := exec.Command("make", "-s", "release", "RELEASE_PLATFORMS="+platform, "DIST="+dist)
+	make.Dir = root
+	if out, err := make.CombinedOutput(); err != nil {
+		t.Fatalf("make release RELEASE_PLATFORMS=%s: %v\n%s", platform, err, out)
+	}
+	t.Logf("make release for %s: %s", platform, time.Since(start).Round(time.Second))
+	archives, _ := filepath.Glob(filepath.Join(dist, "docker-stateful_*_"+runtime.GOOS+"_"+runtime.GOARCH+".tar.gz"))
+	if len(archives) != 1 {
+		t.Fatalf("make release made %v, want one %s archive", archives, platform)
+	}
+	archive := archives[0]
+	if out, err := exec.Command("sh", "-c", "cd '"+dist+"' && sha256sum -c SHA256SUMS").CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c SHA256SUMS: %v\n%s", err, out)
+	}
+	files := untar(t, archive)
+	name := strings.TrimSuffix(filepath.Base(archive), ".tar.gz")
+	front, full := files[name+"/docker-stateful"], files[name+"/docker-stateful.d/docker-stateful"]
+	if front == "" || full == "" {
+		t.Fatalf("%s lacks docker-stateful or docker-stateful.d/docker-stateful: %v", archive, keys(files))
+	}
+
+	u := newUser(t)
+	out, errOut, rc := u.run(t, "./install.sh", "--archive", archive, "--no-completion")
+	if rc != 0 || !strings.Contains(out, "sha256 matches") || !strings.Contains(out, "docker stateful is installed") {
+		t.Fatalf("install.sh --archive: rc=%d\n%s%s", rc, out, errOut)
+	}
+	plugins := filepath.Join(u.DockerConfig, "cli-plugins")
+	for file, want := range map[string]string{"docker-stateful": front, "docker-stateful.d/docker-stateful": full} {
+		if got, err := os.ReadFile(filepath.Join(plugins, file)); err != nil || string(got) != want {
+			t.Errorf("%s is not the archive's (%v)", file, err)
+		}
+	}
+	if v, errOut, rc := u.run(t, "docker", "stateful", "version"); rc != 0 || !strings.Contains(v, C.Manager().ID) {
+		t.Errorf("docker stateful version after install from the archive: rc=%d\n%s%s", rc, v, errOut)
+	}
+	if out, errOut, rc := u.run(t, "./install.sh", "--uninstall"); rc != 0 {
+		t.Fatalf("install.sh --uninstall: rc=%d\n%s%s", rc, out, errOut)
+	}
+
+	// The install.sh inside the unpacked archive installs the binaries next to it.
+	unpacked := t.TempDir()
+	if out, err := exec.Command("tar", "-xzf", archive, "-C", unpacked).CombinedOutput(); err != nil {
+		t.Fatalf("tar -xzf: %v\n%s", err, out)
+	}
+	if out, errOut, rc := u.run(t, filepath.Join(unpacked, name, "install.sh")); rc != 0 || !strings.Contains(out, "docker stateful is installed") {
+		t.Fatalf("install.sh of the unpacked archive: rc=%d\n%s%s", rc, out, errOut)
+	}
+	if got, _ := os.ReadFile(filepath.Join(plugins, "docker-stateful")); string(got) != front {
+		t.Errorf("the unpacked archive's install.sh did not install its own binary")
+	}
+	if out, errOut, rc := u.run(t, "./install.sh", "--uninstall"); rc != 0 {
+		t.Fatalf("install.sh --uninstall: rc=%d\n%s%s", rc, out, errOut)
+	}
+
+	// Refusals: one line, exit 1, nothing installed.
+	data, err := os.ReadFile(archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums, _ := os.ReadFile(filepath.Join(dist, "SHA256SUMS"))
+	bad := func(dir, file string, content []byte, withSums bool) string {
+		d := filepath.Join(t.TempDir(), dir)
+		_ = os.MkdirAll(d, 0o755)
+		if err := os.WriteFile(filepath.Join(d, file), content, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if withSums {
+			_ = os.WriteFile(filepath.Join(d, "SHA256SUMS"), sums, 0o644)
+		}
+		return filepath.Join(d, file)
+	}
+	tampered := append(append([]byte{}, data...), 0)
+	other := "darwin_arm64"
+	if runtime.GOOS == "darwin" {
+		other = "linux_amd64"
+	}
+	before := tree(t, u.Home)
+	for _, tc := range []struct{ file, want string }{
+		{bad("tampered", filepath.Base(archive), tampered, true), "does not match"},
+		{bad("unlisted", "docker-stateful_x_"+runtime.GOOS+"_"+runtime.GOARCH+".tar.gz", data, true), "is not listed in"},
+		{bad("other", "docker-stateful_x_"+other+".tar.gz", data, false), "is built for " + strings.Replace(other, "_", "/", 1)},
+		{filepath.Join(dist, "missing.tar.gz"), "no such archive"},
+	} {
+		out, errOut, rc := u.run(t, "./install.sh", "--archive", tc.file)
+		if rc != 1 || !strings.Contains(errOut, tc.want) || strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+			t.Errorf("install.sh --archive %s: rc=%d, want 1 and one line with %q\n%s%s", tc.file, rc, tc.want, out, errOut)
+		}
+	}
+	if d := diffTrees(before, tree(t, u.Home)); len(d) > 0 {
+		t.Errorf("refused installs changed files: %v", d)
+	}
+}
+
+// untar reads a .tar.gz into name → content.
+func untar(t *testing.T, path string) map[string]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			b, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out[h.Name] = string(b)
+		}
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }

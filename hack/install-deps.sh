@@ -14,6 +14,8 @@ have nsenter || need+=(util-linux)
 have tmux || need+=(tmux)
 have fish || need+=(fish) # e2e: completion in fish (TestCompletionFish)
 have zsh || need+=(zsh)   # e2e: completion in zsh (TestCompletionZsh)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server) # e2e: DOCKER_HOST=ssh:// (TestSSH*); never started on the host
+have ssh || need+=(openssh-client)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"

@@ -23,7 +23,7 @@ import (
 
 // registerCompletion sets the completions of docker stateful's arguments and
 // flags on cmd: the first positional argument by its name in Use (SERVICE,
-// IMAGE, NODE), --pin (nodes), --volume-name (volumes), and no file names
+// IMAGE, NODE), --pin and --to (nodes), --volume-name (volumes), and no file names
 // for any other flag that has no completion yet. Call it last, once every
 // flag is defined: cobra refuses a second completion for a flag.
 func registerCompletion(dockerCLI command.Cli, cmd *cobra.Command) {
@@ -37,6 +37,7 @@ func registerCompletion(dockerCLI command.Cli, cmd *cobra.Command) {
 	}
 	for name, fn := range map[string]cobra.CompletionFunc{
 		"pin":         completeNodeNames(dockerCLI),
+		"to":          completeNodeNames(dockerCLI),
 		"volume-name": completion.VolumeNames(dockerCLI),
 	} {
 		if f := cmd.Flags().Lookup(name); f != nil && f.Value.Type() != "bool" {
@@ -178,4 +179,13 @@ completion to plugins. install.sh installs it; by hand:
 	}
 	cmd.Flags().BoolVar(&noDesc, "no-descriptions", false, "Leave out the completion descriptions")
 	return cmd
+}
+
+// completeServiceNamesAnyArg completes service names for every argument, for
+// the verbs that take several (check, rm).
+func completeServiceNamesAnyArg(dockerCLI completion.APIClientProvider) cobra.CompletionFunc {
+	fn := completeServiceNames(dockerCLI)
+	return func(cmd *cobra.Command, _ []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		return fn(cmd, nil, toComplete)
+	}
 }

@@ -6,6 +6,13 @@ import (
 	"github.com/docker/cli/cli/command"
 	//lint:ignore SA1019 see dockerServiceCommand
 	"github.com/docker/cli/cli/command/service"
+	//lint:ignore SA1019 see dockerServiceCommand
+	"github.com/docker/cli/cli/command/stack"
+	//lint:ignore SA1019 see dockerServiceCommand
+	"github.com/docker/cli/cli/command/stack/loader"
+	//lint:ignore SA1019 see dockerServiceCommand
+	"github.com/docker/cli/cli/command/stack/options"
+	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/spf13/cobra"
 )
 
@@ -19,12 +26,27 @@ import (
 // file that imports it: moving to v29 means replacing this one function (for
 // example by re-executing the docker CLI) and nothing else.
 func dockerServiceCommand(dockerCLI command.Cli, verb string) *cobra.Command {
-	svc := service.NewServiceCommand(dockerCLI) //nolint:staticcheck // SA1019, see above
-	cmd, _, err := svc.Find([]string{verb})
-	if err != nil || cmd == svc {
-		panic("docker/cli has no `docker service " + verb + "` command")
+	return dockerSubcommand(service.NewServiceCommand(dockerCLI), verb) //nolint:staticcheck // SA1019, see above
+}
+
+// dockerStackCommand returns docker's own `docker stack <verb>` command
+// (deploy), built on dockerCLI, for the same reasons as dockerServiceCommand.
+func dockerStackCommand(dockerCLI command.Cli, verb string) *cobra.Command {
+	return dockerSubcommand(stack.NewStackCommand(dockerCLI), verb) //nolint:staticcheck // SA1019, see dockerServiceCommand
+}
+
+// loadComposeFiles reads compose files exactly as docker stack deploy does
+// (docker's own loader: interpolation, extends, overrides, "-" for stdin).
+func loadComposeFiles(dockerCLI command.Cli, files []string) (*composetypes.Config, error) {
+	return loader.LoadComposefile(dockerCLI, options.Deploy{Composefiles: files}) //nolint:staticcheck // SA1019, see dockerServiceCommand
+}
+
+func dockerSubcommand(noun *cobra.Command, verb string) *cobra.Command {
+	cmd, _, err := noun.Find([]string{verb})
+	if err != nil || cmd == noun {
+		panic("docker/cli has no `docker " + noun.Name() + " " + verb + "` command")
 	}
-	svc.RemoveCommand(cmd)
+	noun.RemoveCommand(cmd)
 	return cmd
 }
 

@@ -27,9 +27,9 @@ import (
 
 // Hooks: with `"plugins": {"stateful": {"hooks": "service update,service
 // create"}}` and `"features": {"hooks": "true"}` in the user's config.json
-// (install.sh --hooks), docker runs `docker-stateful stateful
-// docker-cli-plugin-hooks '<json>'` after a plain `docker service update` or
-// `create`, when stdout is a terminal, and prints the template we answer
+// (install.sh --hooks, which registers "stack deploy" too), docker runs
+// `docker-stateful stateful docker-cli-plugin-hooks '<json>'` after a plain
+// `docker service update`, `create` or `docker stack deploy`, when stdout is a terminal, and prints the template we answer
 // under "What's next:".
 
 const (
@@ -41,6 +41,9 @@ const (
 	hookDeadline = 2 * time.Second
 	// hookMaxServices bounds the conditionals in the reply.
 	hookMaxServices = 100
+	// stackNamespaceLabel names a service's stack (docker/cli's
+	// convert.LabelNamespace).
+	stackNamespaceLabel = "com.docker.stack.namespace"
 	// hookMaxImageLookups bounds the image inspects for unknown images.
 	hookMaxImageLookups = 10
 )
@@ -116,11 +119,13 @@ func hookReply(ctx context.Context, api hookAPI, arg string, now time.Time) stri
 	if err := json.Unmarshal([]byte(arg), &data); err != nil || data.CommandError != "" {
 		return ""
 	}
-	create := false
+	create, stack := false, false
 	switch data.RootCmd {
 	case "service update":
 	case "service create":
 		create = true
+	case "stack deploy":
+		stack = true
 	default:
 		return ""
 	}
@@ -167,10 +172,19 @@ func hookReply(ctx context.Context, api hookAPI, arg string, now time.Time) stri
 		hooked = append(hooked, hint.Hooked{Name: s.Spec.Name, ID: s.ID, Text: hint.Text(hint.Service{
 			ID:           s.ID,
 			Spec:         s.Spec,
-			ImageVolumes: images[serviceImage(s.Spec)],
+			ImageVolumes: images[stateful.Image(s.Spec)],
 			TaskNode:     taskNode[s.ID],
 			Nodes:        stateful.NodesFrom(nodes),
 		})})
+	}
+	if stack {
+		stacks := map[string][]hint.Hooked{}
+		for i, s := range services {
+			if ns := s.Spec.Labels[stackNamespaceLabel]; ns != "" {
+				stacks[ns] = append(stacks[ns], hooked[i])
+			}
+		}
+		return hint.StackTemplate(stacks)
 	}
 	if !create {
 		return hint.UpdateTemplate(hooked)
@@ -206,7 +220,7 @@ func imageVolumes(ctx context.Context, api hookAPI, services []swarm.Service) ma
 		if s.Spec.TaskTemplate.ContainerSpec == nil || !needsImageVolumes(s.Spec) {
 			continue
 		}
-		ref := serviceImage(s.Spec)
+		ref := stateful.Image(s.Spec)
 		if _, done := out[ref]; done {
 			continue
 		}
@@ -216,14 +230,6 @@ func imageVolumes(ctx context.Context, api hookAPI, services []swarm.Service) ma
 		out[ref], _ = stateful.LookupImageVolumes(ctx, api, ref)
 	}
 	return out
-}
-
-// serviceImage is the service's image reference as the spec holds it.
-func serviceImage(spec swarm.ServiceSpec) string {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		return cs.Image
-	}
-	return ""
 }
 
 // newConfigHooksCommand edits a docker config.json for install.sh, which

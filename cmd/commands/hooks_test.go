@@ -68,7 +68,13 @@ func printed(t *testing.T, reply string, verb string, argv ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := dockerServiceCommand(cli, verb)
+	return printedAfter(t, reply, dockerServiceCommand(cli, verb), argv...)
+}
+
+// printedAfter is printed for any of docker's commands (e.g. stack deploy).
+func printedAfter(t *testing.T, reply string, cmd *cobra.Command, argv ...string) string {
+	t.Helper()
+	verb := cmd.Name()
 	cmd.RunE = func(*cobra.Command, []string) error { return nil }
 	cmd.SetArgs(argv)
 	cmd.SetOut(&bytes.Buffer{})
@@ -182,7 +188,7 @@ func TestConfigHooksCommand(t *testing.T) {
 		record[i] = strings.ReplaceAll(record[i], "\x00", " ")
 	}
 	data, _ := os.ReadFile(cfg)
-	if !strings.Contains(string(data), `"hooks": "service update,service create"`) || !strings.Contains(string(data), `"hooks": "true"`) {
+	if !strings.Contains(string(data), `"hooks": "service update,service create,stack deploy"`) || !strings.Contains(string(data), `"hooks": "true"`) {
 		t.Fatalf("after add:\n%s", data)
 	}
 	if fi, _ := os.Stat(cfg); fi.Mode().Perm() != 0o600 {
@@ -222,5 +228,39 @@ func TestHookImagesByFullReference(t *testing.T) {
 	}
 	if !reflect.DeepEqual(api.inspects, []string{"example/db:1", "example/db:2"}) {
 		t.Errorf("image lookups = %v, want one per full reference", api.inspects)
+	}
+}
+
+// After a plain `docker stack deploy ... STACK`, the hook prints the hints of
+// that stack's services at risk, and how to deploy it safely; nothing for a
+// stack whose services are safe.
+func TestHookReplyStackDeploy(t *testing.T) {
+	now := time.Now()
+	named := []mount.Mount{{Type: mount.TypeVolume, Source: "store", Target: "/data"}}
+	inStack := func(s swarm.Service, ns string) swarm.Service {
+		s.Spec.Labels = map[string]string{stackNamespaceLabel: ns}
+		return s
+	}
+	api := newHookFakeAPI(3, []swarm.Service{
+		inStack(svc("id-a-aaaaaaaaaaaaaaaaaaaa", "app_redis", "redis", now, nil), "app"),
+		inStack(svc("id-b-bbbbbbbbbbbbbbbbbbbb", "app_web", "nginx", now, nil), "app"),
+		inStack(svc("id-c-cccccccccccccccccccc", "safe_redis", "redis", now, named, "node.hostname==n2"), "safe"),
+	}, nil, nil)
+	r := reply(t, api, `{"RootCmd":"stack deploy","Flags":{"compose-file":""}}`)
+	cli, err := command.NewDockerCli()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := printedAfter(t, r, dockerStackCommand(cli, "deploy"), "-c", "compose.yml", "app")
+	for _, want := range []string{"app_redis: /data is on the container's own filesystem", "docker stateful stack deploy", "docker stateful check -c COMPOSE_FILE --fix"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("after docker stack deploy app: %q lacks %q", got, want)
+		}
+	}
+	if strings.Contains(got, "app_web") {
+		t.Errorf("a stateless service has a hint: %q", got)
+	}
+	if got := printedAfter(t, r, dockerStackCommand(cli, "deploy"), "-c", "compose.yml", "safe"); got != "" {
+		t.Errorf("after docker stack deploy safe: want nothing, got %q", got)
 	}
 }

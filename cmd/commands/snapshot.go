@@ -57,8 +57,8 @@ cannot be reached.`,
 
 // openFlow is how snapshot and verify start: the flags checked (--format,
 // --timeout, the Redis flags) and the verify flow set up from them (timeout
-// also bounds connecting).
-func openFlow(dockerCLI command.Cli, r *redisFlags, format string, timeout time.Duration, verifyKeys []string) (*verifyflow.Flow, error) {
+// also bounds connecting; service names the service in what is said).
+func openFlow(dockerCLI command.Cli, r *redisFlags, format string, timeout time.Duration, verifyKeys []string, service string) (*verifyflow.Flow, error) {
 	if err := checkFormat(format); err != nil {
 		return nil, err
 	}
@@ -71,11 +71,12 @@ func openFlow(dockerCLI command.Cli, r *redisFlags, format string, timeout time.
 	}
 	fopt.ConnectTimeout = timeout
 	fopt.VerifyKeys = verifyKeys
+	fopt.Dial = sshRedisDialer(dockerCLI, service)
 	return verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
 }
 
 func runSnapshot(ctx context.Context, dockerCLI command.Cli, opts *snapshotOptions, name string) error {
-	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil)
+	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
 		return err
 	}

@@ -133,6 +133,7 @@ func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOp
 		return nil, err
 	}
 	fopt.VerifyKeys = v.verifyKeys
+	fopt.Dial = sshRedisDialer(dockerCLI, cmd.Flags().Arg(0))
 	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
 	if err != nil {
 		return nil, err

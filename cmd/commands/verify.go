@@ -60,7 +60,7 @@ with the error) in every case.`,
 }
 
 func runVerify(ctx context.Context, dockerCLI command.Cli, opts *verifyOptions, name string) error {
-	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, opts.verifyKeys)
+	flow, err := openFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, opts.verifyKeys, name)
 	res := verifyflow.VerifyResult{Service: name, Verdict: verifyflow.VerdictError}
 	if err == nil {
 		res, err = flow.VerifyService(ctx, name, opts.against)

@@ -23,8 +23,6 @@ type endpoint struct {
 	network, addr string // "unix", path | "tcp", host:port
 }
 
-const defaultHost = "unix:///var/run/docker.sock"
-
 // resolveEndpoint finds the daemon as docker does for a plugin run without
 // global flags (docker passes none to `__complete`): DOCKER_HOST, else the
 // context named by DOCKER_CONTEXT or config.json's currentContext, else the

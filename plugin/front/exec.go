@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"syscall"
 )
 
 // FullEnv names the full binary instead of the one next to the front.
@@ -26,14 +25,14 @@ func Main() {
 	}
 	full, err := FullBinary()
 	if err == nil {
-		err = syscall.Exec(full, os.Args, os.Environ())
+		err = execFull(full)
 	}
 	fmt.Fprintln(os.Stderr, "docker-stateful:", err)
 	os.Exit(1)
 }
 
 // FullBinary is the full binary's path: $DOCKER_STATEFUL_FULL, else
-// docker-stateful.d/docker-stateful in the directory of the front (after
+// docker-stateful.d/docker-stateful (.exe on Windows) in the directory of the front (after
 // following symlinks to it). It must exist and not be the front itself.
 func FullBinary() (string, error) {
 	self, err := os.Executable()
@@ -45,7 +44,7 @@ func FullBinary() (string, error) {
 	}
 	full := os.Getenv(FullEnv)
 	if full == "" {
-		full = filepath.Join(filepath.Dir(self), FullDir, "docker-stateful")
+		full = filepath.Join(filepath.Dir(self), FullDir, fullName)
 	}
 	fi, err := os.Stat(full)
 	switch {
@@ -53,7 +52,7 @@ func FullBinary() (string, error) {
 		return "", fmt.Errorf("%s is missing (the plugin's commands live there): reinstall docker stateful with its install.sh, which installs both binaries", full)
 	case err != nil:
 		return "", err
-	case fi.IsDir() || fi.Mode().Perm()&0o111 == 0:
+	case fi.IsDir() || !executable(fi):
 		return "", fmt.Errorf("%s is not an executable file: reinstall docker stateful with its install.sh", full)
 	}
 	if me, err := os.Stat(self); err == nil && os.SameFile(me, fi) {

@@ -80,14 +80,14 @@ type completeRequest struct {
 
 // serviceVerbs are the verbs whose first argument is a SERVICE completed by
 // completeServiceNames.
-var serviceVerbs = map[string]bool{"update": true, "verify": true, "snapshot": true}
+var serviceVerbs = map[string]bool{"update": true, "verify": true, "snapshot": true, "adopt": true, "check": true, "rm": true, "status": true}
 
 // parseComplete recognises the completion requests the front answers, in
 // the exact forms docker sends them (docker-stateful __complete stateful
 // <verb> <args...> <toComplete>), and only those with nothing before the word
 // being completed that cobra would have to parse:
 //
-//	__complete stateful update|verify|snapshot WORD    the SERVICE argument
+//	__complete stateful update|verify|snapshot|adopt|check|rm|status WORD    the SERVICE argument
 //	__complete stateful create --pin WORD              --pin's node
 //	__complete stateful create --pin=WORD
 func parseComplete(args []string, getenv func(string) string) (completeRequest, bool) {

@@ -21,16 +21,187 @@ kept in the image's anonymous VOLUME is lost each time. docker stateful puts
 the data on named volumes, pins the service to the node that holds them,
 refuses updates that would lose data, and can prove that the data survived.
 
+Management Commands:
+  stack                   Deploy stacks whose services keep their data
+
 Commands:
+  adopt                   Make a running service safe, keeping the data it holds now
+  backup                  Back up every key of a service's Redis into one verified file
+  check                   Audit running services, or a compose file, for risks to their data
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
+  ls                      List the services that hold data, where it lives and whether it is at risk
+  move                    Move a pinned Redis service and its data to another node, verified
+  restore                 Restore a backup into a service's Redis and prove it equal to the backup
+  rm                      Remove services and keep their data volumes
   snapshot                Take a durable cut of a service's Redis data and fingerprint it
+  status                  Say why a service's update is stuck or failed, and the next step
   update                  Update a service, refusing changes that would lose its data
   verify                  Check a service's Redis data against a snapshot
   version                 Show the docker-stateful version and the daemon it reaches
 
 Run 'docker stateful COMMAND --help' for more information on a command.
 `,
+		},
+	},
+	"adopt": {
+		Text: []string{
+			`Usage:  docker stateful adopt [OPTIONS] SERVICE
+
+Make a running service safe without losing the data it holds now: mount the
+running task's anonymous volume by its name on the data path, pin the service
+to the node that holds it (node.id), record docker stateful's labels, and set
+stop-first and a 30s stop grace period unless set. Later updates, plain
+docker service update included, keep the data.
+
+The volume's name is read from the task's container on its node: from the
+daemon the CLI talks to when the task runs there, else from --node-host (the
+docker host of that node, e.g. ssh://user@node2).
+
+--volume-name NAME copies the data into a new volume NAME on the same node
+instead: the container's files come out through the Docker archive API (no
+tool in the image needed), go into a helper container that mounts NAME, and
+are read back and compared before the update is sent; the service then mounts
+NAME.
+
+For Redis, the data is cut first (writes paused, SAVE, fingerprint) and
+verified after the update; on a mismatch the service is rolled back.
+
+Refused (exit 1, nothing changed): more than one replica on anonymous volumes,
+data in the container's filesystem or a tmpfs, no running task, a service that
+is already safe. Exit 2 when the node's engine or Redis cannot be reached.
+
+Examples:
+  docker stateful adopt --dry-run cache
+  docker stateful adopt cache
+  docker stateful adopt --volume-name cache-data cache
+  docker stateful adopt --node-host ssh://admin@node2 cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --dry-run", Usage: "Show the plan; change nothing"},
+				{Left: "      --no-verify", Usage: "Do not cut and verify Redis data around the update"},
+				{Left: "      --node-host string", Usage: "Docker host of the node running the task, when it is not the CLI's daemon"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
+				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for the new task (and its Redis) (default 2m0s)"},
+				{Left: "      --volume-name string", Usage: "Copy the data into a new volume of this name on the task's node (verified) instead of keeping the anonymous volume"},
+			},
+		},
+	},
+	"backup": {
+		Text: []string{
+			`Usage:  docker stateful backup [OPTIONS] SERVICE
+
+Back up a service's Redis through its port, without access to the node's disk.
+
+Writes are paused (CLIENT PAUSE WRITE; readers keep working) and Redis saves;
+every logical database is fingerprinted and every key is read with its
+serialized value (DUMP) and exact expire time; writes resume as soon as the
+keys are read (the pause is printed, and is write_pause_ms in --format json).
+The file (zstd-compressed, documented in docs/backup-format.md) carries the
+fingerprint of the cut and checksums, so "docker stateful restore" proves the
+restored data equal to it and refuses a damaged file before writing anything.
+
+The file is written to a temporary name, fsynced and renamed; -o - writes it
+to stdout. Redis is found as for "docker stateful snapshot".
+
+Examples:
+  docker stateful backup cache
+  docker stateful backup -o /backups/cache.dsbackup cache
+  docker stateful backup -o - cache | ssh backup-host 'cat > cache.dsbackup'
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
+				{Left: "  -o, --output string", Usage: "Write the backup to this file, \"-\" for stdout (default: SERVICE-TIME.dsbackup in the current directory)"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
+				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
+			},
+		},
+	},
+	"check": {
+		Text: []string{
+			`Usage:  docker stateful check [OPTIONS] [SERVICE...]
+
+Audit running services (every service that has data paths, or those named)
+and explain each risk with the command that fixes it: data on an anonymous
+volume, a tmpfs or the container's filesystem; a local volume not pinned to
+its node; a pinned node that is down or drained; replicas sharing one volume;
+start-first; a stop grace period shorter than 30s; a task failing because its
+volume is not on its node.
+
+--redis also asks each running Redis service (found as update --verify finds
+it): persistence off (save "" and appendonly no), saves or AOF writes failing,
+a data directory on no mount, a save slower than the stop grace period.
+
+-c compose.yml (repeatable, as for docker stack deploy) checks the services of
+a compose file instead, read with docker's own loader (interpolation,
+extends, overrides) and converted to the specs docker stack deploy sends:
+the same risks, plus Redis persistence turned off in command:. --fix rewrites
+the file so that a plain docker stack deploy keeps the data from then on: a
+named volume <service>-data on each data path on no volume (declared in the
+top-level volumes:), a node.id placement constraint (the node of the daemon
+this CLI talks to, or --pin NODE), stop_grace_period 30s, update order
+stop-first; every other line is kept as it was (comments, order,
+formatting). --fix --dry-run prints the unified diff instead.
+
+Exit status: 0 every service is safe, 1 risks were found (with --fix: left),
+2 could not check (daemon error, unknown service, with --redis a Redis not
+reached, a compose file that cannot be read).
+
+Examples:
+  docker stateful check
+  docker stateful check --format json cache
+  REDISCLI_AUTH=... docker stateful check --redis cache
+  docker stateful check -c compose.yml
+  docker stateful check -c compose.yml --fix --dry-run
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "  -c, --compose-file strings", Usage: "Check the services of this compose file instead of running services (repeatable, \"-\" for stdin)"},
+				{Left: "      --dry-run", Usage: "With --fix: print the change as a unified diff, write nothing"},
+				{Left: "      --fix", Usage: "With -c: rewrite the compose file so that a plain docker stack deploy keeps the data"},
+				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
+				{Left: "      --pin string", Usage: "With --fix: pin to this node (name, ID or unique ID prefix; default: the node of the daemon this CLI talks to)"},
+				{Left: "      --redis", Usage: "Also check the persistence of each running Redis service"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
+				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
+				{Left: "      --timeout duration", Usage: "With --redis: how long to try to reach each Redis (default 10s)"},
+			},
 		},
 	},
 	"completion": {
@@ -186,6 +357,167 @@ Options:
 			},
 		},
 	},
+	"ls": {
+		Text: []string{
+			`Usage:  docker stateful ls [OPTIONS]
+
+List every service that has data paths: where each path lives (named local
+volume, per-slot volumes, cluster volume, bind, or an anonymous volume — at
+risk), the node it is pinned to with its state, replicas, the newest snapshot,
+and a one-word risk: safe, at-risk (the next update may lose data) or stuck
+(the task cannot run). "docker stateful check" explains each risk.
+
+Filters: the daemon's service filters (name=, id=, label=, mode=),
+risk=safe|at-risk|stuck, and node=NODE (pinned to or running on it).
+
+Aliases:
+  docker stateful ls, docker stateful list
+
+Examples:
+  docker stateful ls
+  docker stateful ls --filter risk=at-risk --quiet
+  docker stateful ls --format json
+  docker stateful ls --format '{{.Name}} {{.Risk}}'
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "  -f, --filter filter", Usage: "Filter output based on conditions provided"},
+				{Left: "      --format string", Usage: "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template"},
+				{Left: "  -q, --quiet", Usage: "Only display IDs"},
+				{Left: "      --state-dir string", Usage: "Read snapshots from this directory (default $XDG_STATE_HOME/docker-stateful)"},
+			},
+		},
+	},
+	"move": {
+		Text: []string{
+			`Usage:  docker stateful move [OPTIONS] SERVICE --to NODE
+
+Move a service pinned to one node, with its Redis data, to node NODE.
+
+Writes are paused and every key is backed up (as "docker stateful backup",
+into a temporary file); the service is updated to pin NODE, where its named
+volume starts empty, with Redis listening on --temp-port only (published on a
+temporary host-mode port), so clients of its usual port get "connection
+refused" instead of writing into an empty Redis. The keys are restored through
+the temporary port, verified against the cut and saved; then the service is
+updated back to its own arguments and ports (the restart loads the saved data)
+and verified once more. Writes are out from the cut until then: the write
+downtime is printed.
+
+On any failure the service is updated back to its original spec (the old node
+and its untouched volume) and verified against the cut. The old volume is never
+deleted: the output says where it is and how to remove it.
+
+Examples:
+  docker stateful move cache --to node3
+  docker stateful move --dry-run cache --to node3
+  docker stateful move --format json cache --to node3
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --dry-run", Usage: "Print the plan; change nothing"},
+				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --temp-port uint", Usage: "Container port Redis listens on while the data is restored (clients cannot reach it) (default 6380)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for each step: a task to stop or start, Redis to load (default 5m0s)"},
+				{Left: "      --to string", Usage: "Node to move the service to (name, ID, unique ID prefix, or self); must be Ready and Active"},
+			},
+		},
+	},
+	"restore": {
+		Text: []string{
+			`Usage:  docker stateful restore [OPTIONS] SERVICE FILE
+
+Restore a file of "docker stateful backup" into a service's Redis.
+
+The whole file is checked first (format, checksums, record counts): a
+truncated, corrupt or foreign file is refused before anything is written, as
+is a Redis that holds keys (unless --replace) or one older than the Redis
+that wrote the payloads. Every key is restored with its absolute expire time
+(RESTORE ... ABSTTL); keys whose expire time has passed since the backup are
+skipped and listed as EXPIRED. The result is fingerprinted and compared with
+the fingerprint in the file, as "docker stateful verify" does, and Redis
+saves (SAVE) before the command returns. FILE "-" reads the backup from
+stdin (copied to a temporary file first: it is read twice).
+
+The exit status is 0 when the restored data is verified equal to the
+backup, 1 when it is not or the restore was refused, 2 when the file cannot
+be used or Redis cannot be reached.
+
+Examples:
+  docker stateful restore cache cache-20261125T121500.dsbackup
+  docker stateful restore --replace --format json cache cache.dsbackup
+  ssh backup-host 'cat cache.dsbackup' | docker stateful restore cache -
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
+				{Left: "      --replace", Usage: "Restore into a Redis that holds keys: keys of the backup overwrite keys of the same name, other keys stay"},
+				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
+			},
+		},
+	},
+	"rm": {
+		Text: []string{
+			`Usage:  docker stateful rm [OPTIONS] SERVICE [SERVICE...]
+
+Remove services and keep their data volumes. For each volume, print the node
+that holds it and the "docker stateful create" that brings the service back
+on its data.
+
+--volumes removes the volumes too, after a prompt that names them (--yes
+skips it). Volumes on the node of the daemon the CLI talks to, and on the
+nodes named with --node-host, are removed; for volumes on other nodes it says
+which remain and where.
+
+Aliases:
+  docker stateful rm, docker stateful remove
+
+Examples:
+  docker stateful rm cache
+  docker stateful rm --volumes --yes cache
+  docker stateful rm --volumes --node-host ssh://admin@node2 cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --node-host stringArray", Usage: "With --volumes: the docker host of another node whose volumes to remove (repeatable)"},
+				{Left: "      --volumes", Usage: "Remove the services' data volumes too"},
+				{Left: "  -y, --yes", Usage: "Do not prompt for confirmation before removing volumes"},
+			},
+		},
+	},
 	"snapshot": {
 		Text: []string{
 			`Usage:  docker stateful snapshot [OPTIONS] SERVICE
@@ -219,11 +551,105 @@ Options:
 			{
 				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
 				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
 				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
-				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
 				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
+			},
+		},
+	},
+	"stack": {
+		Text: []string{
+			`Usage:  docker stateful stack COMMAND
+
+Deploy stacks whose services keep their data
+
+Commands:
+  deploy      Deploy a stack, keeping its services' data
+
+Run 'docker stateful stack COMMAND --help' for more information on a command.
+`,
+		},
+	},
+	"stack deploy": {
+		Text: []string{
+			`Usage:  docker stateful stack deploy [OPTIONS] STACK
+
+Deploy a new stack or update an existing one like "docker stack deploy", with
+every flag of it, keeping every service's data:
+
+  - a service the stack creates gets what "docker stateful create" gives:
+    named volumes on its data paths (STACK_SERVICE-data), the pin to a node
+    by ID, stop-first and a 30s stop grace period, the labels;
+  - a service the stack updates keeps what docker stateful added to it
+    (volumes, pin, defaults, labels), which the compose file does not
+    mention, and is checked like "docker stateful update";
+  - all or nothing: when the deploy of any service would lose data, nothing
+    of the stack is sent (no service, network, secret or config), and every
+    refused service is named with its fix; --force sends anyway.
+
+A service without data paths (its image declares no VOLUME and is not a
+known database) is deployed as docker computes it.
+
+--dry-run prints, for every service, whether it is created, updated or
+unchanged, the change, and the data verdict, and sends nothing; exit status 0
+when the whole stack would be sent, 1 when it would be refused.
+
+Aliases:
+  docker stateful stack deploy, docker stateful stack up
+
+Examples:
+  docker stateful stack deploy -c compose.yml app
+  docker stateful stack deploy --dry-run -c compose.yml app
+  docker stateful stack deploy --dry-run --format json -c compose.yml app
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "  -c, --compose-file strings", Usage: "Path to a Compose file, or \"-\" to read from stdin"},
+				{Left: "  -d, --detach", Usage: "Exit immediately instead of waiting for the stack services to converge (default true)"},
+				{Left: "      --dry-run", Usage: "Show what the deploy would do to every service and whether it would be refused; send nothing"},
+				{Left: "      --force", Usage: "Deploy even the services whose update would lose data (with a warning for each problem)"},
+				{Left: "      --format string", Usage: "Format the --dry-run output: \"json\" or a Go template"},
+				{Left: "      --prune", Usage: "Prune services that are no longer referenced"},
+				{Left: "  -q, --quiet", Usage: "Suppress progress output"},
+				{Left: "      --resolve-image string", Usage: "Query the registry to resolve image digest and supported platforms (\"always\", \"changed\", \"never\") (default \"always\")"},
+				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to Swarm agents"},
+			},
+		},
+	},
+	"status": {
+		Text: []string{
+			`Usage:  docker stateful status [OPTIONS] SERVICE
+
+Say in words why a service's task runs or does not and what to do next: the
+task's error (no suitable node because the pinned node is down or drained, no
+such volume), a task killed with exit 137 at the end of its stop grace period
+(the database could not save), a restart loop, and the state of the last
+update (in progress, paused, rolled back).
+
+Exit status: 0 when it could tell, 2 when it could not read the service.
+
+Examples:
+  docker stateful status cache
+  docker stateful status --format json cache
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --format string", Usage: "Format the output: \"json\" or a Go template"},
 			},
 		},
 	},
@@ -359,9 +785,12 @@ Options:
 				{Left: "  -q, --quiet", Usage: "Suppress progress output"},
 				{Left: "      --read-only", Usage: "Mount the container's root filesystem as read only"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
 				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
 				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
-				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --replicas uint", Usage: "Number of tasks"},
 				{Left: "      --replicas-max-per-node uint", Usage: "Maximum number of tasks per node (default 0 = unlimited)"},
 				{Left: "      --reserve-cpu decimal", Usage: "Reserve CPUs"},
@@ -434,9 +863,12 @@ Options:
 				{Left: "      --against string", Usage: "ID (or unique prefix) of the snapshot to compare with (default: the service's latest)"},
 				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
 				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
 				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
-				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port/db or rediss://... (default: the service's published port for 6379); no password here, use REDISCLI_AUTH"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
 				{Left: "      --timeout duration", Usage: "How long to wait for Redis to finish loading its dataset (default 2m0s)"},
 				{Left: "      --verify-key stringArray", Usage: "A key that must exist (repeatable)"},

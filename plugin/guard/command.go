@@ -33,7 +33,7 @@ var commandRules = map[string]func(c checker, cur, next swarm.ServiceSpec){
 
 // command: the new spec's command must keep saving the data where it was.
 func (c checker) command() {
-	if rule := commandRules[stateful.RepositoryName(image(c.in.New))]; rule != nil && c.replacesTasks() {
+	if rule := commandRules[stateful.RepositoryName(stateful.Image(c.in.New))]; rule != nil && c.replacesTasks() {
 		rule(c, c.in.Current, c.in.New)
 	}
 	c.stopSignal()
@@ -73,7 +73,7 @@ func redisCommand(c checker, cur, next swarm.ServiceSpec) {
 	if on(na.AppendOnly) && !on(ca.AppendOnly) {
 		c.refuse(RuleCommand, "", "--appendonly yes at start makes Redis load only its (new, empty) append-only file and ignore dump.rdb, which it then overwrites: every key is lost. Turn AOF on at runtime first (redis-cli CONFIG SET appendonly yes, which writes the AOF from memory), then update (or use --force)")
 	}
-	sameImage := stateful.RepositoryName(image(cur)) == stateful.RepositoryName(image(next))
+	sameImage := stateful.RepositoryName(stateful.Image(cur)) == stateful.RepositoryName(stateful.Image(next))
 	if curDir, newDir := redisDir(cur, ca), redisDir(next, na); sameImage && curDir != newDir {
 		c.refuse(RuleCommand, "", "the update moves Redis' data directory from %s to %s (--dir, --workdir): Redis starts there with no data (keep it in %s, or use --force)", curDir, newDir, curDir)
 	}
@@ -94,7 +94,7 @@ func serverArgs(spec swarm.ServiceSpec) redisstate.ServerArgs {
 // path.
 func redisDir(spec swarm.ServiceSpec, sa redisstate.ServerArgs) string {
 	base := "/data"
-	if known := stateful.KnownDataPaths(image(spec)); len(known) > 0 {
+	if known := stateful.KnownDataPaths(stateful.Image(spec)); len(known) > 0 {
 		base = known[0]
 	}
 	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && cs.Dir != "" {

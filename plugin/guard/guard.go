@@ -99,8 +99,8 @@ func (r Report) Allowed() bool { return len(r.Problems) == 0 }
 // and the declared data paths of the new spec.
 func dataPaths(in Input) []string {
 	return stateful.MergePaths(
-		stateful.Paths(stateful.DataPathsOf(in.Current, in.ImageVolumes[image(in.Current)], in.Extra)),
-		stateful.Paths(stateful.Declared(stateful.DataPathsOf(in.New, in.ImageVolumes[image(in.New)], in.Extra))))
+		stateful.Paths(stateful.DataPathsOf(in.Current, in.ImageVolumes[stateful.Image(in.Current)], in.Extra)),
+		stateful.Paths(stateful.Declared(stateful.DataPathsOf(in.New, in.ImageVolumes[stateful.Image(in.New)], in.Extra))))
 }
 
 // Check applies every rule to the update described by in.
@@ -149,7 +149,7 @@ func (c checker) ephemeralAndMounts() {
 		switch {
 		case !curSafe && !newSafe && !c.isCurrentPath(p):
 			c.refuse(RuleEphemeralData, p, "%s, a data path of %s, would be on %s, which any update loses: add --mount-add type=volume,source=%s,target=%s to this update",
-				p, image(c.in.New), next, c.volumeName(p), p)
+				p, stateful.Image(c.in.New), next, c.volumeName(p), p)
 		case !curSafe && !newSafe && live:
 			c.refuse(RuleEphemeralData, p, "%s is on %s: any update replaces the container and loses it; the data there now cannot be kept by a plain update (it lives only in this task's %s). To keep data from now on, run: %s",
 				p, cur, cur.Kind, c.fixCommand(p))
@@ -180,7 +180,7 @@ func (c checker) ephemeralAndMounts() {
 // locate is where p lives in spec (stateful.Locate), with what is known of
 // spec's image.
 func (c checker) locate(spec swarm.ServiceSpec, p string) stateful.Location {
-	vols, inspected := c.in.ImageVolumes[image(spec)]
+	vols, inspected := c.in.ImageVolumes[stateful.Image(spec)]
 	return stateful.Locate(spec, p, stateful.ImageFacts{Volumes: vols, Inspected: inspected})
 }
 
@@ -232,7 +232,7 @@ func (c checker) hasCurrentData(p string) bool {
 // isCurrentPath reports whether p holds data in the current spec (and not
 // only in the new one, e.g. a path of a new image).
 func (c checker) isCurrentPath(p string) bool {
-	for _, dp := range stateful.DataPathsOf(c.in.Current, c.in.ImageVolumes[image(c.in.Current)], c.in.Extra) {
+	for _, dp := range stateful.DataPathsOf(c.in.Current, c.in.ImageVolumes[stateful.Image(c.in.Current)], c.in.Extra) {
 		if dp.Path == p {
 			return true
 		}
@@ -451,13 +451,6 @@ func (c checker) replicas() {
 		c.refuse(RuleSharedVolume, p, "%d replicas would share %s holding %s: two database processes on one data directory corrupt it (use a per-replica source such as source=%s-{{.Task.Slot}}, keep --replicas 1, or use --force)",
 			n, loc, p, loc.Mount.Source)
 	}
-}
-
-func image(spec swarm.ServiceSpec) string {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		return cs.Image
-	}
-	return ""
 }
 
 func sameSource(a, b mount.Mount) bool {

@@ -65,7 +65,7 @@ func nextUpdate(s Service) guard.Input {
 	next.TaskTemplate.ForceUpdate++
 	in := guard.Input{Service: s.Spec.Name, Current: s.Spec, New: next, Nodes: s.Nodes}
 	if s.ImageVolumes != nil {
-		in.ImageVolumes = map[string][]string{image(s.Spec): s.ImageVolumes}
+		in.ImageVolumes = map[string][]string{stateful.Image(s.Spec): s.ImageVolumes}
 	}
 	if s.TaskNode != "" {
 		in.TaskNodes = []string{s.TaskNode}
@@ -133,11 +133,4 @@ func isAre(n int) string {
 		return "is"
 	}
 	return "are"
-}
-
-func image(spec swarm.ServiceSpec) string {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		return cs.Image
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package hint
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -52,6 +53,33 @@ func CreateTemplate(services []Hooked, nameSet bool, newest *Hooked) string {
 		if s.Text != "" {
 			b.WriteString(`{{if eq (flag . "name") ` + strconv.Quote(s.Name) + `}}` + Literal(s.Text) + `{{end}}`)
 		}
+	}
+	return b.String()
+}
+
+// StackTemplate is the hook reply after `docker stack deploy ... STACK`:
+// the hints of the services of whichever stack STACK names (stacks: the
+// namespace → its services), with how to deploy the stack safely.
+func StackTemplate(stacks map[string][]Hooked) string {
+	names := make([]string, 0, len(stacks))
+	for name := range stacks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, name := range names {
+		var texts []string
+		for _, s := range stacks[name] {
+			if s.Text != "" {
+				texts = append(texts, s.Text)
+			}
+		}
+		if len(texts) == 0 {
+			continue
+		}
+		text := strings.Join(texts, "\n    ") +
+			"\n    stateful: re-deploy it with docker stateful stack deploy (keeps the data on every deploy), or fix the compose file once: docker stateful check -c COMPOSE_FILE --fix"
+		b.WriteString(`{{if eq (arg . 0) ` + strconv.Quote(name) + `}}` + Literal(text) + `{{end}}`)
 	}
 	return b.String()
 }

@@ -18,7 +18,7 @@ import (
 const PluginName = "stateful"
 
 // HookCommands are the docker commands after which the hint hook runs.
-var HookCommands = []string{"service update", "service create"}
+var HookCommands = []string{"service update", "service create", "stack deploy"}
 
 // Record entries say what AddHooks changed, so that RemoveHooks undoes
 // exactly that and nothing the user had before.
@@ -29,7 +29,7 @@ const (
 )
 
 // AddHooks registers the hint hook in a docker config.json document:
-// "plugins": {"stateful": {"hooks": "service update,service create"}} and
+// "plugins": {"stateful": {"hooks": "service update,service create,stack deploy"}} and
 // "features": {"hooks": "true"}, merged into what is there. Every other key
 // and the order of keys are kept. It returns the new document and a record
 // of what it changed (empty when it was all there already).

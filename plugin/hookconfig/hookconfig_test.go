@@ -22,15 +22,15 @@ func TestHooksRoundTrip(t *testing.T) {
 		afterAdd     string // as decoded JSON
 	}{
 		{"empty file", ``,
-			`{"plugins":{"stateful":{"hooks":"service update,service create"}},"features":{"hooks":"true"}}`},
+			`{"plugins":{"stateful":{"hooks":"service update,service create,stack deploy"}},"features":{"hooks":"true"}}`},
 		{"user config with other keys", `{"auths":{"r.example":{"auth":"eA=="}},"credsStore":"pass","plugins":{"debug":{"hooks":"ps"}},"features":{"buildkit":"true"},"detachKeys":"ctrl-e,e"}`,
-			`{"auths":{"r.example":{"auth":"eA=="}},"credsStore":"pass","plugins":{"debug":{"hooks":"ps"},"stateful":{"hooks":"service update,service create"}},"features":{"buildkit":"true","hooks":"true"},"detachKeys":"ctrl-e,e"}`},
+			`{"auths":{"r.example":{"auth":"eA=="}},"credsStore":"pass","plugins":{"debug":{"hooks":"ps"},"stateful":{"hooks":"service update,service create,stack deploy"}},"features":{"buildkit":"true","hooks":"true"},"detachKeys":"ctrl-e,e"}`},
 		{"hooks already enabled, one command already registered", `{"features":{"hooks":"1"},"plugins":{"stateful":{"hooks":"service update","other":"x"}}}`,
-			`{"features":{"hooks":"1"},"plugins":{"stateful":{"hooks":"service update,service create","other":"x"}}}`},
+			`{"features":{"hooks":"1"},"plugins":{"stateful":{"hooks":"service update,service create,stack deploy","other":"x"}}}`},
 		{"hooks disabled by the user", `{"features":{"hooks":"false"}}`,
-			`{"features":{"hooks":"true"},"plugins":{"stateful":{"hooks":"service update,service create"}}}`},
+			`{"features":{"hooks":"true"},"plugins":{"stateful":{"hooks":"service update,service create,stack deploy"}}}`},
 		{"null sections", `{"plugins":null,"features":null}`,
-			`{"plugins":{"stateful":{"hooks":"service update,service create"}},"features":{"hooks":"true"}}`},
+			`{"plugins":{"stateful":{"hooks":"service update,service create,stack deploy"}},"features":{"hooks":"true"}}`},
 	}
 	for _, c := range cases {
 		added, record, err := AddHooks([]byte(c.before))
@@ -82,7 +82,7 @@ func TestRemoveKeepsWhatTheUserChanged(t *testing.T) {
 	// Since the install, the user turned hooks off again and added a hook of their own.
 	m := decode(t, added)
 	m["features"].(map[string]any)["hooks"] = "0"
-	m["plugins"].(map[string]any)["stateful"].(map[string]any)["hooks"] = "service update,service create,service ls"
+	m["plugins"].(map[string]any)["stateful"].(map[string]any)["hooks"] = "service update,service create,stack deploy,service ls"
 	edited, _ := json.Marshal(m)
 	removed, err := RemoveHooks(edited, record)
 	if err != nil {

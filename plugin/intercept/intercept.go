@@ -11,6 +11,7 @@ import (
 	"fmt"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 )
@@ -32,6 +33,11 @@ type Cli struct {
 	// AfterSend runs once the create or update was accepted by the daemon,
 	// before docker waits for convergence (e.g. to release a write pause).
 	AfterSend func(ctx context.Context, serviceID string)
+	// NoSend makes every change a no-op that succeeds: the hooks still see
+	// each service spec, but nothing (service, network, secret, config) is
+	// created, updated or removed. A stack deploy runs once this way to
+	// judge every service before any of them is sent.
+	NoSend bool
 }
 
 // New wraps dockerCLI. The real client is looked up on every call, since the
@@ -56,6 +62,9 @@ func (a *apiClient) ServiceCreate(ctx context.Context, spec swarm.ServiceSpec, o
 			return swarm.ServiceCreateResponse{}, err
 		}
 	}
+	if a.cli.NoSend {
+		return swarm.ServiceCreateResponse{ID: "(not sent) " + spec.Name}, nil
+	}
 	resp, err := a.APIClient.ServiceCreate(ctx, spec, opts)
 	if err == nil && a.cli.AfterSend != nil {
 		a.cli.AfterSend(ctx, resp.ID)
@@ -76,11 +85,58 @@ func (a *apiClient) ServiceUpdate(ctx context.Context, serviceID string, version
 			return swarm.ServiceUpdateResponse{}, err
 		}
 	}
+	if a.cli.NoSend {
+		return swarm.ServiceUpdateResponse{}, nil
+	}
 	resp, err := a.APIClient.ServiceUpdate(ctx, serviceID, version, spec, opts)
 	if err == nil && a.cli.AfterSend != nil {
 		a.cli.AfterSend(ctx, serviceID)
 	}
 	return resp, err
+}
+
+// The other changes a stack deploy makes, skipped under NoSend.
+
+func (a *apiClient) ServiceRemove(ctx context.Context, serviceID string) error {
+	if a.cli.NoSend {
+		return nil
+	}
+	return a.APIClient.ServiceRemove(ctx, serviceID)
+}
+
+func (a *apiClient) NetworkCreate(ctx context.Context, name string, opts network.CreateOptions) (network.CreateResponse, error) {
+	if a.cli.NoSend {
+		return network.CreateResponse{}, nil
+	}
+	return a.APIClient.NetworkCreate(ctx, name, opts)
+}
+
+func (a *apiClient) SecretCreate(ctx context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
+	if a.cli.NoSend {
+		return swarm.SecretCreateResponse{}, nil
+	}
+	return a.APIClient.SecretCreate(ctx, spec)
+}
+
+func (a *apiClient) SecretUpdate(ctx context.Context, id string, version swarm.Version, spec swarm.SecretSpec) error {
+	if a.cli.NoSend {
+		return nil
+	}
+	return a.APIClient.SecretUpdate(ctx, id, version, spec)
+}
+
+func (a *apiClient) ConfigCreate(ctx context.Context, spec swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
+	if a.cli.NoSend {
+		return swarm.ConfigCreateResponse{}, nil
+	}
+	return a.APIClient.ConfigCreate(ctx, spec)
+}
+
+func (a *apiClient) ConfigUpdate(ctx context.Context, id string, version swarm.Version, spec swarm.ConfigSpec) error {
+	if a.cli.NoSend {
+		return nil
+	}
+	return a.APIClient.ConfigUpdate(ctx, id, version, spec)
 }
 
 // Stop ends a command before anything is sent, with an exit status (0 for a

@@ -8,6 +8,7 @@ import (
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/api/types/swarm"
 	"github.com/docker/docker/client"
 )
@@ -116,5 +117,49 @@ func TestUpdateHookSeesTheCurrentServiceAndRefusesAStaleVersion(t *testing.T) {
 	}
 	if _, ok := AsStop(errors.New("other")); ok {
 		t.Fatal("AsStop matched a plain error")
+	}
+}
+
+// TestNoSendSendsNothing: with NoSend the hooks see every spec, and no
+// service, network, secret or config change reaches the daemon (the fake's
+// embedded nil client would panic on any call it does not implement).
+func TestNoSendSendsNothing(t *testing.T) {
+	api := &fakeAPI{current: swarm.Service{ID: "svc", Meta: swarm.Meta{Version: swarm.Version{Index: 3}}}}
+	c := newCli(t, api)
+	c.NoSend = true
+	var seen []string
+	c.BeforeCreate = func(_ context.Context, spec *swarm.ServiceSpec, _ *swarm.ServiceCreateOptions) error {
+		seen = append(seen, "create "+spec.Name)
+		return nil
+	}
+	c.BeforeUpdate = func(_ context.Context, _ swarm.Service, spec *swarm.ServiceSpec, _ *swarm.ServiceUpdateOptions) error {
+		seen = append(seen, "update "+spec.Name)
+		return nil
+	}
+	ctx := context.Background()
+	api2 := c.Client()
+	if _, err := api2.ServiceCreate(ctx, swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "a"}}, swarm.ServiceCreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api2.ServiceUpdate(ctx, "svc", swarm.Version{Index: 3}, swarm.ServiceSpec{Annotations: swarm.Annotations{Name: "b"}}, swarm.ServiceUpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := api2.ServiceRemove(ctx, "svc"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api2.NetworkCreate(ctx, "n", network.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api2.SecretCreate(ctx, swarm.SecretSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api2.ConfigCreate(ctx, swarm.ConfigSpec{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(api.created)+len(api.updated) != 0 {
+		t.Errorf("sent %d creates and %d updates with NoSend", len(api.created), len(api.updated))
+	}
+	if len(seen) != 2 {
+		t.Errorf("hooks saw %q, want the create and the update", seen)
 	}
 }

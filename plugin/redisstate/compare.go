@@ -34,6 +34,7 @@ type CompareOptions struct {
 
 // KeyDiff is one differing key.
 type KeyDiff struct {
+	DB           int     `json:"db"`
 	Key          string  `json:"key"`
 	Class        string  `json:"class"`
 	BeforeType   KeyType `json:"before_type,omitempty"`
@@ -64,6 +65,8 @@ type Report struct {
 	AfterRunID      string                  `json:"after_run_id"`
 	BeforeKeys      int64                   `json:"before_keys"`
 	AfterKeys       int64                   `json:"after_keys"`
+	Databases       []DBCompare             `json:"databases"` // keys per logical database, before and after
+	OnlyDB          bool                    `json:"only_db"`   // the check covers database Databases[0].DB only
 	DigestEqual     bool                    `json:"digest_equal"`
 	DifferingShards []int                   `json:"differing_shards"`
 	Classes         map[string]*ClassReport `json:"classes"`
@@ -73,6 +76,13 @@ type Report struct {
 	Verdict         string                  `json:"verdict"`
 	Reasons         []string                `json:"reasons,omitempty"`
 	Elapsed         time.Duration           `json:"elapsed_ns"`
+}
+
+// DBCompare counts the keys of one logical database before and after.
+type DBCompare struct {
+	DB     int   `json:"db"`
+	Before int64 `json:"before_keys"`
+	After  int64 `json:"after_keys"`
 }
 
 // OK reports whether the verdict passed.
@@ -103,6 +113,11 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	for _, c := range Classes {
 		r.Classes[c] = &ClassReport{Keys: []KeyDiff{}}
 	}
+	if !b.OnlyDB && a.OnlyDB {
+		return nil, fmt.Errorf("snapshot %s covers every database but %s only database %d: check every database (no /N in --redis-url)", b.ID, a.ID, a.DB)
+	}
+	r.OnlyDB = b.OnlyDB
+	r.Databases = compareDBs(b, a)
 	exact := b.TTLExact() && a.TTLExact()
 	comparable := b.TTLExact() == a.TTLExact()
 	tol := opt.TTLTolerance
@@ -120,19 +135,19 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	loaded := map[int]bool{}
 	for _, sh := range r.DifferingShards {
 		loaded[sh] = true
-		bm, err := LoadShard(before.Dir, sh)
+		bm, err := before.loadShard(sh)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", b.ID, err)
+			return nil, err
 		}
-		am, err := LoadShard(after.Dir, sh)
+		am, err := after.loadShard(sh)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", a.ID, err)
+			return nil, err
 		}
-		keys := make([]string, 0, len(bm))
+		keys := make([]dbKey, 0, len(bm))
 		for k := range bm {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		sortKeys(keys)
 		for _, k := range keys {
 			br := bm[k]
 			ar, ok := am[k]
@@ -140,23 +155,23 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 				// Expected when its expire time had passed by the end of the after-scan (a key
 				// expiring while the scan runs may legitimately be gone).
 				if br.ExpireAt > 0 && br.ExpireAt <= afterEnd(a)+tolIf(!exact, tol) {
-					r.add(opt, KeyDiff{Key: k, Class: ClassExpired, BeforeType: br.Type, BeforeExpire: br.ExpireAt,
+					r.add(opt, KeyDiff{DB: k.db, Key: k.key, Class: ClassExpired, BeforeType: br.Type, BeforeExpire: br.ExpireAt,
 						Detail: "expired at " + time.UnixMilli(br.ExpireAt).UTC().Format("2006-01-02T15:04:05.000Z")})
 				} else {
-					r.add(opt, KeyDiff{Key: k, Class: ClassMissing, BeforeType: br.Type, BeforeExpire: br.ExpireAt})
+					r.add(opt, KeyDiff{DB: k.db, Key: k.key, Class: ClassMissing, BeforeType: br.Type, BeforeExpire: br.ExpireAt})
 				}
 				continue
 			}
 			delete(am, k)
 			switch {
 			case br.Type != ar.Type:
-				r.add(opt, KeyDiff{Key: k, Class: ClassChanged, BeforeType: br.Type, AfterType: ar.Type,
+				r.add(opt, KeyDiff{DB: k.db, Key: k.key, Class: ClassChanged, BeforeType: br.Type, AfterType: ar.Type,
 					BeforeExpire: br.ExpireAt, AfterExpire: ar.ExpireAt, Detail: "type " + br.Type.String() + " → " + ar.Type.String()})
 			case br.ValueHash != ar.ValueHash:
-				r.add(opt, KeyDiff{Key: k, Class: ClassChanged, BeforeType: br.Type, AfterType: ar.Type,
+				r.add(opt, KeyDiff{DB: k.db, Key: k.key, Class: ClassChanged, BeforeType: br.Type, AfterType: ar.Type,
 					BeforeExpire: br.ExpireAt, AfterExpire: ar.ExpireAt, Detail: "value"})
 			case !ttlEqual(br.ExpireAt, ar.ExpireAt, exact, tol):
-				r.add(opt, KeyDiff{Key: k, Class: ClassTTLChanged, BeforeType: br.Type, AfterType: ar.Type,
+				r.add(opt, KeyDiff{DB: k.db, Key: k.key, Class: ClassTTLChanged, BeforeType: br.Type, AfterType: ar.Type,
 					BeforeExpire: br.ExpireAt, AfterExpire: ar.ExpireAt, Detail: ttlDetail(br.ExpireAt, ar.ExpireAt)})
 			default:
 				r.Unchanged++
@@ -166,10 +181,10 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 		for k := range am {
 			keys = append(keys, k)
 		}
-		sort.Strings(keys)
+		sortKeys(keys)
 		for _, k := range keys {
 			ar := am[k]
-			r.add(opt, KeyDiff{Key: k, Class: ClassNew, AfterType: ar.Type, AfterExpire: ar.ExpireAt})
+			r.add(opt, KeyDiff{DB: k.db, Key: k.key, Class: ClassNew, AfterType: ar.Type, AfterExpire: ar.ExpireAt})
 		}
 	}
 	for i := 0; i < NumShards; i++ {
@@ -180,7 +195,7 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	// --verify-key: explicit presence check in the after manifest.
 	byShard := map[int][]string{}
 	for _, k := range opt.MustExist {
-		byShard[ShardOf(k)] = append(byShard[ShardOf(k)], k)
+		byShard[ShardOf(a.DB, k)] = append(byShard[ShardOf(a.DB, k)], k)
 	}
 	found := map[string]KeyType{}
 	for sh, ks := range byShard {
@@ -188,14 +203,14 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 		for _, k := range ks {
 			want[k] = true
 		}
-		err := ReadShard(after.Dir, sh, func(rec Record) error {
-			if want[rec.Key] {
+		err := after.ReadShard(sh, func(rec Record) error {
+			if rec.DB == a.DB && want[rec.Key] {
 				found[rec.Key] = rec.Type
 			}
 			return nil
 		})
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", a.ID, err)
+			return nil, err
 		}
 	}
 	for _, k := range opt.MustExist {
@@ -261,6 +276,42 @@ func ttlDetail(b, a int64) string {
 		return time.UnixMilli(v).UTC().Format("2006-01-02T15:04:05.000Z")
 	}
 	return "expire " + f(b) + " → " + f(a)
+}
+
+// compareDBs lists every database of either snapshot with its key counts.
+func compareDBs(b, a *Summary) []DBCompare {
+	idx := map[int]*DBCompare{}
+	var out []*DBCompare
+	get := func(db int) *DBCompare {
+		if d, ok := idx[db]; ok {
+			return d
+		}
+		d := &DBCompare{DB: db}
+		idx[db] = d
+		out = append(out, d)
+		return d
+	}
+	for _, d := range b.Databases {
+		get(d.DB).Before = d.Keys
+	}
+	for _, d := range a.Databases {
+		get(d.DB).After = d.Keys
+	}
+	res := make([]DBCompare, 0, len(out))
+	for _, d := range out {
+		res = append(res, *d)
+	}
+	sort.Slice(res, func(i, j int) bool { return res[i].DB < res[j].DB })
+	return res
+}
+
+func sortKeys(keys []dbKey) {
+	sort.Slice(keys, func(i, j int) bool {
+		if keys[i].db != keys[j].db {
+			return keys[i].db < keys[j].db
+		}
+		return keys[i].key < keys[j].key
+	})
 }
 
 func (r *Report) add(opt CompareOptions, d KeyDiff) {

@@ -2,13 +2,17 @@ package redisstate
 
 import (
 	"bytes"
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cespare/xxhash/v2"
+	"unicode/utf8"
 )
 
 // fakeSnapshot writes a manifest + summary for recs (duplicates allowed, like SCAN).
@@ -18,12 +22,12 @@ func fakeSnapshot(t testing.TB, id string, recs []Record, mode string, scanStart
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum := &Summary{ID: id, RunID: "run-" + id, TTLMode: mode, ScanStartMs: scanStartMs, ScanEndMs: scanStartMs,
+	sum := &Summary{ID: id, Format: ManifestFormat, RunID: "run-" + id, TTLMode: mode, ScanStartMs: scanStartMs, ScanEndMs: scanStartMs,
 		Shards: make([]ShardSum, NumShards), Types: map[string]int64{}}
 	for _, r := range recs {
-		kh := xxhash.Sum64String(r.Key)
+		kh := keyID(r.DB, r.Key)
 		sh := int(kh >> 56)
-		if err := mw.write(sh, r.Key, r.Type, r.ValueHash, r.ExpireAt); err != nil {
+		if err := mw.write(sh, r.DB, r.Key, r.Type, r.ValueHash, r.ExpireAt); err != nil {
 			t.Fatal(err)
 		}
 		sum.Shards[sh].Keys++
@@ -35,6 +39,15 @@ func fakeSnapshot(t testing.TB, id string, recs []Record, mode string, scanStart
 	for _, s := range sum.Shards {
 		sum.Keys += s.Keys
 		sum.Digest += s.Sum
+	}
+	perDB := map[int]int64{}
+	for _, r := range recs {
+		perDB[r.DB]++
+	}
+	for db := 0; db < 16; db++ {
+		if perDB[db] > 0 {
+			sum.Databases = append(sum.Databases, DBSummary{DB: db, Keys: perDB[db]})
+		}
 	}
 	return &Snapshot{ID: id, Dir: dir, Summary: sum}
 }
@@ -195,3 +208,174 @@ func TestStore(t *testing.T) {
 }
 
 func fakeNow() time.Time { return time.Now() }
+
+// Keys that are not UTF-8 are written losslessly in --format json ("key_base64"): two
+// different binary keys never print the same (they both became "\ufffd").
+func TestBinaryKeysInJSON(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	keys := []string{"\xff", "\xfe", "caf\xc3\xa9", "a\x00b"}
+	for _, k := range keys {
+		rdb.Set(ctx, k, "v", 0)
+	}
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	before := fingerprintTo(t, st, c)
+	rdb.Del(ctx, keys...)
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{MustExist: []string{"\xfd"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := RenderJSON(&buf, rep); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(buf.Bytes(), []byte(`\ufffd`)) || !utf8.Valid(buf.Bytes()) {
+		t.Errorf("lossy JSON:\n%s", buf.String())
+	}
+	var raw struct {
+		Classes map[string]struct {
+			Keys []map[string]any `json:"keys"`
+		} `json:"classes"`
+		MustExist []map[string]any `json:"must_exist"`
+	}
+	json.Unmarshal(buf.Bytes(), &raw)
+	got := map[string]bool{}
+	for _, k := range raw.Classes[ClassMissing].Keys {
+		switch {
+		case k["key"] != nil && k["key_base64"] == nil:
+			got[k["key"].(string)] = true
+		case k["key"] == nil && k["key_base64"] != nil:
+			b, err := base64.StdEncoding.DecodeString(k["key_base64"].(string))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got[string(b)] = true
+		default:
+			t.Errorf("key entry %v", k)
+		}
+	}
+	for _, k := range keys {
+		if !got[k] {
+			t.Errorf("key %q not in the JSON report (got %v)", k, got)
+		}
+	}
+	if raw.MustExist[0]["key_base64"] != "/Q==" {
+		t.Errorf("must_exist: %v", raw.MustExist)
+	}
+	// and it reads back
+	var back Report
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Classes[ClassMissing].Count != 4 || back.MustExist[0].Key != "\xfd" {
+		t.Errorf("round trip: %+v", back.Classes[ClassMissing])
+	}
+	for i, d := range back.Classes[ClassMissing].Keys {
+		if d != rep.Classes[ClassMissing].Keys[i] {
+			t.Errorf("round trip %d: %+v != %+v", i, d, rep.Classes[ClassMissing].Keys[i])
+		}
+	}
+}
+
+// A truncated or altered snapshot is an error, never a verdict.
+func TestDamagedSnapshotIsAnError(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	loadMixed(t, rdb, 100)
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	good := fingerprintTo(t, st, c)
+	rdb.Set(ctx, "str:1", "changed", 0) // the after scan differs in str:1's shard
+	after := fingerprintTo(t, st, c)
+	shard := ShardOf(0, "str:1")
+
+	damage := map[string]func(dir string){
+		"summary digest edited": func(dir string) {
+			editSummary(t, dir, func(m map[string]any) { m["digest"] = "0000000000000001" })
+		},
+		"summary key count edited": func(dir string) {
+			editSummary(t, dir, func(m map[string]any) {
+				m["keys"] = m["keys"].(float64) + 1
+				m["shards"].([]any)[0].(map[string]any)["keys"] = m["shards"].([]any)[0].(map[string]any)["keys"].(float64) + 1
+			})
+		},
+		"summary cut short": func(dir string) {
+			p := filepath.Join(dir, "summary.json")
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)/2], 0o600)
+		},
+		"shard truncated": func(dir string) {
+			p := shardPath(dir, shard)
+			b, _ := os.ReadFile(p)
+			os.WriteFile(p, b[:len(b)-3], 0o600)
+		},
+		"shard missing": func(dir string) { os.Remove(shardPath(dir, 7)) },
+	}
+	for name, fn := range damage {
+		dir := copySnapshot(t, good.Dir)
+		fn(dir)
+		if s, err := LoadSnapshotDir(dir); err == nil {
+			rep, err := Compare(s, good, CompareOptions{})
+			t.Errorf("%s: loaded (compare: %v, %v)", name, err, rep != nil && rep.OK())
+		} else if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "is damaged") {
+			t.Errorf("%s: %v (want ErrDamaged)", name, err)
+		}
+	}
+	// same size, one byte altered: loads, but reading that shard fails: no verdict
+	dir := copySnapshot(t, good.Dir)
+	p := shardPath(dir, shard)
+	b, _ := os.ReadFile(p)
+	b[len(b)/2] ^= 0x40
+	os.WriteFile(p, b, 0o600)
+	s, err := LoadSnapshotDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Compare(s, after, CompareOptions{}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("altered shard: compare %v, report %+v", err, rep)
+	}
+	// a damaged snapshot in the store: Load names it, Latest does not pass over it
+	os.Rename(dir, filepath.Join(st.root(), "29991231T000000-abcdef"))
+	editSummary(t, filepath.Join(st.root(), "29991231T000000-abcdef"), func(m map[string]any) { m["digest"] = "0000000000000001" })
+	if _, err := st.Load("29991231T000000-abcdef"); err == nil || !strings.Contains(err.Error(), "is damaged") {
+		t.Errorf("Load of a damaged snapshot: %v", err)
+	}
+	if _, err := st.Latest("svc"); err == nil || !strings.Contains(err.Error(), "may be damaged") {
+		t.Errorf("Latest passed over a newer damaged snapshot: %v", err)
+	}
+	// the intact snapshot still loads and compares
+	s, err = LoadSnapshotDir(copySnapshot(t, good.Dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := Compare(s, after, CompareOptions{}); err != nil || rep.Count(ClassChanged) != 1 {
+		t.Fatalf("intact copy: %v %+v", err, rep)
+	}
+}
+
+func copySnapshot(t *testing.T, src string) string {
+	dst := t.TempDir()
+	os.MkdirAll(filepath.Join(dst, shardDirName), 0o700)
+	b, _ := os.ReadFile(filepath.Join(src, "summary.json"))
+	os.WriteFile(filepath.Join(dst, "summary.json"), b, 0o600)
+	for i := 0; i < NumShards; i++ {
+		b, _ := os.ReadFile(shardPath(src, i))
+		os.WriteFile(shardPath(dst, i), b, 0o600)
+	}
+	return dst
+}
+
+func editSummary(t *testing.T, dir string, fn func(map[string]any)) {
+	p := filepath.Join(dir, "summary.json")
+	b, _ := os.ReadFile(p)
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	fn(m)
+	b, _ = json.MarshalIndent(m, "", "  ")
+	os.WriteFile(p, b, 0o600)
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"strconv"
@@ -64,16 +65,30 @@ const (
 // Options says how to reach one Redis server. Build it with ParseURL or by setting
 // Addr, then LoadPassword. String() and JSON never contain the password.
 type Options struct {
-	Addr       string `json:"addr"`               // host:port
-	Username   string `json:"username,omitempty"` // ACL user, "" = default
-	Password   Secret `json:"password,omitempty"` // redacted in every output
+	Addr     string `json:"addr"`               // host:port
+	Username string `json:"username,omitempty"` // ACL user, "" = default
+	Password Secret `json:"password,omitempty"` // redacted in every output
+	// DB is the database of --verify-key lookups and, with OnlyDB, the only one checked.
+	// Without OnlyDB every logical database that holds keys is fingerprinted.
 	DB         int    `json:"db"`
+	OnlyDB     bool   `json:"only_db"` // set by ParseURL for .../N or ?db=N
 	TLS        bool   `json:"tls"`
 	CAFile     string `json:"ca_file,omitempty"`     // PEM bundle for rediss://, "" = system roots
 	ServerName string `json:"server_name,omitempty"` // TLS SNI/verification name, "" = host of Addr
+	// CertFile and KeyFile are a PEM client certificate and its key, presented to a server
+	// that asks for one (Redis' default tls-auth-clients yes). Both or neither.
+	CertFile string `json:"cert_file,omitempty"`
+	KeyFile  string `json:"key_file,omitempty"`
+	// TLSInsecure skips verifying the server's certificate. Verification is on unless the
+	// user asks for this explicitly; the caller warns when it is set.
+	TLSInsecure bool `json:"tls_insecure,omitempty"`
 
 	DialTimeout time.Duration `json:"dial_timeout"` // 0 = DefaultDialTimeout
 	ReadTimeout time.Duration `json:"read_timeout"` // 0 = DefaultReadTimeout (also bounds SAVE)
+
+	// Dialer, when set, makes the connections (e.g. through SSH, plugin/sshdial);
+	// TLS for rediss:// still runs over what it returns. nil = a direct TCP dial.
+	Dialer func(ctx context.Context, network, addr string) (net.Conn, error) `json:"-"`
 }
 
 // String renders the options as a URL with the password replaced by ***.
@@ -91,6 +106,9 @@ func (o Options) String() string {
 	case o.Password != "":
 		user = ":***@"
 	}
+	if !o.OnlyDB {
+		return fmt.Sprintf("%s://%s%s", scheme, user, o.Addr)
+	}
 	return fmt.Sprintf("%s://%s%s/%d", scheme, user, o.Addr, o.DB)
 }
 
@@ -99,6 +117,8 @@ func (o Options) GoString() string { return "redisstate.Options(" + o.String() +
 
 // ParseURL parses redis://[user@]host[:port][/db] or rediss://... A password inside the URL
 // is refused: it would sit in argv and shell history; use REDISCLI_AUTH or a password file.
+// A database (/N or ?db=N) means "check only this database" (Options.OnlyDB); without one
+// every database that holds keys is checked. Any other query parameter is refused.
 func ParseURL(raw string) (Options, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -122,18 +142,58 @@ func ParseURL(raw string) (Options, error) {
 	if host == "" {
 		return Options{}, errors.New("invalid Redis URL: no host")
 	}
+	if !validHost(host) {
+		return Options{}, fmt.Errorf("invalid Redis URL: %q is not a host name or IP address", host)
+	}
 	if port == "" {
 		port = "6379"
 	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return Options{}, fmt.Errorf("invalid Redis URL: port must be 1-65535, got %q", port)
+	}
 	o.Addr = net.JoinHostPort(host, port)
+	dbs := []string{}
 	if p := strings.Trim(u.Path, "/"); p != "" {
+		dbs = append(dbs, p)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return Options{}, fmt.Errorf("invalid Redis URL: bad query: %v", err)
+	}
+	for name, vals := range q {
+		if name != "db" {
+			return Options{}, fmt.Errorf("invalid Redis URL: unknown parameter %q (only db=N is understood)", name)
+		}
+		dbs = append(dbs, vals...)
+	}
+	for _, p := range dbs {
 		db, err := strconv.Atoi(p)
 		if err != nil || db < 0 {
 			return Options{}, fmt.Errorf("invalid Redis URL: database must be a number, got %q", p)
 		}
-		o.DB = db
+		if o.OnlyDB && db != o.DB {
+			return Options{}, fmt.Errorf("invalid Redis URL: two databases given (%d and %d)", o.DB, db)
+		}
+		o.DB, o.OnlyDB = db, true
 	}
 	return o, nil
+}
+
+// validHost accepts an IP address (IPv6 without a zone) or a DNS name.
+func validHost(h string) bool {
+	if strings.Contains(h, ":") {
+		a, err := netip.ParseAddr(h)
+		return err == nil && a.Zone() == ""
+	}
+	if len(h) > 253 {
+		return false
+	}
+	for _, c := range h {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func stripURLPassword(err error) error {
@@ -142,6 +202,26 @@ func stripURLPassword(err error) error {
 		return ue.Err
 	}
 	return err
+}
+
+// PasswordEnv is the environment variable LoadPassword reads (as redis-cli does).
+const PasswordEnv = "REDISCLI_AUTH"
+
+// TakeEnvPassword removes REDISCLI_AUTH from this process' environment and returns a
+// getenv for LoadPassword that still answers it, from memory. Processes started later
+// (docker's ssh connection helper for ssh:// hosts, credential helpers) then do not
+// inherit the password. Call it first thing in main.
+func TakeEnvPassword() func(string) string {
+	pw, had := os.LookupEnv(PasswordEnv)
+	if had {
+		os.Unsetenv(PasswordEnv)
+	}
+	return func(k string) string {
+		if k == PasswordEnv && had {
+			return pw
+		}
+		return os.Getenv(k) // also REDISCLI_AUTH set later in this process (tests)
+	}
 }
 
 // LoadPassword sets o.Password from passwordFile when given (a Docker secret or a file with
@@ -159,7 +239,7 @@ func (o *Options) LoadPassword(getenv func(string) string, passwordFile string) 
 	if getenv == nil {
 		getenv = os.Getenv
 	}
-	if p := getenv("REDISCLI_AUTH"); p != "" {
+	if p := getenv(PasswordEnv); p != "" {
 		o.Password = Secret(p)
 	}
 	return nil
@@ -169,6 +249,9 @@ func (o *Options) LoadPassword(getenv func(string) string, passwordFile string) 
 type Client struct {
 	opt Options
 	rdb *redis.Client
+
+	mu  sync.Mutex
+	dbs map[int]*redis.Client // one pool per other logical database (SELECT is per connection)
 }
 
 // NewClient builds a client; it does no I/O. Call WaitReady (or Ping) next.
@@ -217,9 +300,65 @@ func NewClient(o Options) (*Client, error) {
 			}
 			tc.RootCAs = pool
 		}
+		if (o.CertFile == "") != (o.KeyFile == "") {
+			return nil, errors.New("a Redis client certificate needs both the certificate and its key (--redis-cert and --redis-key)")
+		}
+		if o.CertFile != "" {
+			pair, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
+			if err != nil {
+				return nil, fmt.Errorf("cannot load the Redis client certificate: %w", err)
+			}
+			tc.Certificates = []tls.Certificate{pair}
+		}
+		tc.InsecureSkipVerify = o.TLSInsecure
 		ro.TLSConfig = tc
+	} else if o.CertFile != "" || o.KeyFile != "" || o.TLSInsecure {
+		return nil, errors.New("a Redis client certificate or skipping verification needs TLS (rediss://)")
+	}
+	if o.Dialer != nil {
+		ro.Dialer = tlsOver(o.Dialer, ro.TLSConfig)
 	}
 	return &Client{opt: o, rdb: redis.NewClient(ro)}, nil
+}
+
+// tlsOver runs the TLS handshake over dial's connections: go-redis applies
+// its TLSConfig only with its own dialer.
+func tlsOver(dial func(context.Context, string, string) (net.Conn, error), tc *tls.Config) func(context.Context, string, string) (net.Conn, error) {
+	if tc == nil {
+		return dial
+	}
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		t := tls.Client(c, tc)
+		if err := t.HandshakeContext(ctx); err != nil {
+			c.Close()
+			return nil, err
+		}
+		return t, nil
+	}
+}
+
+// db returns a client whose connections have database n selected.
+func (c *Client) db(n int) *redis.Client {
+	if n == c.opt.DB {
+		return c.rdb
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if r, ok := c.dbs[n]; ok {
+		return r
+	}
+	ro := *c.rdb.Options()
+	ro.DB = n
+	r := redis.NewClient(&ro)
+	if c.dbs == nil {
+		c.dbs = map[int]*redis.Client{}
+	}
+	c.dbs[n] = r
+	return r
 }
 
 // go-redis logs dial failures to stderr on its own; every error is returned to the caller
@@ -239,8 +378,16 @@ func (c *Client) Addr() string { return c.opt.Addr }
 // Redis exposes the underlying go-redis client (for tests and advanced callers).
 func (c *Client) Redis() *redis.Client { return c.rdb }
 
-// Close closes the pool.
-func (c *Client) Close() error { return c.rdb.Close() }
+// Close closes the pools.
+func (c *Client) Close() error {
+	c.mu.Lock()
+	for _, r := range c.dbs {
+		r.Close()
+	}
+	c.dbs = nil
+	c.mu.Unlock()
+	return c.rdb.Close()
+}
 
 // Ping checks reachability and credentials; errors are one-line ConnectErrors.
 func (c *Client) Ping(ctx context.Context) error {
@@ -324,6 +471,8 @@ func describeErr(addr string, err error) error {
 		reason = "no such host " + dnsErr.Name
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		reason = "connection closed by the server"
+	case errors.As(err, &opErr) && opErr.Net == "ssh": // plugin/sshdial: the whole story
+		reason = opErr.Err.Error()
 	case errors.As(err, &opErr) && opErr.Timeout():
 		reason = "timed out"
 	case errors.As(err, &opErr):

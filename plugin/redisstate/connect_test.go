@@ -2,11 +2,14 @@ package redisstate
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -15,7 +18,7 @@ import (
 )
 
 func TestOptionsRedactPassword(t *testing.T) {
-	o := Options{Addr: "10.0.0.1:6379", Username: "app", Password: "s3cret-pw", DB: 2}
+	o := Options{Addr: "10.0.0.1:6379", Username: "app", Password: "s3cret-pw", DB: 2, OnlyDB: true}
 	outs := []string{o.String(), fmt.Sprint(o), fmt.Sprintf("%v %+v %#v %s %q", o, o, o, o.Password, o.Password)}
 	b, _ := json.Marshal(o)
 	outs = append(outs, string(b))
@@ -39,9 +42,35 @@ func TestParseURL(t *testing.T) {
 	if err != nil || !o.TLS || o.Username != "app" || o.Addr != "redis.example:7000" || o.DB != 3 {
 		t.Fatalf("%+v %v", o, err)
 	}
+	if !o.OnlyDB {
+		t.Errorf("/3 must mean only database 3: %+v", o)
+	}
 	o, err = ParseURL("redis://10.0.0.1")
-	if err != nil || o.Addr != "10.0.0.1:6379" || o.DB != 0 {
-		t.Fatalf("%+v %v", o, err)
+	if err != nil || o.Addr != "10.0.0.1:6379" || o.DB != 0 || o.OnlyDB {
+		t.Fatalf("no database in the URL means every database: %+v %v", o, err)
+	}
+	// ?db=N is never ignored: it means only that database, like /N
+	for _, u := range []string{"redis://h:1/?db=5", "redis://h:1?db=5", "redis://h:1/5?db=5"} {
+		o, err = ParseURL(u)
+		if err != nil || o.DB != 5 || !o.OnlyDB {
+			t.Errorf("%s: %+v %v", u, o, err)
+		}
+	}
+	for u, want := range map[string]string{
+		"redis://h:1/2?db=5":         "two databases given (2 and 5)",
+		"redis://h:1/?db=1&db=2":     "two databases given (1 and 2)",
+		"redis://h:1/?db=x":          `database must be a number, got "x"`,
+		"redis://h:1/?protocol=3":    `unknown parameter "protocol"`,
+		"redis://h:1/?password=pw":   `unknown parameter "password"`,
+		"redis://h:1/0?db=0&dial=1s": `unknown parameter "dial"`,
+		"redis://h:0/0":              `port must be 1-65535, got "0"`,
+		"redis://h:99999":            `port must be 1-65535, got "99999"`,
+		"redis://h:65536":            `port must be 1-65535, got "65536"`,
+		"redis://h:00000":            `port must be 1-65535, got "00000"`,
+	} {
+		if _, err := ParseURL(u); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", u, err, want)
+		}
 	}
 	o, err = ParseURL("redis://[::1]:6380/0")
 	if err != nil || o.Addr != "[::1]:6380" {
@@ -294,5 +323,108 @@ func TestMinimalACLUser(t *testing.T) {
 	after := fingerprintTo(t, st, c)
 	if rep, err := Compare(before, after, CompareOptions{}); err != nil || !rep.OK() || !rep.DigestEqual {
 		t.Fatalf("compare %v %+v", err, rep)
+	}
+}
+
+// An error of plugin/sshdial (net.OpError with Net "ssh") is unreachable and
+// keeps its whole text: both ways that were tried.
+func TestDescribeSSHError(t *testing.T) {
+	inner := errors.New("direct connection failed (i/o timeout), and through ssh root@h: channel 0: open failed: connect failed: Connection refused")
+	err := describeErr("10.0.0.1:6379", &net.OpError{Op: "read", Net: "ssh", Err: inner})
+	if !IsUnreachable(err) || err.Error() != "cannot reach Redis at 10.0.0.1:6379: "+inner.Error() {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// The password never reaches what this package writes or prints: snapshot files, reports
+// (text and JSON), preflight and cut results, options, errors — for the right password and
+// a wrong one.
+func TestPasswordNeverWritten(t *testing.T) {
+	const pw = "Pw-9f3a1c77e2-secret"
+	r := startRedis(t, "--requirepass", pw)
+	ctx := context.Background()
+	o, _ := ParseURL("redis://" + r.Addr())
+	if err := o.LoadPassword(func(string) string { return pw }, ""); err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.WaitReady(ctx, 5*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	c.Redis().Set(ctx, "k", "v", 0)
+	var out strings.Builder
+	pre, err := Preflight(ctx, c, PreflightInput{MountTargets: []string{r.Dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := Cut(ctx, c, CutOptions{Pause: 10 * time.Second, Progress: func(s string) { out.WriteString(s) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := OpenStore(t.TempDir())
+	before, err := TakeSnapshot(ctx, c, st, "svc", &cut.Info, FingerprintOptions{})
+	cut.Release(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Redis().Del(ctx, "k")
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{MustExist: []string{"k"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	RenderText(&out, rep)
+	RenderJSON(&out, rep)
+	for _, v := range []any{pre, cut.Info, o, c.Options(), before.Summary} {
+		b, _ := json.Marshal(v)
+		out.Write(b)
+		fmt.Fprintf(&out, "%v %+v %#v %s", v, v, v, v)
+	}
+	bad := o
+	bad.Password = Secret(pw + "-wrong")
+	cb, _ := NewClient(bad)
+	defer cb.Close()
+	if _, err := cb.WaitReady(ctx, time.Second, nil); err != nil {
+		out.WriteString(err.Error())
+	} else {
+		t.Error("wrong password accepted")
+	}
+	if strings.Contains(out.String(), pw) {
+		t.Errorf("password in the output:\n%s", out.String())
+	}
+	filepath.WalkDir(st.StateDir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(pw)) {
+				t.Errorf("password in %s", p)
+			}
+		}
+		return nil
+	})
+}
+
+// The password from REDISCLI_AUTH is not in the environment of processes started after
+// TakeEnvPassword (docker's ssh helper for ssh:// hosts inherits the environment), nor in
+// their argv; LoadPassword still gets it.
+func TestTakeEnvPasswordHidesItFromChildren(t *testing.T) {
+	const pw = "Env-Pw-51c0ffee"
+	t.Setenv(PasswordEnv, pw)
+	t.Setenv("DST_OTHER", "kept")
+	getenv := TakeEnvPassword()
+	out, err := exec.Command("sh", "-c", `echo "[$REDISCLI_AUTH]"; cat /proc/self/environ /proc/self/cmdline | tr '\0' '\n'`).CombinedOutput()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(out), pw) || !strings.Contains(string(out), "[]") || !strings.Contains(string(out), "DST_OTHER=kept") {
+		t.Errorf("child process sees:\n%s", out)
+	}
+	var o Options
+	if err := o.LoadPassword(getenv, ""); err != nil || o.Password.Reveal() != pw {
+		t.Errorf("LoadPassword after TakeEnvPassword: %v", err)
+	}
+	if getenv("DST_OTHER") != "kept" {
+		t.Error("other variables must pass through")
 	}
 }

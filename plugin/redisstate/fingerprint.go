@@ -99,6 +99,9 @@ type FingerprintOptions struct {
 	// MGET per SCAN batch (non-strings answer nil). MGET is the default: it costs the
 	// server far less per key (bench/run.sh measures both).
 	PerKeyGet bool
+	// DBs, when set, are the databases to scan (VerifyAgainst passes the snapshot's);
+	// nil = every database that holds keys, or only Options.DB with Options.OnlyDB.
+	DBs []int
 }
 
 // Hex64 is a uint64 shown as 16 hex digits in JSON and text.
@@ -124,7 +127,10 @@ type Summary struct {
 	Service      string            `json:"service,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`
 	Addr         string            `json:"addr,omitempty"`
-	DB           int               `json:"db"`
+	Format       int               `json:"format"`  // ManifestFormat
+	DB           int               `json:"db"`      // database of --verify-key lookups
+	OnlyDB       bool              `json:"only_db"` // only DB was scanned (--redis-url .../N)
+	Databases    []DBSummary       `json:"databases"`
 	RunID        string            `json:"run_id"`
 	RedisVersion string            `json:"redis_version"`
 	TTLMode      string            `json:"ttl_mode"`
@@ -136,14 +142,22 @@ type Summary struct {
 	Digest       Hex64             `json:"digest"` // sum mod 2^64 of per-key hashes
 	Shards       []ShardSum        `json:"shards"` // NumShards entries
 	Cut          *CutInfo          `json:"cut,omitempty"`
+	Files        []FileSum         `json:"files,omitempty"`    // per shard file, set by Store.Commit
+	Checksum     Hex64             `json:"checksum,omitempty"` // of this summary, set by Store.Commit
 	Labels       map[string]string `json:"labels,omitempty"`
+}
+
+// DBSummary counts the keys of one logical database in a snapshot.
+type DBSummary struct {
+	DB   int   `json:"db"`
+	Keys int64 `json:"keys"`
 }
 
 // TTLExact reports whether expire times are exact (and part of the per-key hash).
 func (s *Summary) TTLExact() bool { return s.TTLMode != TTLPTTL }
 
-// ShardOf returns the manifest shard of a key.
-func ShardOf(key string) int { return int(xxhash.Sum64String(key) >> 56) }
+// ShardOf returns the manifest shard of a key of database db.
+func ShardOf(db int, key string) int { return int(keyID(db, key) >> 56) }
 
 // keyHash is the per-key hash h = xxhash64(xxhash(key) ‖ type ‖ valueHash ‖ expireAt).
 // In PTTL mode expireAt is reduced to a has-TTL flag (1 / -1).
@@ -166,7 +180,8 @@ func ttlForHash(mode string, exp int64) int64 {
 	return exp
 }
 
-// Fingerprint scans the selected DB once and writes the manifest (NumShards shard files)
+// Fingerprint scans every logical database that holds keys (INFO keyspace), or only
+// Options.DB with Options.OnlyDB, once and writes the manifest (NumShards shard files)
 // into dir, returning the summary (the caller stores it, see Store.Commit). One scanner
 // goroutine runs SCAN COUNT 1000; Workers goroutines pipeline GET (+ PEXPIRETIME) for each
 // batch; non-strings (WRONGTYPE) take the per-type path. Memory is bounded by the batch
@@ -184,6 +199,15 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	si, err := c.ServerInfo(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if si.ClusterEnabled {
+		return nil, ErrCluster
+	}
+	dbs := opt.DBs
+	if dbs == nil {
+		for _, d := range si.Databases {
+			dbs = append(dbs, d.DB)
+		}
 	}
 	mode := TTLNone
 	if si.Expires > 0 {
@@ -219,27 +243,30 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		errOnce.Do(func() { firstErr = err; cancel() })
 	}
 
-	batches := make(chan []string, 2*opt.Workers)
+	batches := make(chan dbBatch, 2*opt.Workers)
 	go func() {
 		defer close(batches)
-		var cursor uint64
-		for {
-			keys, next, err := c.rdb.Scan(ctx, cursor, "", int64(opt.Count)).Result()
-			if err != nil {
-				fail(fmt.Errorf("SCAN: %w", c.describe(err)))
-				return
-			}
-			if len(keys) > 0 {
-				select {
-				case batches <- keys:
-				case <-ctx.Done():
+		for _, db := range dbs {
+			rdb := c.db(db)
+			var cursor uint64
+			for {
+				keys, next, err := rdb.Scan(ctx, cursor, "", int64(opt.Count)).Result()
+				if err != nil {
+					fail(fmt.Errorf("SCAN of database %d: %w", db, c.describe(err)))
 					return
 				}
+				if len(keys) > 0 {
+					select {
+					case batches <- dbBatch{db, keys}:
+					case <-ctx.Done():
+						return
+					}
+				}
+				if next == 0 {
+					break
+				}
+				cursor = next
 			}
-			if next == 0 {
-				return
-			}
-			cursor = next
 		}
 	}()
 
@@ -260,7 +287,7 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 			if werr == nil {
 				for i := range recs {
 					r := &recs[i]
-					if werr = mw.write(r.shard, r.key, r.t, r.vh, r.exp); werr != nil {
+					if werr = mw.write(r.shard, r.db, r.key, r.t, r.vh, r.exp); werr != nil {
 						fail(fmt.Errorf("cannot write manifest: %w", werr))
 						break
 					}
@@ -275,17 +302,18 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	var wg sync.WaitGroup
 	for i := range workers {
 		w := &fpWorker{c: c, mode: mode, perKeyGet: opt.PerKeyGet, nowMs: t0.UnixMilli(), localStart: localStart,
-			pipe: c.rdb.Pipeline(), types: make(map[KeyType]int64)}
+			pipes: map[int]redis.Pipeliner{}, types: make(map[KeyType]int64), perDB: map[int]int64{}}
 		workers[i] = w
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for keys := range batches {
+			for b := range batches {
 				if ctx.Err() != nil {
 					continue // drain
 				}
 				w.recs = <-free
-				if err := w.batch(ctx, keys); err != nil {
+				w.use(b.db)
+				if err := w.batch(ctx, b.keys); err != nil {
 					fail(err)
 					free <- w.recs[:0]
 					continue
@@ -315,6 +343,9 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		}()
 	}
 	wg.Wait()
+	for _, w := range workers {
+		w.closeResp()
+	}
 	close(toWrite)
 	<-writerDone
 	close(done)
@@ -333,7 +364,10 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 	sum := &Summary{
 		CreatedAt:    localStart.UTC(),
 		Addr:         c.opt.Addr,
+		Format:       ManifestFormat,
 		DB:           c.opt.DB,
+		OnlyDB:       c.opt.OnlyDB,
+		Databases:    []DBSummary{},
 		RunID:        si.RunID,
 		RedisVersion: si.Version,
 		TTLMode:      mode,
@@ -343,7 +377,11 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		Types:        map[string]int64{},
 		Shards:       make([]ShardSum, NumShards),
 	}
+	perDB := map[int]int64{}
 	for _, w := range workers {
+		for db, n := range w.perDB {
+			perDB[db] += n
+		}
 		for i := 0; i < NumShards; i++ {
 			sum.Shards[i].Keys += w.counts[i]
 			sum.Shards[i].Sum += Hex64(w.sums[i])
@@ -356,14 +394,26 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		sum.Keys += sum.Shards[i].Keys
 		sum.Digest += sum.Shards[i].Sum
 	}
+	if len(opt.DBs) == 1 {
+		sum.DB, sum.OnlyDB = opt.DBs[0], true
+	}
+	for _, db := range dbs {
+		sum.Databases = append(sum.Databases, DBSummary{DB: db, Keys: perDB[db]})
+	}
 	if opt.Progress != nil {
 		opt.Progress(ScanProgress{Keys: sum.Keys, Elapsed: elapsed, KeysPerSec: float64(sum.Keys) / elapsed.Seconds(), Done: true})
 	}
 	return sum, nil
 }
 
+type dbBatch struct {
+	db   int
+	keys []string
+}
+
 type pendingRec struct {
 	shard int
+	db    int
 	key   string
 	t     KeyType
 	vh    uint64
@@ -376,17 +426,22 @@ type fpWorker struct {
 	perKeyGet  bool
 	nowMs      int64
 	localStart time.Time
-	pipe       redis.Pipeliner
+	db         int                     // database of the current batch
+	rdb        *redis.Client           // client of that database
+	pipe       redis.Pipeliner         // its pipeline
+	pipes      map[int]redis.Pipeliner // per database
+	perDB      map[int]int64
 
-	gets   []*redis.StringCmd
-	ttls   []*redis.DurationCmd
-	slow   []int
-	recs   []pendingRec
-	sums   [NumShards]uint64
-	counts [NumShards]int64
-	types  map[KeyType]int64
-	buf    []byte
-	seen   map[uint64]struct{}
+	gets    []*redis.StringCmd
+	ttlCmds []*redis.DurationCmd
+	ttls    []int64 // raw PEXPIRETIME / PTTL replies of the batch (-1 none, -2 gone)
+	resps   map[int]*respConn
+	digest  xxhash.Digest
+	slow    []int
+	recs    []pendingRec
+	sums    [NumShards]uint64
+	counts  [NumShards]int64
+	types   map[KeyType]int64
 }
 
 func isRedisError(err error) bool {
@@ -394,27 +449,38 @@ func isRedisError(err error) bool {
 	return errors.As(err, &re)
 }
 
+// use switches the worker to database db.
+func (w *fpWorker) use(db int) {
+	w.db, w.rdb = db, w.c.db(db)
+	p, ok := w.pipes[db]
+	if !ok {
+		p = w.rdb.Pipeline()
+		w.pipes[db] = p
+	}
+	w.pipe = p
+}
+
 func (w *fpWorker) add(key string, t KeyType, vh uint64, exp int64) {
-	kh := xxhash.Sum64String(key)
+	kh := keyID(w.db, key)
 	shard := int(kh >> 56)
 	w.sums[shard] += keyHash(kh, t, vh, ttlForHash(w.mode, exp))
 	w.counts[shard]++
 	w.types[t]++
-	w.recs = append(w.recs, pendingRec{shard: shard, key: key, t: t, vh: vh, exp: exp})
+	w.perDB[w.db]++
+	w.recs = append(w.recs, pendingRec{shard: shard, db: w.db, key: key, t: t, vh: vh, exp: exp})
 }
 
 func (w *fpWorker) expireOf(i int) int64 {
 	if w.mode == TTLNone {
 		return -1
 	}
-	d, err := w.ttls[i].Result()
-	if err != nil || d < 0 {
-		if d == -2 {
+	ms := w.ttls[i]
+	if ms < 0 {
+		if ms == -2 {
 			return -2 // key gone
 		}
 		return -1
 	}
-	ms := int64(d / time.Millisecond)
 	if w.mode == TTLPTTL {
 		return w.nowMs + time.Since(w.localStart).Milliseconds() + ms
 	}
@@ -425,64 +491,17 @@ func (w *fpWorker) batch(ctx context.Context, keys []string) error {
 	ctx = context.WithoutCancel(ctx) // finish a pipeline once sent; cancellation is checked between batches
 	w.recs = w.recs[:0]
 	w.gets = w.gets[:0]
+	w.ttlCmds = w.ttlCmds[:0]
 	w.ttls = w.ttls[:0]
 	w.slow = w.slow[:0]
-	var mget *redis.SliceCmd
+	var err error
 	if w.perKeyGet {
-		for _, k := range keys {
-			w.gets = append(w.gets, w.pipe.Get(ctx, k))
-		}
+		err = w.batchGet(ctx, keys)
 	} else {
-		mget = w.pipe.MGet(ctx, keys...)
+		err = w.batchMGet(ctx, keys)
 	}
-	for _, k := range keys {
-		switch w.mode {
-		case TTLPExpireTime:
-			w.ttls = append(w.ttls, w.pipe.PExpireTime(ctx, k))
-		case TTLPTTL:
-			w.ttls = append(w.ttls, w.pipe.PTTL(ctx, k))
-		}
-	}
-	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
-		return fmt.Errorf("reading keys: %w", w.c.describe(err))
-	}
-	if mget != nil {
-		// MGET answers nil for both a missing key and a non-string: nils take the
-		// per-type path, where TYPE tells them apart.
-		vals, err := mget.Result()
-		if err != nil {
-			return fmt.Errorf("MGET: %w", w.c.describe(err))
-		}
-		for i, k := range keys {
-			v, ok := vals[i].(string)
-			if !ok {
-				w.slow = append(w.slow, i)
-				continue
-			}
-			exp := w.expireOf(i)
-			if exp == -2 {
-				continue
-			}
-			w.add(k, TypeString, xxhash.Sum64String(v), exp)
-		}
-	} else {
-		for i, k := range keys {
-			v, err := w.gets[i].Result()
-			switch {
-			case err == nil:
-				exp := w.expireOf(i)
-				if exp == -2 {
-					continue
-				}
-				w.add(k, TypeString, xxhash.Sum64String(v), exp)
-			case err == redis.Nil:
-				// key deleted or expired since SCAN
-			case strings.HasPrefix(err.Error(), "WRONGTYPE"):
-				w.slow = append(w.slow, i)
-			default:
-				return fmt.Errorf("GET %q: %w", k, err)
-			}
-		}
+	if err != nil {
+		return err
 	}
 	if len(w.slow) > 0 {
 		return w.slowPath(ctx, keys)
@@ -490,68 +509,155 @@ func (w *fpWorker) batch(ctx context.Context, keys []string) error {
 	return nil
 }
 
-// slowPath handles non-string keys of a batch: one pipeline of TYPE, one pipeline with the
-// first page of each key, then further pages key by key.
-func (w *fpWorker) slowPath(ctx context.Context, keys []string) error {
-	types := make([]*redis.StatusCmd, len(w.slow))
-	for j, i := range w.slow {
-		types[j] = w.pipe.Type(ctx, keys[i])
+// ttlCommand is the command that reads a key's expire time in this TTL mode ("" = none).
+func (w *fpWorker) ttlCommand() string {
+	switch w.mode {
+	case TTLPExpireTime:
+		return "PEXPIRETIME"
+	case TTLPTTL:
+		return "PTTL"
 	}
-	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
-		return fmt.Errorf("reading key types: %w", w.c.describe(err))
+	return ""
+}
+
+// batchMGet reads a batch with one MGET (+ one TTL command per key) on the worker's own
+// RESP connection, hashing each value as it arrives: memory stays flat whatever the value
+// sizes. MGET answers nil for both a missing key and a non-string: nils take the per-type
+// path, where TYPE tells them apart.
+func (w *fpWorker) batchMGet(ctx context.Context, keys []string) error {
+	rc, err := w.resp(ctx)
+	if err != nil {
+		return fmt.Errorf("reading keys: %w", err)
 	}
-	first := make([]redis.Cmder, len(w.slow))
-	groups := make([]*redis.Cmd, len(w.slow))
-	kt := make([]KeyType, len(w.slow))
-	for j, i := range w.slow {
-		k := keys[i]
-		ts, err := types[j].Result()
+	fail := func(err error) error {
+		rc.close() // the connection's replies are out of step: dial again next time
+		delete(w.resps, w.db)
+		return fmt.Errorf("MGET: %w", w.c.describe(err))
+	}
+	rc.writeMGET(keys)
+	tc := w.ttlCommand()
+	if tc != "" {
+		for _, k := range keys {
+			rc.write(tc, k)
+		}
+	}
+	if err := rc.flush(); err != nil {
+		return fail(err)
+	}
+	n, err := rc.readArrayLen()
+	if err != nil {
+		return fail(err)
+	}
+	if n != len(keys) {
+		return fail(fmt.Errorf("MGET of %d keys answered %d values", len(keys), n))
+	}
+	hashes := make([]uint64, len(keys))
+	for i := range keys {
+		h, null, err := rc.readBulkHash(&w.digest)
 		if err != nil {
-			return fmt.Errorf("TYPE %q: %w", k, err)
+			return fail(err)
 		}
-		t, ok := typeFromRedis(ts)
-		if !ok {
-			continue // gone
+		if null {
+			w.slow = append(w.slow, i)
 		}
-		kt[j] = t
-		switch t {
-		case TypeString:
-			first[j] = w.pipe.Get(ctx, k)
-		case TypeHash:
-			first[j] = w.pipe.HScan(ctx, k, 0, "", chunk)
-		case TypeSet:
-			first[j] = w.pipe.SScan(ctx, k, 0, "", chunk)
-		case TypeZSet:
-			first[j] = w.pipe.ZScan(ctx, k, 0, "", chunk)
-		case TypeList:
-			first[j] = w.pipe.LRange(ctx, k, 0, chunk-1)
-		case TypeStream:
-			first[j] = w.pipe.Do(ctx, "XRANGE", k, "-", "+", "COUNT", chunk)
-			groups[j] = w.pipe.Do(ctx, "XINFO", "GROUPS", k)
-		default:
-			first[j] = w.pipe.Dump(ctx, k)
-		}
+		hashes[i] = h
 	}
-	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
-		return fmt.Errorf("reading keys: %w", w.c.describe(err))
+	for range keys {
+		v := int64(-1)
+		if tc != "" {
+			if v, err = rc.readInt(); err != nil {
+				if !isRedisError(err) {
+					return fail(err)
+				}
+				v = -1
+			}
+		}
+		w.ttls = append(w.ttls, v)
 	}
-	for j, i := range w.slow {
-		if first[j] == nil {
-			continue
-		}
-		k := keys[i]
-		vh, gone, err := w.valueHash(ctx, k, kt[j], first[j], groups[j])
-		if err != nil {
-			return err
-		}
-		if gone {
+	slow := 0
+	for i, k := range keys {
+		if slow < len(w.slow) && w.slow[slow] == i {
+			slow++
 			continue
 		}
 		exp := w.expireOf(i)
 		if exp == -2 {
 			continue
 		}
-		w.add(k, kt[j], vh, exp)
+		w.add(k, TypeString, hashes[i], exp)
+	}
+	return nil
+}
+
+// resp returns the worker's RESP connection to its current database.
+func (w *fpWorker) resp(ctx context.Context) (*respConn, error) {
+	if rc, ok := w.resps[w.db]; ok {
+		return rc, nil
+	}
+	rc, err := w.c.dialRESP(ctx, w.db)
+	if err != nil {
+		return nil, err
+	}
+	if w.resps == nil {
+		w.resps = map[int]*respConn{}
+	}
+	w.resps[w.db] = rc
+	return rc, nil
+}
+
+func (w *fpWorker) closeResp() {
+	for db, rc := range w.resps {
+		rc.close()
+		delete(w.resps, db)
+	}
+}
+
+// batchGet pipelines one GET per key through go-redis (FingerprintOptions.PerKeyGet, for
+// the benchmark's comparison; it holds the batch's values).
+func (w *fpWorker) batchGet(ctx context.Context, keys []string) error {
+	for _, k := range keys {
+		w.gets = append(w.gets, w.pipe.Get(ctx, k))
+	}
+	for _, k := range keys {
+		switch w.mode {
+		case TTLPExpireTime:
+			w.ttlCmds = append(w.ttlCmds, w.pipe.PExpireTime(ctx, k))
+		case TTLPTTL:
+			w.ttlCmds = append(w.ttlCmds, w.pipe.PTTL(ctx, k))
+		}
+	}
+	if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
+		return fmt.Errorf("reading keys: %w", w.c.describe(err))
+	}
+	for i := range keys {
+		v := int64(-1)
+		if i < len(w.ttlCmds) {
+			if d, err := w.ttlCmds[i].Result(); err == nil {
+				if d < 0 {
+					v = int64(d) // -1 / -2 come back unscaled
+				} else {
+					v = int64(d / time.Millisecond)
+				}
+			}
+		}
+		w.ttls = append(w.ttls, v)
+	}
+	for i, k := range keys {
+		v, err := w.gets[i].Result()
+		switch {
+		case err == nil:
+			exp := w.expireOf(i)
+			if exp == -2 {
+				continue
+			}
+			w.add(k, TypeString, xxhash.Sum64String(v), exp)
+		case err == redis.Nil:
+			// key deleted or expired since SCAN
+		case strings.HasPrefix(err.Error(), "WRONGTYPE"):
+			w.slow = append(w.slow, i)
+		default:
+			return fmt.Errorf("GET %q: %w", k, err)
+		}
 	}
 	return nil
 }
@@ -559,16 +665,6 @@ func (w *fpWorker) slowPath(ctx context.Context, keys []string) error {
 const chunk = 1000
 
 func isGone(err error) bool { return err == redis.Nil }
-
-func (w *fpWorker) elem(parts ...string) uint64 {
-	b := w.buf[:0]
-	for _, p := range parts {
-		b = binary.AppendUvarint(b, uint64(len(p)))
-		b = append(b, p...)
-	}
-	w.buf = b
-	return xxhash.Sum64(b)
-}
 
 // setSum accumulates an order-independent sum of element hashes; when a collection needs
 // more than one SCAN page, element hashes are deduplicated (SCAN may repeat elements).
@@ -596,158 +692,154 @@ func (s *setSum) final() uint64 {
 	return xxhash.Sum64(b[:])
 }
 
-func (w *fpWorker) valueHash(ctx context.Context, k string, t KeyType, first redis.Cmder, groups *redis.Cmd) (uint64, bool, error) {
-	if err := first.Err(); err != nil {
-		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") {
-			return 0, true, nil // deleted or retyped between our reads; not part of this scan
+// streamState hashes what a stream holds besides its entries: last-generated-id (and on
+// 7.0+ entries-added and max-deleted-entry-id when they say more than the entries do),
+// and for each consumer group its name, last-delivered-id, entries-read (7.0+), its
+// consumers and every pending entry with its owner and delivery count (XPENDING pages of
+// 1000). Fields a 7.0 server derives when it loads a 6.x RDB (entries-added = length,
+// max-deleted-entry-id 0-0, entries-read unknown) are left out, so an upgrade from 6.x
+// does not look like a change. Delivery times are left out: XPENDING reports idle time.
+func (w *fpWorker) streamState(ctx context.Context, k string, put func(string)) (bool, error) {
+	rdb := w.rdb
+	si, err := w.xinfoStream(ctx, k)
+	if err != nil {
+		if isRedisError(err) && (strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key")) {
+			return true, nil
 		}
-		return 0, false, fmt.Errorf("reading %s %q: %w", t, k, w.c.describe(err))
+		return false, fmt.Errorf("XINFO STREAM %q: %w", k, w.c.describe(err))
 	}
-	rdb := w.c.rdb
-	switch t {
-	case TypeString:
-		return xxhash.Sum64String(first.(*redis.StringCmd).Val()), false, nil
-	case TypeHash, TypeSet, TypeZSet:
-		elems, cursor := first.(*redis.ScanCmd).Val()
-		var s setSum
-		if cursor != 0 {
-			s.dedup = make(map[uint64]struct{}, 4*chunk)
+	put("\x00last-generated-id")
+	put(si["last-generated-id"])
+	if ea, ok := si["entries-added"]; ok && ea != si["length"] {
+		put("\x00entries-added")
+		put(ea)
+	}
+	if md, ok := si["max-deleted-entry-id"]; ok && md != "0-0" {
+		put("\x00max-deleted-entry-id")
+		put(md)
+	}
+	gl, err := rdb.Do(ctx, "XINFO", "GROUPS", k).Slice()
+	if err != nil {
+		if isGone(err) || strings.HasPrefix(err.Error(), "WRONGTYPE") || strings.HasPrefix(err.Error(), "ERR no such key") {
+			return true, nil
 		}
-		for {
-			switch t {
-			case TypeSet:
-				for _, m := range elems {
-					s.add(w.elem(m))
-				}
-			case TypeHash:
-				for x := 0; x+1 < len(elems); x += 2 {
-					s.add(w.elem(elems[x], elems[x+1]))
-				}
-			case TypeZSet:
-				for x := 0; x+1 < len(elems); x += 2 {
-					f, err := strconv.ParseFloat(elems[x+1], 64)
-					if err != nil {
-						return 0, false, fmt.Errorf("zset %q: bad score %q", k, elems[x+1])
-					}
-					var sb [8]byte
-					binary.LittleEndian.PutUint64(sb[:], math.Float64bits(f))
-					s.add(w.elem(elems[x], string(sb[:])))
-				}
-			}
-			if cursor == 0 {
-				break
-			}
-			var err error
-			switch t {
-			case TypeSet:
-				elems, cursor, err = rdb.SScan(ctx, k, cursor, "", chunk).Result()
-			case TypeHash:
-				elems, cursor, err = rdb.HScan(ctx, k, cursor, "", chunk).Result()
-			case TypeZSet:
-				elems, cursor, err = rdb.ZScan(ctx, k, cursor, "", chunk).Result()
-			}
-			if err != nil {
-				if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-					return 0, true, nil
-				}
-				return 0, false, fmt.Errorf("scanning %s %q: %w", t, k, w.c.describe(err))
-			}
+		return false, fmt.Errorf("XINFO GROUPS %q: %w", k, w.c.describe(err))
+	}
+	for _, g := range gl {
+		gf, _ := g.([]interface{})
+		gm := pairs(gf)
+		name := gm["name"]
+		put("\x00group")
+		put(name)
+		put(gm["last-delivered-id"])
+		put(gm["pending"])
+		if er, ok := gm["entries-read"]; ok && er != "" && er != "<nil>" {
+			put("\x00entries-read")
+			put(er)
 		}
-		return s.final(), false, nil
-	case TypeList:
-		d := xxhash.New()
-		elems := first.(*redis.StringSliceCmd).Val()
-		var start int64
-		var lb [binary.MaxVarintLen64]byte
-		for {
-			for _, e := range elems {
-				n := binary.PutUvarint(lb[:], uint64(len(e)))
-				d.Write(lb[:n])
-				d.WriteString(e)
-			}
-			if len(elems) < chunk {
-				break
-			}
-			start += chunk
-			var err error
-			elems, err = rdb.LRange(ctx, k, start, start+chunk-1).Result()
-			if err != nil {
-				if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-					return 0, true, nil
-				}
-				return 0, false, fmt.Errorf("reading list %q: %w", k, w.c.describe(err))
-			}
-		}
-		return d.Sum64(), false, nil
-	case TypeStream:
-		d := xxhash.New()
-		var lb [binary.MaxVarintLen64]byte
-		put := func(s string) {
-			n := binary.PutUvarint(lb[:], uint64(len(s)))
-			d.Write(lb[:n])
-			d.WriteString(s)
-		}
-		res, _ := first.(*redis.Cmd).Slice()
-		for {
-			last := ""
-			for _, e := range res {
-				ent, ok := e.([]interface{})
-				if !ok || len(ent) < 2 {
-					return 0, false, fmt.Errorf("stream %q: unexpected XRANGE reply", k)
-				}
-				id := fmt.Sprint(ent[0])
-				put(id)
-				last = id
-				fields, _ := ent[1].([]interface{})
-				for _, f := range fields {
-					put(fmt.Sprint(f))
-				}
-			}
-			if len(res) < chunk {
-				break
-			}
-			var err error
-			res, err = rdb.Do(ctx, "XRANGE", k, "("+last, "+", "COUNT", chunk).Slice()
-			if err != nil {
-				if strings.HasPrefix(err.Error(), "WRONGTYPE") {
-					return 0, true, nil
-				}
-				return 0, false, fmt.Errorf("reading stream %q: %w", k, w.c.describe(err))
-			}
-		}
-		// consumer groups: name, last-delivered-id, pending count
-		if groups != nil {
-			gl, err := groups.Slice()
-			if err == nil {
-				for _, g := range gl {
-					fields, _ := g.([]interface{})
-					var name, lastID, pending string
-					for x := 0; x+1 < len(fields); x += 2 {
-						switch fmt.Sprint(fields[x]) {
-						case "name":
-							name = fmt.Sprint(fields[x+1])
-						case "last-delivered-id":
-							lastID = fmt.Sprint(fields[x+1])
-						case "pending":
-							pending = fmt.Sprint(fields[x+1])
-						}
-					}
-					put("\x00group")
-					put(name)
-					put(lastID)
-					put(pending)
-				}
-			}
-		}
-		return d.Sum64(), false, nil
-	default:
-		b, err := first.(*redis.StringCmd).Bytes()
+		cons, err := rdb.Do(ctx, "XINFO", "CONSUMERS", k, name).Slice()
 		if err != nil {
-			return 0, true, nil
+			return false, fmt.Errorf("XINFO CONSUMERS %q %q: %w", k, name, w.c.describe(err))
 		}
-		if len(b) > 10 {
-			b = b[:len(b)-10] // drop RDB version + CRC64 footer
+		for _, c := range cons { // sorted by name (a radix tree)
+			cf, _ := c.([]interface{})
+			cm := pairs(cf)
+			put("\x00consumer")
+			put(cm["name"])
+			put(cm["pending"])
 		}
-		return xxhash.Sum64(b), false, nil
+		start := "-"
+		for {
+			pel, err := rdb.Do(ctx, "XPENDING", k, name, start, "+", chunk).Slice()
+			if err != nil {
+				return false, fmt.Errorf("XPENDING %q %q: %w", k, name, w.c.describe(err))
+			}
+			last := ""
+			for _, e := range pel {
+				ef, _ := e.([]interface{})
+				if len(ef) < 4 {
+					return false, fmt.Errorf("stream %q: unexpected XPENDING reply", k)
+				}
+				last = fmt.Sprint(ef[0])
+				put("\x00pending")
+				put(last)              // entry id
+				put(fmt.Sprint(ef[1])) // owner
+				put(fmt.Sprint(ef[3])) // delivery count
+			}
+			if len(pel) < chunk {
+				break
+			}
+			next, ok := nextStreamID(last)
+			if !ok {
+				break
+			}
+			start = next
+		}
 	}
+	return false, nil
+}
+
+// xinfoStream reads XINFO STREAM's scalar fields on the worker's RESP connection; its
+// first-entry and last-entry (whole entries, of any size) are skipped as they arrive.
+func (w *fpWorker) xinfoStream(ctx context.Context, k string) (map[string]string, error) {
+	rc, err := w.resp(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rc.write("XINFO", "STREAM", k)
+	m, err := func() (map[string]string, error) {
+		if err := rc.flush(); err != nil {
+			return nil, err
+		}
+		n, err := rc.readArrayLen()
+		if err != nil {
+			return nil, err
+		}
+		m := make(map[string]string, n/2)
+		for x := 0; x+1 < n; x += 2 {
+			name, _, err := rc.readBulkSmall(64)
+			if err != nil {
+				return nil, err
+			}
+			if m[name], err = rc.readScalar(64); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
+	}()
+	if err != nil && !isRedisError(err) {
+		rc.close()
+		delete(w.resps, w.db)
+	}
+	return m, err
+}
+
+// pairs turns a flat RESP2 [name, value, ...] reply into a map of printed values.
+func pairs(l []interface{}) map[string]string {
+	m := make(map[string]string, len(l)/2)
+	for x := 0; x+1 < len(l); x += 2 {
+		m[fmt.Sprint(l[x])] = fmt.Sprint(l[x+1])
+	}
+	return m
+}
+
+// nextStreamID is the smallest stream id after id ("ms-seq"), for paging XPENDING without
+// the exclusive range of 6.2+.
+func nextStreamID(id string) (string, bool) {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok {
+		return "", false
+	}
+	m, err1 := strconv.ParseUint(ms, 10, 64)
+	s, err2 := strconv.ParseUint(seq, 10, 64)
+	if err1 != nil || err2 != nil {
+		return "", false
+	}
+	if s == math.MaxUint64 {
+		if m == math.MaxUint64 {
+			return "", false
+		}
+		return strconv.FormatUint(m+1, 10) + "-0", true
+	}
+	return ms + "-" + strconv.FormatUint(s+1, 10), true
 }

@@ -2,6 +2,12 @@ package redisstate
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -170,19 +176,292 @@ func TestEmptyDatasetAndOtherDB(t *testing.T) {
 		t.Fatalf("empty: %+v", empty.Summary)
 	}
 	// db 3 is separate from db 0
-	c3, _ := NewClient(Options{Addr: r.Addr(), DB: 3})
+	c3, _ := NewClient(Options{Addr: r.Addr(), DB: 3, OnlyDB: true})
 	defer c3.Close()
 	c3.Redis().Set(ctx, "only-in-3", 1, 0)
 	s3 := fingerprintTo(t, st, c3)
 	if s3.Summary.Keys != 1 || s3.Summary.DB != 3 {
 		t.Fatalf("db3: %+v", s3.Summary)
 	}
-	rep, _ := Compare(empty, s3, CompareOptions{})
-	if !rep.OK() || rep.Count(ClassNew) != 1 {
-		t.Fatalf("empty → 1 key: %+v", rep)
+	// a snapshot of every database is not compared with one of database 3 only
+	if _, err := Compare(empty, s3, CompareOptions{}); err == nil {
+		t.Fatal("every database vs database 3 only: compared")
 	}
-	rep, _ = Compare(s3, empty, CompareOptions{})
+	rep, _ := Compare(s3, empty, CompareOptions{})
 	if rep.OK() || rep.Count(ClassMissing) != 1 {
 		t.Fatalf("1 key → empty: %+v", rep)
+	}
+}
+
+// Every logical database is checked: 100 keys in database 1, FLUSHALL and a restart must
+// fail with 100 MISSING keys of database 1 (it said "verified, all 0 keys intact").
+func TestEveryDatabaseIsFingerprinted(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	db1 := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 1, Protocol: 2, DisableIdentity: true})
+	defer db1.Close()
+	db5 := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 5, Protocol: 2, DisableIdentity: true})
+	defer db5.Close()
+	for i := 0; i < 100; i++ {
+		db1.Set(ctx, fmt.Sprintf("k%d", i), i, 0)
+	}
+	rdb.Set(ctx, "k1", "db0's k1", 0) // same name as in db 1: a different key
+	db5.HSet(ctx, "h", "f", "v")
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	before := fingerprintTo(t, st, c)
+	bs := before.Summary
+	if bs.Keys != 102 || len(bs.Databases) != 3 || bs.Databases[1] != (DBSummary{DB: 1, Keys: 100}) || bs.OnlyDB {
+		t.Fatalf("before: keys %d databases %+v", bs.Keys, bs.Databases)
+	}
+
+	// the same data in another process: verified across every database
+	rdb.Save(ctx)
+	r.restart()
+	c2 := r.client(t)
+	rep, _, err := VerifyAgainst(ctx, c2, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() || !rep.DigestEqual {
+		t.Fatalf("unchanged data: %v %+v", err, rep)
+	}
+	var sb strings.Builder
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "all 102 keys of snapshot "+before.ID+" in databases 0, 1, 5 are intact") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+
+	// db 1's k5 changed: named with its database
+	db1b := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 1, Protocol: 2, DisableIdentity: true})
+	defer db1b.Close()
+	db1b.Set(ctx, "k5", "other", 0)
+	rep, _, _ = VerifyAgainst(ctx, c2, st, before, FingerprintOptions{}, CompareOptions{})
+	if rep.OK() || rep.Count(ClassChanged) != 1 || rep.Classes[ClassChanged].Keys[0].DB != 1 || rep.Classes[ClassChanged].Keys[0].Key != "k5" {
+		t.Fatalf("changed in db 1: %+v", rep.Classes[ClassChanged])
+	}
+	sb.Reset()
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "k5 [db1]") || !strings.Contains(sb.String(), "db1           100 → 100 keys") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+
+	// FLUSHALL + restart: db 1's 100 keys and db 5's hash are MISSING, never "verified"
+	rdb.FlushAll(ctx)
+	rdb.Save(ctx)
+	r.restart()
+	c3 := r.client(t)
+	rep, _, err = VerifyAgainst(ctx, c3, st, before, FingerprintOptions{}, CompareOptions{MaxKeys: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perDB := map[int]int{}
+	for _, d := range rep.Classes[ClassMissing].Keys {
+		perDB[d.DB]++
+	}
+	if rep.OK() || rep.Count(ClassMissing) != 102 || perDB[1] != 100 || perDB[0] != 1 || perDB[5] != 1 {
+		t.Fatalf("after FLUSHALL: verdict %s missing %d per db %v", rep.Verdict, rep.Count(ClassMissing), perDB)
+	}
+
+	// --redis-url .../1 checks database 1 only, and says so
+	o, _ := ParseURL("redis://" + r.Addr() + "/1")
+	only, _ := NewClient(o)
+	defer only.Close()
+	db1c := redis.NewClient(&redis.Options{Addr: r.Addr(), DB: 1, Protocol: 2, DisableIdentity: true})
+	defer db1c.Close()
+	db1c.Set(ctx, "x", 1, 0)
+	rdb.Set(ctx, "in-db0", 1, 0)
+	s1 := fingerprintTo(t, st, only)
+	if !s1.Summary.OnlyDB || s1.Summary.Keys != 1 || len(s1.Summary.Databases) != 1 || s1.Summary.Databases[0].DB != 1 {
+		t.Fatalf("only db 1: %+v", s1.Summary)
+	}
+	rep, _, err = VerifyAgainst(ctx, only, st, s1, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() {
+		t.Fatal(err, rep)
+	}
+	sb.Reset()
+	RenderText(&sb, rep)
+	if !strings.Contains(sb.String(), "in database 1 only") {
+		t.Errorf("report:\n%s", sb.String())
+	}
+	// a snapshot of every database cannot be checked against one database only
+	if _, _, err := VerifyAgainst(ctx, only, st, before, FingerprintOptions{}, CompareOptions{}); err == nil ||
+		!strings.Contains(err.Error(), "covers every database") {
+		t.Errorf("all-database snapshot vs /1: %v", err)
+	}
+}
+
+// A snapshot written before every database was fingerprinted (format 0: no db in the
+// records, database 0 only, no checksum) is refused with one line that says what to do:
+// it cannot be told from a damaged one, and it does not cover every database.
+func TestFormat0SnapshotRefused(t *testing.T) {
+	r := startRedis(t)
+	loadMixed(t, r.raw(t), 5)
+	st, _ := OpenStore(t.TempDir())
+	cur := fingerprintTo(t, st, r.client(t))
+	old := filepath.Join(st.root(), "20250101T000000-aaaaaa")
+	os.Rename(cur.Dir, old)
+	var m map[string]any
+	b, _ := os.ReadFile(filepath.Join(old, "summary.json"))
+	json.Unmarshal(b, &m)
+	for _, k := range []string{"format", "only_db", "databases", "files", "checksum"} {
+		delete(m, k)
+	}
+	b, _ = json.Marshal(m)
+	os.WriteFile(filepath.Join(old, "summary.json"), b, 0o600)
+	_, err := st.Load("20250101T000000-aaaaaa")
+	if err == nil || !strings.Contains(err.Error(), "written by an older docker stateful") || !strings.Contains(err.Error(), "take a new snapshot") {
+		t.Fatalf("format 0 snapshot: %v", err)
+	}
+}
+
+// A stream's consumer groups are part of its value: consumers, pending entries with their
+// owner and delivery count, last-generated-id. Changes there are CHANGED; a restart is not.
+func TestStreamGroupsFingerprinted(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	for i := 1; i <= 5; i++ {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: fmt.Sprintf("%d-1", i), Values: []string{"n", strconv.Itoa(i)}})
+	}
+	rdb.XGroupCreate(ctx, "s", "g", "0")
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "alice", Streams: []string{"s", ">"}, Count: 2})
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "bob", Streams: []string{"s", ">"}, Count: 1})
+	// many pending entries: XPENDING takes several pages
+	for i := 0; i < 2500; i++ {
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: "big", Values: []string{"i", strconv.Itoa(i)}})
+	}
+	rdb.XGroupCreate(ctx, "big", "g", "0")
+	rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: "g", Consumer: "c", Streams: []string{"big", ">"}, Count: 3000})
+	st, _ := OpenStore(t.TempDir())
+	c := r.client(t)
+	before := fingerprintTo(t, st, c)
+	rdb.Save(ctx)
+	r.restart()
+	rdb = r.raw(t)
+	c = r.client(t)
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() || !rep.DigestEqual {
+		t.Fatalf("restart changed a stream's fingerprint: %v %+v", err, rep)
+	}
+	pend, _ := rdb.XPending(ctx, "s", "g").Result()
+	if pend.Count != 3 {
+		t.Fatalf("pending %+v", pend)
+	}
+	for name, change := range map[string]func(){
+		"pending entry changes owner": func() {
+			rdb.XClaim(ctx, &redis.XClaimArgs{Stream: "s", Group: "g", Consumer: "bob", Messages: []string{"1-1"}})
+		},
+		"new consumer without entries": func() { rdb.XGroupCreateConsumer(ctx, "s", "g", "carol") },
+		"entry added and deleted": func() {
+			rdb.XAdd(ctx, &redis.XAddArgs{Stream: "s", ID: "9-1", Values: []string{"n", "9"}})
+			rdb.XDel(ctx, "s", "9-1")
+		},
+		"a pending entry of the last page acknowledged": func() {
+			last, _ := rdb.XRevRangeN(ctx, "big", "+", "-", 1).Result()
+			rdb.XAck(ctx, "big", "g", last[0].ID)
+		},
+	} {
+		rdb.Save(ctx) // keep the dataset as it is before each change
+		b, _ := os.ReadFile(filepath.Join(r.Dir, "dump.rdb"))
+		change()
+		rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.OK() || rep.Count(ClassChanged) != 1 {
+			t.Errorf("%s: verdict %s, changed %d", name, rep.Verdict, rep.Count(ClassChanged))
+		}
+		// undo: back to the saved copy
+		r.stop()
+		os.WriteFile(filepath.Join(r.Dir, "dump.rdb"), b, 0o600)
+		r.start()
+		rdb = r.raw(t)
+		c = r.client(t)
+	}
+}
+
+// Big values are hashed as they arrive: reading 160 MB of values allocates a few MB, not
+// the values (MGET through go-redis held every value of a batch: 1000 × 50 MB = 50 GB).
+// The same digest as the GET path proves the streamed hash is the value's hash.
+func TestBigValuesStreamed(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	val := strings.Repeat("0123456789abcdef", 4<<20/16) // 4 MiB
+	for i := 0; i < 40; i++ {
+		if err := rdb.Set(ctx, fmt.Sprintf("big:%02d", i), val[i:]+strconv.Itoa(i), 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2000; i++ {
+		rdb.Set(ctx, fmt.Sprintf("small:%d", i), i, 0)
+	}
+	rdb.Expire(ctx, "big:07", time.Hour)
+	c := r.client(t)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	sum, err := Fingerprint(ctx, c, t.TempDir(), FingerprintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&m1)
+	alloc := m1.TotalAlloc - m0.TotalAlloc
+	t.Logf("fingerprint of 40 × 4 MiB + 2000 small values allocated %.1f MiB", float64(alloc)/(1<<20))
+	if alloc > 32<<20 {
+		t.Errorf("fingerprint allocated %.1f MiB for 160 MiB of values: values are held, not streamed", float64(alloc)/(1<<20))
+	}
+	ref, err := Fingerprint(ctx, c, t.TempDir(), FingerprintOptions{PerKeyGet: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Digest != ref.Digest || sum.Keys != 2040 || ref.Keys != 2040 {
+		t.Errorf("streamed digest %s (%d keys), GET digest %s (%d keys)", sum.Digest, sum.Keys, ref.Digest, ref.Keys)
+	}
+}
+
+// Big elements of collections are hashed as they arrive too (HSCAN/SSCAN/ZSCAN/LRANGE/
+// XRANGE pages through go-redis held a page: 1000 elements of any size); the value hashes
+// stay what they are across a restart (new hash seed, other element order).
+func TestBigElementsStreamed(t *testing.T) {
+	r := startRedis(t)
+	ctx := context.Background()
+	rdb := r.raw(t)
+	val := strings.Repeat("0123456789abcdef", 2<<20/16) // 2 MiB
+	for i := 0; i < 16; i++ {
+		e := strconv.Itoa(i) + val
+		rdb.HSet(ctx, "hash", "f"+strconv.Itoa(i), e)
+		rdb.SAdd(ctx, "set", e)
+		rdb.ZAdd(ctx, "zset", redis.Z{Score: float64(i) / 7, Member: e})
+		rdb.RPush(ctx, "list", e)
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: "stream", Values: []string{"f", e}})
+	}
+	c := r.client(t)
+	var m0, m1 runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m0)
+	if _, err := Fingerprint(ctx, c, t.TempDir(), FingerprintOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&m1)
+	alloc := m1.TotalAlloc - m0.TotalAlloc
+	t.Logf("fingerprint of 5 collections × 16 elements of 2 MiB allocated %.1f MiB", float64(alloc)/(1<<20))
+	st, _ := OpenStore(t.TempDir())
+	before, err := TakeSnapshot(ctx, c, st, "svc", nil, FingerprintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if alloc > 16<<20 {
+		t.Errorf("fingerprint allocated %.1f MiB for 160 MiB of elements: pages are held, not streamed", float64(alloc)/(1<<20))
+	}
+	rdb.Save(ctx)
+	r.restart()
+	rep, _, err := VerifyAgainst(ctx, r.client(t), st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil || !rep.OK() || !rep.DigestEqual {
+		t.Fatalf("after restart: %v %+v", err, rep)
+	}
+	r.raw(t).LSet(ctx, "list", 9, "x"+val)
+	rep, _, _ = VerifyAgainst(ctx, r.client(t), st, before, FingerprintOptions{}, CompareOptions{})
+	if rep.OK() || rep.Count(ClassChanged) != 1 {
+		t.Fatalf("one big list element changed: %+v", rep)
 	}
 }

@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -27,12 +28,18 @@ const (
 	CodeConfigDisabled     = "config-disabled"
 	CodeOldRedis           = "redis-too-old"
 	CodeLoading            = "loading"
+	CodeCluster            = "cluster-mode"
 )
+
+// ErrCluster is returned by Fingerprint for a cluster-mode Redis: keys of one node are
+// only a part of the dataset and multi-key reads across slots fail (CROSSSLOT).
+var ErrCluster = errors.New("Redis runs in cluster mode (cluster_enabled:1): docker stateful cannot cut or fingerprint a Redis Cluster; verify each node's service without --verify, or use a standalone Redis")
 
 // PreflightInput is what the caller knows about the service.
 type PreflightInput struct {
-	// MountTargets are the container paths of the service's volume and bind mounts
-	// (TaskTemplate.ContainerSpec.Mounts[].Target).
+	// MountTargets are the container paths of the service's mounts whose data outlives
+	// the task: named volumes, binds, cluster volumes (TaskTemplate.ContainerSpec.Mounts[]
+	// .Target). Not anonymous volumes (no Source) nor tmpfs: verifyflow.MountTargets.
 	MountTargets []string
 	// StopGrace is the service's stop grace period (nil in the spec = 10 s; pass 10 s).
 	StopGrace time.Duration
@@ -86,6 +93,10 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 		return nil, err
 	}
 	repl, _ := c.Info(ctx, "replication")
+	if si.ClusterEnabled {
+		r.refuse(CodeCluster, "Redis runs in cluster mode (cluster_enabled:1): a cut and fingerprint of one node would not cover the cluster's data",
+			"--verify supports standalone Redis only; update without --verify")
+	}
 	if p["loading"] == "1" {
 		r.refuse(CodeLoading, "Redis is still loading its dataset", "wait until loading:0")
 	}
@@ -105,7 +116,7 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 	// 1. data directory on a mounted volume
 	if !cfg.Assumed {
 		if tgt := coveringMount(cfg.Dir, in.MountTargets); tgt == "" {
-			msg := fmt.Sprintf("Redis writes its data to %s, which is not on a volume or bind mount of the service", cfg.Dir)
+			msg := fmt.Sprintf("Redis writes its data to %s, which is not on a volume or bind mount of the service that outlives the task (an anonymous volume does not)", cfg.Dir)
 			hint := "mount a named volume there (e.g. --mount-add type=volume,source=NAME,target=" + cfg.Dir + ")"
 			if len(in.MountTargets) > 0 {
 				hint = "mounts: " + strings.Join(in.MountTargets, ", ") + "; " + hint

@@ -2,7 +2,9 @@ package redisstate
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"testing"
 	"time"
 )
@@ -151,3 +153,25 @@ func strp(s string) *string { return &s }
 func nop() *bool            { b := false; return &b }
 func eqB(a, b *bool) bool   { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
 func eqS(a, b *string) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+// A cluster-mode Redis is refused with one clear line (it failed later with CROSSSLOT).
+func TestClusterModeRefused(t *testing.T) {
+	r := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	ctx := context.Background()
+	rdb := r.raw(t)
+	if err := rdb.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c := r.client(t)
+	pre, err := Preflight(ctx, c, PreflightInput{MountTargets: []string{r.Dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pre.OK() || pre.Refusals[0].Code != CodeCluster || !strings.Contains(pre.Refusals[0].Message, "cluster mode (cluster_enabled:1)") {
+		t.Fatalf("cluster mode: %+v", pre.Refusals)
+	}
+	st, _ := OpenStore(t.TempDir())
+	if _, err := TakeSnapshot(ctx, c, st, "svc", nil, FingerprintOptions{}); !errors.Is(err, ErrCluster) {
+		t.Fatalf("fingerprint of a cluster node: %v", err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,13 +14,15 @@ import (
 
 // ServerInfo identifies the Redis process that answered.
 type ServerInfo struct {
-	RunID           string `json:"run_id"`
-	Version         string `json:"redis_version"`
-	UptimeSec       int64  `json:"uptime_sec"`
-	Keys            int64  `json:"keys"`                       // keys in the selected DB (INFO keyspace)
-	Expires         int64  `json:"expires"`                    // keys with a TTL in the selected DB
-	LastLoadKeys    int64  `json:"rdb_last_load_keys_loaded"`  // 7.0+, -1 if unknown
-	LastLoadExpired int64  `json:"rdb_last_load_keys_expired"` // 7.0+, -1 if unknown
+	RunID           string   `json:"run_id"`
+	Version         string   `json:"redis_version"`
+	UptimeSec       int64    `json:"uptime_sec"`
+	Keys            int64    `json:"keys"`      // keys in every database of Databases
+	Expires         int64    `json:"expires"`   // keys with a TTL in them
+	Databases       []DBKeys `json:"databases"` // databases holding keys; only Options.DB with OnlyDB
+	ClusterEnabled  bool     `json:"cluster_enabled"`
+	LastLoadKeys    int64    `json:"rdb_last_load_keys_loaded"`  // 7.0+, -1 if unknown
+	LastLoadExpired int64    `json:"rdb_last_load_keys_expired"` // 7.0+, -1 if unknown
 }
 
 // AtLeast reports whether the server version is >= major.minor.
@@ -143,9 +146,11 @@ func (c *Client) waitReady(ctx context.Context, oldRunID string, deadline time.D
 	}
 }
 
-// ServerInfo reads INFO server, persistence and keyspace.
+// ServerInfo reads INFO (the default sections: server, persistence, cluster, keyspace, ...).
+// INFO with several section names exists only since Redis 7.0, so the whole default INFO
+// is asked once instead: one round trip that works on every version.
 func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
-	s, err := c.rdb.Info(ctx, "server", "persistence", "keyspace").Result()
+	s, err := c.rdb.Info(ctx).Result()
 	if err != nil {
 		return nil, c.describe(err)
 	}
@@ -156,27 +161,64 @@ func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 		UptimeSec:       infoInt(m, "uptime_in_seconds"),
 		LastLoadKeys:    -1,
 		LastLoadExpired: -1,
+		ClusterEnabled:  m["cluster_enabled"] == "1",
 	}
 	if _, ok := m["rdb_last_load_keys_loaded"]; ok {
 		si.LastLoadKeys = infoInt(m, "rdb_last_load_keys_loaded")
 		si.LastLoadExpired = infoInt(m, "rdb_last_load_keys_expired")
 	}
-	si.Keys, si.Expires = keyspaceOf(m, c.opt.DB)
+	si.Databases = keyspace(m)
+	if c.opt.OnlyDB {
+		only := DBKeys{DB: c.opt.DB}
+		for _, d := range si.Databases {
+			if d.DB == c.opt.DB {
+				only = d
+			}
+		}
+		si.Databases = []DBKeys{only}
+	}
+	for _, d := range si.Databases {
+		si.Keys += d.Keys
+		si.Expires += d.Expires
+	}
 	return si, nil
 }
 
-// keyspaceOf parses "db0:keys=1,expires=0,avg_ttl=0".
-func keyspaceOf(m map[string]string, db int) (keys, expires int64) {
-	v := m["db"+strconv.Itoa(db)]
-	for _, f := range strings.Split(v, ",") {
-		k, val, _ := strings.Cut(f, "=")
-		n, _ := strconv.ParseInt(val, 10, 64)
-		switch k {
-		case "keys":
-			keys = n
-		case "expires":
-			expires = n
+// DBKeys is one logical database of INFO keyspace.
+type DBKeys struct {
+	DB      int   `json:"db"`
+	Keys    int64 `json:"keys"`
+	Expires int64 `json:"expires"`
+}
+
+// keyspace parses the "db3:keys=1,expires=0,avg_ttl=0" lines of INFO keyspace: every
+// logical database that holds keys, ascending.
+func keyspace(m map[string]string) []DBKeys {
+	var out []DBKeys
+	for k, v := range m {
+		n, ok := strings.CutPrefix(k, "db")
+		if !ok {
+			continue
+		}
+		db, err := strconv.Atoi(n)
+		if err != nil || db < 0 {
+			continue
+		}
+		d := DBKeys{DB: db}
+		for _, f := range strings.Split(v, ",") {
+			name, val, _ := strings.Cut(f, "=")
+			x, _ := strconv.ParseInt(val, 10, 64)
+			switch name {
+			case "keys":
+				d.Keys = x
+			case "expires":
+				d.Expires = x
+			}
+		}
+		if d.Keys > 0 {
+			out = append(out, d)
 		}
 	}
-	return
+	sort.Slice(out, func(i, j int) bool { return out[i].DB < out[j].DB })
+	return out
 }

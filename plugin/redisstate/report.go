@@ -1,6 +1,7 @@
 package redisstate
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,11 +26,16 @@ func RenderJSON(w io.Writer, r *Report) error {
 func RenderText(w io.Writer, r *Report) error {
 	var b strings.Builder
 	if r.DigestEqual && len(r.Reasons) == 0 {
-		fmt.Fprintf(&b, "Verified: all %d keys of snapshot %s are intact (digest equal, %s → %s)\n",
-			r.BeforeKeys, r.Before, short(r.BeforeRunID), short(r.AfterRunID))
+		fmt.Fprintf(&b, "Verified: all %d keys of snapshot %s %s are intact (digest equal, %s → %s)\n",
+			r.BeforeKeys, r.Before, r.dbScope(), short(r.BeforeRunID), short(r.AfterRunID))
 	} else {
-		fmt.Fprintf(&b, "Compared snapshot %s (%d keys, run %s) with %s (%d keys, run %s)\n",
-			r.Before, r.BeforeKeys, short(r.BeforeRunID), r.After, r.AfterKeys, short(r.AfterRunID))
+		fmt.Fprintf(&b, "Compared snapshot %s (%d keys, run %s) with %s (%d keys, run %s), %s\n",
+			r.Before, r.BeforeKeys, short(r.BeforeRunID), r.After, r.AfterKeys, short(r.AfterRunID), r.dbScope())
+		if len(r.Databases) > 1 || (len(r.Databases) == 1 && r.Databases[0].DB != 0) {
+			for _, d := range r.Databases {
+				fmt.Fprintf(&b, "  %-13s %d → %d keys\n", "db"+strconv.Itoa(d.DB), d.Before, d.After)
+			}
+		}
 		fmt.Fprintf(&b, "Differing shards: %d/%d %s\n", len(r.DifferingShards), NumShards, shardList(r.DifferingShards, 16))
 		fmt.Fprintf(&b, "  %-13s %d\n", "UNCHANGED", r.Unchanged)
 		for _, c := range Classes {
@@ -66,7 +72,7 @@ func RenderText(w io.Writer, r *Report) error {
 				if t == 0 {
 					t = d.AfterType
 				}
-				fmt.Fprintf(&b, "  %-40s %-6s %s\n", QuoteKey(d.Key), t, d.Detail)
+				fmt.Fprintf(&b, "  %-40s %-6s %s\n", dbKeyText(d.DB, d.Key), t, d.Detail)
 			}
 		}
 	}
@@ -87,6 +93,35 @@ func RenderText(w io.Writer, r *Report) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// dbScope says which databases the check covers: "in database 0", "in databases 0, 1
+// (12 + 100 keys)", "in database 3 only".
+func (r *Report) dbScope() string {
+	if r.OnlyDB && len(r.Databases) > 0 {
+		return fmt.Sprintf("in database %d only", r.Databases[0].DB)
+	}
+	var dbs []string
+	for _, d := range r.Databases {
+		if d.Before > 0 {
+			dbs = append(dbs, strconv.Itoa(d.DB))
+		}
+	}
+	switch len(dbs) {
+	case 0:
+		return "in every database (none held keys)"
+	case 1:
+		return "in database " + dbs[0] + " (the only one holding keys)"
+	}
+	return "in databases " + strings.Join(dbs, ", ")
+}
+
+// dbKeyText prints a key, with its database when it is not 0: key [db1].
+func dbKeyText(db int, key string) string {
+	if db == 0 {
+		return QuoteKey(key)
+	}
+	return fmt.Sprintf("%s [db%d]", QuoteKey(key), db) // a bare key with a blank is quoted: no clash
 }
 
 // QuoteKey prints a key as-is when it is plain printable text, else Go-quoted.
@@ -124,4 +159,83 @@ func shardList(sh []int, max int) string {
 		parts = append(parts, fmt.Sprintf("%02x", s))
 	}
 	return "(" + strings.Join(parts, " ") + ")"
+}
+
+// Keys are bytes: JSON strings cannot hold a key that is not valid UTF-8 (encoding/json
+// would turn every bad byte into U+FFFD, so two different keys would print the same).
+// Such a key is written as "key_base64" (standard base64 of the bytes) instead of "key".
+// The fields at depth 0 hide the embedded struct's "key".
+
+func encodeKey(k string) (*string, string) {
+	if utf8.ValidString(k) {
+		return &k, ""
+	}
+	return nil, base64.StdEncoding.EncodeToString([]byte(k))
+}
+
+func decodeKey(k *string, b64 string) (string, error) {
+	if k != nil {
+		return *k, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return "", fmt.Errorf("key_base64: %w", err)
+	}
+	return string(b), nil
+}
+
+// MarshalJSON writes Key as "key", or as "key_base64" when it is not valid UTF-8.
+func (d KeyDiff) MarshalJSON() ([]byte, error) {
+	type plain KeyDiff
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		plain
+	}{plain: plain(d)}
+	v.Key, v.KeyBase64 = encodeKey(d.Key)
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (d *KeyDiff) UnmarshalJSON(b []byte) error {
+	type plain KeyDiff
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		*plain
+	}{plain: (*plain)(d)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	k, err := decodeKey(v.Key, v.KeyBase64)
+	d.Key = k
+	return err
+}
+
+// MarshalJSON writes Key as "key", or as "key_base64" when it is not valid UTF-8.
+func (k KeyCheck) MarshalJSON() ([]byte, error) {
+	type plain KeyCheck
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		plain
+	}{plain: plain(k)}
+	v.Key, v.KeyBase64 = encodeKey(k.Key)
+	return json.Marshal(v)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (k *KeyCheck) UnmarshalJSON(b []byte) error {
+	type plain KeyCheck
+	v := struct {
+		Key       *string `json:"key,omitempty"`
+		KeyBase64 string  `json:"key_base64,omitempty"`
+		*plain
+	}{plain: (*plain)(k)}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	s, err := decodeKey(v.Key, v.KeyBase64)
+	k.Key = s
+	return err
 }

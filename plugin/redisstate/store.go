@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 )
 
 // Store keeps snapshots (manifest + summary.json) under <StateDir>/snapshots/<id>/.
@@ -82,6 +84,18 @@ func (s *Store) Commit(snap *Snapshot, sum *Summary, service string) error {
 	if service != "" {
 		sum.Service = service
 	}
+	sum.Files = make([]FileSum, NumShards)
+	for i := range sum.Files {
+		fs, err := fileSum(shardPath(snap.Dir, i))
+		if err != nil {
+			return fmt.Errorf("cannot store snapshot: %w", err)
+		}
+		sum.Files[i] = fs
+	}
+	var err error
+	if sum.Checksum, err = summaryChecksum(sum); err != nil {
+		return err
+	}
 	b, err := json.MarshalIndent(sum, "", "  ")
 	if err != nil {
 		return err
@@ -127,6 +141,8 @@ func (s *Store) Load(id string) (*Snapshot, error) {
 	}
 	if snap, err := LoadSnapshotDir(filepath.Join(s.root(), id)); err == nil {
 		return snap, nil
+	} else if errors.Is(err, ErrDamaged) || !errors.Is(err, os.ErrNotExist) {
+		return nil, err // there, but damaged
 	}
 	all, err := s.List()
 	if err != nil {
@@ -156,46 +172,137 @@ func LoadSnapshotDir(dir string) (*Snapshot, error) {
 	}
 	var sum Summary
 	if err := json.Unmarshal(b, &sum); err != nil {
-		return nil, fmt.Errorf("%s: %w", dir, err)
+		return nil, &DamagedError{Snapshot: dir, Err: fmt.Errorf("summary.json: %w", err)}
 	}
 	if len(sum.Shards) != NumShards {
-		return nil, fmt.Errorf("%s: summary has %d shards, want %d", dir, len(sum.Shards), NumShards)
+		return nil, &DamagedError{Snapshot: dir, Err: fmt.Errorf("summary has %d shards, want %d", len(sum.Shards), NumShards)}
+	}
+	if err := checkSummary(dir, &sum); err != nil {
+		return nil, &DamagedError{Snapshot: dir, Err: err}
 	}
 	return &Snapshot{ID: sum.ID, Dir: dir, Summary: &sum}, nil
 }
 
-// List returns committed snapshots, oldest first.
+// ErrDamaged matches (errors.Is) every error about a snapshot that is truncated, edited or
+// unreadable: the check could not be made (exit status 2), it is not a verdict.
+var ErrDamaged = errors.New("snapshot is damaged")
+
+// DamagedError says which snapshot is damaged and how.
+type DamagedError struct {
+	Snapshot string // directory or id
+	Err      error
+}
+
+func (e *DamagedError) Error() string {
+	return "snapshot " + e.Snapshot + " is damaged: " + e.Err.Error()
+}
+func (e *DamagedError) Unwrap() error        { return e.Err }
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
+
+// summaryChecksum is xxhash64 of the summary's JSON with Checksum zero: a summary edited
+// or cut short after it was written (digest, counts, run id) does not load.
+func summaryChecksum(sum *Summary) (Hex64, error) {
+	c := *sum
+	c.Checksum = 0
+	b, err := json.Marshal(&c)
+	if err != nil {
+		return 0, err
+	}
+	return Hex64(xxhash.Sum64(b)), nil
+}
+
+// checkSummary checks a loaded summary: its format, its checksum, its counts adding up
+// and every shard file's size. Shard contents are checked against Files when they are
+// read. Snapshots of before format 2 carry no checksum and are refused.
+func checkSummary(dir string, sum *Summary) error {
+	var keys int64
+	var digest Hex64
+	for _, s := range sum.Shards {
+		if s.Keys < 0 {
+			return errors.New("a shard has a negative key count")
+		}
+		keys += s.Keys
+		digest += s.Sum
+	}
+	if keys != sum.Keys || digest != sum.Digest {
+		return errors.New("the shard sums do not add up to the digest")
+	}
+	if sum.Format < ManifestFormat {
+		return errors.New("it was written by an older docker stateful, without a checksum, and covers database 0 only: take a new snapshot")
+	}
+	if sum.Format > ManifestFormat {
+		return fmt.Errorf("format %d is newer than this docker stateful (%d): upgrade it", sum.Format, ManifestFormat)
+	}
+	want, err := summaryChecksum(sum)
+	if err != nil {
+		return err
+	}
+	if sum.Checksum != want {
+		return errors.New("summary.json does not match its checksum")
+	}
+	if len(sum.Files) != NumShards {
+		return fmt.Errorf("summary lists %d shard files, want %d", len(sum.Files), NumShards)
+	}
+	for i, f := range sum.Files {
+		fi, err := os.Stat(shardPath(dir, i))
+		if err != nil {
+			return fmt.Errorf("shard %02x: %w", i, err)
+		}
+		if fi.Size() != f.Bytes {
+			return fmt.Errorf("shard %02x: %d bytes, %d when it was written", i, fi.Size(), f.Bytes)
+		}
+	}
+	return nil
+}
+
+// List returns committed snapshots, oldest first (damaged ones are left out; Latest
+// refuses to pass over one).
 func (s *Store) List() ([]*Snapshot, error) {
+	out, _, err := s.list()
+	return out, err
+}
+
+// list also returns the errors of snapshots that do not load, by id.
+func (s *Store) list() ([]*Snapshot, map[string]error, error) {
 	ents, err := os.ReadDir(s.root())
 	if err != nil {
 		if os.IsNotExist(err) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	var out []*Snapshot
+	damaged := map[string]error{}
 	for _, e := range ents {
 		if !e.IsDir() || strings.HasSuffix(e.Name(), ".partial") {
 			continue
 		}
 		snap, err := LoadSnapshotDir(filepath.Join(s.root(), e.Name()))
 		if err != nil {
+			damaged[e.Name()] = err
 			continue
 		}
 		out = append(out, snap)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
-	return out, nil
+	return out, damaged, nil
 }
 
-// Latest returns the newest snapshot of a service ("" = any).
+// Latest returns the newest snapshot of a service ("" = any). A damaged snapshot newer
+// than it is an error: it may be the service's newest, and an older one would verify the
+// wrong cut.
 func (s *Store) Latest(service string) (*Snapshot, error) {
-	all, err := s.List()
+	all, damaged, err := s.list()
 	if err != nil {
 		return nil, err
 	}
 	for i := len(all) - 1; i >= 0; i-- {
 		if service == "" || all[i].Summary.Service == service {
+			for id, derr := range damaged {
+				if id > all[i].ID {
+					return nil, fmt.Errorf("the newest snapshot may be damaged (%v); name one with --against, or remove %s", derr, filepath.Join(s.root(), id))
+				}
+			}
 			return all[i], nil
 		}
 	}
@@ -254,7 +361,19 @@ func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut
 }
 
 // VerifyAgainst takes a new snapshot of the running dataset and compares it with before.
+// The new scan covers what before covers: every database that holds keys now, or
+// before's one database when it was taken with OnlyDB.
 func VerifyAgainst(ctx context.Context, c *Client, st *Store, before *Snapshot, fopt FingerprintOptions, copt CompareOptions) (*Report, *Snapshot, error) {
+	b := before.Summary
+	single := b.OnlyDB
+	switch {
+	case single && c.opt.OnlyDB && c.opt.DB != b.DB:
+		return nil, nil, fmt.Errorf("snapshot %s is of database %d, not %d", b.ID, b.DB, c.opt.DB)
+	case single:
+		fopt.DBs = []int{b.DB}
+	case c.opt.OnlyDB:
+		return nil, nil, fmt.Errorf("snapshot %s covers every database: check every database (no /N or ?db= in --redis-url)", b.ID)
+	}
 	after, err := TakeSnapshot(ctx, c, st, before.Summary.Service, nil, fopt)
 	if err != nil {
 		return nil, nil, err

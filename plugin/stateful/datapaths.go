@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
@@ -34,6 +35,10 @@ func ValidateDataPath(p string) error {
 		return errors.New("the container's root cannot be a volume: name the directory that holds the data")
 	case strings.ContainsAny(p, ",="):
 		return errors.New("a data path cannot contain ',' or '=' (docker stateful records data paths in comma-separated path=volume labels): name a directory without them")
+	case strings.ContainsFunc(p, func(r rune) bool { return !unicode.IsPrint(r) && r != ' ' }):
+		return errors.New("a data path cannot contain control characters")
+	case strings.TrimSpace(path.Clean(p)) != path.Clean(p):
+		return errors.New("a data path cannot begin or end with a space")
 	}
 	return nil
 }

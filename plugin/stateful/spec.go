@@ -23,3 +23,12 @@ func sameJSON(a, b any) bool {
 	jb, err2 := json.Marshal(b)
 	return err1 == nil && err2 == nil && bytes.Equal(ja, jb)
 }
+
+// Image is the image reference of spec's containers, as the spec holds it
+// ("" for a non-container service).
+func Image(spec swarm.ServiceSpec) string {
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		return cs.Image
+	}
+	return ""
+}

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"reflect"
 	"strings"
 	"sync"
@@ -41,12 +42,17 @@ type API interface {
 type Options struct {
 	RedisURL     string // "" = find the service's published Redis port
 	CACert       string // for rediss://
+	ClientCert   string // client certificate and key for rediss:// (tls-auth-clients yes)
+	ClientKey    string
+	TLSInsecure  bool   // skip verifying the server's certificate (warned about)
 	RedisPort    uint32 // container port of Redis, 0 = 6379
 	PasswordFile string // "" = REDISCLI_AUTH
 	Getenv       func(string) string
 	StateDir     string // "" = $XDG_STATE_HOME/docker-stateful
 	VerifyKeys   []string
 	MaxKeys      int // keys listed per class, 0 = 20
+	// Dial makes Redis connections, nil = direct (sshdial.Fallback for ssh:// hosts).
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// ConnectTimeout bounds the first connection (Redis is expected up), default 15 s.
 	ConnectTimeout time.Duration
 	// Timeout bounds each wait after an update: the new task, its Redis loading,
@@ -81,8 +87,11 @@ func New(api API, opt Options, log io.Writer) (*Flow, error) {
 		if _, err := redisstate.ParseURL(opt.RedisURL); err != nil {
 			return nil, fmt.Errorf("--redis-url: %w", err)
 		}
-	} else if opt.CACert != "" {
-		return nil, errors.New("--redis-cacert needs a rediss:// --redis-url")
+	} else if opt.CACert != "" || opt.ClientCert != "" || opt.ClientKey != "" || opt.TLSInsecure {
+		return nil, errors.New("--redis-cacert, --redis-cert, --redis-key and --redis-tls-insecure need a rediss:// --redis-url")
+	}
+	if (opt.ClientCert == "") != (opt.ClientKey == "") {
+		return nil, errors.New("--redis-cert and --redis-key go together")
 	}
 	var probe redisstate.Options
 	if err := probe.LoadPassword(opt.Getenv, opt.PasswordFile); err != nil {
@@ -92,7 +101,11 @@ func New(api API, opt Options, log io.Writer) (*Flow, error) {
 	if err != nil {
 		return nil, fmt.Errorf("state directory: %w", err)
 	}
-	return &Flow{API: api, Opt: opt, Log: log, store: st}, nil
+	f := &Flow{API: api, Opt: opt, Log: log, store: st}
+	if opt.TLSInsecure {
+		f.say("warning: --redis-tls-insecure: the Redis server's certificate is not verified")
+	}
+	return f, nil
 }
 
 // Store is where snapshots are kept.
@@ -137,6 +150,8 @@ func (f *Flow) clientOptions(addr string) (redisstate.Options, error) {
 		o.Addr = addr
 	}
 	o.CAFile = f.Opt.CACert
+	o.CertFile, o.KeyFile, o.TLSInsecure = f.Opt.ClientCert, f.Opt.ClientKey, f.Opt.TLSInsecure
+	o.Dialer = f.Opt.Dial
 	if err := o.LoadPassword(f.Opt.Getenv, f.Opt.PasswordFile); err != nil {
 		return o, err
 	}

@@ -3,8 +3,8 @@ package verifyflow
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,14 +131,20 @@ func TestThrottle(t *testing.T) {
 	}
 }
 
+// writeSummary stores an empty snapshot with sum's fields, as Store.Commit does
+// (checksums included: a hand-written summary.json no longer loads).
 func writeSummary(t *testing.T, dir string, sum redisstate.Summary) {
 	t.Helper()
-	sum.Shards = make([]redisstate.ShardSum, redisstate.NumShards)
-	b, _ := json.Marshal(sum)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Join(dir, "shards"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "summary.json"), b, 0o600); err != nil {
+	for i := 0; i < redisstate.NumShards; i++ {
+		os.WriteFile(filepath.Join(dir, "shards", fmt.Sprintf("%02x.bin", i)), nil, 0o600)
+	}
+	sum.Format = redisstate.ManifestFormat
+	sum.Shards = make([]redisstate.ShardSum, redisstate.NumShards)
+	st := &redisstate.Store{StateDir: filepath.Dir(filepath.Dir(dir))}
+	if err := st.Commit(&redisstate.Snapshot{ID: sum.ID, Dir: dir}, &sum, ""); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -4,6 +4,10 @@
 //	fpbench load        -addr A -from N -to M     SET key:%012d (22-byte values), pipelined MSET
 //	fpbench fingerprint -addr A [-runs R]         fingerprint into a temp dir, print JSON
 //	fpbench compare     -addr A                   two fingerprints around DEL+SET of 2 keys, time Compare
+//	fpbench loadmixed   -addr A -from N -to M     hashes, lists, sets, zsets, streams (mixed:%012d)
+//	fpbench backup      -addr A -out F [-runs R]  docker stateful backup's code into F, print JSON
+//	fpbench restore     -addr A -out F            FLUSHALL, then restore F (verified), print JSON
+//	fpbench bigload     -addr A -n N -mb M        SET big:%02d to N distinct values of M MB each
 //
 // Memory figures come from /proc/self/status (VmHWM = peak RSS of this process) and the Go
 // runtime, so run one measurement per process.
@@ -41,6 +45,9 @@ func main() {
 	count := fs.Int("count", 1000, "fingerprint: SCAN COUNT")
 	dir := fs.String("dir", "", "manifest directory (default: a temp dir, removed)")
 	perKey := fs.Bool("perkey", false, "fingerprint: one GET per key instead of MGET per batch")
+	out := fs.String("out", "", "backup/restore: the backup file")
+	n := fs.Int("n", 20, "bigload: values")
+	mb := fs.Int("mb", 50, "bigload: MB per value")
 	fs.Parse(os.Args[2:])
 	var err error
 	switch os.Args[1] {
@@ -57,6 +64,14 @@ func main() {
 		err = fingerprint(*addr, *dir, *runs, *workers, *count, *perKey)
 	case "compare":
 		err = compare(*addr, *dir)
+	case "loadmixed":
+		err = loadMixed(*addr, *from, *to)
+	case "backup":
+		err = backupBench(*addr, *out, *runs, *workers)
+	case "restore":
+		err = restoreBench(*addr, *out)
+	case "bigload":
+		err = bigload(*addr, *n, *mb)
 	default:
 		err = fmt.Errorf("unknown subcommand %q", os.Args[1])
 	}
@@ -260,4 +275,19 @@ func compare(addr, dir string) error {
 		"changed": rep.Count(redisstate.ClassChanged), "verdict": rep.Verdict, "mem": readMem(),
 	}
 	return json.NewEncoder(os.Stdout).Encode(out)
+}
+
+// bigload writes n values of mb MB each (distinct: the key number is written into each).
+func bigload(addr string, n, mb int) error {
+	rdb := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true, ReadTimeout: time.Minute, WriteTimeout: time.Minute})
+	defer rdb.Close()
+	ctx := context.Background()
+	v := []byte(strings.Repeat("big value data. ", mb<<20/16))
+	for i := 0; i < n; i++ {
+		copy(v, fmt.Sprintf("%08d", i))
+		if err := rdb.Set(ctx, fmt.Sprintf("big:%02d", i), v, 0).Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/ls.sh: how long `docker stateful ls` and `check` take on a swarm of N services (default
+# 200 redis services, one replica each), next to `docker service ls` on the same swarm, median
+# of R runs (default 10), alternating, both through the docker CLI (the plugin installed in a
+# temporary DOCKER_CONFIG, as install.sh lays it out). Needs a harness swarm:
+# DST_CLUSTER_ENV=<its env file> (e2e/swarm/swarm.sh env), and the plugin (make build).
+# Creates the services with the label dst-bench-ls, removes them on exit.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${BENCH_SERVICES:-200}
+R=${BENCH_ROUNDS:-10}
+: "${DST_CLUSTER_ENV:?set DST_CLUSTER_ENV to a harness cluster env file}"
+# shellcheck disable=SC1090
+. "$DST_CLUSTER_ENV"
+export DOCKER_HOST=$DST_MANAGER_HOST
+CONF=$(mktemp -d /tmp/dst-bench-ls.XXXXXX)
+mkdir -p "$CONF/cli-plugins/docker-stateful.d"
+echo '{}' >"$CONF/config.json"
+cp bin/docker-stateful "$CONF/cli-plugins/docker-stateful"
+cp bin/docker-stateful.d/docker-stateful "$CONF/cli-plugins/docker-stateful.d/docker-stateful"
+export DOCKER_CONFIG=$CONF
+cleanup() {
+	docker service ls -q --filter label=dst-bench-ls | xargs -r docker service rm >/dev/null || true
+	rm -rf "$CONF"
+}
+trap cleanup EXIT
+prefix=dstbench$RANDOM
+echo "creating $N services..."
+for i in $(seq "$N"); do
+	docker service create -d -q --no-resolve-image --label dst-bench-ls=1 --name "$prefix-$i" redis >/dev/null &
+	if (( i % 8 == 0 )); then wait; fi
+done
+wait
+for _ in $(seq 600); do
+	running=$(docker service ls --filter label=dst-bench-ls --format '{{.Replicas}}' | grep -c '^1/1' || true)
+	[ "$running" -ge "$N" ] && break
+	sleep 1
+done
+echo "$running of $N services running; tasks in the swarm: $(docker node ps -q "$DST_NODE1_ID" "$DST_NODE2_ID" "$DST_NODE3_ID" 2>/dev/null | sort -u | wc -l)"
+ms() { local s e; s=$(date +%s%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s%N); echo $(( (e - s) / 1000000 )); }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+: >/tmp/bench-ls.$$ ; : >/tmp/bench-check.$$ ; : >/tmp/bench-svc.$$
+for _ in $(seq "$R"); do
+	ms docker service ls >>/tmp/bench-svc.$$
+	ms docker stateful ls >>/tmp/bench-ls.$$
+	ms docker stateful check >>/tmp/bench-check.$$
+done
+rows=$(docker stateful ls --filter label=dst-bench-ls -q | wc -l)
+echo "docker stateful ls lists $rows bench services"
+echo "median of $R: docker service ls $(median </tmp/bench-svc.$$) ms, docker stateful ls $(median </tmp/bench-ls.$$) ms, docker stateful check $(median </tmp/bench-check.$$) ms"
+rm -f /tmp/bench-ls.$$ /tmp/bench-check.$$ /tmp/bench-svc.$$

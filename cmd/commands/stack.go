@@ -1,0 +1,321 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/docker/cli/cli"
+	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/streams"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/client"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/docker-stateful/docker-stateful/plugin/createspec"
+	"github.com/docker-stateful/docker-stateful/plugin/guard"
+	"github.com/docker-stateful/docker-stateful/plugin/intercept"
+	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
+	"github.com/docker-stateful/docker-stateful/plugin/stackdeploy"
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
+)
+
+// newStackCommand is `docker stateful stack`; deploy is its only verb (ls,
+// ps, rm are docker's own: `docker stack ls`).
+func newStackCommand(dockerCLI command.Cli) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "stack",
+		Short: "Deploy stacks whose services keep their data",
+		Args:  cli.NoArgs,
+		RunE:  command.ShowHelp(dockerCLI.Err()),
+	}
+	cmd.AddCommand(newStackDeployCommand(dockerCLI))
+	return cmd
+}
+
+type stackDeployOptions struct {
+	dryRun bool
+	format string
+	force  bool
+}
+
+const stackDeployLong = `Deploy a new stack or update an existing one like "docker stack deploy", with
+every flag of it, keeping every service's data:
+
+  - a service the stack creates gets what "docker stateful create" gives:
+    named volumes on its data paths (STACK_SERVICE-data), the pin to a node
+    by ID, stop-first and a 30s stop grace period, the labels;
+  - a service the stack updates keeps what docker stateful added to it
+    (volumes, pin, defaults, labels), which the compose file does not
+    mention, and is checked like "docker stateful update";
+  - all or nothing: when the deploy of any service would lose data, nothing
+    of the stack is sent (no service, network, secret or config), and every
+    refused service is named with its fix; --force sends anyway.
+
+A service without data paths (its image declares no VOLUME and is not a
+known database) is deployed as docker computes it.
+
+--dry-run prints, for every service, whether it is created, updated or
+unchanged, the change, and the data verdict, and sends nothing; exit status 0
+when the whole stack would be sent, 1 when it would be refused.`
+
+// newStackDeployCommand is docker's own `stack deploy`, run twice on an
+// intercepting client: first with nothing sent, to judge every service of
+// the stack, then for real when all are allowed (or --force).
+func newStackDeployCommand(dockerCLI command.Cli) *cobra.Command {
+	var opts stackDeployOptions
+	icli := intercept.New(dockerCLI)
+	cmd := dockerStackCommand(icli, "deploy")
+	cmd.Short = "Deploy a stack, keeping its services' data"
+	cmd.Long = stackDeployLong
+	cmd.Example = `  docker stateful stack deploy -c compose.yml app
+  docker stateful stack deploy --dry-run -c compose.yml app
+  docker stateful stack deploy --dry-run --format json -c compose.yml app`
+
+	flags := cmd.Flags()
+	flags.BoolVar(&opts.dryRun, "dry-run", false, "Show what the deploy would do to every service and whether it would be refused; send nothing")
+	flags.StringVar(&opts.format, "format", "", `Format the --dry-run output: "json" or a Go template`)
+	flags.BoolVar(&opts.force, "force", false, "Deploy even the services whose update would lose data (with a warning for each problem)")
+	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+
+	dockerRunE := cmd.RunE
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		return runStackDeploy(cmd, args, icli, dockerRunE, &opts)
+	}
+	return cmd
+}
+
+func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dockerRunE func(*cobra.Command, []string) error, opts *stackDeployOptions) error {
+	if opts.format != "" && !opts.dryRun {
+		return errors.New("--format only applies with --dry-run")
+	}
+	if err := checkFormat(opts.format); err != nil {
+		return err
+	}
+	// Docker's deploy reads the compose files on each of the two passes:
+	// stdin only once, so keep it in a file.
+	cleanup, err := stackStdinToFile(cmd.Flags(), icli.Cli.In())
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+
+	dockerCLI := icli.Cli
+	plan := &stackdeploy.Plan{Stack: args[0]}
+	judged := map[string]stackdeploy.Service{}
+	var created []*createspec.Result
+	icli.BeforeCreate = func(ctx context.Context, spec *swarm.ServiceSpec, _ *swarm.ServiceCreateOptions) error {
+		s, res := judgeStackCreate(ctx, dockerCLI, spec)
+		judged[s.Name] = s
+		if icli.NoSend {
+			plan.Add(s)
+			return nil
+		}
+		if s.Verdict == stackdeploy.VerdictRefused {
+			return fmt.Errorf("service %s: %s", s.Name, s.Problems[0].Message)
+		}
+		if res != nil {
+			*spec = res.Spec
+			created = append(created, res)
+		}
+		return nil
+	}
+	icli.BeforeUpdate = func(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec, _ *swarm.ServiceUpdateOptions) error {
+		s := judgeStackUpdate(ctx, dockerCLI, current, spec, opts.force)
+		judged[s.Name] = s
+		if icli.NoSend {
+			plan.Add(s)
+			return nil
+		}
+		if s.Verdict == stackdeploy.VerdictRefused { // changed since the first pass
+			return fmt.Errorf("service %s changed while the stack was judged: %s", s.Name, s.Problems[0].Message)
+		}
+		return nil
+	}
+
+	// Pass 1: judge every service, send nothing, print nothing of docker's.
+	if err := stackJudgePass(cmd, args, icli, dockerRunE); err != nil {
+		return err
+	}
+	if opts.force {
+		for i := range plan.Services {
+			if plan.Services[i].Verdict == stackdeploy.VerdictRefused {
+				plan.Services[i].Verdict = stackdeploy.VerdictForced
+			}
+		}
+	}
+	plan.Finish()
+	errOut := dockerCLI.Err()
+	if opts.dryRun {
+		if err := writeFormatted(dockerCLI.Out(), opts.format, plan, plan.WriteText); err != nil {
+			return err
+		}
+		if plan.Verdict != stackdeploy.VerdictAllowed {
+			return cli.StatusError{StatusCode: 1, Status: "dry run: the deploy would be refused (nothing was sent)"}
+		}
+		return nil
+	}
+	if refused := plan.Refused(); len(refused) > 0 {
+		names := make([]string, len(refused))
+		for i, s := range refused {
+			names[i] = s.Name
+			for _, p := range s.Problems {
+				fmt.Fprintf(errOut, "refused: service %s: %s\n", s.Name, p.Message)
+			}
+		}
+		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf(
+			"deploy of stack %s refused (%s): nothing of the stack was sent (--dry-run shows every service, --force sends anyway)",
+			plan.Stack, strings.Join(names, ", "))}
+	}
+	for _, s := range plan.Services {
+		if s.Verdict == stackdeploy.VerdictForced {
+			for _, p := range s.Problems {
+				fmt.Fprintf(errOut, "warning: --force overrides: service %s: %s\n", s.Name, p.Message)
+			}
+		}
+		for _, w := range s.Warnings {
+			fmt.Fprintf(errOut, "warning: service %s: %s\n", s.Name, w)
+		}
+	}
+
+	// Pass 2: for real, with the same rules.
+	if err := dockerRunE(cmd, args); err != nil {
+		return err
+	}
+	if quiet, _ := cmd.Flags().GetBool("quiet"); !quiet {
+		for _, res := range created {
+			printCreateSummary(errOut, res)
+		}
+		for _, s := range plan.Services {
+			if s.Action == stackdeploy.ActionUpdate && len(s.Added) > 0 {
+				fmt.Fprintf(errOut, "docker stateful: %s kept what docker stateful added: %s\n", s.Name, strings.Join(s.Added, ", "))
+			}
+		}
+	}
+	return nil
+}
+
+// stackJudgePass runs docker's deploy with nothing sent and its output
+// discarded. It never waits for convergence (there is nothing to wait for).
+func stackJudgePass(cmd *cobra.Command, args []string, icli *intercept.Cli, dockerRunE func(*cobra.Command, []string) error) error {
+	real := icli.Cli
+	icli.Cli = silentCli{Cli: real}
+	icli.NoSend = true
+	detach := cmd.Flags().Lookup("detach")
+	value, changed := detach.Value.String(), detach.Changed
+	_ = detach.Value.Set("true")
+	defer func() {
+		icli.Cli, icli.NoSend = real, false
+		_ = detach.Value.Set(value)
+		detach.Changed = changed
+	}()
+	return dockerRunE(cmd, args)
+}
+
+// silentCli discards docker's own output during the judging pass.
+type silentCli struct{ command.Cli }
+
+func (silentCli) Out() *streams.Out { return streams.NewOut(io.Discard) }
+func (silentCli) Err() *streams.Out { return streams.NewOut(io.Discard) }
+
+// judgeStackCreate applies create's rules to a service the stack creates.
+// A service without data paths is left as docker computed it (res nil).
+func judgeStackCreate(ctx context.Context, dockerCLI command.Cli, spec *swarm.ServiceSpec) (stackdeploy.Service, *createspec.Result) {
+	s := stackdeploy.Service{Name: spec.Name, Action: stackdeploy.ActionCreate, Verdict: stackdeploy.VerdictAllowed}
+	var image string
+	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
+		image = cs.Image
+	}
+	vols, _ := stateful.LookupImageVolumes(ctx, dockerCLI.Client(), image)
+	if len(stateful.DataPathsOf(*spec, vols, nil)) == 0 {
+		return s, nil
+	}
+	res, err := createSafeSpec(ctx, dockerCLI, *spec, createspec.Options{})
+	if err != nil {
+		s.Verdict = stackdeploy.VerdictRefused
+		s.Problems = []stackdeploy.Problem{{Code: "create", Message: err.Error()}}
+		return s, nil
+	}
+	s.DataPaths = stateful.Paths(res.DataPaths)
+	s.Added = createspec.Summary(res)
+	s.Warnings = res.Warnings
+	return s, res
+}
+
+// judgeStackUpdate keeps what docker stateful added to the service, then
+// applies update's guard to the spec docker computed from the compose file.
+func judgeStackUpdate(ctx context.Context, dockerCLI command.Cli, current swarm.Service, spec *swarm.ServiceSpec, force bool) stackdeploy.Service {
+	s := stackdeploy.Service{Name: current.Spec.Name, Action: stackdeploy.ActionUpdate, Verdict: stackdeploy.VerdictAllowed}
+	s.Added = stackdeploy.KeepAdditions(current.Spec, spec)
+	s.Diff = specdiff.Diff(current.Spec, stackdeploy.ForDiff(current.Spec, *spec, stackNetworkIDs(ctx, dockerCLI.Client())))
+	if len(s.Diff) == 0 {
+		s.Action = stackdeploy.ActionUnchanged
+	}
+	report := guard.Check(updateGuardInput(ctx, dockerCLI.Client(), current, *spec, nil, false))
+	s.DataPaths = report.DataPaths
+	for _, w := range report.Warnings {
+		s.Warnings = append(s.Warnings, w.Message)
+	}
+	s.Problems = report.Problems
+	if len(s.Problems) > 0 {
+		s.Verdict = stackdeploy.VerdictRefused
+		if force {
+			s.Verdict = stackdeploy.VerdictForced
+		}
+	}
+	return s
+}
+
+// stackNetworkIDs maps the swarm's network names to their IDs (best effort).
+func stackNetworkIDs(ctx context.Context, api client.APIClient) map[string]string {
+	ids := map[string]string{}
+	nets, err := api.NetworkList(ctx, network.ListOptions{})
+	if err != nil {
+		return ids
+	}
+	for _, n := range nets {
+		ids[n.Name] = n.ID
+	}
+	return ids
+}
+
+// stackStdinToFile replaces a "-c -" by a temporary file holding stdin, so
+// that both passes read the same compose file.
+func stackStdinToFile(flags *pflag.FlagSet, in io.Reader) (func(), error) {
+	f := flags.Lookup("compose-file")
+	sv, ok := f.Value.(pflag.SliceValue)
+	if !ok || !slices.Contains(sv.GetSlice(), "-") {
+		return func() {}, nil
+	}
+	tmp, err := os.CreateTemp("", "docker-stateful-compose-*.yml")
+	if err != nil {
+		return nil, err
+	}
+	cleanup := func() { _ = os.Remove(tmp.Name()) }
+	if _, err := io.Copy(tmp, in); err != nil {
+		tmp.Close()
+		cleanup()
+		return nil, fmt.Errorf("reading the compose file from stdin: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		cleanup()
+		return nil, err
+	}
+	files := sv.GetSlice()
+	for i, name := range files {
+		if name == "-" {
+			files[i] = tmp.Name()
+		}
+	}
+	if err := sv.Replace(files); err != nil {
+		cleanup()
+		return nil, err
+	}
+	return cleanup, nil
+}

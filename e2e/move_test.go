@@ -1,0 +1,273 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+)
+
+// mvResult is the part of move --format json the tests read.
+type mvResult struct {
+	From            string `json:"from"`
+	To              string `json:"to"`
+	Keys            int64  `json:"keys"`
+	Restored        int64  `json:"restored"`
+	MoveMs          int64  `json:"move_ms"`
+	WriteDowntimeMs int64  `json:"write_downtime_ms"`
+	Verdict         string `json:"verdict"`
+	Restore         *struct {
+		Verdict string `json:"verdict"`
+	} `json:"restore_verification"`
+	Final *struct {
+		Verdict string `json:"verdict"`
+	} `json:"final_verification"`
+	Rollback *struct {
+		Verdict string `json:"verdict"`
+	} `json:"rollback_verification"`
+	OldVolumes []struct {
+		Node, Volume, Remove string
+	} `json:"old_volumes"`
+}
+
+// mvCreate creates a docker stateful Redis service pinned to node 1 on a
+// volume the cluster removes at cleanup, with keys of every type in two
+// databases; it returns the service, its port, the volume and the key count.
+func mvCreate(t *testing.T, groups int) (string, int, string, int64) {
+	t.Helper()
+	vol := C.VolumeName(t)
+	svc, port := C.CreateRedis(t, []string{"stateful", "create", "--volume-name", vol})
+	db0, task := C.ServiceRedis(t, svc, port)
+	if task.Node.Index != 1 {
+		t.Fatalf("service runs on node %d, want 1", task.Node.Index)
+	}
+	db1 := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", task.Node.Addr, port), DB: 1, MaxRetries: -1})
+	defer db1.Close()
+	n := bkLoad(t, db0, "a", groups) + bkLoad(t, db1, "b", groups)
+	return svc, port, vol, n
+}
+
+func mvDrain(t *testing.T, node int) {
+	t.Helper()
+	h := C.Node(node).Hostname
+	C.Docker(t, 1, "node", "update", "--availability", "drain", h)
+	t.Cleanup(func() { C.Run(t, 1, "node", "update", "--availability", "active", h) })
+}
+
+func mvDBSize(t *testing.T, addr string, port int) int64 {
+	t.Helper()
+	var n int64
+	for _, db := range []int{0, 1} {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", addr, port), DB: db, MaxRetries: -1})
+		k, err := c.DBSize(context.Background()).Result()
+		c.Close()
+		if err != nil {
+			t.Fatalf("DBSIZE db%d at %s:%d: %v", db, addr, port, err)
+		}
+		n += k
+	}
+	return n
+}
+
+// writer writes seq:<i> one after the other to whichever node answers on the
+// service's port, retrying the same i until it is acknowledged: every
+// acknowledged write must survive the move.
+type writer struct {
+	mu      sync.Mutex
+	acked   int // seq:0 .. seq:acked-1 acknowledged
+	failed  int // failed attempts (refused, paused past the timeout, reset)
+	lastErr error
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startWriter(port int) *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
+	var clients []*redis.Client
+	for _, n := range C.Nodes {
+		clients = append(clients, redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", n.Addr, port),
+			DialTimeout: time.Second, ReadTimeout: 3 * time.Second, MaxRetries: -1, PoolSize: 1}))
+	}
+	go func() {
+		defer close(w.done)
+		defer func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}()
+		cur := 0
+		for i := 0; ; {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			err := clients[cur].Set(context.Background(), fmt.Sprintf("seq:%07d", i), i, 0).Err()
+			w.mu.Lock()
+			if err == nil {
+				i++
+				w.acked = i
+			} else {
+				w.failed++
+				w.lastErr = err
+				cur = (cur + 1) % len(clients)
+			}
+			w.mu.Unlock()
+			if err != nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	return w
+}
+
+func (w *writer) finish() (acked, failed int) {
+	close(w.stop)
+	<-w.done
+	return w.acked, w.failed
+}
+
+// TestMove: a service pinned to node1 with keys of every type in two
+// databases and a writer running throughout moves to node3: it runs there,
+// the keys are verified equal, no acknowledged write is lost; node1 then
+// drained, a plain docker service update keeps the data; the old volume is
+// still on node1.
+func TestMove(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, vol, n := mvCreate(t, 600)
+	node1, node3 := C.Node(1), C.Node(3)
+
+	r := vfyStateful(t, "move", "--dry-run", svc, "--to", node3.Hostname)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, "Dry run: move of service "+svc) || !strings.Contains(r.Stdout, "connection refused") {
+		t.Fatalf("dry run: exit %d", r.ExitCode())
+	}
+	if got := strings.TrimSpace(C.Docker(t, 1, "service", "inspect", "--format", "{{.Spec.TaskTemplate.Placement.Constraints}}", svc)); !strings.Contains(got, node1.ID) {
+		t.Fatalf("dry run changed the pin: %s", got)
+	}
+
+	w := startWriter(port)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	r = vfyStateful(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
+	took := time.Since(start)
+	time.Sleep(time.Second) // the writer's writes succeed again after the move
+	acked, failed := w.finish()
+	if r.ExitCode() != 0 {
+		t.Fatalf("move: exit %d", r.ExitCode())
+	}
+	var res mvResult
+	vfyJSON(t, r.Stdout, &res)
+	t.Logf("move of %d keys: %s (command %d ms), write downtime %d ms; writer: %d acknowledged, %d failed attempts (last: %v)",
+		n, took.Round(time.Millisecond), res.MoveMs, res.WriteDowntimeMs, acked, failed, w.lastErr)
+	if res.Verdict != "moved" || res.Restore == nil || res.Restore.Verdict != "verified" || res.Final == nil || res.Final.Verdict != "verified" {
+		t.Fatalf("move result %+v", res)
+	}
+	if res.WriteDowntimeMs <= 0 || !strings.Contains(r.Stderr, "write downtime") {
+		t.Errorf("the write downtime is not given")
+	}
+	if len(res.OldVolumes) != 1 || res.OldVolumes[0].Node != node1.Hostname || res.OldVolumes[0].Volume != vol || !strings.Contains(r.Stderr, "volume rm "+vol) {
+		t.Errorf("old volume not reported: %+v", res.OldVolumes)
+	}
+	task := C.WaitRunning(t, svc)
+	if task.Node.Index != 3 {
+		t.Fatalf("service runs on node %d after the move, want 3", task.Node.Index)
+	}
+	if failed == 0 || acked == 0 {
+		t.Errorf("the writer did not run across the move: %d acknowledged, %d failed", acked, failed)
+	}
+	// Every acknowledged write is on node3, and the keys of the cut.
+	rdb := cluster.Redis(t, node3.Addr, port)
+	ctx := context.Background()
+	for i := 0; i < acked; i++ {
+		if v, err := rdb.Get(ctx, fmt.Sprintf("seq:%07d", i)).Result(); err != nil || v != fmt.Sprint(i) {
+			t.Fatalf("acknowledged write seq:%07d lost after the move: %q %v", i, v, err)
+		}
+	}
+	if got := mvDBSize(t, node3.Addr, port); got != n+int64(acked) {
+		t.Fatalf("%d keys on node3, want %d + %d written by the writer", got, n, acked)
+	}
+	if exp := rdb.PExpireTime(ctx, "a:00020:hash").Val(); exp <= 0 {
+		t.Errorf("TTL lost: %v", exp)
+	}
+
+	// node1 drained, a plain docker service update keeps the data on node3.
+	mvDrain(t, 1)
+	C.Docker(t, 1, "service", "update", "--quiet", "--limit-memory", "300M", svc)
+	task = C.WaitRunning(t, svc)
+	if task.Node.Index != 3 {
+		t.Fatalf("after the update the service runs on node %d, want 3", task.Node.Index)
+	}
+	cluster.Redis(t, node3.Addr, port)
+	if got := mvDBSize(t, node3.Addr, port); got != n+int64(acked) {
+		t.Fatalf("%d keys after a plain update on node3, want %d", got, n+int64(acked))
+	}
+	// The old volume is still on node1.
+	if out := C.Docker(t, 1, "volume", "ls", "--quiet", "--filter", "name="+vol); !strings.Contains(out, vol) {
+		t.Fatalf("the old volume %s is gone from node1", vol)
+	}
+}
+
+// TestMoveRefusedAndRolledBack: a move to a drained node is refused with
+// nothing changed; a move to a node that cannot run the task (another
+// service holds its host port there) rolls back to node1, the data verified.
+func TestMoveRefusedAndRolledBack(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, _, n := mvCreate(t, 300)
+	node1, node3 := C.Node(1), C.Node(3)
+	version := func() string {
+		return C.Docker(t, 1, "service", "inspect", "--format", "{{.Version.Index}}", svc)
+	}
+	v0 := version()
+
+	mvDrain(t, 3)
+	r := vfyStateful(t, "move", svc, "--to", node3.Hostname)
+	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
+	if r.ExitCode() != 1 || len(lines) != 1 || !strings.Contains(lines[0], "drain") {
+		t.Fatalf("move to a drained node: exit %d, stderr %q; want 1 and one line", r.ExitCode(), r.Stderr)
+	}
+	if version() != v0 {
+		t.Fatal("a refused move changed the service")
+	}
+	C.Docker(t, 1, "node", "update", "--availability", "active", node3.Hostname)
+
+	// Another service holds the published port on node3: the moved task cannot start there.
+	blocker := C.ServiceName(t)
+	C.Docker(t, 1, "service", "create", "--quiet", "--name", blocker, "--constraint", "node.hostname=="+node3.Hostname,
+		"-p", cluster.PublishRedis(port), "--no-resolve-image", "redis")
+	C.WaitRunning(t, blocker)
+
+	start := time.Now()
+	r = vfyStateful(t, "move", "--format", "json", "--timeout", "20s", svc, "--to", node3.Hostname)
+	t.Logf("failed move and rollback: %s", time.Since(start).Round(time.Millisecond))
+	if r.ExitCode() != 1 {
+		t.Fatalf("move that cannot run on node3: exit %d, want 1", r.ExitCode())
+	}
+	var res mvResult
+	vfyJSON(t, r.Stdout, &res)
+	if res.Verdict != "rolled_back" || res.Rollback == nil || res.Rollback.Verdict != "verified" {
+		t.Fatalf("move result %+v, want rolled_back with the data verified", res)
+	}
+	task := C.WaitRunning(t, svc)
+	if task.Node.Index != 1 {
+		t.Fatalf("after the rollback the service runs on node %d, want 1", task.Node.Index)
+	}
+	if c := C.Docker(t, 1, "service", "inspect", "--format", "{{.Spec.TaskTemplate.Placement.Constraints}} {{.Spec.TaskTemplate.ContainerSpec.Args}} {{len .Spec.EndpointSpec.Ports}}", svc); !strings.Contains(c, node1.ID) || strings.Contains(c, "6380") || !strings.HasSuffix(c, " 1") {
+		t.Fatalf("the original spec is not back: %s", c)
+	}
+	rdb := cluster.Redis(t, node1.Addr, port)
+	if got := mvDBSize(t, node1.Addr, port); got != n {
+		t.Fatalf("%d keys on node1 after the rollback, want %d", got, n)
+	}
+	if err := rdb.Set(context.Background(), "after-rollback", "1", 0).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatalf("writes do not work after the rollback: %v", err)
+	}
+}

@@ -1,0 +1,395 @@
+// Package adopt turns a running service whose data lives in its task's
+// anonymous volume into a safe one without losing that data: it mounts the
+// task's existing volume by its name on the data path and pins the service
+// to the node that holds it (a type=volume mount whose source is the
+// anonymous volume's name re-attaches the same data), records docker
+// stateful's labels and defaults, and for Redis takes a durable cut before
+// and verifies after, rolling back on failure.
+package adopt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
+	"github.com/docker/docker/api/types/mount"
+	"github.com/docker/docker/api/types/swarm"
+	"github.com/docker/docker/api/types/system"
+
+	"github.com/docker-stateful/docker-stateful/plugin/inventory"
+	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
+)
+
+// API is what adopt uses of the manager's Docker API.
+type API interface {
+	inventory.API
+	ServiceUpdate(ctx context.Context, serviceID string, version swarm.Version, service swarm.ServiceSpec, options swarm.ServiceUpdateOptions) (swarm.ServiceUpdateResponse, error)
+	Info(ctx context.Context) (system.Info, error)
+}
+
+// Engine is the Docker engine of the node running the task, where the
+// container's mounts can be read.
+type Engine interface {
+	ContainerInspect(ctx context.Context, containerID string) (container.InspectResponse, error)
+}
+
+// Refused is a service adopt cannot make safe (exit 1, nothing changed).
+type Refused struct{ Reason string }
+
+func (r *Refused) Error() string { return "refused: " + r.Reason }
+
+// Unreachable means adopt could not read what it needs (exit 2).
+type Unreachable struct{ Err error }
+
+func (u *Unreachable) Error() string { return u.Err.Error() }
+func (u *Unreachable) Unwrap() error { return u.Err }
+
+// Options are adopt's choices.
+type Options struct {
+	DryRun bool
+	// VolumeName copies the data into a new volume of this name on the
+	// task's node instead of keeping the anonymous volume.
+	VolumeName string
+	Version    string // recorded in the version label
+	Timeout    time.Duration
+}
+
+// Deps are adopt's collaborators.
+type Deps struct {
+	API          API
+	ImageVolumes inventory.ImageVolumes
+	// NodeEngine returns the engine of the node with this ID; local is the
+	// engine of the daemon the CLI talks to.
+	NodeEngine func(ctx context.Context, nodeID string) (Engine, error)
+	// Flow cuts and verifies Redis (nil: no Redis step).
+	Flow *verifyflow.Flow
+	Out  io.Writer // the plan and the result
+	Log  io.Writer // progress
+}
+
+// Move is one data path adopt makes permanent.
+type Move struct {
+	Path   string `json:"path"`
+	Volume string `json:"volume"`         // the volume mounted by name
+	From   string `json:"from,omitempty"` // the anonymous volume copied into Volume (--volume-name)
+}
+
+// Plan is what adopt changes.
+type Plan struct {
+	Service string            `json:"service"`
+	Task    string            `json:"task"`
+	NodeID  string            `json:"node_id"`
+	Node    string            `json:"node"`
+	Moves   []Move            `json:"moves"`
+	Pin     string            `json:"pin,omitempty"` // constraint added ("" when already pinned there)
+	Labels  map[string]string `json:"labels"`
+	Changes []string          `json:"defaults"`
+	spec    swarm.ServiceSpec
+	svc     swarm.Service
+	engine  Engine
+	ctr     container.InspectResponse
+}
+
+// IsRedis reports whether the service runs Redis (or Valkey), whose data
+// adopt cuts before and verifies after.
+func IsRedis(spec swarm.ServiceSpec) bool { return inventory.IsRedis(spec) }
+
+// Run adopts the service ref.
+func Run(ctx context.Context, d Deps, opt Options, ref string) (*Plan, error) {
+	sw, err := inventory.Read(ctx, d.API, d.ImageVolumes, filters.NewArgs())
+	if err != nil {
+		return nil, &Unreachable{err}
+	}
+	svc, err := sw.Find(ref)
+	if err != nil {
+		return nil, &Unreachable{err}
+	}
+	p, err := plan(ctx, d, sw, svc, opt)
+	if err != nil {
+		return nil, err
+	}
+	p.Write(d.Out)
+	if opt.DryRun {
+		fmt.Fprintln(d.Out, "Dry run: nothing was changed.")
+		return p, nil
+	}
+	return p, apply(ctx, d, opt, p)
+}
+
+func plan(ctx context.Context, d Deps, sw *inventory.Swarm, svc swarm.Service, opt Options) (*Plan, error) {
+	name := svc.Spec.Name
+	paths := sw.DataPaths(svc)
+	if len(paths) == 0 {
+		return nil, &Refused{fmt.Sprintf("service %s has no data path (no image VOLUME, known image or named volume); nothing to adopt", name)}
+	}
+	var ephemeral []inventory.DataPath
+	for _, dp := range paths {
+		switch dp.Kind {
+		case inventory.KindContainerFS:
+			return nil, &Refused{fmt.Sprintf("%s of service %s is in the container's filesystem, not on a volume: no mount can keep it, only a copy can (docker cp it out of the running container, then create the service on a volume holding the copy)", dp.Path, name)}
+		case inventory.KindTmpfs:
+			return nil, &Refused{fmt.Sprintf("%s of service %s is on a tmpfs: it lives in the task's memory, and only a copy can save it", dp.Path, name)}
+		case inventory.KindAnonymous, inventory.KindNotPersistent:
+			// Not persistent: the container on the node says whether a volume
+			// (the image's VOLUME, when the image is not on the CLI's daemon)
+			// or its own filesystem holds it.
+			ephemeral = append(ephemeral, dp)
+		}
+	}
+	n, replicated := inventory.Replicas(svc.Spec)
+	if !replicated || n != 1 {
+		if len(ephemeral) > 0 {
+			return nil, &Refused{fmt.Sprintf("service %s runs %s, each with its own anonymous volume on %s: adopt keeps one task's data, not several. To keep slot 1's by hand: read its volume name (docker -H <its node> inspect <its container> --format '{{json .Mounts}}'), then docker stateful update --replicas 1 --mount-add type=volume,source=<that volume>,target=%s --constraint-add node.id==<its node> %s; the other slots' data is lost",
+				name, replicasText(n, replicated), ephemeral[0].Path, ephemeral[0].Path, name)}
+		}
+	}
+	var task swarm.Task
+	found := 0
+	for _, t := range sw.Tasks[svc.ID] {
+		if t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning {
+			task, found = t, found+1
+		}
+	}
+	if found > 1 {
+		return nil, &Refused{fmt.Sprintf("service %s runs %d tasks: adopt pins one task's data to its node", name, found)}
+	}
+	if found != 1 || task.Status.ContainerStatus == nil || task.Status.ContainerStatus.ContainerID == "" {
+		return nil, &Refused{fmt.Sprintf("service %s has no running task (%d running): its data is where its last task ran; start it first (docker stateful status %s says why it does not run)", name, found, name)}
+	}
+	node := task.NodeID
+	p := &Plan{Service: name, Task: task.ID, NodeID: node, Node: hostname(sw, node), svc: svc}
+	if len(ephemeral) > 0 {
+		eng, err := d.NodeEngine(ctx, node)
+		if err != nil {
+			return nil, &Unreachable{fmt.Errorf("task %s runs on node %s: %w", short(task.ID), p.Node, err)}
+		}
+		ctr, err := eng.ContainerInspect(ctx, task.Status.ContainerStatus.ContainerID)
+		if err != nil {
+			return nil, &Unreachable{fmt.Errorf("cannot read the mounts of task %s's container on node %s: %w", short(task.ID), p.Node, err)}
+		}
+		p.engine, p.ctr = eng, ctr
+		if opt.VolumeName != "" && len(ephemeral) != 1 {
+			return nil, &Refused{fmt.Sprintf("--volume-name names one volume, and service %s has %d data paths on anonymous volumes", name, len(ephemeral))}
+		}
+		for _, dp := range ephemeral {
+			vol := ""
+			for _, m := range ctr.Mounts {
+				if m.Type == mount.TypeVolume && m.Destination == dp.Path {
+					vol = m.Name
+				}
+			}
+			if vol == "" {
+				return nil, &Refused{fmt.Sprintf("no volume is mounted at %s in task %s's container on node %s: the data is in the container's filesystem, and only a copy can save it", dp.Path, short(task.ID), p.Node)}
+			}
+			mv := Move{Path: dp.Path, Volume: vol}
+			if opt.VolumeName != "" {
+				if err := checkNewVolume(ctx, eng, opt.VolumeName, p.Node); err != nil {
+					return nil, err
+				}
+				mv.Volume, mv.From = opt.VolumeName, vol
+			}
+			p.Moves = append(p.Moves, mv)
+		}
+	} else if opt.VolumeName != "" {
+		return nil, &Refused{fmt.Sprintf("--volume-name: service %s has no data on an anonymous volume to copy", name)}
+	}
+	p.spec, p.Pin, p.Labels, p.Changes = safeSpec(svc.Spec, p.Moves, node, paths, opt.Version, sw)
+	if len(p.Moves) == 0 && p.Pin == "" && len(p.Changes) == 0 {
+		return nil, &Refused{fmt.Sprintf("service %s is already safe: its data is on persistent mounts and it is pinned where needed (docker stateful check %s)", name, name)}
+	}
+	return p, nil
+}
+
+// Write prints the plan.
+func (p *Plan) Write(w io.Writer) {
+	fmt.Fprintf(w, "Adopting service %s: its task %s runs on node %s\n", p.Service, short(p.Task), p.Node)
+	for _, m := range p.Moves {
+		if m.From != "" {
+			fmt.Fprintf(w, "  %s: copy the task's anonymous volume %s into a new volume %s on node %s (the container's %s through the Docker archive API into a helper container that mounts %s, read back and compared), then mount it (type=volume,source=%s,target=%s)\n",
+				m.Path, m.From, m.Volume, p.Node, m.Path, m.Volume, m.Volume, m.Path)
+			continue
+		}
+		fmt.Fprintf(w, "  %s: keep the task's anonymous volume %s, mounted by name (type=volume,source=%s,target=%s)\n", m.Path, m.Volume, m.Volume, m.Path)
+	}
+	if p.Pin != "" {
+		fmt.Fprintf(w, "  pin to node %s: --constraint-add %s\n", p.Node, p.Pin)
+	}
+	for _, c := range p.Changes {
+		fmt.Fprintf(w, "  %s\n", c)
+	}
+	keys := make([]string, 0, len(p.Labels))
+	for k := range p.Labels {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  label %s=%s\n", k, p.Labels[k])
+	}
+}
+
+// apply cuts Redis (when there is a flow), sends the update, verifies and
+// rolls back on failure.
+func apply(ctx context.Context, d Deps, opt Options, p *Plan) error {
+	svc := p.svc
+	say := func(format string, a ...any) { fmt.Fprintf(d.Log, format+"\n", a...) }
+	if !replacesTasks(svc.Spec, p.spec) {
+		// Only labels and update settings change: the task and its data stay.
+		if _, err := d.API.ServiceUpdate(ctx, svc.ID, svc.Version, p.spec, swarm.ServiceUpdateOptions{}); err != nil {
+			return &Unreachable{fmt.Errorf("update of service %s not sent: %w", svc.Spec.Name, err)}
+		}
+		fmt.Fprintf(d.Out, "Adopted: service %s keeps its data on node %s (its task was not replaced)\n", svc.Spec.Name, p.Node)
+		return nil
+	}
+	var (
+		c      *redisstate.Client
+		cut    *verifyflow.Cut
+		before *redisstate.Snapshot
+		err    error
+	)
+	if d.Flow != nil {
+		if c, _, _, err = d.Flow.Connect(ctx, svc); err != nil {
+			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
+		}
+		defer c.Close()
+		if cut, err = d.Flow.StartCut(ctx, c, inventory.StopGrace(svc.Spec)); err != nil {
+			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
+		}
+		defer func() { _ = cut.Release() }()
+		if before, err = d.Flow.Snapshot(ctx, c, svc.Spec.Name, &cut.Info); err != nil {
+			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
+		}
+		d.Flow.Prune(svc.Spec.Name, 20)
+	}
+	if err := copyMoves(ctx, p, say); err != nil {
+		return err
+	}
+	say("Sending the update")
+	if _, err := d.API.ServiceUpdate(ctx, svc.ID, svc.Version, p.spec, swarm.ServiceUpdateOptions{}); err != nil {
+		return &Unreachable{fmt.Errorf("update of service %s not sent: %w", svc.Spec.Name, err)}
+	}
+	if d.Flow == nil {
+		if err := waitNewTask(ctx, d.API, svc.ID, p.Task, opt.Timeout); err != nil {
+			return fmt.Errorf("service %s was updated, but %w (docker stateful status %s)", svc.Spec.Name, err, svc.Spec.Name)
+		}
+		fmt.Fprintf(d.Out, "Adopted: service %s keeps its data on node %s\n", svc.Spec.Name, p.Node)
+		return nil
+	}
+	if err := d.Flow.WaitStopped(ctx, []string{p.Task}, inventory.StopGrace(svc.Spec)+opt.Timeout); err != nil {
+		say("warning: %v", err)
+	}
+	if err := cut.Release(); err != nil {
+		say("warning: %v", err)
+	} else {
+		say("Writes resumed")
+	}
+	c2, _, _, err := d.Flow.AwaitNew(ctx, svc.ID, cut.Info.RunID)
+	var rep *redisstate.Report
+	if err == nil {
+		rep, err = d.Flow.Verify(ctx, c2, before)
+		c2.Close()
+	}
+	if err == nil && rep.OK() {
+		_ = redisstate.RenderText(d.Out, rep)
+		fmt.Fprintf(d.Out, "Adopted: service %s keeps its data on node %s (all %d keys of snapshot %s verified)\n", svc.Spec.Name, p.Node, before.Summary.Keys, before.ID)
+		return nil
+	}
+	cause := err
+	if cause == nil {
+		_ = redisstate.RenderText(d.Out, rep)
+		cause = errors.New("its data did not survive")
+	}
+	if _, rerr := d.Flow.Rollback(ctx, svc.ID); rerr != nil {
+		return fmt.Errorf("adopt of service %s failed: %v, and the rollback failed: %v; the data is in volume %s on node %s", svc.Spec.Name, cause, rerr, volumes(p), p.Node)
+	}
+	return &Refused{fmt.Sprintf("adopt of service %s failed: %v; the service was rolled back (the data stays in volume %s on node %s)", svc.Spec.Name, cause, volumes(p), p.Node)}
+}
+
+// waitNewTask waits until a task other than old runs.
+func waitNewTask(ctx context.Context, api API, serviceID, old string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(filters.Arg("service", serviceID), filters.Arg("desired-state", "running"))})
+		if err == nil {
+			for _, t := range tasks {
+				if t.ID != old && t.Status.State == swarm.TaskStateRunning {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("its new task does not run after %s", timeout)
+}
+
+func volumes(p *Plan) string {
+	var v []string
+	for _, m := range p.Moves {
+		v = append(v, m.Volume)
+	}
+	return strings.Join(v, ", ")
+}
+
+func replicasText(n uint64, replicated bool) string {
+	if !replicated {
+		return "globally (one task per node)"
+	}
+	return fmt.Sprintf("%d replicas", n)
+}
+
+func hostname(sw *inventory.Swarm, id string) string {
+	if n, ok := sw.Nodes[id]; ok && n.Description.Hostname != "" {
+		return n.Description.Hostname
+	}
+	return id
+}
+
+func short(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+// checkNewVolume refuses a --volume-name that is not a volume name, or that
+// already exists on the node.
+func checkNewVolume(ctx context.Context, eng Engine, name, node string) error {
+	if err := validVolumeName(name); err != nil {
+		return &Refused{err.Error()}
+	}
+	ce, ok := eng.(CopyEngine)
+	if !ok {
+		return &Unreachable{errors.New("the node's engine cannot copy volumes")}
+	}
+	if _, err := ce.VolumeInspect(ctx, name); err == nil {
+		return &Refused{fmt.Sprintf("--volume-name %s: the volume already exists on node %s; name a new one (adopt does not overwrite data)", name, node)}
+	}
+	return nil
+}
+
+// copyMoves copies each --volume-name move's data (after the cut, so it is
+// the data Redis saved) and says what it copied.
+func copyMoves(ctx context.Context, p *Plan, say func(string, ...any)) error {
+	for _, m := range p.Moves {
+		if m.From == "" {
+			continue
+		}
+		ce := p.engine.(CopyEngine)
+		c, err := copyVolume(ctx, ce, p.ctr.ID, p.ctr.Image, m.Path, m.Volume, map[string]string{serviceLabel: p.Service})
+		if err != nil {
+			return &Unreachable{fmt.Errorf("nothing changed: copy of %s into volume %s failed: %w", m.Path, m.Volume, err)}
+		}
+		say("Copied %s into volume %s on node %s: %d files, %d bytes, read back identical (digest %s)", m.Path, m.Volume, p.Node, c.Files, c.Bytes, c.Digest)
+	}
+	return nil
+}
