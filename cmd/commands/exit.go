@@ -9,7 +9,8 @@ import (
 
 // withExitStatus makes every command's error carry the exit status that
 // plugin/exitcode gives it (docker's plugin.Run exits with a
-// cli.StatusError's code, and 1 for any other error).
+// cli.StatusError's code, and 1 for any other error), and cancels its
+// context on SIGINT/SIGTERM (signal.go).
 func withExitStatus(cmd *cobra.Command) {
 	for _, c := range cmd.Commands() {
 		withExitStatus(c)
@@ -19,6 +20,9 @@ func withExitStatus(cmd *cobra.Command) {
 		return
 	}
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx, stop := onInterrupt(cmd.Context(), cmd.ErrOrStderr())
+		defer stop()
+		cmd.SetContext(ctx)
 		return exitStatus(runE(cmd, args))
 	}
 }

@@ -2,7 +2,11 @@
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
 #   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] up|down|status|env|postgres-image
+#   swarm.sh [-i INDEX] stop NODE [TERM|KILL] | start NODE | restart NODE
 #
+# stop ends node NODE's dockerd (TERM: it stops its containers first; KILL:
+# they keep running under the node's containerd), start runs it again in the
+# node's namespaces, restart is stop TERM + start (fault tests).
 # Every node is its own network namespace (veth into a bridge of the cluster),
 # its own UTS + mount namespace (own hostname, own /etc/resolv.conf, private /run),
 # its own containerd and its own dockerd (own data-root, exec-root, socket,
@@ -35,6 +39,8 @@ usage() {
 }
 
 CMD=""
+NODE_ARG=""
+STOP_SIG=TERM
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-i | --index) IDX="$2"; shift 2 ;;
@@ -42,6 +48,10 @@ while [ $# -gt 0 ]; do
 	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
 	up | down | status | env | postgres-image) CMD="$1"; shift ;;
+	stop | start | restart)
+		CMD="$1"; NODE_ARG="${2:-}"; shift 2 || { echo "swarm.sh: $1 needs a node number" >&2; exit 2; }
+		if [ "$CMD" = stop ] && { [ "${1:-}" = TERM ] || [ "${1:-}" = KILL ]; }; then STOP_SIG="$1"; shift; fi
+		;;
 	*) echo "swarm.sh: unknown argument: $1" >&2; usage ;;
 	esac
 done
@@ -370,6 +380,10 @@ start_node() {
 		containerd --config "$dir/containerd.toml" >"$dir/containerd.log" 2>&1 &
 		echo \$! >"$dir/containerd.pid"
 		i=0; while [ ! -S "$dir/containerd.sock" ]; do i=\$((i+1)); [ \$i -lt 300 ] || { echo "containerd did not start" >&2; exit 1; }; sleep 0.1; done
+		exec sh "$dir/dockerd.sh"
+	EOF
+	# dockerd alone, so that `start` can run it again in the same namespaces
+	cat >"$dir/dockerd.sh" <<-EOF
 		exec dockerd \\
 		  --host "unix://$dir/docker.sock" \\
 		  --containerd "$dir/containerd.sock" \\
@@ -380,10 +394,36 @@ start_node() {
 		  --storage-driver overlay2 \\
 		  --shutdown-timeout 3 \\
 		  --log-level warn \\
-		  >"$dir/dockerd.log" 2>&1
+		  >>"$dir/dockerd.log" 2>&1
 	EOF
 	setsid nsenter --net="/var/run/netns/$ns" \
 		unshare --uts --mount --propagation private sh "$dir/run.sh" </dev/null >"$dir/launch.log" 2>&1 9>&- &
+}
+
+# the node's dockerd ended with TERM (its containers stopped) or KILL (they
+# keep running under containerd, as when the engine crashes)
+do_stop_node() {
+	local n="$1" dir
+	dir=$(node_dir "$n")
+	[ -f "$dir/dockerd.pid" ] || die "node$n has no dockerd.pid (is cluster $IDX up?)"
+	stop_pidfile "$dir/dockerd.pid" "$dir" "$STOP_SIG" 30
+	pid_alive "$(cat "$dir/dockerd.pid" 2>/dev/null)" && tr '\0' ' ' <"/proc/$(cat "$dir/dockerd.pid")/cmdline" 2>/dev/null | grep -qF -- "$dir" &&
+		die "node$n: dockerd did not stop"
+	log "node$n: dockerd stopped ($STOP_SIG)"
+}
+
+# run the node's dockerd again inside the namespaces its containerd lives in
+do_start_node() {
+	local n="$1" dir cpid
+	dir=$(node_dir "$n")
+	if [ -S "$dir/docker.sock" ] && dk "$n" version >/dev/null 2>&1; then
+		log "node$n: dockerd already up"
+		return 0
+	fi
+	cpid=$(cat "$dir/containerd.pid" 2>/dev/null || true)
+	pid_alive "$cpid" || die "node$n: its containerd is gone; run: $0 -i $IDX down && $0 -i $IDX up"
+	setsid nsenter --target "$cpid" --net --uts --mount sh "$dir/dockerd.sh" </dev/null >>"$dir/launch.log" 2>&1 9>&- &
+	wait_node "$n" || die "node$n: dockerd did not come back"
 }
 
 wait_node() {
@@ -555,4 +595,10 @@ down) do_down ;;
 status) do_status ;;
 env) do_env ;;
 postgres-image) do_postgres_image ;;
+stop | start | restart)
+	case "$NODE_ARG" in '' | *[!0-9]*) die "$CMD needs a node number, got '$NODE_ARG'" ;; esac
+	[ "$NODE_ARG" -ge 1 ] && [ "$NODE_ARG" -le "$NODES" ] || die "no node $NODE_ARG in cluster $IDX"
+	[ "$CMD" = start ] || do_stop_node "$NODE_ARG"
+	[ "$CMD" = stop ] || do_start_node "$NODE_ARG"
+	;;
 esac

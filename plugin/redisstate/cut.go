@@ -137,6 +137,9 @@ func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err erro
 }
 
 func saveErr(c *Client, err error) error {
+	if strings.Contains(err.Error(), "NOPERM") {
+		return fmt.Errorf("the Redis user may not run SAVE (%v): the cut needs it (ACL SETUSER <user> +save)", err)
+	}
 	err = c.describe(err)
 	if _, ok := err.(*ConnectError); ok {
 		return fmt.Errorf("SAVE failed: %w", err)

@@ -47,6 +47,10 @@ type Facts struct {
 	// RolledBack: the rollback was sent; RollbackErr: it could not be.
 	RolledBack  bool
 	RollbackErr error
+	// Superseded: the rollback was not sent because the service changed
+	// after this run's update (someone else's update, or swarm's own
+	// rollback): its previous spec is not the one this run replaced.
+	Superseded error
 	// AnonymousData: the data directory is on an anonymous volume (or none)
 	// in the spec a rollback restores, and the check after it did not find
 	// the data back: a spec rollback cannot bring such data back.
@@ -92,7 +96,7 @@ func Decide(f Facts) Decision {
 	if f.Unchecked != nil {
 		d.Verdict = VerdictUnverified
 	}
-	if !f.NoRollback && !f.RolledBack && f.RollbackErr == nil {
+	if !f.NoRollback && !f.RolledBack && f.RollbackErr == nil && f.Superseded == nil {
 		d.Rollback = true
 		return d
 	}
@@ -100,6 +104,10 @@ func Decide(f Facts) Decision {
 	switch {
 	case f.Unchecked == nil && f.NoRollback:
 		msg = fmt.Sprintf("the data of service %s did not survive the update; --no-rollback: the service is left as updated (snapshot %s; docker stateful update --rollback %s restores the previous spec)", f.Service, f.Snapshot, f.Service)
+	case f.Unchecked == nil && f.Superseded != nil:
+		msg = fmt.Sprintf("the data of service %s did not survive the update, and it was not rolled back: %v (snapshot %s)", f.Service, f.Superseded, f.Snapshot)
+	case f.Superseded != nil:
+		msg = fmt.Sprintf("%v, and the service was not rolled back: %v (%s)", f.Unchecked, f.Superseded, hint)
 	case f.Unchecked == nil && f.RollbackErr != nil:
 		msg = fmt.Sprintf("the data of service %s did not survive the update, and the rollback failed: %v", f.Service, f.RollbackErr)
 	case f.Unchecked == nil:

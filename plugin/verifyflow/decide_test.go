@@ -14,6 +14,7 @@ import (
 func TestDecide(t *testing.T) {
 	unreachable := errors.New("cannot verify the data of service cache after the update: timeout")
 	daemon := errors.New("rollback of service cache: out of sequence")
+	superseded := &SupersededError{Service: "cache", Why: "its spec is no longer the one this run sent; version 14, was 10"}
 	base := Facts{Service: "cache", Snapshot: "S1"}
 	with := func(change func(*Facts)) Facts { f := base; change(&f); return f }
 	for _, c := range []struct {
@@ -50,6 +51,10 @@ func TestDecide(t *testing.T) {
 			VerdictUnverified, false, exitcode.No, []string{"the service was rolled back", "anonymous volume"}},
 		{"interrupted after sending: no rollback, exit 130", with(func(f *Facts) { f.Unchecked, f.Interrupted = unreachable, true }),
 			VerdictUnverified, false, exitcode.Interrupted, []string{"interrupted after the update of service cache was sent", "docker stateful verify --against S1 cache"}},
+		{"missing keys, someone else updated the service since: not rolled back over it", with(func(f *Facts) { f.Superseded = superseded }),
+			VerdictFailed, false, exitcode.No, []string{"did not survive the update, and it was not rolled back: service cache was changed after this run's update", "not rolling back over it (snapshot S1)"}},
+		{"cannot check, someone else updated the service since: not rolled back over it", with(func(f *Facts) { f.Unchecked, f.Superseded = unreachable, superseded }),
+			VerdictUnverified, false, exitcode.No, []string{"timeout, and the service was not rolled back: service cache was changed", "docker stateful verify --against S1 cache"}},
 		{"anonymous data but not rolled back (--no-rollback): nothing about a rollback", with(func(f *Facts) { f.NoRollback, f.AnonymousData = true, true }),
 			VerdictFailed, false, exitcode.No, []string{"--no-rollback"}},
 		{"clients wrote before the check held writes, keys differ: no loss, no rollback", with(func(f *Facts) { f.Unattributed, f.ClientWrites = true, 3 }),

@@ -16,10 +16,12 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 
@@ -65,6 +67,8 @@ type Flow struct {
 	Log io.Writer
 
 	store *redisstate.Store
+	// pauseFor replaces PauseFor in tests (short pauses).
+	pauseFor func(grace time.Duration) time.Duration
 }
 
 // New checks the options that need no I/O (URL, password file, state dir), so
@@ -244,19 +248,36 @@ func (f *Flow) Preflight(ctx context.Context, c *redisstate.Client, cur, next sw
 // Cut keeps writes paused from a durable save until Release: a keeper renews
 // the pause (PauseFor(grace) each time) so that it survives a slow fingerprint
 // and the old task's shutdown, and lapses by itself within that time if this
-// process dies. Release is idempotent; it also runs when ctx is cancelled.
+// process dies. A renewal that fails (-BUSY while another client's script
+// runs, a dropped connection) is retried until it succeeds or the cut is
+// released; Check tells whether the cut is still exact. Release is
+// idempotent; it also runs when ctx is cancelled.
 type Cut struct {
 	Info  redisstate.CutInfo
 	h     *redisstate.CutHandle
+	c     *redisstate.Client
+	lock  *cutLock
 	stop  chan struct{}
 	once  sync.Once
 	wg    sync.WaitGroup
 	pause time.Duration
+
+	mu       sync.Mutex
+	sent     bool  // the update was sent: the old Redis shuts down, renewals fail quietly
+	lapsed   bool  // the pause ran out before a renewal succeeded
+	renewErr error // the last failed renewal, nil once one succeeds again
+	why      string
 }
+
+// cutRetry is how soon a failed renewal of the pause is tried again.
+var cutRetry = 200 * time.Millisecond
 
 // StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE).
 func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
 	pause := PauseFor(grace)
+	if f.pauseFor != nil {
+		pause = f.pauseFor(grace)
+	}
 	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and saving", pause)
 	start := time.Now()
 	saving := make(chan struct{})
@@ -272,55 +293,150 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 			}
 		}
 	}()
+	lock, err := lockCut(ctx, c)
+	if err != nil {
+		close(saving)
+		return nil, err
+	}
 	h, err := redisstate.Cut(ctx, c, redisstate.CutOptions{Pause: pause, Progress: func(s string) { f.say("  %s", s) }})
 	close(saving)
 	if err != nil {
+		lock.unlock()
 		return nil, err
 	}
 	f.say("Saved: %s in %s (run_id %s, Redis %s)", h.Info.Method, time.Since(start).Round(time.Millisecond), short(h.Info.RunID), h.Info.RedisVersion)
-	cut := &Cut{Info: h.Info, h: h, stop: make(chan struct{}), pause: pause}
+	cut := &Cut{Info: h.Info, h: h, c: c, lock: lock, stop: make(chan struct{}), pause: pause}
 	renew := pause / 3
 	if renew > 10*time.Second {
 		renew = 10 * time.Second
 	}
 	cut.wg.Add(1)
-	go func() {
-		defer cut.wg.Done()
-		t := time.NewTicker(renew)
-		defer t.Stop()
-		for {
-			select {
-			case <-cut.stop:
-				return
-			case <-ctx.Done():
-				// Ctrl-C (the plugin's context): unpause now.
-				_ = h.Release(context.Background())
-				return
-			case <-t.C:
-				ectx, cancel := context.WithTimeout(context.Background(), renew)
-				err := h.Extend(ectx, pause)
-				cancel()
-				if err != nil {
-					// released, or the old Redis is shutting down / gone: the last
-					// pause still covers the grace period.
-					return
-				}
+	go cut.keep(ctx, f, renew)
+	return cut, nil
+}
+
+// keep renews the pause every interval, retrying a failed renewal every
+// cutRetry, until the cut is released or ctx is cancelled (Ctrl-C: unpause
+// now).
+func (c *Cut) keep(ctx context.Context, f *Flow, every time.Duration) {
+	defer c.wg.Done()
+	next := every
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-ctx.Done():
+			_ = c.release("interrupted", false)
+			return
+		case <-time.After(next):
+		}
+		ectx, cancel := context.WithTimeout(context.Background(), every)
+		err := c.h.Extend(ectx, c.pause)
+		cancel()
+		c.mu.Lock()
+		switch {
+		case err == nil:
+			if c.renewErr != nil && !c.sent {
+				f.say("  write pause renewed again after: %v", c.renewErr)
+			}
+			c.renewErr, next = nil, every
+		default:
+			if c.renewErr == nil && !c.sent {
+				f.say("  renewing the write pause failed (%v): retrying", err)
+			}
+			if time.Now().After(c.h.PausedUntil()) {
+				c.lapsed = true
+			}
+			c.renewErr, next = err, cutRetry
+		}
+		c.mu.Unlock()
+	}
+}
+
+// Check tells whether the cut is still exact: no write has reached Redis
+// since the save (rdb_changes_since_last_save is 0). A pause that lapsed
+// while its renewal failed lets writes through that the fingerprint did not
+// see. -BUSY answers (a script runs) are retried for up to 10 s.
+func (c *Cut) Check(ctx context.Context) error {
+	c.mu.Lock()
+	lapsed, renewErr := c.lapsed, c.renewErr
+	c.mu.Unlock()
+	var p map[string]string
+	var err error
+	for start := time.Now(); ; {
+		p, err = c.c.Info(ctx, "persistence")
+		if err == nil || !strings.Contains(err.Error(), "BUSY") || time.Since(start) > 10*time.Second {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(cutRetry):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("cannot check that the cut is still exact: %w", err)
+	}
+	if n := p["rdb_changes_since_last_save"]; n != "0" {
+		why := "although writes are paused"
+		if lapsed {
+			why = "the write pause ran out while renewing it failed"
+			if renewErr != nil {
+				why += fmt.Sprintf(" (%v)", renewErr)
 			}
 		}
-	}()
-	return cut, nil
+		return fmt.Errorf("the cut is no longer exact: %s change(s) reached Redis after the save (rdb_changes_since_last_save:%s; %s)", n, n, why)
+	}
+	return nil
 }
 
 // Release unpauses writes (a Redis that is gone counts as released) and stops
 // the keeper. Safe on nil and more than once.
-func (c *Cut) Release() error {
+func (c *Cut) Release() error { return c.release("", true) }
+
+// ReleaseBecause is Release, recording why writes resume (Why says it).
+func (c *Cut) ReleaseBecause(why string) error { return c.release(why, true) }
+
+// release unpauses; wait: for the keeper to end (not when it is the caller).
+func (c *Cut) release(why string, wait bool) error {
 	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
+	if c.why == "" {
+		c.why = why
+	}
+	c.mu.Unlock()
 	c.once.Do(func() { close(c.stop) })
 	err := c.h.Release(context.Background())
-	c.wg.Wait()
+	if err == nil {
+		c.lock.unlock()
+	}
+	if wait {
+		c.wg.Wait()
+	}
 	return err
+}
+
+// Sent records that the update was sent: the old Redis is about to shut
+// down, so renewals that fail from now on are expected and not reported.
+func (c *Cut) Sent() {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	c.sent = true
+	c.mu.Unlock()
+}
+
+// Why is the reason writes were resumed, as first given ("" when none was).
+func (c *Cut) Why() string {
+	if c == nil {
+		return ""
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.why
 }
 
 // Snapshot fingerprints the dataset into the store, with scan progress.
@@ -404,22 +520,32 @@ var ErrNotReplaced = errors.New("the update does not replace the running task")
 var NotReplacedAfter = 15 * time.Second
 
 // WaitStopped waits until every task of ids has stopped (its Redis has saved
-// and exited), up to deadline.
+// and exited), up to deadline. Only a task in a stopped state or one the
+// daemon no longer knows counts as stopped: any other error (the swarm has
+// no leader for a moment, the daemon does not answer) is retried until the
+// deadline, since writes must stay paused while the old Redis may still run.
+// A cancelled ctx (Ctrl-C) returns ctx's error, never "did not stop".
 func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Duration) error {
 	start := time.Now()
-	ctx, cancel := context.WithTimeout(ctx, deadline)
+	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
 	p := newThrottle(f.Log, 2*time.Second)
 	for {
 		var running []string
 		kept := true // every remaining task is still desired running
 		for _, id := range ids {
-			t, _, err := f.API.TaskInspectWithRaw(ctx, id)
+			t, _, err := f.API.TaskInspectWithRaw(dctx, id)
 			if err != nil {
-				if ctx.Err() != nil {
+				if dctx.Err() != nil {
+					running = append(running, short(id)+" (unknown)")
 					break
 				}
-				continue // gone: stopped
+				if cerrdefs.IsNotFound(err) {
+					continue // gone: stopped
+				}
+				running = append(running, fmt.Sprintf("%s (cannot inspect it: %v)", short(id), err))
+				kept = false
+				continue
 			}
 			if !TaskStopped(t.Status.State) {
 				running = append(running, short(id)+" "+string(t.Status.State))
@@ -428,20 +554,35 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 				}
 			}
 		}
-		if len(running) == 0 && ctx.Err() == nil {
+		if ctx.Err() != nil {
+			return fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
+		}
+		if len(running) == 0 && dctx.Err() == nil {
 			f.say("Old task stopped after %s", time.Since(start).Round(100*time.Millisecond))
 			return nil
 		}
-		if kept && time.Since(start) > NotReplacedAfter && ctx.Err() == nil {
+		if kept && time.Since(start) > NotReplacedAfter && dctx.Err() == nil {
 			return ErrNotReplaced
 		}
 		p.say("stop", "  waiting for the old task to stop and its server to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("the old task did not stop within %s", deadline)
+			return fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
+		case <-dctx.Done():
+			return &NotStoppedError{After: deadline, Still: running}
 		case <-time.After(300 * time.Millisecond):
 		}
 	}
+}
+
+// NotStoppedError: the old task was not seen stopped within the bound.
+type NotStoppedError struct {
+	After time.Duration
+	Still []string // the tasks not seen stopped, and why
+}
+
+func (e *NotStoppedError) Error() string {
+	return fmt.Sprintf("the old task did not stop within %s (%s)", e.After, strings.Join(e.Still, ", "))
 }
 
 // AwaitNew finds the Redis of the service's (new) task and waits until a
@@ -506,8 +647,43 @@ func (f *Flow) locateNew(ctx context.Context, serviceID string, timeout time.Dur
 }
 
 // Rollback asks the daemon to roll the service back to its previous spec
-// (what `docker service rollback` sends).
+// (what `docker service rollback` sends), whoever made the last update.
 func (f *Flow) Rollback(ctx context.Context, serviceID string) (swarm.Service, error) {
+	return f.rollback(ctx, serviceID, nil)
+}
+
+// SupersededError: the service is no longer as the update of this run left
+// it (someone else updated it, or swarm rolled it back itself), so its
+// previous spec is not the one this run replaced: rolling back would undo
+// someone else's update or restore an unchecked spec.
+type SupersededError struct {
+	Service string
+	Why     string
+}
+
+func (e *SupersededError) Error() string {
+	return fmt.Sprintf("service %s was changed after this run's update (%s): not rolling back over it", e.Service, e.Why)
+}
+
+// RollbackOurs is Rollback, only while the service is as this run left it:
+// its previous spec is replaced (the spec this run's update replaced) and,
+// when sent is known (the service inspected right after the update was
+// sent), its spec is still the one sent. Otherwise *SupersededError.
+func (f *Flow) RollbackOurs(ctx context.Context, serviceID string, replaced swarm.ServiceSpec, sent *swarm.Service) (swarm.Service, error) {
+	return f.rollback(ctx, serviceID, func(svc swarm.Service) error {
+		switch {
+		case sent != nil && !reflect.DeepEqual(svc.Spec, sent.Spec):
+			return &SupersededError{Service: svc.Spec.Name, Why: fmt.Sprintf("its spec is no longer the one this run sent; version %d, was %d", svc.Version.Index, sent.Version.Index)}
+		case sent != nil && svc.PreviousSpec != nil && sent.PreviousSpec != nil && !reflect.DeepEqual(*svc.PreviousSpec, *sent.PreviousSpec):
+			return &SupersededError{Service: svc.Spec.Name, Why: "its previous spec is no longer the one this run replaced"}
+		case sent == nil && svc.PreviousSpec != nil && !reflect.DeepEqual(*svc.PreviousSpec, replaced):
+			return &SupersededError{Service: svc.Spec.Name, Why: "its previous spec is not the one this run replaced"}
+		}
+		return nil
+	})
+}
+
+func (f *Flow) rollback(ctx context.Context, serviceID string, ours func(swarm.Service) error) (swarm.Service, error) {
 	svc, _, err := f.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
 	if err != nil {
 		return svc, err
@@ -515,6 +691,13 @@ func (f *Flow) Rollback(ctx context.Context, serviceID string) (swarm.Service, e
 	if svc.PreviousSpec == nil {
 		return svc, fmt.Errorf("service %s has no previous spec to roll back to", svc.Spec.Name)
 	}
+	if ours != nil {
+		if err := ours(svc); err != nil {
+			return svc, err
+		}
+	}
+	// The version makes the daemon refuse the rollback if the service
+	// changes between this inspect and the rollback (out of sequence).
 	resp, err := f.API.ServiceUpdate(ctx, svc.ID, svc.Version, svc.Spec, swarm.ServiceUpdateOptions{Rollback: "previous"})
 	if err != nil {
 		return svc, fmt.Errorf("rollback of service %s: %w", svc.Spec.Name, err)
@@ -523,6 +706,37 @@ func (f *Flow) Rollback(ctx context.Context, serviceID string) (swarm.Service, e
 		f.say("warning: %s", w)
 	}
 	return svc, nil
+}
+
+// NodeNotReady: the node that runs the old task cannot run a new one.
+type NodeNotReady struct{ Node, State, Availability string }
+
+func (e *NodeNotReady) Error() string {
+	return fmt.Sprintf("the node that runs the task, %s, is %s and %s: the update would stop the task and its replacement could not start there", e.Node, e.State, e.Availability)
+}
+
+// NodeReady checks, right before the update is sent, that the node of the
+// task taskID is Ready and Active (else *NodeNotReady).
+func (f *Flow) NodeReady(ctx context.Context, taskID string) error {
+	t, _, err := f.API.TaskInspectWithRaw(ctx, taskID)
+	if err != nil {
+		return fmt.Errorf("task %s: %w", short(taskID), err)
+	}
+	if t.NodeID == "" {
+		return nil
+	}
+	n, _, err := f.API.NodeInspectWithRaw(ctx, t.NodeID)
+	if err != nil {
+		return fmt.Errorf("node %s of task %s: %w", short(t.NodeID), short(taskID), err)
+	}
+	if n.Status.State != swarm.NodeStateReady || n.Spec.Availability != swarm.NodeAvailabilityActive {
+		name := n.Description.Hostname
+		if name == "" {
+			name = short(n.ID)
+		}
+		return &NodeNotReady{Node: name, State: string(n.Status.State), Availability: string(n.Spec.Availability)}
+	}
+	return nil
 }
 
 func typeCounts(m map[string]int64) string {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,6 +72,10 @@ type Update struct {
 	dir      string // Redis' data directory
 	oldTasks []string
 	replaces bool
+	// sent is the service as inspected right after the update was sent
+	// (nil: unknown): a rollback restores its PreviousSpec only while the
+	// service is still as this run left it.
+	sent *swarm.Service
 
 	tl       timeline
 	sentAt   time.Time
@@ -186,6 +192,10 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	}
 	cutFrom := time.Now()
 	if u.cut, err = u.Flow.StartCut(ctx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
+		var busy *Busy
+		if errors.As(err, &busy) {
+			return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
+		}
 		return u.notSent(ctx, err)
 	}
 	fpFrom := time.Now()
@@ -197,6 +207,27 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	u.tl.add("fingerprint the cut", fpFrom, time.Now())
 	u.Result.Snapshot = u.before.ID
 	u.Flow.Prune(name, 20)
+	// The last moment before sending: the cut must still be exact (the
+	// pause may have lapsed), the node must be able to run the task again,
+	// and Ctrl-C means nothing is sent.
+	if err := u.cut.Check(ctx); err != nil {
+		u.Abandon()
+		return u.notSent(ctx, err)
+	}
+	if u.replaces && len(u.oldTasks) == 1 {
+		if err := u.Flow.NodeReady(ctx, u.oldTasks[0]); err != nil {
+			u.Abandon()
+			var nr *NodeNotReady
+			if errors.As(err, &nr) {
+				return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
+			}
+			return u.notSent(ctx, err)
+		}
+	}
+	if ctx.Err() != nil {
+		u.Abandon()
+		return u.notSent(ctx, ctx.Err())
+	}
 	if u.replaces {
 		u.say("Sending the update (writes stay paused until the old task has stopped)")
 	} else {
@@ -206,7 +237,9 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 }
 
 // AfterSend keeps writes paused until the old task's Redis has exited (after
-// its shutdown save), then releases them.
+// its shutdown save), then releases them, saying why. The pause is bounded by
+// what the stop can take (the grace period and a margin): a node whose engine
+// died must not hold writes for minutes. Ctrl-C releases them at once.
 func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	if u.cut == nil {
 		return
@@ -225,23 +258,39 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 		u.waitFrom = time.Now()
 		u.startCheck(serviceID)
 	}()
+	u.cut.Sent()
+	u.recordSent(ctx, serviceID)
+	why := "the update replaces no task"
 	if u.replaces && len(u.oldTasks) > 0 {
-		deadline := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
-		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, deadline); {
+		grace := stateful.StopGracePeriod(u.current.Spec)
+		bound := u.cut.pause // PauseFor(grace): one pause outlasts the stop
+		var ns *NotStoppedError
+		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, bound); {
+		case err == nil:
+			why = "the old task has stopped"
 		case errors.Is(err, ErrNotReplaced):
 			u.say("The old task is still meant to run after %s: the update does not replace it", NotReplacedAfter)
 			u.replaces = false
-		case err != nil:
-			u.say("warning: %v; resuming writes", err)
+			why = "the update does not replace the old task"
+		case ctx.Err() != nil:
+			why = "interrupted"
+		case errors.As(err, &ns):
+			why = fmt.Sprintf("the old task was not seen stopped within %s, the most its stop can take (stop grace period %s + %s; is its node down?): %s", bound, grace, bound-grace, strings.Join(ns.Still, ", "))
+		default:
+			why = err.Error()
 		}
 	}
 	// writes were held on the old process until it stopped (or until now)
 	u.Result.WritePauseMs.OldProcess = time.Since(u.cut.Info.PausedAt).Milliseconds()
 	u.tl.add("old task stops (writes held)", u.sentAt, time.Now())
-	if err := u.cut.Release(); err != nil {
+	if err := u.cut.ReleaseBecause(why); err != nil {
 		u.say("warning: %v", err)
 	} else {
-		u.say("Writes resumed")
+		u.say("Writes resumed: %s", u.cut.Why())
+	}
+	if ctx.Err() != nil {
+		u.say("Interrupted: the update of service %s was sent and goes on; check its data later with: docker stateful verify --against %s %s",
+			u.current.Spec.Name, u.before.ID, u.current.Spec.Name)
 	}
 }
 
@@ -379,6 +428,10 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 			u.say("The data did not survive the update: rolling service %s back to its previous spec", name)
 		}
 		f.RolledBack, f.RollbackErr = u.rollback(ctx, serviceID)
+		var sup *SupersededError
+		if errors.As(f.RollbackErr, &sup) {
+			f.Superseded, f.RollbackErr = sup, nil
+		}
 		if f.RolledBack {
 			f.AnonymousData = u.afterRollback(ctx, serviceID, out.rep, f.Unchecked != nil)
 		}
@@ -403,7 +456,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 // rollback restores the previous spec, as docker service rollback does, and
 // waits for it to converge.
 func (u *Update) rollback(ctx context.Context, serviceID string) (bool, error) {
-	if _, err := u.Flow.Rollback(ctx, serviceID); err != nil {
+	if _, err := u.Flow.RollbackOurs(ctx, serviceID, u.current.Spec, u.sent); err != nil {
 		return false, err
 	}
 	u.Result.RolledBack = true
@@ -490,4 +543,14 @@ func (u *Update) Outcome(service string, err error) UpdateResult {
 		r.Error = err.Error() // verified, but docker's convergence wait failed
 	}
 	return r
+}
+
+// recordSent inspects the service right after the update was sent: the spec
+// this run sent and the one it replaced, which a rollback must still find.
+func (u *Update) recordSent(ctx context.Context, serviceID string) {
+	svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
+	if err != nil || svc.PreviousSpec == nil || !reflect.DeepEqual(*svc.PreviousSpec, u.current.Spec) {
+		return // unknown, or already updated again: the rollback checks PreviousSpec alone
+	}
+	u.sent = &svc
 }

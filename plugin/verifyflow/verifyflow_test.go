@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 
@@ -198,7 +199,7 @@ type fakeAPI struct {
 func (f *fakeAPI) TaskInspectWithRaw(_ context.Context, id string) (swarm.Task, []byte, error) {
 	st, ok := f.states[id]
 	if !ok {
-		return swarm.Task{}, nil, errors.New("no such task")
+		return swarm.Task{}, nil, cerrdefs.ErrNotFound.WithMessage("no such task")
 	}
 	s := st[0]
 	if len(st) > 1 {
