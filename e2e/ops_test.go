@@ -58,6 +58,15 @@ func opsRow(t *testing.T, svc string) inventory.Row {
 	return inventory.Row{}
 }
 
+// opsFindings is every finding's code, message and fix, for looking into.
+func opsFindings(fs []inventory.Finding) string {
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%s: %s (%s)\n", f.Code, f.Message, f.Fix)
+	}
+	return b.String()
+}
+
 func opsCodes(rep inventory.Report) []string {
 	var out []string
 	for _, f := range rep.Services[0].Findings {
@@ -134,12 +143,12 @@ func TestOpsAdoptSeedService(t *testing.T) {
 		if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
 			t.Fatalf("status --format json: %v", err)
 		}
-		if strings.Contains(fmt.Sprint(st.Findings), inventory.CodeNoNode) {
+		if strings.Contains(opsFindings(st.Findings), inventory.CodeNoNode) {
 			break
 		}
 		time.Sleep(time.Second)
 	}
-	if f := fmt.Sprintf("%+v", st.Findings); !strings.Contains(f, inventory.CodeNoNode) || !strings.Contains(f, "drained") || !strings.Contains(f, "docker node update --availability active "+task.Node.Hostname) {
+	if f := opsFindings(st.Findings); !strings.Contains(f, inventory.CodeNoNode) || !strings.Contains(f, "drained") || !strings.Contains(f, "docker node update --availability active "+task.Node.Hostname) {
 		t.Errorf("status with the pinned node drained: %s; want no-suitable-node, drained, and how to undrain", f)
 	}
 	undrain()

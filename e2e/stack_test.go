@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -311,4 +312,44 @@ func readFile(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestStackDeployVerify: stack deploy --verify proves the redis service's
+// data survived a changed re-deploy (the stateless one is not checked), and
+// rolls back a forced data-losing one, whose keys come back.
+func TestStackDeployVerify(t *testing.T) {
+	C.RequirePlugin(t)
+	stack, port := C.StackName(t), cluster.FreePort(t)
+	svc := stack + "_redis"
+	if r := stackDeploy(t, true, stackCompose(t, port, "100M", ""), stack); r.Err != nil {
+		t.Fatalf("docker stateful stack deploy: %v", r.Err)
+	}
+	rdb, _ := C.ServiceRedis(t, svc, port)
+	cluster.Set(t, rdb, "foo", "bar")
+	for i := 0; i < 200; i++ {
+		cluster.Set(t, rdb, fmt.Sprintf("k%03d", i), "v")
+	}
+
+	r := stackDeploy(t, true, stackCompose(t, port, "200M", ""), stack, "--verify")
+	if r.ExitCode() != 0 || !regexp.MustCompile(svc+`\s+redis\s+verified`).MatchString(r.Stdout) || strings.Contains(r.Stdout, stack+"_web   ") {
+		t.Fatalf("stack deploy --verify of a changed file: exit %d, want 0 and %s verified (and no row for the stateless service)", r.ExitCode(), svc)
+	}
+	rdb, _ = C.ServiceRedis(t, svc, port)
+	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
+		t.Fatalf("after the verified deploy: foo = %q (exists %v)", v, ok)
+	}
+
+	// /data moved to another (empty) volume, forced: MISSING, rolled back.
+	bad := stackComposeTop(t, port, "300M", "    volumes:\n      - other:/data", "volumes:\n  other: {}")
+	r = stackDeploy(t, true, bad, stack, "--force", "--verify")
+	if r.ExitCode() != 1 || !strings.Contains(r.Stdout, "MISSING") || !regexp.MustCompile(svc+`\s+redis\s+failed`).MatchString(r.Stdout) {
+		t.Fatalf("forced data-losing deploy --verify: exit %d, want 1 with MISSING keys and %s failed", r.ExitCode(), svc)
+	}
+	if m := updInspect(t, svc, `{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}} {{end}}`); !strings.Contains(m, svc+"-data") {
+		t.Errorf("mounts after the rollback: %q, want %s-data back", m, svc)
+	}
+	rdb, _ = C.ServiceRedis(t, svc, port)
+	if v, ok := cluster.Get(t, rdb, "foo"); !ok || v != "bar" {
+		t.Errorf("after the rollback: foo = %q (exists %v), want bar", v, ok)
+	}
 }

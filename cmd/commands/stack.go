@@ -43,6 +43,7 @@ type stackDeployOptions struct {
 	dryRun bool
 	format string
 	force  bool
+	verify updateVerifyOptions // --verify and its flags, as for update
 }
 
 const stackDeployLong = `Deploy a new stack or update an existing one like "docker stack deploy", with
@@ -63,7 +64,16 @@ known database) is deployed as docker computes it.
 
 --dry-run prints, for every service, whether it is created, updated or
 unchanged, the change, and the data verdict, and sends nothing; exit status 0
-when the whole stack would be sent, 1 when it would be refused.`
+when the whole stack would be sent, 1 when it would be refused.
+
+--verify proves, as "docker stateful update --verify" does, that the data of
+every service the deploy updates (replacing its task) and whose engine is
+Redis or PostgreSQL survived: one service after the other, each cut before
+its update is sent, checked once its new task runs, and rolled back on its
+own when its data did not survive (--no-rollback: not). A table at the end
+gives each verdict; the exit status is 0 when all are verified, 1 when one
+is not (2 when one could not be checked before its update: the deploy stops
+there, the services before it were deployed).`
 
 // newStackDeployCommand is docker's own `stack deploy`, run twice on an
 // intercepting client: first with nothing sent, to judge every service of
@@ -71,17 +81,20 @@ when the whole stack would be sent, 1 when it would be refused.`
 func newStackDeployCommand(dockerCLI command.Cli) *cobra.Command {
 	var opts stackDeployOptions
 	icli := intercept.New(dockerCLI)
+	icli.LatestVersion = true
 	cmd := dockerStackCommand(icli, "deploy")
 	cmd.Short = "Deploy a stack, keeping its services' data"
 	cmd.Long = stackDeployLong
 	cmd.Example = `  docker stateful stack deploy -c compose.yml app
   docker stateful stack deploy --dry-run -c compose.yml app
-  docker stateful stack deploy --dry-run --format json -c compose.yml app`
+  docker stateful stack deploy --dry-run --format json -c compose.yml app
+  docker stateful stack deploy --verify -c compose.yml app`
 
 	flags := cmd.Flags()
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Show what the deploy would do to every service and whether it would be refused; send nothing")
 	flags.StringVar(&opts.format, "format", "", `Format the --dry-run output: "json" or a Go template`)
 	flags.BoolVar(&opts.force, "force", false, "Deploy even the services whose update would lose data (with a warning for each problem)")
+	addVerifyFlags(cmd, &opts.verify)
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
 
 	dockerRunE := cmd.RunE
@@ -94,6 +107,9 @@ func newStackDeployCommand(dockerCLI command.Cli) *cobra.Command {
 func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dockerRunE func(*cobra.Command, []string) error, opts *stackDeployOptions) error {
 	if opts.format != "" && !opts.dryRun {
 		return errors.New("--format only applies with --dry-run")
+	}
+	if err := checkStackVerifyFlags(cmd, opts); err != nil {
+		return err
 	}
 	if err := checkFormat(opts.format); err != nil {
 		return err
@@ -108,6 +124,7 @@ func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dock
 
 	dockerCLI := icli.Cli
 	plan := &stackdeploy.Plan{Stack: args[0]}
+	sv := &stackVerifier{dockerCLI: dockerCLI, opts: opts}
 	judged := map[string]stackdeploy.Service{}
 	var created []*createspec.Result
 	icli.BeforeCreate = func(ctx context.Context, spec *swarm.ServiceSpec, _ *swarm.ServiceCreateOptions) error {
@@ -136,7 +153,7 @@ func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dock
 		if s.Verdict == stackdeploy.VerdictRefused { // changed since the first pass
 			return fmt.Errorf("service %s changed while the stack was judged: %s", s.Name, s.Problems[0].Message)
 		}
-		return nil
+		return sv.before(ctx, cmd, current, spec, s)
 	}
 
 	// Pass 1: judge every service, send nothing, print nothing of docker's.
@@ -184,10 +201,16 @@ func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dock
 		}
 	}
 
-	// Pass 2: for real, with the same rules.
-	if err := dockerRunE(cmd, args); err != nil {
+	// Pass 2: for real, with the same rules; --verify checks each updated
+	// database as soon as its update was sent (intercept's AfterSend runs
+	// inside docker's deploy loop: one service after the other).
+	icli.AfterSend = sv.afterSend
+	err = dockerRunE(cmd, args)
+	sv.abandon()
+	if err != nil {
 		return err
 	}
+	verr := sv.summary(plan.Stack)
 	if quiet, _ := cmd.Flags().GetBool("quiet"); !quiet {
 		for _, res := range created {
 			printCreateSummary(errOut, res)
@@ -198,7 +221,7 @@ func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dock
 			}
 		}
 	}
-	return nil
+	return verr
 }
 
 // stackJudgePass runs docker's deploy with nothing sent and its output

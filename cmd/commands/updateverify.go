@@ -61,8 +61,8 @@ refusal or Ctrl-C. The password comes from PGPASSWORD, --pg-password-file or a
 
 // addUpdateVerifyFlags adds --verify and its flags to update, and the
 // verifier they ask for (opts.newVerifier), unless a test set one.
-func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updateOptions) {
-	v := &opts.verify
+// addVerifyFlags adds --verify and its companions (update, stack deploy).
+func addVerifyFlags(cmd *cobra.Command, v *updateVerifyOptions) {
 	flags := cmd.Flags()
 	flags.BoolVar(&v.enabled, "verify", false, "Prove the data survived: cut and fingerprint the Redis or PostgreSQL data before, verify it after, roll back on a mismatch")
 	addRedisFlags(flags, &v.redis)
@@ -70,14 +70,20 @@ func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updat
 	flags.StringArrayVar(&v.verifyKeys, "verify-key", nil, "With --verify: a key that must exist after the update (repeatable)")
 	flags.BoolVar(&v.noRollback, "no-rollback", false, "With --verify: do not roll back when the data did not survive")
 	flags.DurationVar(&v.timeout, "verify-timeout", 5*time.Minute, "With --verify: how long to wait for the new task's Redis or PostgreSQL, the old task to stop, and the update to converge")
+	_ = cmd.RegisterFlagCompletionFunc("verify-key", cobra.NoFileCompletions)
+	_ = cmd.RegisterFlagCompletionFunc("redis-url", cobra.NoFileCompletions)
+}
+
+func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updateOptions) {
+	v := &opts.verify
+	flags := cmd.Flags()
+	addVerifyFlags(cmd, v)
 	flags.Lookup("format").Usage = `Format the --dry-run output or the --verify report: "json" or a Go template`
 	cmd.Long += updateVerifyHelp
 	cmd.Example += `
   docker stateful update --verify --limit-memory 200M cache
   REDISCLI_AUTH=... docker stateful update --verify --format json --image redis:7.2 cache
   PGPASSWORD=... docker stateful update --verify --limit-memory 1G db`
-	_ = cmd.RegisterFlagCompletionFunc("verify-key", cobra.NoFileCompletions)
-	_ = cmd.RegisterFlagCompletionFunc("redis-url", cobra.NoFileCompletions)
 
 	var active *verifyflow.EngineUpdate
 	runE := cmd.RunE
@@ -154,18 +160,16 @@ var (
 	_ convergeFailer = (*verifyflow.EngineUpdate)(nil)
 )
 
-// newUpdateVerifier is the verifier for this run's flags (Redis or
-// PostgreSQL, chosen from the service once it is known); with
-// --format, docker's own output (the service ID, convergence progress) goes
-// to stderr so that stdout is the report alone.
-func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOptions) (*verifyflow.EngineUpdate, error) {
-	v := opts.verify
+// buildVerifier is update --verify's verifier of one service for the flags v
+// (Redis or PostgreSQL, chosen from the service once it is known), its report
+// on stdout; docker's convergence progress is hidden with quiet.
+func buildVerifier(dockerCLI command.Cli, v updateVerifyOptions, service string, quiet, force bool) (*verifyflow.EngineUpdate, error) {
 	fopt, err := v.redis.options(v.timeout)
 	if err != nil {
 		return nil, err
 	}
 	fopt.VerifyKeys = v.verifyKeys
-	fopt.Dial = sshRedisDialer(dockerCLI, cmd.Flags().Arg(0))
+	fopt.Dial = sshRedisDialer(dockerCLI, service)
 	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())
 	if err != nil {
 		return nil, err
@@ -174,15 +178,26 @@ func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOp
 	if err != nil {
 		return nil, err
 	}
-	quiet, _ := cmd.Flags().GetBool("quiet")
-	force, _ := cmd.Flags().GetBool("force")
 	uopt := verifyflow.UpdateOptions{Force: force, NoRollback: v.noRollback}
 	converge := func(ctx context.Context, serviceID string) error {
 		return waitOnService(ctx, dockerCLI, serviceID, quiet)
 	}
-	u := &verifyflow.EngineUpdate{
+	return &verifyflow.EngineUpdate{
 		Redis: &verifyflow.Update{Flow: flow, Opt: uopt, Converge: converge},
 		PG:    &verifyflow.PGUpdate{Flow: pgFlow, Opt: uopt, Converge: converge},
+	}, nil
+}
+
+// newUpdateVerifier is the verifier for this run's flags (Redis or
+// PostgreSQL, chosen from the service once it is known); with
+// --format, docker's own output (the service ID, convergence progress) goes
+// to stderr so that stdout is the report alone.
+func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOptions) (*verifyflow.EngineUpdate, error) {
+	quiet, _ := cmd.Flags().GetBool("quiet")
+	force, _ := cmd.Flags().GetBool("force")
+	u, err := buildVerifier(dockerCLI, opts.verify, cmd.Flags().Arg(0), quiet, force)
+	if err != nil {
+		return nil, err
 	}
 	if opts.format == "" {
 		u.Redis.Report, u.PG.Report = dockerCLI.Out(), dockerCLI.Out()

@@ -611,6 +611,15 @@ known database) is deployed as docker computes it.
 unchanged, the change, and the data verdict, and sends nothing; exit status 0
 when the whole stack would be sent, 1 when it would be refused.
 
+--verify proves, as "docker stateful update --verify" does, that the data of
+every service the deploy updates (replacing its task) and whose engine is
+Redis or PostgreSQL survived: one service after the other, each cut before
+its update is sent, checked once its new task runs, and rolled back on its
+own when its data did not survive (--no-rollback: not). A table at the end
+gives each verdict; the exit status is 0 when all are verified, 1 when one
+is not (2 when one could not be checked before its update: the deploy stops
+there, the services before it were deployed).
+
 Aliases:
   docker stateful stack deploy, docker stateful stack up
 
@@ -618,6 +627,7 @@ Examples:
   docker stateful stack deploy -c compose.yml app
   docker stateful stack deploy --dry-run -c compose.yml app
   docker stateful stack deploy --dry-run --format json -c compose.yml app
+  docker stateful stack deploy --verify -c compose.yml app
 
 Options:
 `,
@@ -629,11 +639,26 @@ Options:
 				{Left: "  -c, --compose-file strings", Usage: "Path to a Compose file, or \"-\" to read from stdin"},
 				{Left: "  -d, --detach", Usage: "Exit immediately instead of waiting for the stack services to converge (default true)"},
 				{Left: "      --dry-run", Usage: "Show what the deploy would do to every service and whether it would be refused; send nothing"},
+				{Left: "      --engine string", Usage: "The service's database: \"redis\" or \"postgres\" (default: from its image, else the port it publishes, 6379 or 5432)"},
 				{Left: "      --force", Usage: "Deploy even the services whose update would lose data (with a warning for each problem)"},
 				{Left: "      --format string", Usage: "Format the --dry-run output: \"json\" or a Go template"},
+				{Left: "      --no-rollback", Usage: "With --verify: do not roll back when the data did not survive"},
+				{Left: "      --pg-password-file string", Usage: "Read the PostgreSQL password from this file (default: the PGPASSWORD environment variable, else a .pgpass file)"},
+				{Left: "      --pg-url string", Usage: "Reach PostgreSQL at postgres://[user@]host:port/db[?sslmode=...] (default: postgres@ the service's published port for 5432); no password here, use PGPASSWORD"},
 				{Left: "      --prune", Usage: "Prune services that are no longer referenced"},
 				{Left: "  -q, --quiet", Usage: "Suppress progress output"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --resolve-image string", Usage: "Query the registry to resolve image digest and supported platforms (\"always\", \"changed\", \"never\") (default \"always\")"},
+				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
+				{Left: "      --verify", Usage: "Prove the data survived: cut and fingerprint the Redis or PostgreSQL data before, verify it after, roll back on a mismatch"},
+				{Left: "      --verify-key stringArray", Usage: "With --verify: a key that must exist after the update (repeatable)"},
+				{Left: "      --verify-timeout duration", Usage: "With --verify: how long to wait for the new task's Redis or PostgreSQL, the old task to stop, and the update to converge (default 5m0s)"},
 				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to Swarm agents"},
 			},
 		},

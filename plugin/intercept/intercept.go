@@ -38,6 +38,12 @@ type Cli struct {
 	// created, updated or removed. A stack deploy runs once this way to
 	// judge every service before any of them is sent.
 	NoSend bool
+	// LatestVersion sends an update against the service's current version
+	// instead of refusing the one docker read earlier. For stack deploy
+	// only: it computes the whole spec from the compose file (nothing of the
+	// current one to lose), and a long --verify of one service lets the
+	// others' versions move on (their update status changes them).
+	LatestVersion bool
 }
 
 // New wraps dockerCLI. The real client is looked up on every call, since the
@@ -77,6 +83,9 @@ func (a *apiClient) ServiceUpdate(ctx context.Context, serviceID string, version
 		current, _, err := a.APIClient.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
 		if err != nil {
 			return swarm.ServiceUpdateResponse{}, err
+		}
+		if current.Version.Index != version.Index && a.cli.LatestVersion {
+			version = current.Version
 		}
 		if current.Version.Index != version.Index {
 			return swarm.ServiceUpdateResponse{}, fmt.Errorf("service %s changed while the update was prepared (version %d, now %d): run the command again", serviceID, version.Index, current.Version.Index)

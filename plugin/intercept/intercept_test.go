@@ -163,3 +163,20 @@ func TestNoSendSendsNothing(t *testing.T) {
 		t.Errorf("hooks saw %q, want the create and the update", seen)
 	}
 }
+
+// With LatestVersion (stack deploy) an update read at an older version is
+// sent against the current one; without, it is refused.
+func TestLatestVersion(t *testing.T) {
+	api := &fakeAPI{current: swarm.Service{ID: "svc", Meta: swarm.Meta{Version: swarm.Version{Index: 9}}}}
+	c := newCli(t, api)
+	c.BeforeUpdate = func(context.Context, swarm.Service, *swarm.ServiceSpec, *swarm.ServiceUpdateOptions) error {
+		return nil
+	}
+	if _, err := c.Client().ServiceUpdate(context.Background(), "svc", swarm.Version{Index: 3}, swarm.ServiceSpec{}, swarm.ServiceUpdateOptions{}); err == nil || len(api.updated) != 0 {
+		t.Fatalf("a stale version was sent (err %v)", err)
+	}
+	c.LatestVersion = true
+	if _, err := c.Client().ServiceUpdate(context.Background(), "svc", swarm.Version{Index: 3}, swarm.ServiceSpec{}, swarm.ServiceUpdateOptions{}); err != nil || len(api.updated) != 1 {
+		t.Fatalf("LatestVersion: err %v, %d sent", err, len(api.updated))
+	}
+}
