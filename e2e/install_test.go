@@ -110,7 +110,7 @@ func TestInstallRoundTrip(t *testing.T) {
 	installed := tree(t, u.Home)
 	cfg := decodeJSON(t, installed[".docker/config.json"])
 	want := decodeJSON(t, userConfig)
-	want["plugins"].(map[string]any)["stateful"] = map[string]any{"hooks": "service update,service create"}
+	want["plugins"].(map[string]any)["stateful"] = map[string]any{"hooks": "service update,service create,stack deploy"}
 	want["features"].(map[string]any)["hooks"] = "true"
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("config.json after install:\n%s\nwant (as JSON) %v", installed[".docker/config.json"], want)
