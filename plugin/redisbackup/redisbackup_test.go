@@ -6,13 +6,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"net"
+	"github.com/docker-stateful/docker-stateful/internal/redistest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,50 +20,11 @@ import (
 )
 
 // testServer is a real redis-server on 127.0.0.1 (free port, temp dir).
-type testServer struct {
-	addr string
-	cmd  *exec.Cmd
-}
+type testServer struct{ addr string }
 
 func startRedis(t testing.TB, extra ...string) *testServer {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("redis-server not found (CI=true): %v", err)
-		}
-		t.Skip("redis-server not installed")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
-	dir := t.TempDir()
-	args := append([]string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--dir", dir,
-		"--save", "", "--appendonly", "no", "--logfile", "redis.log"}, extra...)
-	s := &testServer{addr: "127.0.0.1:" + strconv.Itoa(port), cmd: exec.Command(bin, args...)}
-	s.cmd.Dir = dir
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = s.cmd.Process.Signal(syscall.SIGTERM)
-		_ = s.cmd.Wait()
-	})
-	rdb := redis.NewClient(&redis.Options{Addr: s.addr, Protocol: 2, DisableIdentity: true, MaxRetries: -1})
-	defer rdb.Close()
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		if rdb.Ping(context.Background()).Err() == nil {
-			return s
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(filepath.Join(dir, "redis.log"))
-			t.Fatalf("redis-server did not start:\n%s", b)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return &testServer{addr: redistest.StartServer(t, extra...).Addr}
 }
 
 func (s *testServer) client(t testing.TB) *redisstate.Client {
