@@ -284,7 +284,14 @@ func (s *Store) list() ([]*Snapshot, map[string]error, error) {
 		}
 		out = append(out, snap)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	// Oldest first, by when each was taken: IDs have a one-second time and
+	// a random suffix, so two taken in the same second would sort at random.
+	sort.SliceStable(out, func(i, j int) bool {
+		if a, b := out[i].Summary.CreatedAt, out[j].Summary.CreatedAt; !a.Equal(b) {
+			return a.Before(b)
+		}
+		return out[i].ID < out[j].ID
+	})
 	return out, damaged, nil
 }
 
