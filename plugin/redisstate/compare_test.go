@@ -379,3 +379,28 @@ func editSummary(t *testing.T, dir string, fn func(map[string]any)) {
 	b, _ = json.MarshalIndent(m, "", "  ")
 	os.WriteFile(p, b, 0o600)
 }
+
+// A key whose TTL ran out while the after-scan read it page by page has a
+// partial value: EXPIRED (gone, as expected), never CHANGED; a key without a
+// TTL whose value differs is still CHANGED.
+func TestExpiredWhileRead(t *testing.T) {
+	const now = 1_800_000_000_000
+	past, future := int64(now-500), int64(now+3_600_000)
+	before := fakeSnapshot(t, "before", []Record{
+		{Key: "gone-mid-read", Type: TypeHash, ValueHash: 1, ExpireAt: past},
+		{Key: "changed", Type: TypeHash, ValueHash: 2, ExpireAt: -1},
+		{Key: "changed-ttl-later", Type: TypeSet, ValueHash: 3, ExpireAt: future},
+	}, TTLPExpireTime, now-2000)
+	after := fakeSnapshot(t, "after", []Record{
+		{Key: "gone-mid-read", Type: TypeHash, ValueHash: 10, ExpireAt: past},
+		{Key: "changed", Type: TypeHash, ValueHash: 20, ExpireAt: -1},
+		{Key: "changed-ttl-later", Type: TypeSet, ValueHash: 30, ExpireAt: future},
+	}, TTLPExpireTime, now)
+	rep, err := Compare(before, after, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Count(ClassExpired) != 1 || rep.Count(ClassChanged) != 2 {
+		t.Errorf("EXPIRED %d (want 1), CHANGED %d (want 2)", rep.Count(ClassExpired), rep.Count(ClassChanged))
+	}
+}

@@ -191,7 +191,14 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(u.oldTasks))))
 	}
 	cutFrom := time.Now()
-	if u.cut, err = u.Flow.StartCut(ctx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
+	// The cut's pause lives on the run's context: ctx may be docker's
+	// convergence wait, cut at its deadline (BoundWait), which must not
+	// unpause the old process while it may still run.
+	cutCtx := ctx
+	if u.base != nil {
+		cutCtx = u.base
+	}
+	if u.cut, err = u.Flow.StartCut(cutCtx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
 		var busy *Busy
 		if errors.As(err, &busy) {
 			return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
@@ -248,6 +255,9 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	if u.base == nil {
 		u.base = ctx
 	}
+	// The run's context: ctx may be docker's convergence wait, which the
+	// watch below cuts at its deadline; that is no interruption of the stop.
+	ctx = u.base
 	if u.stopWait != nil {
 		limit := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
 		u.watch = time.AfterFunc(limit, func() {
