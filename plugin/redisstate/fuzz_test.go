@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -55,34 +54,23 @@ func FuzzParseURL(f *testing.F) {
 	})
 }
 
-var fuzzSnap struct {
-	once sync.Once
-	dir  string // a committed snapshot, the original of every fuzzed copy
-	snap *Snapshot
-}
-
 // FuzzSnapshotLoad: a snapshot with any summary.json and any content in one shard file
 // never panics, and is either an error or verified only when it holds the original data.
 func FuzzSnapshotLoad(f *testing.F) {
-	fuzzSnap.once.Do(func() {
-		dir, err := os.MkdirTemp("", "fuzz-snapshot-")
-		if err != nil {
-			f.Fatal(err)
-		}
-		var recs []Record
-		for i := 0; i < 3000; i++ {
-			recs = append(recs, Record{DB: i % 3, Key: "k" + strconv.Itoa(i), Type: TypeString, ValueHash: uint64(i), ExpireAt: -1})
-		}
-		fs := fakeSnapshot(f, "orig", recs, TTLNone, 1)
-		st := &Store{StateDir: dir}
-		os.MkdirAll(st.root(), 0o700)
-		snap := &Snapshot{ID: "orig", Dir: fs.Dir}
-		if err := st.Commit(snap, fs.Summary, "svc"); err != nil {
-			f.Fatal(err)
-		}
-		fuzzSnap.dir, fuzzSnap.snap = snap.Dir, snap
-	})
-	orig := fuzzSnap.snap
+	// the original of every fuzzed copy; f.TempDir is removed when the target ends
+	// (each fuzzing worker process runs it once)
+	dir := f.TempDir()
+	var recs []Record
+	for i := 0; i < 3000; i++ {
+		recs = append(recs, Record{DB: i % 3, Key: "k" + strconv.Itoa(i), Type: TypeString, ValueHash: uint64(i), ExpireAt: -1})
+	}
+	fs := fakeSnapshot(f, "orig", recs, TTLNone, 1)
+	st := &Store{StateDir: dir}
+	os.MkdirAll(st.root(), 0o700)
+	orig := &Snapshot{ID: "orig", Dir: fs.Dir}
+	if err := st.Commit(orig, fs.Summary, "svc"); err != nil {
+		f.Fatal(err)
+	}
 	sum, _ := os.ReadFile(filepath.Join(orig.Dir, "summary.json"))
 	shard0, _ := os.ReadFile(shardPath(orig.Dir, 0))
 	f.Add(sum, shard0, byte(0))
