@@ -135,11 +135,11 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	loaded := map[int]bool{}
 	for _, sh := range r.DifferingShards {
 		loaded[sh] = true
-		bm, err := before.loadShard(sh)
+		bm, err := loadShard(before, sh)
 		if err != nil {
 			return nil, err
 		}
-		am, err := after.loadShard(sh)
+		am, err := loadShard(after, sh)
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +209,7 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 		for _, k := range ks {
 			want[k] = true
 		}
-		err := after.ReadShard(sh, func(rec Record) error {
+		err := ReadShard(after, sh, func(rec Record) error {
 			if rec.DB == a.DB && want[rec.Key] {
 				found[rec.Key] = rec.Type
 			}

@@ -338,8 +338,8 @@ func TestDamagedSnapshotIsAnError(t *testing.T) {
 		t.Errorf("altered shard: compare %v, report %+v", err, rep)
 	}
 	// a damaged snapshot in the store: Load names it, Latest does not pass over it
-	os.Rename(dir, filepath.Join(st.root(), "29991231T000000-abcdef"))
-	editSummary(t, filepath.Join(st.root(), "29991231T000000-abcdef"), func(m map[string]any) { m["digest"] = "0000000000000001" })
+	os.Rename(dir, filepath.Join(st.Root(), "29991231T000000-abcdef"))
+	editSummary(t, filepath.Join(st.Root(), "29991231T000000-abcdef"), func(m map[string]any) { m["digest"] = "0000000000000001" })
 	if _, err := st.Load("29991231T000000-abcdef"); err == nil || !strings.Contains(err.Error(), "is damaged") {
 		t.Errorf("Load of a damaged snapshot: %v", err)
 	}

@@ -123,6 +123,7 @@ type ShardSum struct {
 
 // Summary is the result of a fingerprint; stored as summary.json next to the shards.
 type Summary struct {
+	Engine       string            `json:"engine,omitempty"` // empty: another engine's snapshots name theirs
 	ID           string            `json:"id"`
 	Service      string            `json:"service,omitempty"`
 	CreatedAt    time.Time         `json:"created_at"`

@@ -297,7 +297,7 @@ func TestFormat0SnapshotRefused(t *testing.T) {
 	loadMixed(t, r.raw(t), 5)
 	st, _ := OpenStore(t.TempDir())
 	cur := fingerprintTo(t, st, r.client(t))
-	old := filepath.Join(st.root(), "20250101T000000-aaaaaa")
+	old := filepath.Join(st.Root(), "20250101T000000-aaaaaa")
 	os.Rename(cur.Dir, old)
 	var m map[string]any
 	b, _ := os.ReadFile(filepath.Join(old, "summary.json"))

@@ -66,7 +66,7 @@ func FuzzSnapshotLoad(f *testing.F) {
 	}
 	fs := fakeSnapshot(f, "orig", recs, TTLNone, 1)
 	st := &Store{StateDir: dir}
-	os.MkdirAll(st.root(), 0o700)
+	os.MkdirAll(st.Root(), 0o700)
 	orig := &Snapshot{ID: "orig", Dir: fs.Dir}
 	if err := st.Commit(orig, fs.Summary, "svc"); err != nil {
 		f.Fatal(err)
@@ -109,7 +109,7 @@ func FuzzSnapshotLoad(f *testing.F) {
 			}
 		}
 		for _, i := range []int{0, int(which)} {
-			_ = s.ReadShard(i, func(Record) error { return nil })
+			_ = ReadShard(s, i, func(Record) error { return nil })
 		}
 	})
 }

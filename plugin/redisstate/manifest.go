@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 
 	"github.com/cespare/xxhash/v2"
+
+	"github.com/docker-stateful/docker-stateful/plugin/snapstore"
 )
 
 // NumShards is the number of manifest shards; a key's shard is the top byte of xxhash(key).
@@ -143,20 +145,11 @@ func syncManifest(dir string) error {
 			return err
 		}
 	}
-	return syncDir(filepath.Join(dir, shardDirName))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return snapstore.SyncDir(filepath.Join(dir, shardDirName))
 }
 
 // ReadShard calls fn for every record of one shard of the snapshot's manifest.
-func (s *Snapshot) ReadShard(shard int, fn func(Record) error) error {
+func ReadShard(s *Snapshot, shard int, fn func(Record) error) error {
 	var want *FileSum
 	if s.Summary != nil {
 		if len(s.Summary.Files) == NumShards {
@@ -269,8 +262,8 @@ func truncated(err error) error {
 }
 
 // loadShard reads one shard into a map (duplicates from SCAN collapse).
-func (s *Snapshot) loadShard(shard int) (map[dbKey]Record, error) {
+func loadShard(s *Snapshot, shard int) (map[dbKey]Record, error) {
 	m := make(map[dbKey]Record)
-	err := s.ReadShard(shard, func(r Record) error { m[dbKey{r.DB, r.Key}] = r; return nil })
+	err := ReadShard(s, shard, func(r Record) error { m[dbKey{r.DB, r.Key}] = r; return nil })
 	return m, err
 }

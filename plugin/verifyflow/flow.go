@@ -480,16 +480,11 @@ func (f *Flow) Verify(ctx context.Context, c *redisstate.Client, before *redisst
 // LatestCut is the newest snapshot of service taken at a cut (by snapshot or
 // update --verify).
 func (f *Flow) LatestCut(service string) (*redisstate.Snapshot, error) {
-	all, err := f.store.List()
-	if err != nil {
-		return nil, err
+	snap, err := f.store.LatestCut(service)
+	if errors.Is(err, redisstate.ErrNotFound) {
+		return nil, fmt.Errorf("no snapshot of service %s in %s: take one with `docker stateful snapshot %s`", service, f.store.StateDir, service)
 	}
-	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].Summary.Service == service && all[i].Summary.Cut != nil {
-			return all[i], nil
-		}
-	}
-	return nil, fmt.Errorf("no snapshot of service %s in %s: take one with `docker stateful snapshot %s`", service, f.store.StateDir, service)
+	return snap, err
 }
 
 // Prune keeps the newest keep snapshots of service.

@@ -251,34 +251,15 @@ func (f *PGFlow) Verify(ctx context.Context, c *pgstate.Client, before *pgstate.
 
 // LatestCut is the newest PostgreSQL snapshot of service taken at a cut.
 func (f *PGFlow) LatestCut(service string) (*pgstate.Snapshot, error) {
-	all, err := f.store.List()
-	if err != nil {
-		return nil, err
+	snap, err := f.store.LatestCut(service)
+	if errors.Is(err, pgstate.ErrNotFound) {
+		return nil, fmt.Errorf("no PostgreSQL snapshot of service %s in %s: take one with `docker stateful snapshot %s`", service, f.store.StateDir, service)
 	}
-	for i := len(all) - 1; i >= 0; i-- {
-		if all[i].Summary.Service == service && all[i].Summary.Cut != nil {
-			return all[i], nil
-		}
-	}
-	return nil, fmt.Errorf("no PostgreSQL snapshot of service %s in %s: take one with `docker stateful snapshot %s`", service, f.store.StateDir, service)
+	return snap, err
 }
 
 // Prune keeps the newest keep PostgreSQL snapshots of service.
-func (f *PGFlow) Prune(service string, keep int) {
-	all, err := f.store.List()
-	if err != nil {
-		return
-	}
-	var mine []*pgstate.Snapshot
-	for _, s := range all {
-		if s.Summary.Service == service {
-			mine = append(mine, s)
-		}
-	}
-	for i := 0; i < len(mine)-keep; i++ {
-		_ = f.store.Discard(mine[i])
-	}
-}
+func (f *PGFlow) Prune(service string, keep int) { _, _ = f.store.Prune(service, keep) }
 
 // AwaitNew finds the PostgreSQL of the service's (new) task and waits until
 // a postmaster other than the one started at oldStart (zero: any) accepts
