@@ -5,14 +5,13 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/url"
 	"os"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/docker-stateful/docker-stateful/plugin/connerr"
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -214,15 +213,7 @@ func (c *Client) Connect(ctx context.Context, db string) (*pgx.Conn, error) {
 }
 
 // ConnectError is a one-line, user-facing connection/auth failure.
-type ConnectError struct {
-	Addr string
-	Kind string // "unreachable", "starting", "auth", "tls", "other"
-	Msg  string
-	Err  error
-}
-
-func (e *ConnectError) Error() string { return e.Msg }
-func (e *ConnectError) Unwrap() error { return e.Err }
+type ConnectError = connerr.Error // Kind: "unreachable", "starting", "auth", "tls", "other"
 
 // IsAuthError reports whether err is a refused or missing password / unknown role.
 func IsAuthError(err error) bool {
@@ -265,46 +256,24 @@ func describeErr(addr string, err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") || strings.Contains(msg, "server refused TLS") {
 		return &ConnectError{Addr: addr, Kind: "tls", Err: err,
-			Msg: fmt.Sprintf("TLS with PostgreSQL at %s failed: %s", addr, lastPart(msg))}
+			Msg: fmt.Sprintf("TLS with PostgreSQL at %s failed: %s", addr, connerr.LastPart(msg))}
 	}
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &certErr) {
 		return &ConnectError{Addr: addr, Kind: "tls", Err: err,
-			Msg: fmt.Sprintf("TLS with PostgreSQL at %s failed: %s", addr, lastPart(msg))}
+			Msg: fmt.Sprintf("TLS with PostgreSQL at %s failed: %s", addr, connerr.LastPart(msg))}
 	}
-	reason := ""
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
+	reason := connerr.Unreachable(err)
 	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		reason = "connection refused"
-	case errors.Is(err, syscall.EHOSTUNREACH):
-		reason = "no route to host"
-	case errors.Is(err, syscall.ENETUNREACH):
-		reason = "network is unreachable"
-	case errors.Is(err, syscall.ECONNRESET):
-		reason = "connection reset"
-	case errors.As(err, &dnsErr):
-		reason = "no such host " + dnsErr.Name
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		reason = "connection closed by the server"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &opErr) && opErr.Timeout():
+	case reason != "":
+	case errors.Is(err, context.DeadlineExceeded):
 		reason = "timed out"
-	case errors.As(err, &opErr):
-		reason = lastPart(opErr.Err.Error())
 	case strings.Contains(msg, "failed to connect"):
-		reason = lastPart(msg)
+		reason = connerr.LastPart(msg)
 	}
 	if reason != "" {
 		return &ConnectError{Addr: addr, Kind: "unreachable", Err: err,
 			Msg: fmt.Sprintf("cannot reach PostgreSQL at %s: %s", addr, reason)}
 	}
 	return err
-}
-
-func lastPart(s string) string {
-	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
-		return s[i+2:]
-	}
-	return s
 }

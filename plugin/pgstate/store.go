@@ -105,21 +105,13 @@ func (s *Summary) Meta() snapstore.Meta {
 // TakeSnapshot fingerprints the server into a new snapshot of the store and commits it
 // (cut may be nil, e.g. for the after-update fingerprint). On error nothing is left behind.
 func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut *CutInfo, opt FingerprintOptions) (*Snapshot, error) {
-	snap, err := st.New()
-	if err != nil {
-		return nil, fmt.Errorf("cannot create snapshot directory: %w", err)
-	}
-	sum, err := Fingerprint(ctx, c, snap.Dir, opt)
-	if err != nil {
-		st.Discard(snap)
-		return nil, err
-	}
-	sum.Cut = cut
-	if err := st.Commit(snap, sum, service); err != nil {
-		st.Discard(snap)
-		return nil, err
-	}
-	return snap, nil
+	return st.Take(service, func(dir string) (*Summary, error) {
+		sum, err := Fingerprint(ctx, c, dir, opt)
+		if err == nil {
+			sum.Cut = cut
+		}
+		return sum, err
+	})
 }
 
 // VerifyAgainst fingerprints the running server and compares it with before.

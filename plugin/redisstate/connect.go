@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"net/url"
@@ -15,10 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/docker-stateful/docker-stateful/plugin/connerr"
 )
 
 // Secret holds a password. Every way of printing or encoding it yields "***",
@@ -398,15 +398,7 @@ func (c *Client) Ping(ctx context.Context) error {
 }
 
 // ConnectError is a one-line, user-facing connection/auth failure.
-type ConnectError struct {
-	Addr string
-	Kind string // "unreachable", "auth", "noauth", "tls", "other"
-	Msg  string
-	Err  error
-}
-
-func (e *ConnectError) Error() string { return e.Msg }
-func (e *ConnectError) Unwrap() error { return e.Err }
+type ConnectError = connerr.Error // Kind: "unreachable", "auth", "noauth", "tls", "other"
 
 // IsAuthError reports whether err is a refused/missing password.
 func IsAuthError(err error) bool {
@@ -453,31 +445,10 @@ func describeErr(addr string, err error) error {
 	var certErr *tls.CertificateVerificationError
 	if errors.As(err, &recErr) || errors.As(err, &certErr) || strings.Contains(msg, "tls:") || strings.Contains(msg, "x509:") {
 		return &ConnectError{Addr: addr, Kind: "tls", Err: err,
-			Msg: fmt.Sprintf("TLS handshake with Redis at %s failed: %s", addr, lastPart(msg))}
+			Msg: fmt.Sprintf("TLS handshake with Redis at %s failed: %s", addr, connerr.LastPart(msg))}
 	}
-	reason := ""
-	var dnsErr *net.DNSError
-	var opErr *net.OpError
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		reason = "connection refused"
-	case errors.Is(err, syscall.EHOSTUNREACH):
-		reason = "no route to host"
-	case errors.Is(err, syscall.ENETUNREACH):
-		reason = "network is unreachable"
-	case errors.Is(err, syscall.ECONNRESET):
-		reason = "connection reset"
-	case errors.As(err, &dnsErr):
-		reason = "no such host " + dnsErr.Name
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		reason = "connection closed by the server"
-	case errors.As(err, &opErr) && opErr.Net == "ssh": // plugin/sshdial: the whole story
-		reason = opErr.Err.Error()
-	case errors.As(err, &opErr) && opErr.Timeout():
-		reason = "timed out"
-	case errors.As(err, &opErr):
-		reason = lastPart(opErr.Err.Error())
-	case errors.Is(err, redis.ErrClosed):
+	reason := connerr.Unreachable(err)
+	if reason == "" && errors.Is(err, redis.ErrClosed) {
 		reason = "client closed"
 	}
 	if reason != "" {
@@ -485,13 +456,6 @@ func describeErr(addr string, err error) error {
 			Msg: fmt.Sprintf("cannot reach Redis at %s: %s", addr, reason)}
 	}
 	return err
-}
-
-func lastPart(s string) string {
-	if i := strings.LastIndex(s, ": "); i >= 0 && i+2 < len(s) {
-		return s[i+2:]
-	}
-	return s
 }
 
 // Info runs INFO <section> and returns its fields.

@@ -158,6 +158,24 @@ func (s *Store[S, P]) Commit(snap *Snapshot[S], sum P, service string) error {
 	return nil
 }
 
+// Take runs fingerprint into a new snapshot directory and commits what it returns; on
+// error nothing is left behind.
+func (s *Store[S, P]) Take(service string, fingerprint func(dir string) (P, error)) (*Snapshot[S], error) {
+	snap, err := s.New()
+	if err != nil {
+		return nil, fmt.Errorf("cannot create snapshot directory: %w", err)
+	}
+	sum, err := fingerprint(snap.Dir)
+	if err == nil {
+		err = s.Commit(snap, sum, service)
+	}
+	if err != nil {
+		s.Discard(snap)
+		return nil, err
+	}
+	return snap, nil
+}
+
 // Discard removes a snapshot directory of this store (partial or committed).
 func (s *Store[S, P]) Discard(snap *Snapshot[S]) error {
 	if snap == nil || snap.Dir == "" || !strings.HasPrefix(snap.Dir, s.Root()) {
