@@ -19,8 +19,15 @@ have ssh || need+=(openssh-client)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 # pgstate tests (initdb + pg_ctl on 127.0.0.1) and the harness's postgres image
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql-15)
+# plugin/redisstate's real Redis 6.0 (Debian 12 has only 7.0): unpacked in /opt, apart
+redis6() {
+  if [ "$(id -u)" = 0 ]; then
+    bash "$(dirname "$0")/install-redis6.sh" || echo "warning: no Redis 6.0 for TestRealRedis60 (it will be skipped)" >&2
+  fi
+}
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
+  redis6
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -39,3 +46,4 @@ fi
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "installed: ${need[*]}"
+redis6
