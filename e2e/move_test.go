@@ -303,12 +303,14 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	}
 }
 
-// TestMoveTargetEngineStopped: node3's engine is killed while move updates
-// the service to it (after the cut), with a writer running: the new Redis
-// never comes up there; move notices node3 down (well within --timeout),
-// rolls the spec back to node1 and its untouched volume, verifies every key
-// of the cut there, resumes writes and exits 1 saying why and what it did;
-// no acknowledged write is lost.
+// TestMoveTargetEngineStopped: node3's engine is killed while move runs,
+// with a writer running throughout: (1) as the service is updated to node3,
+// before the new task runs there; (2) once the keys are restored and verified
+// on node3 and the service is updated back to its own port. Each time move
+// notices node3 down (well within --timeout), rolls the spec back to node1
+// and its untouched volume, verifies every key of the cut there, resumes
+// writes and exits 1 saying why and what it did; no acknowledged write is
+// lost.
 func TestMoveTargetEngineStopped(t *testing.T) {
 	C.RequirePlugin(t)
 	svc, port, rdb, task := vfyCreate(t)
@@ -325,44 +327,49 @@ func TestMoveTargetEngineStopped(t *testing.T) {
 	w := fltStartWriter(addr)
 	time.Sleep(300 * time.Millisecond)
 
-	start := time.Now()
-	r := fltStart(t, "move", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
-	r.waitFor(t, "Step 2/5", time.Minute)
-	C.Engine(t, 3, "stop", "KILL")
-	r.waitFor(t, "Rolling back", 2*time.Minute)
-	rbStart := time.Now()
-	code := r.wait(t, 2*time.Minute)
-	rbTook, took := time.Since(rbStart), time.Since(start)
-	if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
-		t.Errorf("a write on node1 took %s (%v) after the move exited: writes left paused", d, err)
+	for i, at := range []string{"Step 2/5", "Step 5/5"} {
+		if i > 0 {
+			C.Engine(t, 3, "start")
+			C.WaitNodeState(t, 3, "ready", time.Minute)
+		}
+		start := time.Now()
+		r := fltStart(t, "move", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
+		r.waitFor(t, at, time.Minute)
+		C.Engine(t, 3, "stop", "KILL")
+		r.waitFor(t, "Rolling back", 2*time.Minute)
+		rbStart := time.Now()
+		code := r.wait(t, 2*time.Minute)
+		rbTook, took := time.Since(rbStart), time.Since(start)
+		if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
+			t.Errorf("%s: a write on node1 took %s (%v) after the move exited: writes left paused", at, d, err)
+		}
+		var res mvResult
+		vfyJSON(t, r.stdout.String(), &res)
+		t.Logf("engine killed at %q: failed move and rollback %s (rollback %s), write downtime %d ms",
+			at, took.Round(time.Millisecond), rbTook.Round(time.Millisecond), res.WriteDowntimeMs)
+		stderr := r.stderr.String()
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1 (failed, rolled back)", at, code)
+		}
+		if res.Verdict != "rolled_back" || res.Rollback == nil || res.Rollback.Verdict != "verified" {
+			t.Errorf("%s: move result %+v, want rolled_back with the data verified", at, res)
+		}
+		if !strings.Contains(res.Error, "node "+node3.Hostname+" is down") || !strings.Contains(stderr, "up to --timeout 1m30s") ||
+			!strings.Contains(stderr, "Rolled back: service "+svc+" runs on node "+node1.Hostname+" again") {
+			t.Errorf("%s: the reason (node %s down), the bound or what was done is not said: error %q", at, node3.Hostname, res.Error)
+		}
+		if res.WriteDowntimeMs > 60000 {
+			t.Errorf("%s: write downtime %d ms: node3 down was not noticed before --timeout", at, res.WriteDowntimeMs)
+		}
+		if now := C.WaitRunning(t, svc); now.Node.Index != 1 {
+			t.Fatalf("%s: after the rollback the service runs on node %d, want 1", at, now.Node.Index)
+		}
+		if c := C.Docker(t, 1, "service", "inspect", "--format", "{{.Spec.TaskTemplate.Placement.Constraints}} {{.Spec.TaskTemplate.ContainerSpec.Args}} {{len .Spec.EndpointSpec.Ports}}", svc); !strings.Contains(c, node1.ID) || strings.Contains(c, "6380") || !strings.HasSuffix(c, " 1") {
+			t.Errorf("%s: the original spec is not back: %s", at, c)
+		}
 	}
 	time.Sleep(time.Second) // the writer reaches node1 again
 	acked := w.finish()
-
-	var res mvResult
-	vfyJSON(t, r.stdout.String(), &res)
-	t.Logf("failed move and rollback: %s (rollback %s), write downtime %d ms; writer: %d acknowledged writes, %d retries",
-		took.Round(time.Millisecond), rbTook.Round(time.Millisecond), res.WriteDowntimeMs, len(acked), w.retries)
-	stderr := r.stderr.String()
-	if code != 1 {
-		t.Errorf("exit %d, want 1 (failed, rolled back)", code)
-	}
-	if res.Verdict != "rolled_back" || res.Rollback == nil || res.Rollback.Verdict != "verified" {
-		t.Errorf("move result %+v, want rolled_back with the data verified", res)
-	}
-	if !strings.Contains(res.Error, "node "+node3.Hostname+" is down") || !strings.Contains(stderr, "up to --timeout 1m30s") ||
-		!strings.Contains(stderr, "Rolled back: service "+svc+" runs on node "+node1.Hostname+" again") {
-		t.Errorf("the reason (node %s down), the bound or what was done is not said: error %q", node3.Hostname, res.Error)
-	}
-	if res.WriteDowntimeMs > 60000 {
-		t.Errorf("write downtime %d ms: node3 down was not noticed before --timeout", res.WriteDowntimeMs)
-	}
-	now := C.WaitRunning(t, svc)
-	if now.Node.Index != 1 {
-		t.Fatalf("after the rollback the service runs on node %d, want 1", now.Node.Index)
-	}
-	if c := C.Docker(t, 1, "service", "inspect", "--format", "{{.Spec.TaskTemplate.Placement.Constraints}} {{.Spec.TaskTemplate.ContainerSpec.Args}} {{len .Spec.EndpointSpec.Ports}}", svc); !strings.Contains(c, node1.ID) || strings.Contains(c, "6380") || !strings.HasSuffix(c, " 1") {
-		t.Errorf("the original spec is not back: %s", c)
-	}
+	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
 	fltKeysIntact(t, cluster.Redis(t, node1.Addr, port), n, acked)
 }
