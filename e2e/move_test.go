@@ -25,6 +25,7 @@ type mvResult struct {
 	MoveMs          int64  `json:"move_ms"`
 	WriteDowntimeMs int64  `json:"write_downtime_ms"`
 	Verdict         string `json:"verdict"`
+	Error           string `json:"error"`
 	Restore         *struct {
 		Verdict string `json:"verdict"`
 	} `json:"restore_verification"`
@@ -217,8 +218,10 @@ func TestMove(t *testing.T) {
 }
 
 // TestMoveRefusedAndRolledBack: a move to a drained node is refused with
-// nothing changed; a move to a node that cannot run the task (another
-// service holds its host port there) rolls back to node1, the data verified.
+// nothing changed; a move to a node drained after that check (as the
+// service is updated to it) rolls back to node1, the data verified, without
+// waiting out --timeout; a move to a node that cannot run the task (another
+// service holds its host port there) rolls back after --timeout, verified.
 func TestMoveRefusedAndRolledBack(t *testing.T) {
 	C.RequirePlugin(t)
 	svc, port, _, n := mvCreate(t, 300)
@@ -231,11 +234,36 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	mvDrain(t, 3)
 	r := vfyStateful(t, "move", svc, "--to", node3.Hostname)
 	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
-	if r.ExitCode() != 1 || len(lines) != 1 || !strings.Contains(lines[0], "drain") {
-		t.Fatalf("move to a drained node: exit %d, stderr %q; want 1 and one line", r.ExitCode(), r.Stderr)
+	if r.ExitCode() != 1 || len(lines) != 1 || !strings.Contains(lines[0], "node "+node3.Hostname+" has availability drain") || !strings.Contains(lines[0], "nothing was changed") {
+		t.Fatalf("move to a drained node: exit %d, stderr %q; want 1 and one line naming the node's availability", r.ExitCode(), r.Stderr)
 	}
 	if version() != v0 {
 		t.Fatal("a refused move changed the service")
+	}
+	if got := mvDBSize(t, node1.Addr, port); got != n {
+		t.Fatalf("%d keys on node1 after a refused move, want %d", got, n)
+	}
+	C.Docker(t, 1, "node", "update", "--availability", "active", node3.Hostname)
+
+	// node3 drained after the check passed, as the service is updated to it: rolled back.
+	mv := fltStart(t, "move", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
+	mv.waitFor(t, "Step 2/5", time.Minute)
+	C.Docker(t, 1, "node", "update", "--availability", "drain", node3.Hostname)
+	code := mv.wait(t, 2*time.Minute)
+	var res mvResult
+	vfyJSON(t, mv.stdout.String(), &res)
+	t.Logf("move to a node drained after the check: write downtime %d ms, move %d ms", res.WriteDowntimeMs, res.MoveMs)
+	if code != 1 || res.Verdict != "rolled_back" || res.Rollback == nil || res.Rollback.Verdict != "verified" || !strings.Contains(res.Error, "node "+node3.Hostname+" has availability drain") {
+		t.Fatalf("move to a node drained after the check: exit %d, %+v; want 1, rolled_back, verified, the reason", code, res)
+	}
+	if res.WriteDowntimeMs > 60000 {
+		t.Errorf("write downtime %d ms: the drain was not noticed before --timeout", res.WriteDowntimeMs)
+	}
+	if task := C.WaitRunning(t, svc); task.Node.Index != 1 {
+		t.Fatalf("after the rollback the service runs on node %d, want 1", task.Node.Index)
+	}
+	if got := mvDBSize(t, node1.Addr, port); got != n {
+		t.Fatalf("%d keys on node1 after the rollback, want %d", got, n)
 	}
 	C.Docker(t, 1, "node", "update", "--availability", "active", node3.Hostname)
 
@@ -251,10 +279,13 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	if r.ExitCode() != 1 {
 		t.Fatalf("move that cannot run on node3: exit %d, want 1", r.ExitCode())
 	}
-	var res mvResult
+	res = mvResult{}
 	vfyJSON(t, r.Stdout, &res)
 	if res.Verdict != "rolled_back" || res.Rollback == nil || res.Rollback.Verdict != "verified" {
 		t.Fatalf("move result %+v, want rolled_back with the data verified", res)
+	}
+	if !strings.Contains(res.Error, "no Redis of the service answered on node "+node3.Hostname+" within --timeout 20s") {
+		t.Errorf("the reason does not name the node and the bound: %q", res.Error)
 	}
 	task := C.WaitRunning(t, svc)
 	if task.Node.Index != 1 {
@@ -270,4 +301,75 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	if err := rdb.Set(context.Background(), "after-rollback", "1", 0).Err(); err != nil && !errors.Is(err, redis.Nil) {
 		t.Fatalf("writes do not work after the rollback: %v", err)
 	}
+}
+
+// TestMoveTargetEngineStopped: node3's engine is killed while move runs,
+// with a writer running throughout: (1) as the service is updated to node3,
+// before the new task runs there; (2) once the keys are restored and verified
+// on node3 and the service is updated back to its own port. Each time move
+// notices node3 down (well within --timeout), rolls the spec back to node1
+// and its untouched volume, verifies every key of the cut there, resumes
+// writes and exits 1 saying why and what it did; no acknowledged write is
+// lost.
+func TestMoveTargetEngineStopped(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, rdb, task := vfyCreate(t)
+	if task.Node.Index != 1 {
+		t.Fatalf("service runs on node %d, want 1", task.Node.Index)
+	}
+	n := vfyLoad(t, rdb, 2000)
+	node1, node3 := C.Node(1), C.Node(3)
+	addr := fmt.Sprintf("%s:%d", node1.Addr, port)
+	t.Cleanup(func() {
+		C.Engine(t, 3, "start")
+		C.WaitNodeState(t, 3, "ready", time.Minute)
+	})
+	w := fltStartWriter(addr)
+	time.Sleep(300 * time.Millisecond)
+
+	for i, at := range []string{"Step 2/5", "Step 5/5"} {
+		if i > 0 {
+			C.Engine(t, 3, "start")
+			C.WaitNodeState(t, 3, "ready", time.Minute)
+		}
+		start := time.Now()
+		r := fltStart(t, "move", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
+		r.waitFor(t, at, time.Minute)
+		C.Engine(t, 3, "stop", "KILL")
+		r.waitFor(t, "Rolling back", 2*time.Minute)
+		rbStart := time.Now()
+		code := r.wait(t, 2*time.Minute)
+		rbTook, took := time.Since(rbStart), time.Since(start)
+		if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
+			t.Errorf("%s: a write on node1 took %s (%v) after the move exited: writes left paused", at, d, err)
+		}
+		var res mvResult
+		vfyJSON(t, r.stdout.String(), &res)
+		t.Logf("engine killed at %q: failed move and rollback %s (rollback %s), write downtime %d ms",
+			at, took.Round(time.Millisecond), rbTook.Round(time.Millisecond), res.WriteDowntimeMs)
+		stderr := r.stderr.String()
+		if code != 1 {
+			t.Errorf("%s: exit %d, want 1 (failed, rolled back)", at, code)
+		}
+		if res.Verdict != "rolled_back" || res.Rollback == nil || res.Rollback.Verdict != "verified" {
+			t.Errorf("%s: move result %+v, want rolled_back with the data verified", at, res)
+		}
+		if !strings.Contains(res.Error, "node "+node3.Hostname+" is down") || !strings.Contains(stderr, "up to --timeout 1m30s") ||
+			!strings.Contains(stderr, "Rolled back: service "+svc+" runs on node "+node1.Hostname+" again") {
+			t.Errorf("%s: the reason (node %s down), the bound or what was done is not said: error %q", at, node3.Hostname, res.Error)
+		}
+		if res.WriteDowntimeMs > 60000 {
+			t.Errorf("%s: write downtime %d ms: node3 down was not noticed before --timeout", at, res.WriteDowntimeMs)
+		}
+		if now := C.WaitRunning(t, svc); now.Node.Index != 1 {
+			t.Fatalf("%s: after the rollback the service runs on node %d, want 1", at, now.Node.Index)
+		}
+		if c := C.Docker(t, 1, "service", "inspect", "--format", "{{.Spec.TaskTemplate.Placement.Constraints}} {{.Spec.TaskTemplate.ContainerSpec.Args}} {{len .Spec.EndpointSpec.Ports}}", svc); !strings.Contains(c, node1.ID) || strings.Contains(c, "6380") || !strings.HasSuffix(c, " 1") {
+			t.Errorf("%s: the original spec is not back: %s", at, c)
+		}
+	}
+	time.Sleep(time.Second) // the writer reaches node1 again
+	acked := w.finish()
+	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
+	fltKeysIntact(t, cluster.Redis(t, node1.Addr, port), n, acked)
 }

@@ -41,9 +41,13 @@ updated back to its own arguments and ports (the restart loads the saved data)
 and verified once more. Writes are out from the cut until then: the write
 downtime is printed.
 
-On any failure the service is updated back to its original spec (the old node
-and its untouched volume) and verified against the cut. The old volume is never
-deleted: the output says where it is and how to remove it.`,
+Refused up front, nothing changed: NODE unknown, not Ready, or not Active
+(drained or paused). On any later failure the service is updated back to its
+original spec (the old node and its untouched volume) and verified against the
+cut: the new task's Redis not answering on NODE within --timeout, NODE going
+down or being drained during the move (seen within seconds, without waiting out
+--timeout), the restore refused or not equal. The old volume is never deleted:
+the output says where it is and how to remove it.`,
 		Example: `  docker stateful move cache --to node3
   docker stateful move --dry-run cache --to node3
   docker stateful move --format json cache --to node3`,
@@ -57,7 +61,7 @@ deleted: the output says where it is and how to remove it.`,
 	flags.UintVar(&opts.tempPort, "temp-port", move.DefaultTempPort, "Container port Redis listens on while the data is restored (clients cannot reach it)")
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan; change nothing")
 	flags.StringVar(&opts.format, "format", "", `Format the report: "json" or a Go template`)
-	flags.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "How long to wait for each step: a task to stop or start, Redis to load")
+	flags.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "How long to wait for each step (a task to stop or start, Redis to load) before rolling back")
 	addRedisFlags(flags, &opts.redis)
 	_ = flags.MarkHidden("state-dir") // the cut's fingerprint goes into the backup file
 	_ = flags.MarkHidden("redis-url") // cannot follow the service to another node

@@ -409,9 +409,13 @@ updated back to its own arguments and ports (the restart loads the saved data)
 and verified once more. Writes are out from the cut until then: the write
 downtime is printed.
 
-On any failure the service is updated back to its original spec (the old node
-and its untouched volume) and verified against the cut. The old volume is never
-deleted: the output says where it is and how to remove it.
+Refused up front, nothing changed: NODE unknown, not Ready, or not Active
+(drained or paused). On any later failure the service is updated back to its
+original spec (the old node and its untouched volume) and verified against the
+cut: the new task's Redis not answering on NODE within --timeout, NODE going
+down or being drained during the move (seen within seconds, without waiting out
+--timeout), the restore refused or not equal. The old volume is never deleted:
+the output says where it is and how to remove it.
 
 Examples:
   docker stateful move cache --to node3
@@ -434,7 +438,7 @@ Options:
 				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
 				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
 				{Left: "      --temp-port uint", Usage: "Container port Redis listens on while the data is restored (clients cannot reach it) (default 6380)"},
-				{Left: "      --timeout duration", Usage: "How long to wait for each step: a task to stop or start, Redis to load (default 5m0s)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for each step (a task to stop or start, Redis to load) before rolling back (default 5m0s)"},
 				{Left: "      --to string", Usage: "Node to move the service to (name, ID, unique ID prefix, or self); must be Ready and Active"},
 			},
 		},

@@ -189,6 +189,9 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	m.say("Step 2/5: updating service %s to run on node %s, Redis on port %d only (clients of port %d get \"connection refused\")",
 		name, p.To.Hostname, p.TempPort, p.RedisPort)
 	sent := false
+	// From the new task on, the steps run on wctx: cancelled when the
+	// target node is lost (watchTarget), and the rollback says so.
+	wctx := ctx
 	var temp *redisstate.Client
 	defer func() {
 		if temp != nil {
@@ -196,6 +199,9 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 		}
 	}()
 	rollback := func(cause error) (*Result, error) {
+		if l := lost(wctx); l != nil {
+			cause = exitcode.Refused(l)
+		}
 		_ = bk.Hold.Release()
 		if !sent {
 			res.Verdict = VerdictFailed
@@ -218,20 +224,25 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	}
 
 	// 3. The new Redis, reached through the temporary port only.
-	m.say("Step 3/5: waiting for the new task on node %s and its Redis on port %d", p.To.Hostname, p.TempPort)
+	m.say("Step 3/5: waiting (up to --timeout %s) for the new task on node %s and its Redis on port %d", m.Flow.Opt.Timeout, p.To.Hostname, p.TempPort)
+	var unwatch context.CancelFunc
+	wctx, unwatch = m.watchTarget(ctx, p.To)
+	defer unwatch()
 	tf := *m.Flow
 	tf.Opt.RedisPort = p.TempPort
-	temp, tsi, _, err := tf.AwaitNew(ctx, p.ServiceID, bk.Header.RunID)
+	temp, tsi, _, err := tf.AwaitNew(wctx, p.ServiceID, bk.Header.RunID)
 	if err != nil {
+		detail := ": " + err.Error()
 		if errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "deadline exceeded") {
-			err = fmt.Errorf("no Redis of the service answered on node %s within --timeout %s", p.To.Hostname, m.Flow.Opt.Timeout)
+			detail = ""
 		}
-		return rollback(fmt.Errorf("the new task: %w%s", err, m.taskWhy(ctx, p.ServiceID)))
+		return rollback(fmt.Errorf("the new task: no Redis of the service answered on node %s within --timeout %s%s%s",
+			p.To.Hostname, m.Flow.Opt.Timeout, detail, m.taskWhy(ctx, p.ServiceID)))
 	}
 
 	// 4. Restore, verify, SAVE.
 	m.say("Step 4/5: restoring %d keys into the new Redis", bk.Records)
-	rr, err := redisbackup.Restore(ctx, temp, file, redisbackup.RestoreOptions{Log: func(s string) { m.say("  %s", s) }, Progress: m.Opt.Progress})
+	rr, err := redisbackup.Restore(wctx, temp, file, redisbackup.RestoreOptions{Log: func(s string) { m.say("  %s", s) }, Progress: m.Opt.Progress})
 	if err != nil {
 		var r *redisbackup.RefusedError
 		if errors.As(err, &r) && strings.Contains(r.Msg, "is not empty") {
@@ -251,22 +262,22 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 
 	// 5. Back to the service's own arguments and port: the restart loads the saved data.
 	m.say("Step 5/5: updating service %s back to its own arguments and ports (Redis saves on SIGTERM, the next task loads it)", name)
-	tempTasks, err := m.Flow.RunningTasks(ctx, p.ServiceID)
+	tempTasks, err := m.Flow.RunningTasks(wctx, p.ServiceID)
 	if err != nil {
 		return rollback(undecided(err))
 	}
-	if err := m.send(ctx, p.ServiceID, p.Final); err != nil {
+	if err := m.send(wctx, p.ServiceID, p.Final); err != nil {
 		return rollback(undecided(err))
 	}
-	if err := m.Flow.WaitStopped(ctx, tempTasks, grace+m.Flow.Opt.Timeout); err != nil {
+	if err := m.Flow.WaitStopped(wctx, tempTasks, grace+m.Flow.Opt.Timeout); err != nil {
 		return rollback(fmt.Errorf("the task on port %d: %w", p.TempPort, err))
 	}
-	final, _, _, err := m.Flow.AwaitNew(ctx, p.ServiceID, tsi.RunID)
+	final, _, _, err := m.Flow.AwaitNew(wctx, p.ServiceID, tsi.RunID)
 	if err != nil {
 		return rollback(fmt.Errorf("the Redis on node %s after the last update: %w", p.To.Hostname, err))
 	}
 	defer final.Close()
-	ver, exact, err := m.check(ctx, final, file)
+	ver, exact, err := m.check(wctx, final, file)
 	res.WriteDowntimeMs = time.Since(cutAt).Milliseconds()
 	if err != nil {
 		return rollback(err)
