@@ -420,6 +420,11 @@ func IsUnreachable(err error) bool {
 	return errors.As(err, &ce) && ce.Kind == "unreachable"
 }
 
+// LostConnection reports whether err, however it was wrapped, means the
+// connection to Redis failed (refused, reset, closed, timed out) rather than
+// Redis answering with an error: the server may be fine, we lost sight of it.
+func LostConnection(err error) bool { return err != nil && IsUnreachable(describeErr("", err)) }
+
 // describe turns a go-redis/net error into a ConnectError when it is a connection or
 // authentication problem; other errors are returned unchanged.
 func (c *Client) describe(err error) error { return describeErr(c.opt.Addr, err) }
@@ -473,7 +478,7 @@ func describeErr(addr string, err error) error {
 		reason = "connection closed by the server"
 	case errors.As(err, &opErr) && opErr.Net == "ssh": // plugin/sshdial: the whole story
 		reason = opErr.Err.Error()
-	case errors.As(err, &opErr) && opErr.Timeout():
+	case errors.As(err, &opErr) && opErr.Timeout(), errors.Is(err, os.ErrDeadlineExceeded): // go-redis returns a read timeout bare
 		reason = "timed out"
 	case errors.As(err, &opErr):
 		reason = lastPart(opErr.Err.Error())
