@@ -46,6 +46,12 @@ type checkOutcome struct {
 // intact: the keys of the cut are all there, as they were.
 func (o *checkOutcome) intact() bool { return o.err == nil && o.rep != nil && o.rep.OK() }
 
+// lostContact: the new process answered with its data loaded, and then the
+// connection to it failed during the check (not an answer of Redis).
+func (o *checkOutcome) lostContact() bool {
+	return o.err != nil && !o.ready.IsZero() && redisstate.LostConnection(o.err)
+}
+
 // unattributed: keys of the cut differ and clients may have made them so.
 func (o *checkOutcome) unattributed() bool {
 	return o.err == nil && o.rep != nil && !o.rep.OK() && !o.exact && o.loadShort == ""
@@ -76,6 +82,13 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 	if err != nil {
 		return nil, err
 	}
+	// A check that gets no answer for --verify-timeout has lost its Redis
+	// (a node cut off): it ends then, not after the minute-long read timeout
+	// (each read is bounded, so a long fingerprint that progresses is not).
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = redisstate.DefaultReadTimeout
+	}
+	o.ReadTimeout = min(o.ReadTimeout, f.Opt.Timeout)
 	c, err := redisstate.NewClient(o)
 	if err != nil {
 		return nil, err
