@@ -589,11 +589,20 @@ func TestFaultPinnedEngineDies(t *testing.T) {
 
 // TestFaultPinnedEngineStopped: the engine of the node the service is
 // pinned to is stopped gracefully (SIGTERM: dockerd stops its containers,
-// Redis saves on its way out) as the update is sent, and started again once
-// the manager saw the node down, with a writer recording every acknowledged
-// write. Writes are held no longer than the stop grace period + margin; the
-// verdict rests on a check of the new process; no key of the cut and no
-// acknowledged write is lost, and the service runs on its pinned node.
+// Redis saves on its way out) and started again, with a writer recording
+// every acknowledged write.
+//
+//  1. As the update is sent, until the manager sees the node down: writes
+//     are held no longer than the stop grace period + margin; once the engine
+//     is back the new task starts on the pinned node, and the check of its
+//     process verifies the data (exit 0).
+//  2. During the check of the new process, once the update converged: the
+//     process goes away mid-check, which proves no loss and no intact data:
+//     could not decide (exit 2), nothing rolled back; once the engine is
+//     back, the command it printed verifies the data.
+//
+// Either way no key of the cut and no acknowledged write is lost, and the
+// service runs on its pinned node.
 func TestFaultPinnedEngineStopped(t *testing.T) {
 	C.RequirePlugin(t)
 	if len(C.Nodes) < 2 {
@@ -604,8 +613,10 @@ func TestFaultPinnedEngineStopped(t *testing.T) {
 	w := fltStartWriter(addr)
 	t.Cleanup(func() { C.Engine(t, 2, "start") })
 	time.Sleep(300 * time.Millisecond)
+	state := t.TempDir()
 
-	r := fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", "45s", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
+	// 1. as the update is sent
+	r := fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", "45s", "--state-dir", state, "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
 	r.waitFor(t, "Sending the update", time.Minute)
 	_ = syscall.Kill(pid, syscall.SIGSTOP)
@@ -618,26 +629,66 @@ func TestFaultPinnedEngineStopped(t *testing.T) {
 	r.waitFor(t, "Writes resumed", time.Minute)
 	held := time.Since(stopped)
 	code := r.wait(t, 2*time.Minute)
-	stderr := r.stderr.String()
 	var res vfyUpdateResult
 	vfyJSON(t, r.stdout.String(), &res)
-	t.Logf("writes held %s after the engine stopped; exit %d, verdict %s, rolled back %v", held.Round(100*time.Millisecond), code, res.Verdict, res.RolledBack)
+	t.Logf("engine stopped as the update was sent: writes held %s after it stopped; exit %d, verdict %s, rolled back %v",
+		held.Round(100*time.Millisecond), code, res.Verdict, res.RolledBack)
 	if held > 40*time.Second {
 		t.Errorf("writes held %s after sending, want at most the 1s grace period + 30s margin", held)
 	}
+	if rep := res.Report; code != 0 || res.Verdict != "verified" || rep == nil || rep.AfterRunID == rep.BeforeRunID ||
+		rep.count("MISSING") != 0 || rep.count("CHANGED") != 0 {
+		t.Errorf("engine stopped as the update was sent: exit %d, verdict %s; want 0, verified by a check of the new process", code, res.Verdict)
+	}
+	C.WaitNodeState(t, 2, "ready", time.Minute)
+	task = C.WaitRunning(t, svc)
+	if task.Node.Index != 2 {
+		t.Errorf("the task runs on node%d, want its pinned node2", task.Node.Index)
+	}
+
+	// 2. during the check of the new process
+	r = fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", "30s", "--state-dir", state, "--limit-memory", "400M", svc)
+	pid = r.plugin(t)
+	r.waitFor(t, "New Redis process", 2*time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the check, writes held
+	for end := time.Now().Add(30 * time.Second); updInspect(t, svc, "{{.UpdateStatus.State}}") != "completed"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(end) {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+			t.Fatal("the update did not converge")
+		}
+	}
+	C.Engine(t, 2, "stop", "TERM")
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code = r.wait(t, time.Minute)
+	stderr := r.stderr.String()
+	res = vfyUpdateResult{}
+	vfyJSON(t, r.stdout.String(), &res)
+	t.Logf("engine stopped during the check: exit %d, verdict %s, rolled back %v", code, res.Verdict, res.RolledBack)
+	if code != 2 || res.Verdict != "unverified" || res.RolledBack || !strings.Contains(stderr, "could not decide") {
+		t.Errorf("Redis gone during the check: exit %d, verdict %s, rolled back %v; want 2, unverified, not rolled back, and the reason said", code, res.Verdict, res.RolledBack)
+	}
+	C.Engine(t, 2, "start")
 	C.WaitNodeState(t, 2, "ready", time.Minute)
 	now := C.WaitRunning(t, svc)
-	time.Sleep(time.Second) // the writer reaches the new task's Redis
-	acked := w.finish()
 	if now.Node.Index != 2 {
 		t.Errorf("the task runs on node%d, want its pinned node2", now.Node.Index)
+	}
+	if mem := updInspect(t, svc, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"); mem != strconv.Itoa(400<<20) {
+		t.Errorf("memory limit %s, want the second update's 400M: it was rolled back", mem)
+	}
+	after := cluster.Redis(t, now.Node.Addr, port)
+	if m := regexpFind(`docker stateful verify --against (\S+) `+svc, stderr); m != res.Snapshot {
+		t.Errorf("the command to check later names snapshot %q, want %q", m, res.Snapshot)
+	} else if v := vfyStateful(t, "verify", "--state-dir", state, "--against", m, svc); v.ExitCode() != 0 {
+		t.Errorf("the command it gave to check later: exit %d", v.ExitCode())
 	}
 	if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
 		t.Errorf("a write after the run took %s (%v): writes left paused", d, err)
 	}
-	fltKeysIntact(t, cluster.Redis(t, now.Node.Addr, port), n, acked)
+	time.Sleep(time.Second) // the writer reaches the restarted Redis
+	acked := w.finish()
+	fltKeysIntact(t, after, n, acked)
 	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
-	_ = stderr
 }
 
 // TestFaultPinnedNodeCutOff: the node the service is pinned to is cut off
@@ -751,7 +802,21 @@ func fltCreatePinned(t *testing.T, node int) (string, int, cluster.Task, int64) 
 	if task.Node.Index != node {
 		t.Fatalf("the task runs on node%d, not on node%d it is pinned to", task.Node.Index, node)
 	}
-	return svc, port, task, vfyLoad(t, cluster.Redis(t, task.Node.Addr, port), 1000)
+	rdb := cluster.Redis(t, task.Node.Addr, port)
+	n := vfyLoad(t, rdb, 1000)
+	// 40k more keys: the check of the new process takes about a second, long
+	// enough for a fault to land inside it
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for i := 0; i < 40000; i++ {
+		pipe.Set(ctx, fmt.Sprintf("pad:%05d", i), i, 0)
+		if i%2000 == 1999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return svc, port, task, n + 40000
 }
 
 // fltRunningAgain waits until the service runs a task other than old.
