@@ -745,7 +745,8 @@ the exit status is then 1 (2 when Redis cannot be reached before the update:
 nothing is sent). A new Redis process that answered with its data loaded and
 was then lost during its check (its node cut off, its engine stopped; a read
 unanswered for --verify-timeout) proves neither: once the update converged,
-that is exit 2, nothing rolled back, and the command that checks it later.
+unless swarm reports the task failed, that is exit 2, nothing rolled back,
+and the command that checks it later.
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
 command line.
 
