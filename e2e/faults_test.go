@@ -522,13 +522,7 @@ func TestFaultPinnedEngineDies(t *testing.T) {
 	if len(C.Nodes) < 2 {
 		t.Skip("needs 2 nodes")
 	}
-	svc := C.ServiceName(t)
-	port := cluster.FreePort(t)
-	C.Docker(t, 1, "stateful", "create", "--quiet", "--name", svc, "-p", cluster.PublishRedis(port), "--no-resolve-image",
-		"--pin", C.Node(2).Hostname, "--stop-grace-period", "1s", "redis")
-	task := C.WaitRunning(t, svc)
-	rdb := cluster.Redis(t, task.Node.Addr, port)
-	n := vfyLoad(t, rdb, 1000)
+	svc, port, task, n := fltCreatePinned(t, 2)
 	addr := fmt.Sprintf("%s:%d", task.Node.Addr, port)
 	version := updInspect(t, svc, "{{.Version.Index}}")
 	w := fltStartWriter(addr)
@@ -591,6 +585,238 @@ func TestFaultPinnedEngineDies(t *testing.T) {
 	after := cluster.Redis(t, now.Node.Addr, port)
 	fltKeysIntact(t, after, n, acked)
 	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
+}
+
+// TestFaultPinnedEngineStopped: the engine of the node the service is
+// pinned to is stopped gracefully (SIGTERM: dockerd stops its containers,
+// Redis saves on its way out) and started again, with a writer recording
+// every acknowledged write.
+//
+//  1. As the update is sent, until the manager sees the node down: writes
+//     are held no longer than the stop grace period + margin; once the engine
+//     is back the new task starts on the pinned node, and the check of its
+//     process verifies the data (exit 0).
+//  2. During the check of the new process, once the update converged: the
+//     process goes away mid-check, which proves no loss and no intact data:
+//     could not decide (exit 2), nothing rolled back; once the engine is
+//     back, the command it printed verifies the data.
+//
+// Either way no key of the cut and no acknowledged write is lost, and the
+// service runs on its pinned node.
+func TestFaultPinnedEngineStopped(t *testing.T) {
+	C.RequirePlugin(t)
+	if len(C.Nodes) < 2 {
+		t.Skip("needs 2 nodes")
+	}
+	svc, port, task, n := fltCreatePinned(t, 2)
+	addr := fmt.Sprintf("%s:%d", task.Node.Addr, port)
+	w := fltStartWriter(addr)
+	t.Cleanup(func() { C.Engine(t, 2, "start") })
+	time.Sleep(300 * time.Millisecond)
+	state := t.TempDir()
+
+	// 1. as the update is sent
+	r := fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", "45s", "--state-dir", state, "--limit-memory", "300M", svc)
+	pid := r.plugin(t)
+	r.waitFor(t, "Sending the update", time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
+	C.Engine(t, 2, "stop", "TERM")
+	stopped := time.Now()
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	C.WaitNodeState(t, 2, "down", 45*time.Second)
+	t.Logf("node2 Down %s after its engine stopped", time.Since(stopped).Round(100*time.Millisecond))
+	C.Engine(t, 2, "start")
+	r.waitFor(t, "Writes resumed", time.Minute)
+	held := time.Since(stopped)
+	code := r.wait(t, 2*time.Minute)
+	var res vfyUpdateResult
+	vfyJSON(t, r.stdout.String(), &res)
+	t.Logf("engine stopped as the update was sent: writes held %s after it stopped; exit %d, verdict %s, rolled back %v",
+		held.Round(100*time.Millisecond), code, res.Verdict, res.RolledBack)
+	if held > 40*time.Second {
+		t.Errorf("writes held %s after sending, want at most the 1s grace period + 30s margin", held)
+	}
+	if rep := res.Report; code != 0 || res.Verdict != "verified" || rep == nil || rep.AfterRunID == rep.BeforeRunID ||
+		rep.count("MISSING") != 0 || rep.count("CHANGED") != 0 {
+		t.Errorf("engine stopped as the update was sent: exit %d, verdict %s; want 0, verified by a check of the new process", code, res.Verdict)
+	}
+	C.WaitNodeState(t, 2, "ready", time.Minute)
+	task = C.WaitRunning(t, svc)
+	if task.Node.Index != 2 {
+		t.Errorf("the task runs on node%d, want its pinned node2", task.Node.Index)
+	}
+
+	// 2. during the check of the new process
+	r = fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", "30s", "--state-dir", state, "--limit-memory", "400M", svc)
+	pid = r.plugin(t)
+	r.waitFor(t, "New Redis process", 2*time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the check, writes held
+	for end := time.Now().Add(30 * time.Second); updInspect(t, svc, "{{.UpdateStatus.State}}") != "completed"; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(end) {
+			_ = syscall.Kill(pid, syscall.SIGCONT)
+			t.Fatal("the update did not converge")
+		}
+	}
+	C.Engine(t, 2, "stop", "TERM")
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code = r.wait(t, time.Minute)
+	stderr := r.stderr.String()
+	res = vfyUpdateResult{}
+	vfyJSON(t, r.stdout.String(), &res)
+	t.Logf("engine stopped during the check: exit %d, verdict %s, rolled back %v", code, res.Verdict, res.RolledBack)
+	if code != 2 || res.Verdict != "unverified" || res.RolledBack || !strings.Contains(stderr, "could not decide") {
+		t.Errorf("Redis gone during the check: exit %d, verdict %s, rolled back %v; want 2, unverified, not rolled back, and the reason said", code, res.Verdict, res.RolledBack)
+	}
+	C.Engine(t, 2, "start")
+	C.WaitNodeState(t, 2, "ready", time.Minute)
+	now := C.WaitRunning(t, svc)
+	if now.Node.Index != 2 {
+		t.Errorf("the task runs on node%d, want its pinned node2", now.Node.Index)
+	}
+	if mem := updInspect(t, svc, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"); mem != strconv.Itoa(400<<20) {
+		t.Errorf("memory limit %s, want the second update's 400M: it was rolled back", mem)
+	}
+	after := cluster.Redis(t, now.Node.Addr, port)
+	if m := regexpFind(`docker stateful verify --against (\S+) `+svc, stderr); m != res.Snapshot {
+		t.Errorf("the command to check later names snapshot %q, want %q", m, res.Snapshot)
+	} else if v := vfyStateful(t, "verify", "--state-dir", state, "--against", m, svc); v.ExitCode() != 0 {
+		t.Errorf("the command it gave to check later: exit %d", v.ExitCode())
+	}
+	if d, err := fltWriteTakes(addr, 2*time.Second); err != nil || d > time.Second {
+		t.Errorf("a write after the run took %s (%v): writes left paused", d, err)
+	}
+	time.Sleep(time.Second) // the writer reaches the restarted Redis
+	acked := w.finish()
+	fltKeysIntact(t, after, n, acked)
+	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
+}
+
+// TestFaultPinnedNodeCutOff: the node the service is pinned to is cut off
+// from the network (its Redis port drops every packet from outside) during
+// the check of the new process, and reconnected once the run ended, with a
+// writer recording every acknowledged write. The check ends within
+// --verify-timeout of the cut (not after the minute-long read timeout); the
+// update converged and the new process answered with its data loaded, so
+// losing it during the check is "could not decide" (exit 2) and nothing is
+// rolled back (a rollback would restart Redis on no evidence of a loss and
+// could drop writes it acknowledged). Once reconnected, writes are not left
+// paused, the command it printed verifies the data, and no key of the cut
+// and no acknowledged write is lost.
+func TestFaultPinnedNodeCutOff(t *testing.T) {
+	C.RequirePlugin(t)
+	if len(C.Nodes) < 2 {
+		t.Skip("needs 2 nodes")
+	}
+	svc, port, task, n := fltCreatePinned(t, 2)
+	addr := fmt.Sprintf("%s:%d", task.Node.Addr, port)
+	w := fltStartWriter(addr)
+	time.Sleep(300 * time.Millisecond)
+	state := t.TempDir()
+
+	const timeout = 15 * time.Second
+	r := fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", timeout.String(), "--state-dir", state, "--limit-memory", "300M", svc)
+	pid := r.plugin(t)
+	r.waitFor(t, "New Redis process", 2*time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the check, writes held
+	restore := fltCutOff(t, C.Node(2), port)
+	cut := time.Now()
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	code := r.wait(t, 3*time.Minute)
+	took := time.Since(cut)
+	restore()
+	stderr := r.stderr.String()
+	var res vfyUpdateResult
+	vfyJSON(t, r.stdout.String(), &res)
+	t.Logf("cut off during the check: ended %s later, exit %d, verdict %s, rolled back %v", took.Round(100*time.Millisecond), code, res.Verdict, res.RolledBack)
+	if code != 2 || res.Verdict != "unverified" || res.RolledBack || !strings.Contains(stderr, "could not decide") || !strings.Contains(stderr, "nothing was rolled back") {
+		t.Errorf("Redis lost during the check: exit %d, verdict %s, rolled back %v; want 2, unverified, not rolled back, and the reason said", code, res.Verdict, res.RolledBack)
+	}
+	// a read that gets no answer for --verify-timeout ends the check; then
+	// the release of the hold (UNPAUSE, up to 5 s) and its keeper's last
+	// renewal (up to 2 s)
+	if took > timeout+15*time.Second {
+		t.Errorf("the check ran %s after the node was cut off, with --verify-timeout %s", took, timeout)
+	}
+	now := C.WaitRunning(t, svc)
+	if d, err := fltWriteTakes(addr, 5*time.Second); err != nil || d > time.Second {
+		t.Errorf("a write once the node is back took %s (%v): writes left paused", d, err)
+	}
+	if mem := updInspect(t, svc, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"); mem != strconv.Itoa(300<<20) || now.ID == task.ID {
+		t.Errorf("the update is not the one running (memory limit %s): it was rolled back", mem)
+	}
+	if m := regexpFind(`docker stateful verify --against (\S+) `+svc, stderr); m != res.Snapshot {
+		t.Errorf("the command to check later names snapshot %q, want %q", m, res.Snapshot)
+	} else if v := vfyStateful(t, "verify", "--state-dir", state, "--against", m, svc); v.ExitCode() != 0 {
+		t.Errorf("the command it gave to check later: exit %d", v.ExitCode())
+	}
+	time.Sleep(time.Second)
+	acked := w.finish()
+	if now.Node.Index != 2 {
+		t.Errorf("the task runs on node%d, want its pinned node2", now.Node.Index)
+	}
+	fltKeysIntact(t, cluster.Redis(t, now.Node.Addr, port), n, acked)
+	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
+}
+
+// fltCutOff drops, in node's network namespace, every TCP packet from
+// outside to port (raw PREROUTING: before the DNAT of host-mode ports, which
+// a rule in INPUT would miss). The returned function reconnects it; the test's
+// cleanup does too.
+func fltCutOff(t *testing.T, node cluster.Node, port int) func() {
+	t.Helper()
+	rule := []string{"PREROUTING", "-i", "eth0", "-p", "tcp", "--dport", strconv.Itoa(port), "-j", "DROP"}
+	ipt := func(op string) error {
+		args := append([]string{"netns", "exec", node.Netns, "iptables", "-w", "-t", "raw", op}, rule...)
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
+			return fmt.Errorf("iptables %s: %v: %s", op, err, out)
+		}
+		return nil
+	}
+	if err := ipt("-I"); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("node%d cut off: port %d drops every packet from outside", node.Index, port)
+	var once sync.Once
+	restore := func() {
+		once.Do(func() {
+			if err := ipt("-D"); err != nil {
+				t.Errorf("reconnecting node%d: %v", node.Index, err)
+			}
+			t.Logf("node%d reconnected", node.Index)
+		})
+	}
+	t.Cleanup(restore)
+	return restore
+}
+
+// fltCreatePinned creates a Redis service pinned to node (a 1s stop grace
+// period: the fault tests wait for stops) and loads vfyLoad's dataset; it
+// returns the service, its published port, its task and the dataset's keys.
+func fltCreatePinned(t *testing.T, node int) (string, int, cluster.Task, int64) {
+	t.Helper()
+	svc := C.ServiceName(t)
+	port := cluster.FreePort(t)
+	C.Docker(t, 1, "stateful", "create", "--quiet", "--name", svc, "-p", cluster.PublishRedis(port), "--no-resolve-image",
+		"--pin", C.Node(node).Hostname, "--stop-grace-period", "1s", "redis")
+	task := C.WaitRunning(t, svc)
+	if task.Node.Index != node {
+		t.Fatalf("the task runs on node%d, not on node%d it is pinned to", task.Node.Index, node)
+	}
+	rdb := cluster.Redis(t, task.Node.Addr, port)
+	n := vfyLoad(t, rdb, 1000)
+	// 40k more keys: the check of the new process takes about a second, long
+	// enough for a fault to land inside it
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for i := 0; i < 40000; i++ {
+		pipe.Set(ctx, fmt.Sprintf("pad:%05d", i), i, 0)
+		if i%2000 == 1999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return svc, port, task, n + 40000
 }
 
 // fltRunningAgain waits until the service runs a task other than old.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"syscall"
 )
@@ -42,7 +43,7 @@ func Unreachable(err error) string {
 		return "connection closed by the server"
 	case errors.As(err, &opErr) && opErr.Net == "ssh": // plugin/sshdial: the whole story
 		return opErr.Err.Error()
-	case errors.As(err, &opErr) && opErr.Timeout():
+	case errors.As(err, &opErr) && opErr.Timeout(), errors.Is(err, os.ErrDeadlineExceeded): // go-redis returns a read timeout bare
 		return "timed out"
 	case errors.As(err, &opErr):
 		return LastPart(opErr.Err.Error())

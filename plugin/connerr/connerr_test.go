@@ -25,6 +25,7 @@ func TestUnreachable(t *testing.T) {
 		{io.ErrUnexpectedEOF, "connection closed by the server"},
 		{&net.OpError{Op: "dial", Net: "ssh", Err: errors.New("ssh: connect to host n1: refused")}, "ssh: connect to host n1: refused"},
 		{op(&timeoutErr{}), "timed out"},
+		{fmt.Errorf("read: %w", os.ErrDeadlineExceeded), "timed out"},
 		{op(errors.New("read tcp: use of closed network connection")), "use of closed network connection"},
 		{errors.New("WRONGPASS invalid username-password pair"), ""},
 		{context.Canceled, ""},

@@ -746,13 +746,17 @@ changed, the data cannot be checked, or the update does not converge within
 the stop grace period + --verify-timeout, it rolls the service back
 (--no-rollback: not), verifies again and says what the rollback restored;
 the exit status is then 1 (2 when Redis cannot be reached before the update:
-nothing is sent).
+nothing is sent). A new Redis process that answered with its data loaded and
+was then lost during its check (its node cut off, its engine stopped; a read
+unanswered for --verify-timeout) proves neither: once the update converged,
+unless swarm reports the task failed, that is exit 2, nothing rolled back,
+and the command that checks it later.
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
 command line.
 
 For a PostgreSQL service (a postgres image, a published 5432, --pg-url or
 --engine postgres) --verify does the same with the same verdicts and exit
-statuses: it refuses when PGDATA is not on a persistent mount of the new spec,
+statuses (a server lost during its check is rolled back, exit 1): it refuses when PGDATA is not on a persistent mount of the new spec,
 fsync or full_page_writes is off with a grace period shorter than a
 checkpoint, or the role lacks the rights the check needs; it turns writes off
 (ALTER SYSTEM SET default_transaction_read_only = on: reads keep working),

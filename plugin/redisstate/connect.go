@@ -412,6 +412,11 @@ func IsUnreachable(err error) bool {
 	return errors.As(err, &ce) && ce.Kind == "unreachable"
 }
 
+// LostConnection reports whether err, however it was wrapped, means the
+// connection to Redis failed (refused, reset, closed, timed out) rather than
+// Redis answering with an error: the server may be fine, we lost sight of it.
+func LostConnection(err error) bool { return err != nil && IsUnreachable(describeErr("", err)) }
+
 // describe turns a go-redis/net error into a ConnectError when it is a connection or
 // authentication problem; other errors are returned unchanged.
 func (c *Client) describe(err error) error { return describeErr(c.opt.Addr, err) }

@@ -100,6 +100,62 @@ func TestLoadPassword(t *testing.T) {
 	}
 }
 
+// TestLostConnection: a server that stops answering (a node cut off) or
+// closes the connection is a lost connection, however the error was
+// wrapped; an error reply of Redis is not.
+func TestLostConnection(t *testing.T) {
+	serve := func(t *testing.T, handle func(net.Conn)) string {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { l.Close() })
+		go func() {
+			for {
+				conn, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go handle(conn)
+			}
+		}()
+		return l.Addr().String()
+	}
+	silent := serve(t, func(c net.Conn) { time.Sleep(5 * time.Second); c.Close() })
+	closing := serve(t, func(c net.Conn) { c.Close() })
+	erring := serve(t, func(c net.Conn) {
+		defer c.Close()
+		r := bufio.NewReader(c)
+		for {
+			if _, err := r.ReadString('\n'); err != nil {
+				return
+			}
+			if r.Buffered() == 0 {
+				_, _ = c.Write([]byte("-ERR boom\r\n"))
+			}
+		}
+	})
+	for _, tc := range []struct {
+		name, addr string
+		lost       bool
+	}{{"no answer", silent, true}, {"closed", closing, true}, {"an error reply", erring, false}} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _ := NewClient(Options{Addr: tc.addr, ReadTimeout: 200 * time.Millisecond})
+			defer c.Close()
+			_, err := c.Info(context.Background(), "server")
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if got := LostConnection(fmt.Errorf("verify: SCAN: %w", err)); got != tc.lost {
+				t.Errorf("LostConnection(%v) = %v, want %v", err, got, tc.lost)
+			}
+		})
+	}
+	if LostConnection(nil) {
+		t.Error("LostConnection(nil) = true")
+	}
+}
+
 func TestWrongPasswordAndUnreachable(t *testing.T) {
 	r := startRedis(t, "--requirepass", "right-password")
 	ctx := context.Background()

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/docker/docker/api/types/swarm"
+
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 )
 
@@ -38,6 +40,7 @@ type checkOutcome struct {
 	exact            bool
 	heldWhileLoading bool
 	clientWrites     int64  // rdb_changes_since_last_save when held
+	taskFailed       bool   // the connection was lost because its task failed
 	loadShort        string // the load itself proves a loss ("" = no)
 	held             time.Duration
 	ready, done      time.Time // the process answered with its data loaded; the check ended
@@ -45,6 +48,41 @@ type checkOutcome struct {
 
 // intact: the keys of the cut are all there, as they were.
 func (o *checkOutcome) intact() bool { return o.err == nil && o.rep != nil && o.rep.OK() }
+
+// lostContact: the new process answered with its data loaded, and then the
+// connection to it failed during the check (not an answer of Redis).
+func (o *checkOutcome) lostContact() bool {
+	return o.err != nil && !o.taskFailed && !o.ready.IsZero() && redisstate.LostConnection(o.err)
+}
+
+// lostTaskAfter is how long a check that lost its Redis waits for swarm to
+// report the task failed: an agent reports a crash within a second.
+var lostTaskAfter = 2 * time.Second
+
+// anyTaskFailed: swarm reports one of the tasks ids failed (within a
+// while), as when the new Redis crashes (an OOM kill, a bad option), unlike
+// a node cut off or an engine stopped, whose task the manager still sees
+// running (a graceful stop of Redis exits 0: not failed either).
+func (f *Flow) anyTaskFailed(ctx context.Context, ids []string, within time.Duration) bool {
+	if len(ids) == 0 {
+		return false
+	}
+	for end := time.Now().Add(within); ; {
+		for _, id := range ids {
+			if t, _, err := f.API.TaskInspectWithRaw(ctx, id); err == nil && t.Status.State == swarm.TaskStateFailed {
+				return true
+			}
+		}
+		if time.Now().After(end) {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
 
 // unattributed: keys of the cut differ and clients may have made them so.
 func (o *checkOutcome) unattributed() bool {
@@ -76,6 +114,13 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 	if err != nil {
 		return nil, err
 	}
+	// A check that gets no answer for --verify-timeout has lost its Redis
+	// (a node cut off): it ends then, not after the minute-long read timeout
+	// (each read is bounded, so a long fingerprint that progresses is not).
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = redisstate.DefaultReadTimeout
+	}
+	o.ReadTimeout = min(o.ReadTimeout, f.Opt.Timeout)
 	c, err := redisstate.NewClient(o)
 	if err != nil {
 		return nil, err
@@ -237,10 +282,16 @@ func (f *Flow) checkHeld(ctx context.Context, serviceID, oldRunID string, before
 	defer h.c.Close()
 	out.ready, out.heldWhileLoading = h.from, h.loading
 	out.clientWrites, _ = strconv.ParseInt(h.persist["rdb_changes_since_last_save"], 10, 64)
+	tasks, _ := f.RunningTasks(ctx, serviceID) // the held process' task, if the check loses it
 	out.rep, out.err = f.Verify(ctx, h.c, before)
 	out.held = h.release()
 	out.done = time.Now()
 	f.say("Writes released on Redis process %s (held %s)", short(h.si.RunID), out.held.Round(time.Millisecond))
+	if out.lostContact() && f.anyTaskFailed(ctx, tasks, lostTaskAfter) {
+		// it crashed: a failure of the update, not a Redis out of reach
+		out.taskFailed = true
+		out.err = fmt.Errorf("its task failed during the check: %w", out.err)
+	}
 	switch {
 	case oldRunID == "" && cut != nil:
 		// the same process: exact if nothing was written (nor saved) since the cut

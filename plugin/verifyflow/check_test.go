@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -303,5 +306,52 @@ func TestSameUpdate(t *testing.T) {
 	}
 	if sameUpdate(&swarm.UpdateStatus{State: swarm.UpdateStateRollbackStarted, StartedAt: &t1}, nil) {
 		t.Error("no status before: want a new one")
+	}
+}
+
+// TestLostContact: a check that loses the new process after it answered is
+// "could not decide" only while swarm does not report its task failed (a
+// crash, e.g. an OOM kill, is a failure of the update, rolled back); an
+// error reply of Redis, or a process that never answered, is not a lost
+// contact.
+func TestLostContact(t *testing.T) {
+	lost := fmt.Errorf("verify: SCAN: %w", &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded})
+	now := time.Now()
+	for _, c := range []struct {
+		name string
+		out  checkOutcome
+		want bool
+	}{
+		{"answered, then lost", checkOutcome{err: lost, ready: now}, true},
+		{"answered, then its task failed", checkOutcome{err: lost, ready: now, taskFailed: true}, false},
+		{"never answered", checkOutcome{err: lost}, false},
+		{"an error reply", checkOutcome{err: errors.New("verify: ERR unknown command"), ready: now}, false},
+		{"checked", checkOutcome{ready: now}, false},
+	} {
+		if got := c.out.lostContact(); got != c.want {
+			t.Errorf("%s: lostContact() = %v, want %v", c.name, got, c.want)
+		}
+	}
+
+	ctx := context.Background()
+	f := &Flow{API: &fakeAPI{states: map[string][]swarm.TaskState{
+		"crashed": {swarm.TaskStateRunning, swarm.TaskStateRunning, swarm.TaskStateFailed},
+		"cut-off": {swarm.TaskStateRunning},
+		"stopped": {swarm.TaskStateShutdown}, // a graceful stop (engine stopped) exits 0
+	}}}
+	if !f.anyTaskFailed(ctx, []string{"crashed"}, 2*time.Second) {
+		t.Error("a task reported failed on the third look: not seen")
+	}
+	for _, id := range []string{"cut-off", "stopped", "gone"} {
+		start := time.Now()
+		if f.anyTaskFailed(ctx, []string{id}, 300*time.Millisecond) {
+			t.Errorf("%s: seen failed", id)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("%s: waited %s, want about 300ms", id, d)
+		}
+	}
+	if start := time.Now(); f.anyTaskFailed(ctx, nil, time.Minute) || time.Since(start) > time.Second {
+		t.Error("no task to look at: want false at once")
 	}
 }

@@ -24,6 +24,13 @@ type Facts struct {
 	// update (nil: it was checked, and Intact says how it went).
 	Unchecked error
 	Intact    bool
+	// LostContact: Unchecked because the connection to the new process was
+	// lost during its check (a network cut, its node going away), after it
+	// had answered with its dataset loaded. The data is unproven, not shown
+	// missing: could not decide (exit 2), and no rollback, which would
+	// restart Redis on no evidence and could drop the writes it acknowledged
+	// meanwhile — unless the update itself did not converge.
+	LostContact bool
 	// Unattributed: keys of the cut differ, but clients wrote to the new
 	// process before the check could hold their writes
 	// (rdb_changes_since_last_save > 0, and nothing proves a loss at load): the
@@ -68,7 +75,8 @@ type Decision struct {
 // Decide is the policy of update --verify after the check: verified data
 // ends it (exit 0); missing or changed keys, or data that could not be
 // checked, roll the service back unless --no-rollback, and end with exit 1
-// whatever the rollback did; an interruption ends it at once (exit 130, no
+// whatever the rollback did, except a converged update whose new process
+// answered and was then lost during the check (exit 2, no rollback); an interruption ends it at once (exit 130, no
 // rollback, the command to check later).
 func Decide(f Facts) Decision {
 	hint := fmt.Sprintf("snapshot %s: docker stateful verify --against %s %s", f.Snapshot, f.Snapshot, f.Service)
@@ -78,6 +86,10 @@ func Decide(f Facts) Decision {
 	}
 	if f.Unchecked == nil && f.Intact && f.NotConverged == nil {
 		return Decision{Verdict: VerdictVerified}
+	}
+	if f.Unchecked != nil && f.LostContact && f.NotConverged == nil && !f.SwarmRolledBack {
+		return Decision{Verdict: VerdictUnverified, Err: exitcode.Undecidable(fmt.Errorf(
+			"%v; could not decide: the update converged and nothing was rolled back (no loss was shown, and a rollback would restart Redis and could drop writes it acknowledged since); once Redis is reachable, check its data with: docker stateful verify --against %s %s", f.Unchecked, f.Snapshot, f.Service))}
 	}
 	if f.NotConverged != nil && f.Unchecked == nil {
 		// the data may be intact, but the update itself failed: treat it as

@@ -71,6 +71,18 @@ func TestDecide(t *testing.T) {
 			VerdictUnverified, false, exitcode.No, []string{"swarm rolled the service back"}},
 		{"did not converge, unattributed differences: the failure wins, roll back", with(func(f *Facts) { f.Unattributed, f.NotConverged = true, errors.New("no suitable node") }),
 			VerdictUnverified, true, exitcode.No, nil},
+		{"the new process answered, then was lost during the check: could not decide, no rollback", with(func(f *Facts) { f.Unchecked, f.LostContact = unreachable, true }),
+			VerdictUnverified, false, exitcode.Undecided, []string{"timeout; could not decide: the update converged and nothing was rolled back", "docker stateful verify --against S1 cache"}},
+		{"lost during the check, --no-rollback: the same", with(func(f *Facts) { f.Unchecked, f.LostContact, f.NoRollback = unreachable, true, true }),
+			VerdictUnverified, false, exitcode.Undecided, []string{"could not decide"}},
+		{"lost during the check and the update did not converge: the failure wins, roll back", with(func(f *Facts) {
+			f.Unchecked, f.LostContact, f.NotConverged = unreachable, true, errors.New("no suitable node")
+		}),
+			VerdictUnverified, true, exitcode.No, nil},
+		{"lost during the check, swarm rolled back by itself: exit 1", with(func(f *Facts) {
+			f.Unchecked, f.LostContact, f.SwarmRolledBack, f.NotConverged = unreachable, true, true, errors.New("rolled back")
+		}),
+			VerdictUnverified, false, exitcode.No, []string{"swarm rolled the service back"}},
 		{"interrupted although the check verified: exit 130", with(func(f *Facts) { f.Intact, f.Interrupted = true, true }),
 			VerdictUnverified, false, exitcode.Interrupted, []string{"interrupted"}},
 	} {

@@ -339,8 +339,10 @@ func (u *Update) startCheck(serviceID string) {
 		} else {
 			u.tl.add("wait for the new process", from, u.out.done)
 		}
-		if u.out.err != nil || (!u.out.intact() && !u.out.unattributed()) {
-			u.cutWait(errCheckFailed) // a rollback follows: docker's wait is moot
+		// a rollback follows: docker's wait is moot; not when the check only
+		// lost its Redis: whether the update converged then decides
+		if (u.out.err != nil && !u.out.lostContact()) || (u.out.err == nil && !u.out.intact() && !u.out.unattributed()) {
+			u.cutWait(errCheckFailed)
 		}
 	}()
 }
@@ -408,6 +410,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 		// What cannot be proven is not verified: with --verify, an update
 		// whose new Redis never answers is rolled back like a failed one.
 		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, out.err)
+		f.LostContact = out.lostContact()
 	} else {
 		rep := out.rep
 		u.Result.Report, f.Intact = rep, rep.OK()
