@@ -512,6 +512,8 @@ func TestFaultTTLsExpireDuringUpdate(t *testing.T) {
 //
 //  1. After the cut, before sending: the node turns Down, the update is
 //     refused right before sending (nothing sent), writes resume at once.
+//     The cut's SAVE is made to last seconds (rdb-key-save-delay), so the
+//     plugin is surely frozen inside the cut, however busy the machine.
 //  2. Right before sending (the node still Ready): the update is sent, the
 //     old task is never seen stopped; writes are held no longer than the
 //     grace period + margin, then resume with the reason. Once the engine is
@@ -529,16 +531,26 @@ func TestFaultPinnedEngineDies(t *testing.T) {
 	t.Cleanup(func() { C.Engine(t, 2, "start") })
 
 	// 1. the engine dies after the cut
+	ctx := context.Background()
+	rdb := cluster.Redis(t, task.Node.Addr, port)
+	if err := rdb.ConfigSet(ctx, "rdb-key-save-delay", "100").Err(); err != nil { // µs per key: SAVE takes 4 s
+		t.Fatal(err)
+	}
 	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
 	r.waitFor(t, "Pausing writes", time.Minute)
-	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the cut, long before sending
+	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the cut's SAVE, long before sending
 	C.Engine(t, 2, "stop", "KILL")
 	start := time.Now()
 	C.WaitNodeState(t, 2, "down", 45*time.Second)
 	t.Logf("node2 Down after %s", time.Since(start).Round(100*time.Millisecond))
 	_ = syscall.Kill(pid, syscall.SIGCONT)
 	code := r.wait(t, time.Minute)
+	// back to no delay before anything stops this Redis: its shutdown save
+	// must fit in the 1s grace period
+	if err := rdb.ConfigSet(ctx, "rdb-key-save-delay", "0").Err(); err != nil {
+		t.Fatal(err)
+	}
 	if code != 1 || !strings.Contains(r.stderr.String(), C.Node(2).Hostname+", is down") || !strings.Contains(r.stderr.String(), "not sent") {
 		t.Errorf("pinned node down before sending: exit %d, want 1 and a line naming the node down and nothing sent", code)
 	}
