@@ -3,20 +3,17 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
 	"sort"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+	"github.com/docker-stateful/docker-stateful/internal/redistest"
 )
 
 // TestBenchUpdate is `make bench-update` (DST_BENCH_UPDATE=1): on the
@@ -46,7 +43,7 @@ func TestBenchUpdate(t *testing.T) {
 		svc, port, _, task := vfyCreate(t, "redis-server", "--protected-mode", "no")
 		rdb := cluster.Redis(t, task.Node.Addr, port)
 		start := time.Now()
-		n := benchLoad(t, rdb, keys)
+		n := redistest.LoadBenchMix(t, rdb, keys)
 		fmt.Printf("bench-update: %s loaded %d keys in %s\n", svc, n, time.Since(start).Round(time.Millisecond))
 		rdb.Close()
 		state := t.TempDir()
@@ -127,58 +124,6 @@ func TestBenchUpdate(t *testing.T) {
 	if failed && os.Getenv("BENCH_STRICT") == "1" {
 		t.Error("a target was missed")
 	}
-}
-
-// benchLoad writes n keys of mixed types (70% strings, then hashes, sets,
-// sorted sets and lists of a few elements) with 4 pipelined writers.
-func benchLoad(t *testing.T, rdb *redis.Client, n int) int64 {
-	t.Helper()
-	ctx := context.Background()
-	const writers, batch = 4, 2000
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			pipe := rdb.Pipeline()
-			for i := w; i < n; i += writers {
-				switch k := i % 10; {
-				case k < 7:
-					pipe.Set(ctx, fmt.Sprintf("s:%08d", i), strconv.Itoa(i*7919), 0)
-				case k == 7:
-					pipe.HSet(ctx, fmt.Sprintf("h:%08d", i), "a", i, "b", "x", "c", i*2)
-				case k == 8:
-					pipe.SAdd(ctx, fmt.Sprintf("t:%08d", i), i, i+1, "m")
-				default:
-					if i%20 == 9 {
-						pipe.ZAdd(ctx, fmt.Sprintf("z:%08d", i), redis.Z{Score: 1, Member: "a"}, redis.Z{Score: float64(i), Member: "b"})
-					} else {
-						pipe.RPush(ctx, fmt.Sprintf("l:%08d", i), "a", i, "c")
-					}
-				}
-				if pipe.Len() >= batch {
-					if _, err := pipe.Exec(ctx); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
-				errs <- err
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("loading: %v", err)
-	}
-	got := rdb.DBSize(ctx).Val()
-	if got != int64(n) {
-		t.Fatalf("loaded %d keys, want %d", got, n)
-	}
-	return got
 }
 
 // median of v (v is not changed).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,6 +439,8 @@ type fpWorker struct {
 	resps   map[int]*respConn
 	digest  xxhash.Digest
 	slow    []int
+	vals    []valueReader // of the slow keys
+	hashes  []uint64      // MGET's value hashes
 	recs    []pendingRec
 	sums    [NumShards]uint64
 	counts  [NumShards]int64
@@ -551,7 +554,8 @@ func (w *fpWorker) batchMGet(ctx context.Context, keys []string) error {
 	if n != len(keys) {
 		return fail(fmt.Errorf("MGET of %d keys answered %d values", len(keys), n))
 	}
-	hashes := make([]uint64, len(keys))
+	hashes := slices.Grow(w.hashes[:0], len(keys))[:len(keys)]
+	w.hashes = hashes
 	for i := range keys {
 		h, null, err := rc.readBulkHash(&w.digest)
 		if err != nil {
