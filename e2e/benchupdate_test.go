@@ -77,7 +77,7 @@ func TestBenchUpdate(t *testing.T) {
 					check = [2]int64{p.StartMs, p.EndMs}
 				case "docker's convergence wait":
 					wait = [2]int64{p.StartMs, p.EndMs}
-				case "cut: pause writes and save":
+				case "save the cut":
 					r.save = append(r.save, p.EndMs-p.StartMs)
 				case "fingerprint the cut":
 					r.fp = append(r.fp, p.EndMs-p.StartMs)
@@ -117,7 +117,7 @@ func TestBenchUpdate(t *testing.T) {
 			medianOf(r.oldPause), medianOf(r.newPause), medianOf(r.check), medianOf(r.wait), medianOf(r.overlap))
 	}
 	for _, r := range rows {
-		fmt.Printf("%dk keys, --verify phases (median): SAVE %d ms, fingerprint of the cut %d ms, new process load %d ms, its check %d ms\n",
+		fmt.Printf("%dk keys, --verify phases (median): save (BGSAVE, during the fingerprint) %d ms, fingerprint of the cut %d ms, new process load %d ms, its check %d ms\n",
 			r.keys/1000, medianOf(r.save), medianOf(r.fp), medianOf(r.load), medianOf(r.check))
 	}
 	fmt.Printf("(%d pairs each, alternating; %d CPUs shared with whatever else runs)\n", pairs, runtime.NumCPU())

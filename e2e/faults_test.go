@@ -627,7 +627,7 @@ func TestFaultRedisKilled(t *testing.T) {
 	// 1. during the fingerprint
 	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
-	r.waitFor(t, "Saved:", time.Minute)
+	r.waitFor(t, "saving in the background (BGSAVE)", time.Minute) // the save and the fingerprint run
 	_ = syscall.Kill(pid, syscall.SIGSTOP)
 	kill(task)
 	_ = syscall.Kill(pid, syscall.SIGCONT)

@@ -164,3 +164,42 @@ func BenchmarkTmpStats(b *testing.B) {
 	fmt.Println(c.rdb.Info(context.Background(), "commandstats").Val())
 	fmt.Println(redisCPU(b, c))
 }
+
+// BenchmarkCut: the cut of update --verify on the bench-update mix (300k keys), with writes
+// paused: SAVE then the fingerprint, against BGSAVE during the fingerprint.
+func BenchmarkCut(b *testing.B) {
+	const n = 300000
+	r := startRedis(b)
+	redistest.LoadBenchMix(b, r.raw(b), n)
+	c := r.client(b)
+	ctx := context.Background()
+	st, err := OpenStore(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := func(b *testing.B, background bool) {
+		var save, fp time.Duration
+		defer func() {
+			b.ReportMetric(float64(save.Milliseconds())/float64(b.N), "save-ms")
+			b.ReportMetric(float64(fp.Milliseconds())/float64(b.N), "fingerprint-ms")
+		}()
+		for i := 0; i < b.N; i++ {
+			h, err := BeginCut(ctx, c, CutOptions{Pause: time.Minute, Background: background})
+			if err != nil {
+				b.Fatal(err)
+			}
+			snap, err := TakeSnapshotAtCut(ctx, c, st, "bench", h, FingerprintOptions{Workers: benchWorkers})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Release(ctx); err != nil {
+				b.Fatal(err)
+			}
+			save += snap.Summary.Cut.SaveDuration
+			fp += time.Duration(snap.Summary.DurationMs) * time.Millisecond
+			st.Discard(snap)
+		}
+	}
+	b.Run("save-then-fingerprint", func(b *testing.B) { run(b, false) })
+	b.Run("bgsave-during-fingerprint", func(b *testing.B) { run(b, true) })
+}

@@ -272,13 +272,9 @@ type Cut struct {
 // cutRetry is how soon a failed renewal of the pause is tried again.
 var cutRetry = 200 * time.Millisecond
 
-// StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE).
+// StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE): the cut is
+// durable on return.
 func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
-	pause := PauseFor(grace)
-	if f.pauseFor != nil {
-		pause = f.pauseFor(grace)
-	}
-	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and saving", pause)
 	start := time.Now()
 	saving := make(chan struct{})
 	go func() { // SAVE blocks: say that it still runs
@@ -293,18 +289,47 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 			}
 		}
 	}()
-	lock, err := lockCut(ctx, c)
+	cut, err := f.beginCut(ctx, c, grace, false)
+	if err == nil {
+		if err = cut.h.Saved(ctx); err != nil {
+			_ = cut.Release()
+		}
+	}
+	close(saving)
 	if err != nil {
-		close(saving)
 		return nil, err
 	}
-	h, err := redisstate.Cut(ctx, c, redisstate.CutOptions{Pause: pause, Progress: func(s string) { f.say("  %s", s) }})
-	close(saving)
+	cut.Info = cut.h.Info
+	f.say("Saved: %s in %s (run_id %s, Redis %s)", cut.Info.Method, time.Since(start).Round(time.Millisecond), short(cut.Info.RunID), cut.Info.RedisVersion)
+	return cut, nil
+}
+
+// BeginCut pauses writes (CLIENT PAUSE WRITE) and starts the save in the
+// background (BGSAVE): SnapshotAtCut fingerprints the paused dataset while
+// it is written, and makes sure the save succeeded.
+func (f *Flow) BeginCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
+	return f.beginCut(ctx, c, grace, true)
+}
+
+func (f *Flow) beginCut(ctx context.Context, c *redisstate.Client, grace time.Duration, background bool) (*Cut, error) {
+	pause := PauseFor(grace)
+	if f.pauseFor != nil {
+		pause = f.pauseFor(grace)
+	}
+	how := "saving"
+	if background {
+		how = "saving in the background while fingerprinting"
+	}
+	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and %s", pause, how)
+	lock, err := lockCut(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	h, err := redisstate.BeginCut(ctx, c, redisstate.CutOptions{Pause: pause, Background: background, Progress: func(s string) { f.say("  %s", s) }})
 	if err != nil {
 		lock.unlock()
 		return nil, err
 	}
-	f.say("Saved: %s in %s (run_id %s, Redis %s)", h.Info.Method, time.Since(start).Round(time.Millisecond), short(h.Info.RunID), h.Info.RedisVersion)
 	cut := &Cut{Info: h.Info, h: h, c: c, lock: lock, stop: make(chan struct{}), pause: pause}
 	renew := pause / 3
 	if renew > 10*time.Second {
@@ -439,12 +464,18 @@ func (c *Cut) Why() string {
 	return c.why
 }
 
-// Snapshot fingerprints the dataset into the store, with scan progress.
-func (f *Flow) Snapshot(ctx context.Context, c *redisstate.Client, service string, cut *redisstate.CutInfo) (*redisstate.Snapshot, error) {
-	snap, err := redisstate.TakeSnapshot(ctx, c, f.store, service, cut, f.fpOptions("Fingerprinting"))
+// SnapshotAtCut fingerprints the dataset that cut holds paused into the
+// store, with scan progress, while its save runs; it returns once both are
+// done and the save is known good (else writes are resumed and the error
+// says why; Release is still safe).
+func (f *Flow) SnapshotAtCut(ctx context.Context, c *redisstate.Client, service string, cut *Cut) (*redisstate.Snapshot, error) {
+	snap, err := redisstate.TakeSnapshotAtCut(ctx, c, f.store, service, cut.h, f.fpOptions("Fingerprinting"))
 	if err != nil {
-		return nil, fmt.Errorf("fingerprint: %w", err)
+		return nil, err
 	}
+	cut.Info = cut.h.Info
+	i := cut.Info
+	f.say("Saved: %s in %s (run_id %s, Redis %s)", i.Method, i.SaveDuration.Round(time.Millisecond), short(i.RunID), i.RedisVersion)
 	s := snap.Summary
 	f.say("Snapshot %s: %d keys, digest %s (%s)", snap.ID, s.Keys, s.Digest, typeCounts(s.Types))
 	return snap, nil
