@@ -609,8 +609,10 @@ func fltRunningAgain(t *testing.T, svc, old string) cluster.Task {
 
 // TestFaultRedisKilled: Redis is killed (SIGKILL, no shutdown save)
 //
-//  1. during the fingerprint: nothing is sent (exit 2), and once swarm has
-//     restarted the task every key of the cut is back from its SAVE;
+//  1. during the cut (its BGSAVE runs during the fingerprint): nothing is
+//     sent (exit 2), and once swarm has restarted the task every key is back
+//     (the test saves first: a kill before the cut's save has finished loses
+//     what Redis never saved, as it would without the cut);
 //  2. after the update, before the check: swarm restarts the new task (and
 //     may pause the update: a task failed within its monitor period), the
 //     check waits for the restarted process and verifies the data, or rolls
@@ -619,12 +621,15 @@ func TestFaultRedisKilled(t *testing.T) {
 	C.RequirePlugin(t)
 	svc, port, rdb, task := vfyCreate(t)
 	n := vfyLoad(t, rdb, 1000)
+	if err := rdb.Save(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
 	version := updInspect(t, svc, "{{.Version.Index}}")
 	kill := func(tk cluster.Task) {
 		C.Docker(t, tk.Node.Index, "kill", tk.Container)
 	}
 
-	// 1. during the fingerprint
+	// 1. during the cut
 	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
 	r.waitFor(t, "saving in the background (BGSAVE)", time.Minute) // the save and the fingerprint run
@@ -633,7 +638,7 @@ func TestFaultRedisKilled(t *testing.T) {
 	_ = syscall.Kill(pid, syscall.SIGCONT)
 	code := r.wait(t, time.Minute)
 	if code != 2 || !strings.Contains(r.stderr.String(), "not sent") {
-		t.Errorf("Redis killed during the fingerprint: exit %d, want 2 and nothing sent", code)
+		t.Errorf("Redis killed during the cut: exit %d, want 2 and nothing sent", code)
 	}
 	if v := updInspect(t, svc, "{{.Version.Index}}"); v != version {
 		t.Errorf("the update was sent: version %s -> %s", version, v)

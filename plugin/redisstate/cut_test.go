@@ -2,6 +2,7 @@ package redisstate
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"testing"
@@ -284,4 +285,29 @@ func TestCutBackgroundSaveFails(t *testing.T) {
 	if err := rdb.Set(wctx, "b", 1, 0).Err(); err != nil {
 		t.Fatalf("write after the failed cut: %v (still paused?)", err)
 	}
+}
+
+// Redis dying during an overlapped cut is an error of the cut (could not decide), never
+// a cancellation (which the command reports as interrupted): the scan's failure must not
+// turn the save's wait into "context canceled", nor the other way round.
+func TestCutRedisDiesDuringOverlappedCut(t *testing.T) {
+	r := startRedis(t)
+	rdb := r.raw(t)
+	ctx := context.Background()
+	loadMixed(t, rdb, 100)
+	rdb.ConfigSet(ctx, "rdb-key-save-delay", "300")
+	c := r.client(t)
+	h, err := BeginCut(ctx, c, CutOptions{Pause: 20 * time.Second, Background: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release(ctx)
+	r.cmd.Process.Kill()
+	r.cmd.Wait()
+	st, _ := OpenStore(t.TempDir())
+	_, err = TakeSnapshotAtCut(ctx, c, st, "svc", h, FingerprintOptions{})
+	if err == nil || errors.Is(err, context.Canceled) || !IsUnreachable(err) {
+		t.Fatalf("TakeSnapshotAtCut on a dead Redis: %v, want unreachable", err)
+	}
+	t.Log(err)
 }

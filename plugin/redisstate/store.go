@@ -379,23 +379,22 @@ func TakeSnapshotAtCut(ctx context.Context, c *Client, st *Store, service string
 	}
 	fctx, stopScan := context.WithCancel(ctx)
 	defer stopScan()
-	sctx, stopSave := context.WithCancel(ctx)
-	defer stopSave()
 	saved := make(chan error, 1)
 	go func() {
-		err := h.Saved(sctx)
+		err := h.Saved(ctx)
 		if err != nil {
-			stopScan()
+			stopScan() // no snapshot without the save: stop reading
 		}
 		saved <- err
 	}()
 	sum, err := Fingerprint(fctx, c, snap.Dir, opt)
 	if err != nil {
-		stopSave() // the scan failed: no need to wait for the save
 		err = fmt.Errorf("fingerprint: %w", err)
 	}
-	if serr := <-saved; serr != nil && (err == nil || ctx.Err() == nil && fctx.Err() != nil) {
-		err = serr // the save failed first (and cancelled the scan)
+	// the save is waited for even when the scan failed (it ends by itself, and its
+	// error explains a scan it cancelled)
+	if serr := <-saved; serr != nil && (err == nil || fctx.Err() != nil && ctx.Err() == nil) {
+		err = serr
 	}
 	if err != nil {
 		st.Discard(snap)
