@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,9 @@ func TestBenchUpdate(t *testing.T) {
 			r.oldPause = append(r.oldPause, out.WritePauseMs.OldProcess)
 			r.newPause = append(r.newPause, out.WritePauseMs.NewProcess)
 			var check, wait [2]int64
+			var line []string
 			for _, p := range out.Phases {
+				line = append(line, fmt.Sprintf("%s %d-%d", p.Name, p.StartMs, p.EndMs))
 				switch p.Name {
 				case "check the new process (writes held)":
 					check = [2]int64{p.StartMs, p.EndMs}
@@ -85,6 +88,7 @@ func TestBenchUpdate(t *testing.T) {
 					r.load = append(r.load, p.EndMs-p.StartMs)
 				}
 			}
+			fmt.Printf("bench-update: %d keys, --verify in %s, phases (ms): %s\n", keys, d.Round(time.Millisecond), strings.Join(line, "; "))
 			r.check = append(r.check, check[1]-check[0])
 			r.wait = append(r.wait, wait[1]-wait[0])
 			r.overlap = append(r.overlap, max(0, min(check[1], wait[1])-max(check[0], wait[0])))

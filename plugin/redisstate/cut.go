@@ -326,6 +326,18 @@ func (h *CutHandle) PausedUntil() time.Time {
 	return h.until
 }
 
+// Exited records that the paused process has exited (its task stopped): its pause died
+// with it, so Release sends nothing — a new connection would reach whatever process
+// answers at the address now.
+func (h *CutHandle) Exited() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.released = true
+	h.mu.Unlock()
+}
+
 // Release unpauses writes (CLIENT UNPAUSE). Idempotent, nil-safe; uses its own timeout so
 // it works with an already cancelled context. A Redis that went away is not an error (its
 // pause died with it).

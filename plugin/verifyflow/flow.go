@@ -422,6 +422,15 @@ func (c *Cut) Release() error { return c.release("", true) }
 // ReleaseBecause is Release, recording why writes resume (Why says it).
 func (c *Cut) ReleaseBecause(why string) error { return c.release(why, true) }
 
+// releaseExited is ReleaseBecause once the paused process has exited: its
+// pause died with it, and nothing is sent — a connection now would reach
+// whatever answers at its address (the new task's Redis), and only after
+// the SYN retransmits of a port between two containers (1 s).
+func (c *Cut) releaseExited(why string) error {
+	c.h.Exited()
+	return c.release(why, true)
+}
+
 // release unpauses; wait: for the keeper to end (not when it is the caller).
 func (c *Cut) release(why string, wait bool) error {
 	if c == nil {
@@ -557,6 +566,15 @@ var NotReplacedAfter = 15 * time.Second
 // deadline, since writes must stay paused while the old Redis may still run.
 // A cancelled ctx (Ctrl-C) returns ctx's error, never "did not stop".
 func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Duration) error {
+	_, err := f.waitStopped(ctx, ids, deadline)
+	return err
+}
+
+// waitStopped is WaitStopped; exited: every task ended in a state its node
+// reports once the container has exited (complete, shutdown, failed,
+// rejected) or is gone, not orphaned (its node may be down, the container
+// still running).
+func (f *Flow) waitStopped(ctx context.Context, ids []string, deadline time.Duration) (exited bool, err error) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
@@ -564,6 +582,7 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 	for {
 		var running []string
 		kept := true // every remaining task is still desired running
+		exited = true
 		for _, id := range ids {
 			t, _, err := f.API.TaskInspectWithRaw(dctx, id)
 			if err != nil {
@@ -583,24 +602,26 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 				if t.DesiredState != "" && t.DesiredState != swarm.TaskStateRunning {
 					kept = false
 				}
+			} else if s := t.Status.State; s == swarm.TaskStateOrphaned || s == swarm.TaskStateRemove {
+				exited = false
 			}
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
+			return false, fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
 		}
 		if len(running) == 0 && dctx.Err() == nil {
 			f.say("Old task stopped after %s", time.Since(start).Round(100*time.Millisecond))
-			return nil
+			return exited, nil
 		}
 		if kept && time.Since(start) > NotReplacedAfter && dctx.Err() == nil {
-			return ErrNotReplaced
+			return false, ErrNotReplaced
 		}
 		p.say("stop", "  waiting for the old task to stop and its server to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
+			return false, fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
 		case <-dctx.Done():
-			return &NotStoppedError{After: deadline, Still: running}
+			return false, &NotStoppedError{After: deadline, Still: running}
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

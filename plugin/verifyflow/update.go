@@ -274,14 +274,14 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	}()
 	u.cut.Sent()
 	u.recordSent(ctx, serviceID)
-	why := "the update replaces no task"
+	why, exited := "the update replaces no task", false
 	if u.replaces && len(u.oldTasks) > 0 {
 		grace := stateful.StopGracePeriod(u.current.Spec)
 		bound := u.cut.pause // PauseFor(grace): one pause outlasts the stop
 		var ns *NotStoppedError
-		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, bound); {
+		switch ok, err := u.Flow.waitStopped(ctx, u.oldTasks, bound); {
 		case err == nil:
-			why = "the old task has stopped"
+			why, exited = "the old task has stopped", ok
 		case errors.Is(err, ErrNotReplaced):
 			u.say("The old task is still meant to run after %s: the update does not replace it", NotReplacedAfter)
 			u.replaces = false
@@ -297,7 +297,11 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	// writes were held on the old process until it stopped (or until now)
 	u.Result.WritePauseMs.OldProcess = time.Since(u.cut.Info.PausedAt).Milliseconds()
 	u.tl.add("old task stops (writes held)", u.sentAt, time.Now())
-	if err := u.cut.ReleaseBecause(why); err != nil {
+	release := u.cut.ReleaseBecause
+	if exited {
+		release = u.cut.releaseExited
+	}
+	if err := release(why); err != nil {
 		u.say("warning: %v", err)
 	} else {
 		u.say("Writes resumed: %s", u.cut.Why())
