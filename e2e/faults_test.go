@@ -250,8 +250,9 @@ func TestFaultTwoUpdatesAtOnce(t *testing.T) {
 
 	first := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := first.plugin(t)
-	first.waitFor(t, "Saved:", time.Minute)
-	// hold the first run inside its cut
+	// hold the first run inside its cut (its lock taken, its save and
+	// fingerprint running: 'Saved:' comes only just before it sends)
+	first.waitFor(t, "saving in the background (BGSAVE)", time.Minute)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
