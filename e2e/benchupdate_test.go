@@ -3,20 +3,18 @@
 package e2e
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
 	"sort"
 	"strconv"
-	"sync"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+	"github.com/docker-stateful/docker-stateful/internal/redistest"
 )
 
 // TestBenchUpdate is `make bench-update` (DST_BENCH_UPDATE=1): on the
@@ -46,7 +44,7 @@ func TestBenchUpdate(t *testing.T) {
 		svc, port, _, task := vfyCreate(t, "redis-server", "--protected-mode", "no")
 		rdb := cluster.Redis(t, task.Node.Addr, port)
 		start := time.Now()
-		n := benchLoad(t, rdb, keys)
+		n := redistest.LoadBenchMix(t, rdb, keys)
 		fmt.Printf("bench-update: %s loaded %d keys in %s\n", svc, n, time.Since(start).Round(time.Millisecond))
 		rdb.Close()
 		state := t.TempDir()
@@ -74,13 +72,15 @@ func TestBenchUpdate(t *testing.T) {
 			r.oldPause = append(r.oldPause, out.WritePauseMs.OldProcess)
 			r.newPause = append(r.newPause, out.WritePauseMs.NewProcess)
 			var check, wait [2]int64
+			var line []string
 			for _, p := range out.Phases {
+				line = append(line, fmt.Sprintf("%s %d-%d", p.Name, p.StartMs, p.EndMs))
 				switch p.Name {
 				case "check the new process (writes held)":
 					check = [2]int64{p.StartMs, p.EndMs}
 				case "docker's convergence wait":
 					wait = [2]int64{p.StartMs, p.EndMs}
-				case "cut: pause writes and save":
+				case "save the cut":
 					r.save = append(r.save, p.EndMs-p.StartMs)
 				case "fingerprint the cut":
 					r.fp = append(r.fp, p.EndMs-p.StartMs)
@@ -88,6 +88,7 @@ func TestBenchUpdate(t *testing.T) {
 					r.load = append(r.load, p.EndMs-p.StartMs)
 				}
 			}
+			fmt.Printf("bench-update: %d keys, --verify in %s, phases (ms): %s\n", keys, d.Round(time.Millisecond), strings.Join(line, "; "))
 			r.check = append(r.check, check[1]-check[0])
 			r.wait = append(r.wait, wait[1]-wait[0])
 			r.overlap = append(r.overlap, max(0, min(check[1], wait[1])-max(check[0], wait[0])))
@@ -120,65 +121,13 @@ func TestBenchUpdate(t *testing.T) {
 			medianOf(r.oldPause), medianOf(r.newPause), medianOf(r.check), medianOf(r.wait), medianOf(r.overlap))
 	}
 	for _, r := range rows {
-		fmt.Printf("%dk keys, --verify phases (median): SAVE %d ms, fingerprint of the cut %d ms, new process load %d ms, its check %d ms\n",
+		fmt.Printf("%dk keys, --verify phases (median): save (BGSAVE, during the fingerprint) %d ms, fingerprint of the cut %d ms, new process load %d ms, its check %d ms\n",
 			r.keys/1000, medianOf(r.save), medianOf(r.fp), medianOf(r.load), medianOf(r.check))
 	}
 	fmt.Printf("(%d pairs each, alternating; %d CPUs shared with whatever else runs)\n", pairs, runtime.NumCPU())
 	if failed && os.Getenv("BENCH_STRICT") == "1" {
 		t.Error("a target was missed")
 	}
-}
-
-// benchLoad writes n keys of mixed types (70% strings, then hashes, sets,
-// sorted sets and lists of a few elements) with 4 pipelined writers.
-func benchLoad(t *testing.T, rdb *redis.Client, n int) int64 {
-	t.Helper()
-	ctx := context.Background()
-	const writers, batch = 4, 2000
-	var wg sync.WaitGroup
-	errs := make(chan error, writers)
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			pipe := rdb.Pipeline()
-			for i := w; i < n; i += writers {
-				switch k := i % 10; {
-				case k < 7:
-					pipe.Set(ctx, fmt.Sprintf("s:%08d", i), strconv.Itoa(i*7919), 0)
-				case k == 7:
-					pipe.HSet(ctx, fmt.Sprintf("h:%08d", i), "a", i, "b", "x", "c", i*2)
-				case k == 8:
-					pipe.SAdd(ctx, fmt.Sprintf("t:%08d", i), i, i+1, "m")
-				default:
-					if i%20 == 9 {
-						pipe.ZAdd(ctx, fmt.Sprintf("z:%08d", i), redis.Z{Score: 1, Member: "a"}, redis.Z{Score: float64(i), Member: "b"})
-					} else {
-						pipe.RPush(ctx, fmt.Sprintf("l:%08d", i), "a", i, "c")
-					}
-				}
-				if pipe.Len() >= batch {
-					if _, err := pipe.Exec(ctx); err != nil {
-						errs <- err
-						return
-					}
-				}
-			}
-			if _, err := pipe.Exec(ctx); err != nil {
-				errs <- err
-			}
-		}(w)
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatalf("loading: %v", err)
-	}
-	got := rdb.DBSize(ctx).Val()
-	if got != int64(n) {
-		t.Fatalf("loaded %d keys, want %d", got, n)
-	}
-	return got
 }
 
 // median of v (v is not changed).

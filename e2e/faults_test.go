@@ -250,8 +250,9 @@ func TestFaultTwoUpdatesAtOnce(t *testing.T) {
 
 	first := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := first.plugin(t)
-	first.waitFor(t, "Saved:", time.Minute)
-	// hold the first run inside its cut
+	// hold the first run inside its cut (its lock taken, its save and
+	// fingerprint running: 'Saved:' comes only just before it sends)
+	first.waitFor(t, "saving in the background (BGSAVE)", time.Minute)
 	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
@@ -847,8 +848,10 @@ func fltRunningAgain(t *testing.T, svc, old string) cluster.Task {
 
 // TestFaultRedisKilled: Redis is killed (SIGKILL, no shutdown save)
 //
-//  1. during the fingerprint: nothing is sent (exit 2), and once swarm has
-//     restarted the task every key of the cut is back from its SAVE;
+//  1. during the cut (its BGSAVE runs during the fingerprint): nothing is
+//     sent (exit 2), and once swarm has restarted the task every key is back
+//     (the test saves first: a kill before the cut's save has finished loses
+//     what Redis never saved, as it would without the cut);
 //  2. after the update, before the check: swarm restarts the new task (and
 //     may pause the update: a task failed within its monitor period), the
 //     check waits for the restarted process and verifies the data, or rolls
@@ -857,21 +860,24 @@ func TestFaultRedisKilled(t *testing.T) {
 	C.RequirePlugin(t)
 	svc, port, rdb, task := vfyCreate(t)
 	n := vfyLoad(t, rdb, 1000)
+	if err := rdb.Save(context.Background()).Err(); err != nil {
+		t.Fatal(err)
+	}
 	version := updInspect(t, svc, "{{.Version.Index}}")
 	kill := func(tk cluster.Task) {
 		C.Docker(t, tk.Node.Index, "kill", tk.Container)
 	}
 
-	// 1. during the fingerprint
+	// 1. during the cut
 	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
-	r.waitFor(t, "Saved:", time.Minute)
+	r.waitFor(t, "saving in the background (BGSAVE)", time.Minute) // the save and the fingerprint run
 	_ = syscall.Kill(pid, syscall.SIGSTOP)
 	kill(task)
 	_ = syscall.Kill(pid, syscall.SIGCONT)
 	code := r.wait(t, time.Minute)
 	if code != 2 || !strings.Contains(r.stderr.String(), "not sent") {
-		t.Errorf("Redis killed during the fingerprint: exit %d, want 2 and nothing sent", code)
+		t.Errorf("Redis killed during the cut: exit %d, want 2 and nothing sent", code)
 	}
 	if v := updInspect(t, svc, "{{.Version.Index}}"); v != version {
 		t.Errorf("the update was sent: version %s -> %s", version, v)

@@ -258,11 +258,11 @@ func apply(ctx context.Context, d Deps, opt Options, p *Plan) error {
 			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
 		}
 		defer c.Close()
-		if cut, err = d.Flow.StartCut(ctx, c, inventory.StopGrace(svc.Spec)); err != nil {
+		if cut, err = d.Flow.BeginCut(ctx, c, inventory.StopGrace(svc.Spec)); err != nil {
 			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
 		}
 		defer func() { _ = cut.Release() }()
-		if before, err = d.Flow.Snapshot(ctx, c, svc.Spec.Name, &cut.Info); err != nil {
+		if before, err = d.Flow.SnapshotAtCut(ctx, c, svc.Spec.Name, cut); err != nil {
 			return &Unreachable{fmt.Errorf("nothing changed: %w", err)}
 		}
 		d.Flow.Prune(svc.Spec.Name, 20)

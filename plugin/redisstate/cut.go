@@ -16,7 +16,8 @@ type CutOptions struct {
 	// It is the safety net if this process dies: writes resume by themselves. Default 60 s.
 	Pause time.Duration
 	// Background uses BGSAVE + polling instead of SAVE (SAVE blocks readers for the
-	// duration of the save; BGSAVE only for the fork).
+	// duration of the save; BGSAVE only for the fork). With BeginCut the save runs while
+	// the caller reads the paused dataset.
 	Background bool
 	// Progress, if set, receives human-readable wait messages ("saving: ...").
 	Progress func(string)
@@ -39,6 +40,12 @@ type CutInfo struct {
 type CutHandle struct {
 	Info CutInfo
 	c    *Client
+	si   *ServerInfo
+	say  func(string, ...any)
+
+	saveStart time.Time
+	bgsave    map[string]string // INFO persistence before our BGSAVE; nil: saved already
+	saved     bool              // Saved succeeded
 
 	mu       sync.Mutex
 	released bool
@@ -50,90 +57,152 @@ type CutHandle struct {
 // redis_version. Writes stay paused after Cut returns, until Release or the pause expires:
 // take the fingerprint and stop the old task meanwhile, extending with Extend as needed.
 // On error, writes are unpaused before returning.
-func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err error) {
+func Cut(ctx context.Context, c *Client, opt CutOptions) (*CutHandle, error) {
+	h, err := BeginCut(ctx, c, opt)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.Saved(ctx); err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// BeginCut is Cut up to the save: with opt.Background it returns as soon as BGSAVE has
+// forked, so that the caller reads the paused dataset (which the save writes) while the
+// child writes it; Saved then waits for the save and checks it. Without Background, or
+// when a save already running made the dataset durable, the save is done on return (Saved
+// only checks). If BGSAVE cannot start (no fork, another child, ACL), it saves with SAVE.
+// On error, writes are unpaused before returning.
+func BeginCut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err error) {
 	if opt.Pause <= 0 {
 		opt.Pause = 60 * time.Second
 	}
-	say := func(f string, a ...any) {
+	h = &CutHandle{c: c, say: func(f string, a ...any) {
 		if opt.Progress != nil {
 			opt.Progress(fmt.Sprintf(f, a...))
 		}
-	}
-	h = &CutHandle{c: c}
+	}}
 	if err := h.pause(ctx, opt.Pause); err != nil {
 		return nil, err
 	}
 	h.Info.PausedAt = time.Now().UTC()
 	defer func() {
 		if err != nil {
-			if rerr := h.Release(context.Background()); rerr != nil {
-				err = fmt.Errorf("%w (and unpausing failed: %v)", err, rerr)
-			}
+			err = h.releaseAfter(err)
 			h = nil
 		}
 	}()
 
-	si, err := c.ServerInfo(ctx)
-	if err != nil {
+	if h.si, err = c.ServerInfo(ctx); err != nil {
 		return h, err
 	}
-	h.Info.RunID, h.Info.RedisVersion = si.RunID, si.Version
+	h.Info.RunID, h.Info.RedisVersion = h.si.RunID, h.si.Version
 	p, err := c.Info(ctx, "persistence")
 	if err != nil {
 		return h, err
 	}
-	start := time.Now()
-	switch {
-	case p["rdb_bgsave_in_progress"] == "1":
-		say("waiting for the running background save to finish")
-		if p, err = waitBgsave(ctx, c, p, say); err != nil {
+	h.saveStart = time.Now()
+	for attempt := 0; ; attempt++ {
+		if p["rdb_bgsave_in_progress"] == "1" {
+			h.say("waiting for the running background save to finish")
+			if p, err = waitBgsave(ctx, c, p, h.say); err != nil {
+				return h, err
+			}
+			if p["rdb_changes_since_last_save"] == "0" {
+				h.Info.Method = "bgsave-running" // it saved the paused dataset
+				return h, nil
+			}
+		}
+		if !opt.Background {
+			return h, h.save(ctx)
+		}
+		h.say("saving in the background (BGSAVE)")
+		berr := c.rdb.BgSave(ctx).Err()
+		if berr == nil {
+			h.Info.Method, h.bgsave = "bgsave", p
+			return h, nil
+		}
+		if derr := c.describe(berr); IsUnreachable(derr) {
+			return h, fmt.Errorf("BGSAVE: %w", derr)
+		}
+		if !strings.Contains(berr.Error(), "already in progress") || attempt > 2 {
+			h.say("BGSAVE could not start (%v): saving with SAVE", berr)
+			return h, h.save(ctx)
+		}
+		// a save point's BGSAVE started since INFO: wait for it, then ours
+		if p, err = c.Info(ctx, "persistence"); err != nil {
 			return h, err
 		}
-		if p["rdb_changes_since_last_save"] == "0" {
-			h.Info.Method = "bgsave-running"
-			break
-		}
-		say("saving (SAVE)")
-		if err := c.rdb.Save(ctx).Err(); err != nil {
-			return h, saveErr(c, err)
-		}
-		h.Info.Method = "save"
-	case opt.Background:
-		say("saving in the background (BGSAVE)")
-		if err := c.rdb.BgSave(ctx).Err(); err != nil {
-			return h, fmt.Errorf("BGSAVE failed: %w", c.describe(err))
-		}
-		if p, err = waitBgsave(ctx, c, p, say); err != nil {
-			return h, err
-		}
-		h.Info.Method = "bgsave"
-	default:
-		say("saving (SAVE)")
-		if err := c.rdb.Save(ctx).Err(); err != nil {
-			return h, saveErr(c, err)
-		}
-		h.Info.Method = "save"
 	}
-	h.Info.SaveDuration = time.Since(start)
-	if p, err = c.Info(ctx, "persistence"); err != nil {
-		return h, err
+}
+
+// save saves with SAVE (it blocks every client until written).
+func (h *CutHandle) save(ctx context.Context) error {
+	h.say("saving (SAVE)")
+	if err := h.c.rdb.Save(ctx).Err(); err != nil {
+		return saveErr(h.c, err)
+	}
+	h.Info.Method = "save"
+	return nil
+}
+
+// releaseAfter unpauses writes after err.
+func (h *CutHandle) releaseAfter(err error) error {
+	if rerr := h.Release(context.Background()); rerr != nil {
+		return fmt.Errorf("%w (and unpausing failed: %v)", err, rerr)
+	}
+	return err
+}
+
+// Saved waits for the save BeginCut started and checks that the dataset is durable as
+// paused: the save succeeded (rdb_last_bgsave_status), it is ours that finished (no RDB
+// child runs since our BGSAVE was acknowledged, rdb_last_save_time did not go back, and
+// on 7.0+ rdb_saves advanced), no write reached Redis since (rdb_changes_since_last_save
+// is 0), and with AOF on, the AOF is fsynced. It fills in Info. On error, writes are
+// unpaused before returning.
+func (h *CutHandle) Saved(ctx context.Context) (err error) {
+	if h.saved {
+		return nil
+	}
+	defer func() {
+		if err != nil {
+			err = h.releaseAfter(err)
+		}
+	}()
+	var p map[string]string
+	if before := h.bgsave; before != nil {
+		if p, err = waitBgsave(ctx, h.c, before, h.say); err != nil {
+			if errors.Is(err, errBgsaveFailed) {
+				return errors.New("BGSAVE failed (rdb_last_bgsave_status:err): Redis could not write its RDB file; check the Redis log (disk space, permissions, data directory)")
+			}
+			return err
+		}
+		if last, last0 := infoInt(p, "rdb_last_save_time"), infoInt(before, "rdb_last_save_time"); last < last0 {
+			return fmt.Errorf("the save that finished is not the cut's (rdb_last_save_time %d, before the cut's BGSAVE %d)", last, last0)
+		}
+	}
+	h.Info.SaveDuration = time.Since(h.saveStart)
+	if p, err = h.c.Info(ctx, "persistence"); err != nil {
+		return err
 	}
 	if p["rdb_last_bgsave_status"] == "err" {
-		return h, errors.New("Redis reports the last save failed (rdb_last_bgsave_status:err)")
+		return errors.New("Redis reports the last save failed (rdb_last_bgsave_status:err)")
 	}
 	if p["rdb_changes_since_last_save"] != "0" {
-		return h, fmt.Errorf("writes happened after the save (rdb_changes_since_last_save:%s) although writes are paused", p["rdb_changes_since_last_save"])
+		return fmt.Errorf("writes happened after the save (rdb_changes_since_last_save:%s) although writes are paused", p["rdb_changes_since_last_save"])
 	}
 	h.Info.LastSaveTime = infoInt(p, "rdb_last_save_time")
 	if p["aof_enabled"] == "1" {
 		h.Info.AOF = true
 		h.Info.Method += "+aof"
-		if err := waitAOF(ctx, c, si, say); err != nil {
-			return h, err
+		if err := waitAOF(ctx, h.c, h.si, h.say); err != nil {
+			return err
 		}
 	}
 	h.Info.SavedAt = time.Now().UTC()
-	return h, nil
+	h.saved = true
+	return nil
 }
 
 func saveErr(c *Client, err error) error {
@@ -147,11 +216,17 @@ func saveErr(c *Client, err error) error {
 	return fmt.Errorf("SAVE failed (%v): Redis could not write its RDB file; check the Redis log (disk space, permissions, data directory)", err)
 }
 
-// waitBgsave polls INFO persistence until no RDB child runs and the last save is ok. With
-// rdb_saves (7.0+) it also checks that a save finished after the call started.
+// errBgsaveFailed: the background save waited for ended in error.
+var errBgsaveFailed = errors.New("background save failed (rdb_last_bgsave_status:err)")
+
+// waitBgsave polls INFO persistence until no RDB child runs and the last save is ok.
+// before is INFO persistence from before the save waited for: one running then
+// (rdb_bgsave_in_progress:1), or one started after it (BGSAVE acknowledged, so its child
+// ran); with rdb_saves (7.0+, counted when a save starts) the latter must have started.
 func waitBgsave(ctx context.Context, c *Client, before map[string]string, say func(string, ...any)) (map[string]string, error) {
 	savesBefore, haveSaves := before["rdb_saves"]
-	t0 := time.Now()
+	haveSaves = haveSaves && before["rdb_bgsave_in_progress"] != "1"
+	t0, said := time.Now(), time.Now()
 	for {
 		p, err := c.Info(ctx, "persistence")
 		if err != nil {
@@ -160,17 +235,18 @@ func waitBgsave(ctx context.Context, c *Client, before map[string]string, say fu
 		doneSaves := !haveSaves || p["rdb_saves"] != savesBefore
 		if p["rdb_bgsave_in_progress"] == "0" && doneSaves {
 			if p["rdb_last_bgsave_status"] != "ok" {
-				return nil, errors.New("background save failed (rdb_last_bgsave_status:err)")
+				return nil, errBgsaveFailed
 			}
 			return p, nil
 		}
-		if time.Since(t0) > 2*time.Second {
+		if time.Since(said) > 2*time.Second {
+			said = time.Now()
 			say("waiting for the background save (%s so far)", time.Since(t0).Round(time.Second))
 		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("waiting for the background save: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(50 * time.Millisecond):
 		}
 	}
 }
@@ -248,6 +324,18 @@ func (h *CutHandle) PausedUntil() time.Time {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.until
+}
+
+// Exited records that the paused process has exited (its task stopped): its pause died
+// with it, so Release sends nothing — a new connection would reach whatever process
+// answers at the address now.
+func (h *CutHandle) Exited() {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	h.released = true
+	h.mu.Unlock()
 }
 
 // Release unpauses writes (CLIENT UNPAUSE). Idempotent, nil-safe; uses its own timeout so

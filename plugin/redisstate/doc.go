@@ -49,7 +49,7 @@
 //
 // Not DUMP bytes: hashtable-encoded hashes and sets DUMP in dict order, which depends on
 // the per-process hash seed, and DUMP changes across Redis versions. One goroutine runs
-// SCAN COUNT 1000; two workers read each batch with one MGET (+ PEXPIRETIME per key when
+// SCAN COUNT 1000; three workers read each batch with one MGET (+ PEXPIRETIME per key when
 // INFO keyspace shows expires; PTTL on Redis < 7.0). MGET answers nil for a non-string
 // (and a deleted key): those go through TYPE and the per-type path — hash/set/zset as an
 // order-independent sum of element hashes over HSCAN/SSCAN/ZSCAN (score as float64 bits,

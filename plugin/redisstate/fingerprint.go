@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -91,7 +92,7 @@ type ScanProgress struct {
 
 // FingerprintOptions tunes Fingerprint. Zero values are the measured defaults.
 type FingerprintOptions struct {
-	Workers       int                // pipeline workers, default 2
+	Workers       int                // pipeline workers, default 3
 	Count         int                // SCAN COUNT, default 1000
 	Progress      func(ScanProgress) // optional, called every ProgressEvery and at the end
 	ProgressEvery time.Duration      // default 1 s
@@ -189,7 +190,9 @@ func ttlForHash(mode string, exp int64) int64 {
 // size and the largest single collection's dedup set, not by the number of keys.
 func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOptions) (*Summary, error) {
 	if opt.Workers <= 0 {
-		opt.Workers = 2
+		// 3: a collection takes three round trips (MGET, TYPE, its first page); over a
+		// swarm's network 3 beat 2 by 5-10% at 1M keys (2, 4, 6 were no better)
+		opt.Workers = 3
 	}
 	if opt.Count <= 0 {
 		opt.Count = 1000
@@ -439,6 +442,8 @@ type fpWorker struct {
 	resps   map[int]*respConn
 	digest  xxhash.Digest
 	slow    []int
+	vals    []valueReader // of the slow keys
+	hashes  []uint64      // MGET's value hashes
 	recs    []pendingRec
 	sums    [NumShards]uint64
 	counts  [NumShards]int64
@@ -552,7 +557,8 @@ func (w *fpWorker) batchMGet(ctx context.Context, keys []string) error {
 	if n != len(keys) {
 		return fail(fmt.Errorf("MGET of %d keys answered %d values", len(keys), n))
 	}
-	hashes := make([]uint64, len(keys))
+	hashes := slices.Grow(w.hashes[:0], len(keys))[:len(keys)]
+	w.hashes = hashes
 	for i := range keys {
 		h, null, err := rc.readBulkHash(&w.digest)
 		if err != nil {

@@ -75,7 +75,9 @@ func (c *Client) WaitRestarted(ctx context.Context, oldRunID string, deadline ti
 	return c.waitReady(ctx, oldRunID, deadline, progress)
 }
 
-var pollInterval = 250 * time.Millisecond
+// pollInterval: the end of a load is seen within it; update --verify's check of the new
+// process starts from that moment (INFO persistence costs the server microseconds).
+var pollInterval = 50 * time.Millisecond
 
 func (c *Client) waitReady(ctx context.Context, oldRunID string, deadline time.Duration, progress func(WaitStatus)) (*ServerInfo, error) {
 	start := time.Now()

@@ -216,14 +216,19 @@ func TestRedis62CommandSet(t *testing.T) {
 	if err != nil || !pre.OK() {
 		t.Fatalf("preflight on 6.2: %v %+v", err, pre)
 	}
-	cut, err := Cut(ctx, c, CutOptions{Pause: 10 * time.Second})
+	// the cut of update --verify: BGSAVE during the fingerprint, no rdb_saves to tell
+	// that the save that ended is the cut's
+	cut, err := BeginCut(ctx, c, CutOptions{Pause: 10 * time.Second, Background: true})
 	if err != nil {
 		t.Fatalf("cut on 6.2: %v", err)
 	}
 	st, _ := OpenStore(t.TempDir())
-	before, err := TakeSnapshot(ctx, c, st, "svc", &cut.Info, FingerprintOptions{})
+	before, err := TakeSnapshotAtCut(ctx, c, st, "svc", cut, FingerprintOptions{})
 	if err != nil {
-		t.Fatalf("fingerprint on 6.2: %v", err)
+		t.Fatalf("cut and fingerprint on 6.2: %v", err)
+	}
+	if m := before.Summary.Cut.Method; m != "bgsave" {
+		t.Errorf("cut on 6.2: method %s", m)
 	}
 	if err := cut.Release(ctx); err != nil {
 		t.Fatal(err)

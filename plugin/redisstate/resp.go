@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,6 +27,8 @@ type respConn struct {
 	w       *bufio.Writer
 	timeout time.Duration
 	hdr     []byte
+	scratch []byte // writeLen's header
+	small   []byte // bulkSmall's value
 }
 
 const respBufSize = 64 << 10
@@ -79,22 +82,33 @@ func (rc *respConn) deadline() {
 
 // write buffers one command.
 func (rc *respConn) write(args ...string) {
-	rc.w.WriteString("*" + strconv.Itoa(len(args)) + "\r\n")
+	rc.writeLen('*', len(args))
 	for _, a := range args {
-		rc.w.WriteString("$" + strconv.Itoa(len(a)) + "\r\n")
-		rc.w.WriteString(a)
-		rc.w.WriteString("\r\n")
+		rc.writeBulk(a)
 	}
 }
 
 // writeMGET buffers MGET keys... without building an argument slice.
 func (rc *respConn) writeMGET(keys []string) {
-	rc.w.WriteString("*" + strconv.Itoa(len(keys)+1) + "\r\n$4\r\nMGET\r\n")
+	rc.writeLen('*', len(keys)+1)
+	rc.writeBulk("MGET")
 	for _, k := range keys {
-		rc.w.WriteString("$" + strconv.Itoa(len(k)) + "\r\n")
-		rc.w.WriteString(k)
-		rc.w.WriteString("\r\n")
+		rc.writeBulk(k)
 	}
+}
+
+// writeLen buffers an array or bulk string header ("*3\r\n", "$5\r\n") without allocating.
+func (rc *respConn) writeLen(prefix byte, n int) {
+	b := append(rc.scratch[:0], prefix)
+	b = strconv.AppendInt(b, int64(n), 10)
+	rc.scratch = append(b, '\r', '\n')
+	rc.w.Write(rc.scratch)
+}
+
+func (rc *respConn) writeBulk(a string) {
+	rc.writeLen('$', len(a))
+	rc.w.WriteString(a)
+	rc.w.WriteString("\r\n")
 }
 
 func (rc *respConn) flush() error {
@@ -218,18 +232,25 @@ func (rc *respConn) readBulkInto(d *xxhash.Digest) (null bool, err error) {
 
 // readBulkSmall reads a bulk string of at most max bytes (cursors, ids, scores).
 func (rc *respConn) readBulkSmall(max int64) (string, bool, error) {
+	b, null, err := rc.bulkSmall(max)
+	return string(b), null, err
+}
+
+// bulkSmall is readBulkSmall without a copy: the bytes are valid until the next read.
+func (rc *respConn) bulkSmall(max int64) ([]byte, bool, error) {
 	n, null, err := rc.bulkLen()
 	if err != nil || null {
-		return "", null, err
+		return nil, null, err
 	}
 	if n > max {
-		return "", false, fmt.Errorf("RESP: %d-byte reply where at most %d were expected", n, max)
+		return nil, false, fmt.Errorf("RESP: %d-byte reply where at most %d were expected", n, max)
 	}
-	b := make([]byte, n+2)
-	if _, err := io.ReadFull(rc.r, b); err != nil {
-		return "", false, truncated(err)
+	rc.small = slices.Grow(rc.small[:0], int(n)+2)[:n+2]
+	rc.deadline()
+	if _, err := io.ReadFull(rc.r, rc.small); err != nil {
+		return nil, false, truncated(err)
 	}
-	return string(b[:n]), false, nil
+	return rc.small[:n], false, nil
 }
 
 func (rc *respConn) bulkLen() (int64, bool, error) {

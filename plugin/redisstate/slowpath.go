@@ -5,75 +5,85 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
 
-// slowPath handles the keys of a batch that MGET did not answer (non-strings): one
-// pipeline of TYPE (go-redis), then on the worker's RESP connection one pipeline with
-// the first page of each key, then further pages key by key. Every element is hashed
-// as it arrives, so memory does not depend on element sizes.
+// slowPath handles the keys of a batch that MGET did not answer (non-strings) on the
+// worker's RESP connection: one pipeline of TYPE, then one pipeline with the first page
+// of each key (a small collection is whole in it), then further pages key by key. Every
+// element is hashed as it arrives, so memory does not depend on element sizes.
 func (w *fpWorker) slowPath(ctx context.Context, keys []string) error {
-	types := make([]KeyType, len(w.slow))
-	{
-		cmds := make([]interface{ Result() (string, error) }, len(w.slow))
-		for j, i := range w.slow {
-			cmds[j] = w.pipe.Type(ctx, keys[i])
-		}
-		if _, err := w.pipe.Exec(ctx); err != nil && !isRedisError(err) {
-			return fmt.Errorf("reading key types: %w", w.c.describe(err))
-		}
-		for j := range w.slow {
-			ts, err := cmds[j].Result()
-			if err != nil {
-				return fmt.Errorf("TYPE %q: %w", keys[w.slow[j]], err)
-			}
-			if t, ok := typeFromRedis(ts); ok {
-				types[j] = t
-			}
-		}
-	}
 	rc, err := w.resp(ctx)
 	if err != nil {
 		return fmt.Errorf("reading keys: %w", err)
 	}
 	fail := func(err error) error {
-		rc.close()
+		rc.close() // the connection's replies are out of step: dial again next time
 		delete(w.resps, w.db)
 		return fmt.Errorf("reading keys: %w", w.c.describe(err))
 	}
+	for _, i := range w.slow {
+		rc.write("TYPE", keys[i])
+	}
+	if err := rc.flush(); err != nil {
+		return fail(err)
+	}
+	w.vals = slices.Grow(w.vals[:0], len(w.slow))[:len(w.slow)]
+	for j, i := range w.slow {
+		t, name, err := rc.line()
+		if err == nil && t != '+' {
+			err = fmt.Errorf("RESP: unexpected TYPE reply %c%s", t, name)
+		}
+		if err != nil {
+			if isRedisError(err) {
+				err = fmt.Errorf("TYPE %q: %w", keys[i], err)
+			}
+			return fail(err)
+		}
+		vr := &w.vals[j]
+		d := vr.d // a list's or stream's digest, reused
+		if d != nil {
+			d.Reset()
+		}
+		*vr = valueReader{d: d}
+		if kt, ok := typeFromRedis(string(name)); ok {
+			vr.t = kt
+		} else {
+			vr.gone = true
+		}
+	}
 	// first pages, pipelined
 	for j, i := range w.slow {
-		if types[j] != 0 {
-			writePage(rc, types[j], keys[i], "0")
+		if vr := &w.vals[j]; !vr.gone {
+			writePage(rc, vr.t, keys[i], "0")
 		}
 	}
 	if err := rc.flush(); err != nil {
 		return fail(err)
 	}
-	vals := make([]*valueReader, len(w.slow))
 	for j := range w.slow {
-		if types[j] == 0 {
-			continue // gone
+		vr := &w.vals[j]
+		if vr.gone {
+			continue
 		}
-		vr := &valueReader{t: types[j]}
 		if err := vr.page(rc, &w.digest); err != nil {
 			if !isRedisError(err) {
 				return fail(err)
 			}
 			if !strings.HasPrefix(err.Error(), "WRONGTYPE") {
-				return fmt.Errorf("reading %s %q: %w", types[j], keys[w.slow[j]], err)
+				return fmt.Errorf("reading %s %q: %w", vr.t, keys[w.slow[j]], err)
 			}
 			vr.gone = true // retyped between TYPE and the read: not part of this scan
 		}
-		vals[j] = vr
 	}
 	// further pages, key by key
 	for j, i := range w.slow {
-		vr := vals[j]
-		for vr != nil && !vr.gone && vr.next != "" {
+		vr := &w.vals[j]
+		for !vr.gone && vr.next != "" {
 			writePage(rc, vr.t, keys[i], vr.next)
 			if err := rc.flush(); err != nil {
 				return fail(err)
@@ -90,8 +100,8 @@ func (w *fpWorker) slowPath(ctx context.Context, keys []string) error {
 		}
 	}
 	for j, i := range w.slow {
-		vr := vals[j]
-		if vr == nil || vr.gone {
+		vr := &w.vals[j]
+		if vr.gone {
 			continue
 		}
 		k := keys[i]
@@ -189,19 +199,19 @@ func (v *valueReader) page(rc *respConn, e *xxhash.Digest) error {
 		if n, err := rc.readArrayLen(); err != nil || n != 2 {
 			return respShape(err, "SCAN")
 		}
-		cursor, _, err := rc.readBulkSmall(32)
+		cursor, _, err := rc.bulkSmall(32)
 		if err != nil {
 			return err
+		}
+		if string(cursor) != "0" {
+			v.next = string(cursor)
+			if v.set.dedup == nil {
+				v.set.dedup = make(map[uint64]struct{}, 4*chunk) // SCAN may repeat elements
+			}
 		}
 		n, err := rc.readArrayLen()
 		if err != nil {
 			return err
-		}
-		if cursor != "0" {
-			v.next = cursor
-			if v.set.dedup == nil {
-				v.set.dedup = make(map[uint64]struct{}, 4*chunk) // SCAN may repeat elements
-			}
 		}
 		per := 1
 		if v.t != TypeSet {
@@ -218,17 +228,17 @@ func (v *valueReader) page(rc *respConn, e *xxhash.Digest) error {
 					return err
 				}
 			case TypeZSet:
-				score, _, err := rc.readBulkSmall(64)
+				score, _, err := rc.bulkSmall(64)
 				if err != nil {
 					return err
 				}
-				f, err := strconv.ParseFloat(score, 64)
+				f, err := strconv.ParseFloat(string(score), 64)
 				if err != nil {
 					return fmt.Errorf("zset: bad score %q", score)
 				}
 				var sb [8]byte
 				binary.LittleEndian.PutUint64(sb[:], math.Float64bits(f))
-				e.Write([]byte{8})
+				e.Write(zsetScoreLen[:])
 				e.Write(sb[:])
 			}
 			v.set.add(e.Sum64())
@@ -290,6 +300,9 @@ func (v *valueReader) page(rc *respConn, e *xxhash.Digest) error {
 	}
 	return fmt.Errorf("unknown type %s", v.t)
 }
+
+// zsetScoreLen is the uvarint length prefix of a member's 8-byte score.
+var zsetScoreLen = [1]byte{8}
 
 func respShape(err error, what string) error {
 	if err != nil {

@@ -149,6 +149,48 @@ func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut
 	})
 }
 
+// TakeSnapshotAtCut fingerprints the dataset that h holds paused while the save BeginCut
+// started runs (writes are paused, so the save and the scan read the same data), waits
+// for both (Saved checks the save), and commits the snapshot with the cut's info. A save
+// that fails ends the scan early and is the error returned; on any error writes have been
+// unpaused or are left to the caller's Release.
+func TakeSnapshotAtCut(ctx context.Context, c *Client, st *Store, service string, h *CutHandle, opt FingerprintOptions) (*Snapshot, error) {
+	snap, err := st.New()
+	if err != nil {
+		return nil, fmt.Errorf("cannot create snapshot directory: %w", err)
+	}
+	fctx, stopScan := context.WithCancel(ctx)
+	defer stopScan()
+	saved := make(chan error, 1)
+	go func() {
+		err := h.Saved(ctx)
+		if err != nil {
+			stopScan() // no snapshot without the save: stop reading
+		}
+		saved <- err
+	}()
+	sum, err := Fingerprint(fctx, c, snap.Dir, opt)
+	if err != nil {
+		err = fmt.Errorf("fingerprint: %w", err)
+	}
+	// the save is waited for even when the scan failed (it ends by itself, and its
+	// error explains a scan it cancelled)
+	if serr := <-saved; serr != nil && (err == nil || fctx.Err() != nil && ctx.Err() == nil) {
+		err = serr
+	}
+	if err != nil {
+		st.Discard(snap)
+		return nil, err
+	}
+	info := h.Info
+	sum.Cut = &info
+	if err := st.Commit(snap, sum, service); err != nil {
+		st.Discard(snap)
+		return nil, err
+	}
+	return snap, nil
+}
+
 // VerifyAgainst takes a new snapshot of the running dataset and compares it with before.
 // The new scan covers what before covers: every database that holds keys now, or
 // before's one database when it was taken with OnlyDB.

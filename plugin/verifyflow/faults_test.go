@@ -339,3 +339,42 @@ func TestAfterSendBoundsThePause(t *testing.T) {
 		t.Errorf("once sent, failed renewals are expected and not reported:\n%s", log.String())
 	}
 }
+
+// TestAfterSendOldProcessExited: once the old task is seen shut down its
+// Redis has exited and its pause with it, so AfterSend sends no UNPAUSE: a
+// connection now reaches whatever answers at the address (the new task's
+// Redis, here the still running test server, which stays paused) and took a
+// second of SYN retransmits between the two containers. An orphaned task
+// (its node may be down, the container running) is unpaused as before.
+func TestAfterSendOldProcessExited(t *testing.T) {
+	addr, _ := redistest.Start(t)
+	for _, tc := range []struct {
+		state      swarm.TaskState
+		stayPaused bool
+	}{{swarm.TaskStateShutdown, true}, {swarm.TaskStateOrphaned, false}} {
+		stopped := func() (swarm.Task, error) {
+			return swarm.Task{DesiredState: swarm.TaskStateShutdown, Status: swarm.TaskStatus{State: tc.state}}, nil
+		}
+		var log bytes.Buffer
+		f := &Flow{API: &flakyAPI{seq: []func() (swarm.Task, error){stopped}}, Log: &log, pauseFor: func(time.Duration) time.Duration { return 1500 * time.Millisecond }}
+		c, err := redisstate.NewClient(redisstate.Options{Addr: addr})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut, err := f.StartCut(context.Background(), c, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &Update{Flow: f, cut: cut, replaces: true, oldTasks: []string{"old1"}}
+		u.current.Spec.Name = "cache"
+		u.AfterSend(context.Background(), "id1")
+		if !strings.Contains(log.String(), "Writes resumed: the old task has stopped") {
+			t.Errorf("%s: log:\n%s", tc.state, log.String())
+		}
+		if d := writeTakes(t, addr, 700*time.Millisecond); (d >= 600*time.Millisecond) != tc.stayPaused {
+			t.Errorf("%s: a write took %s after AfterSend; want paused %v (UNPAUSE sent only while the old process may live)", tc.state, d, tc.stayPaused)
+		}
+		time.Sleep(1500 * time.Millisecond) // the pause lapses by itself
+		c.Close()
+	}
+}

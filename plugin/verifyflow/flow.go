@@ -272,13 +272,9 @@ type Cut struct {
 // cutRetry is how soon a failed renewal of the pause is tried again.
 var cutRetry = 200 * time.Millisecond
 
-// StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE).
+// StartCut pauses writes (CLIENT PAUSE WRITE) and saves (SAVE): the cut is
+// durable on return.
 func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
-	pause := PauseFor(grace)
-	if f.pauseFor != nil {
-		pause = f.pauseFor(grace)
-	}
-	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and saving", pause)
 	start := time.Now()
 	saving := make(chan struct{})
 	go func() { // SAVE blocks: say that it still runs
@@ -293,18 +289,47 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 			}
 		}
 	}()
-	lock, err := lockCut(ctx, c)
+	cut, err := f.beginCut(ctx, c, grace, false)
+	if err == nil {
+		if err = cut.h.Saved(ctx); err != nil {
+			_ = cut.Release()
+		}
+	}
+	close(saving)
 	if err != nil {
-		close(saving)
 		return nil, err
 	}
-	h, err := redisstate.Cut(ctx, c, redisstate.CutOptions{Pause: pause, Progress: func(s string) { f.say("  %s", s) }})
-	close(saving)
+	cut.Info = cut.h.Info
+	f.say("Saved: %s in %s (run_id %s, Redis %s)", cut.Info.Method, time.Since(start).Round(time.Millisecond), short(cut.Info.RunID), cut.Info.RedisVersion)
+	return cut, nil
+}
+
+// BeginCut pauses writes (CLIENT PAUSE WRITE) and starts the save in the
+// background (BGSAVE): SnapshotAtCut fingerprints the paused dataset while
+// it is written, and makes sure the save succeeded.
+func (f *Flow) BeginCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
+	return f.beginCut(ctx, c, grace, true)
+}
+
+func (f *Flow) beginCut(ctx context.Context, c *redisstate.Client, grace time.Duration, background bool) (*Cut, error) {
+	pause := PauseFor(grace)
+	if f.pauseFor != nil {
+		pause = f.pauseFor(grace)
+	}
+	how := "saving"
+	if background {
+		how = "saving in the background while fingerprinting"
+	}
+	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and %s", pause, how)
+	lock, err := lockCut(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	h, err := redisstate.BeginCut(ctx, c, redisstate.CutOptions{Pause: pause, Background: background, Progress: func(s string) { f.say("  %s", s) }})
 	if err != nil {
 		lock.unlock()
 		return nil, err
 	}
-	f.say("Saved: %s in %s (run_id %s, Redis %s)", h.Info.Method, time.Since(start).Round(time.Millisecond), short(h.Info.RunID), h.Info.RedisVersion)
 	cut := &Cut{Info: h.Info, h: h, c: c, lock: lock, stop: make(chan struct{}), pause: pause}
 	renew := pause / 3
 	if renew > 10*time.Second {
@@ -397,6 +422,15 @@ func (c *Cut) Release() error { return c.release("", true) }
 // ReleaseBecause is Release, recording why writes resume (Why says it).
 func (c *Cut) ReleaseBecause(why string) error { return c.release(why, true) }
 
+// releaseExited is ReleaseBecause once the paused process has exited: its
+// pause died with it, and nothing is sent — a connection now would reach
+// whatever answers at its address (the new task's Redis), and only after
+// the SYN retransmits of a port between two containers (1 s).
+func (c *Cut) releaseExited(why string) error {
+	c.h.Exited()
+	return c.release(why, true)
+}
+
 // release unpauses; wait: for the keeper to end (not when it is the caller).
 func (c *Cut) release(why string, wait bool) error {
 	if c == nil {
@@ -439,12 +473,18 @@ func (c *Cut) Why() string {
 	return c.why
 }
 
-// Snapshot fingerprints the dataset into the store, with scan progress.
-func (f *Flow) Snapshot(ctx context.Context, c *redisstate.Client, service string, cut *redisstate.CutInfo) (*redisstate.Snapshot, error) {
-	snap, err := redisstate.TakeSnapshot(ctx, c, f.store, service, cut, f.fpOptions("Fingerprinting"))
+// SnapshotAtCut fingerprints the dataset that cut holds paused into the
+// store, with scan progress, while its save runs; it returns once both are
+// done and the save is known good (else writes are resumed and the error
+// says why; Release is still safe).
+func (f *Flow) SnapshotAtCut(ctx context.Context, c *redisstate.Client, service string, cut *Cut) (*redisstate.Snapshot, error) {
+	snap, err := redisstate.TakeSnapshotAtCut(ctx, c, f.store, service, cut.h, f.fpOptions("Fingerprinting"))
 	if err != nil {
-		return nil, fmt.Errorf("fingerprint: %w", err)
+		return nil, err
 	}
+	cut.Info = cut.h.Info
+	i := cut.Info
+	f.say("Saved: %s in %s (run_id %s, Redis %s)", i.Method, i.SaveDuration.Round(time.Millisecond), short(i.RunID), i.RedisVersion)
 	s := snap.Summary
 	f.say("Snapshot %s: %d keys, digest %s (%s)", snap.ID, s.Keys, s.Digest, typeCounts(s.Types))
 	return snap, nil
@@ -521,6 +561,15 @@ var NotReplacedAfter = 15 * time.Second
 // deadline, since writes must stay paused while the old Redis may still run.
 // A cancelled ctx (Ctrl-C) returns ctx's error, never "did not stop".
 func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Duration) error {
+	_, err := f.waitStopped(ctx, ids, deadline)
+	return err
+}
+
+// waitStopped is WaitStopped; exited: every task ended in a state its node
+// reports once the container has exited (complete, shutdown, failed,
+// rejected) or is gone, not orphaned (its node may be down, the container
+// still running).
+func (f *Flow) waitStopped(ctx context.Context, ids []string, deadline time.Duration) (exited bool, err error) {
 	start := time.Now()
 	dctx, cancel := context.WithTimeout(ctx, deadline)
 	defer cancel()
@@ -528,6 +577,7 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 	for {
 		var running []string
 		kept := true // every remaining task is still desired running
+		exited = true
 		for _, id := range ids {
 			t, _, err := f.API.TaskInspectWithRaw(dctx, id)
 			if err != nil {
@@ -547,24 +597,26 @@ func (f *Flow) WaitStopped(ctx context.Context, ids []string, deadline time.Dura
 				if t.DesiredState != "" && t.DesiredState != swarm.TaskStateRunning {
 					kept = false
 				}
+			} else if s := t.Status.State; s == swarm.TaskStateOrphaned || s == swarm.TaskStateRemove {
+				exited = false
 			}
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
+			return false, fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
 		}
 		if len(running) == 0 && dctx.Err() == nil {
 			f.say("Old task stopped after %s", time.Since(start).Round(100*time.Millisecond))
-			return nil
+			return exited, nil
 		}
 		if kept && time.Since(start) > NotReplacedAfter && dctx.Err() == nil {
-			return ErrNotReplaced
+			return false, ErrNotReplaced
 		}
 		p.say("stop", "  waiting for the old task to stop and its server to exit: %s (%s)", strings.Join(running, ", "), time.Since(start).Round(time.Second))
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
+			return false, fmt.Errorf("waiting for the old task to stop: %w", ctx.Err())
 		case <-dctx.Done():
-			return &NotStoppedError{After: deadline, Still: running}
+			return false, &NotStoppedError{After: deadline, Still: running}
 		case <-time.After(300 * time.Millisecond):
 		}
 	}

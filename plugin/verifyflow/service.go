@@ -130,11 +130,11 @@ func (f *Flow) SnapshotService(ctx context.Context, name string) (SnapshotResult
 	if pre != nil {
 		res.Warnings = append(res.Warnings, pre.Warnings...)
 	}
-	cut, err := f.StartCut(ctx, c, stateful.StopGracePeriod(svc.Spec))
+	cut, err := f.BeginCut(ctx, c, stateful.StopGracePeriod(svc.Spec))
 	if err != nil {
 		return res, undecided(ctx, err)
 	}
-	snap, err := f.Snapshot(ctx, c, svc.Spec.Name, &cut.Info)
+	snap, err := f.SnapshotAtCut(ctx, c, svc.Spec.Name, cut)
 	if rerr := cut.Release(); rerr != nil {
 		f.say("warning: %v", rerr)
 	}

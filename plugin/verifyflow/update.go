@@ -45,7 +45,8 @@ type UpdateResult struct {
 // command calls, in this order:
 //
 //   - Before, once the guard allowed the update, just before it is sent:
-//     locate Redis, pre-flight, pause writes and save (the cut), fingerprint.
+//     locate Redis, pre-flight, pause writes, and fingerprint the paused
+//     dataset while it is saved (BGSAVE): the cut.
 //     An error means nothing may be sent.
 //   - AfterSend, once the daemon accepted it: wait for the old task to stop
 //     (its Redis saved on shutdown), then resume writes.
@@ -198,7 +199,7 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	if u.base != nil {
 		cutCtx = u.base
 	}
-	if u.cut, err = u.Flow.StartCut(cutCtx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
+	if u.cut, err = u.Flow.BeginCut(cutCtx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
 		var busy *Busy
 		if errors.As(err, &busy) {
 			return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
@@ -206,12 +207,15 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 		return u.notSent(ctx, err)
 	}
 	fpFrom := time.Now()
-	u.tl.add("cut: pause writes and save", cutFrom, fpFrom)
-	if u.before, err = u.Flow.Snapshot(ctx, c, name, &u.cut.Info); err != nil {
+	u.tl.add("cut: pause writes", cutFrom, fpFrom)
+	if u.before, err = u.Flow.SnapshotAtCut(ctx, c, name, u.cut); err != nil {
 		u.Abandon()
 		return u.notSent(ctx, err)
 	}
-	u.tl.add("fingerprint the cut", fpFrom, time.Now())
+	// the save (BGSAVE) ran during the fingerprint; SavedAt is when it was seen done
+	u.tl.add("save the cut", u.cut.Info.SavedAt.Add(-u.cut.Info.SaveDuration), u.cut.Info.SavedAt)
+	s := u.before.Summary
+	u.tl.add("fingerprint the cut", fpFrom, s.CreatedAt.Add(time.Duration(s.DurationMs)*time.Millisecond))
 	u.Result.Snapshot = u.before.ID
 	u.Flow.Prune(name, 20)
 	// The last moment before sending: the cut must still be exact (the
@@ -270,14 +274,14 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	}()
 	u.cut.Sent()
 	u.recordSent(ctx, serviceID)
-	why := "the update replaces no task"
+	why, exited := "the update replaces no task", false
 	if u.replaces && len(u.oldTasks) > 0 {
 		grace := stateful.StopGracePeriod(u.current.Spec)
 		bound := u.cut.pause // PauseFor(grace): one pause outlasts the stop
 		var ns *NotStoppedError
-		switch err := u.Flow.WaitStopped(ctx, u.oldTasks, bound); {
+		switch ok, err := u.Flow.waitStopped(ctx, u.oldTasks, bound); {
 		case err == nil:
-			why = "the old task has stopped"
+			why, exited = "the old task has stopped", ok
 		case errors.Is(err, ErrNotReplaced):
 			u.say("The old task is still meant to run after %s: the update does not replace it", NotReplacedAfter)
 			u.replaces = false
@@ -293,7 +297,11 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	// writes were held on the old process until it stopped (or until now)
 	u.Result.WritePauseMs.OldProcess = time.Since(u.cut.Info.PausedAt).Milliseconds()
 	u.tl.add("old task stops (writes held)", u.sentAt, time.Now())
-	if err := u.cut.ReleaseBecause(why); err != nil {
+	release := u.cut.ReleaseBecause
+	if exited {
+		release = u.cut.releaseExited
+	}
+	if err := release(why); err != nil {
 		u.say("warning: %v", err)
 	} else {
 		u.say("Writes resumed: %s", u.cut.Why())
