@@ -155,40 +155,33 @@ func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut
 // that fails ends the scan early and is the error returned; on any error writes have been
 // unpaused or are left to the caller's Release.
 func TakeSnapshotAtCut(ctx context.Context, c *Client, st *Store, service string, h *CutHandle, opt FingerprintOptions) (*Snapshot, error) {
-	snap, err := st.New()
-	if err != nil {
-		return nil, fmt.Errorf("cannot create snapshot directory: %w", err)
-	}
-	fctx, stopScan := context.WithCancel(ctx)
-	defer stopScan()
-	saved := make(chan error, 1)
-	go func() {
-		err := h.Saved(ctx)
+	return st.Take(service, func(dir string) (*Summary, error) {
+		fctx, stopScan := context.WithCancel(ctx)
+		defer stopScan()
+		saved := make(chan error, 1)
+		go func() {
+			err := h.Saved(ctx)
+			if err != nil {
+				stopScan() // no snapshot without the save: stop reading
+			}
+			saved <- err
+		}()
+		sum, err := Fingerprint(fctx, c, dir, opt)
 		if err != nil {
-			stopScan() // no snapshot without the save: stop reading
+			err = fmt.Errorf("fingerprint: %w", err)
 		}
-		saved <- err
-	}()
-	sum, err := Fingerprint(fctx, c, snap.Dir, opt)
-	if err != nil {
-		err = fmt.Errorf("fingerprint: %w", err)
-	}
-	// the save is waited for even when the scan failed (it ends by itself, and its
-	// error explains a scan it cancelled)
-	if serr := <-saved; serr != nil && (err == nil || fctx.Err() != nil && ctx.Err() == nil) {
-		err = serr
-	}
-	if err != nil {
-		st.Discard(snap)
-		return nil, err
-	}
-	info := h.Info
-	sum.Cut = &info
-	if err := st.Commit(snap, sum, service); err != nil {
-		st.Discard(snap)
-		return nil, err
-	}
-	return snap, nil
+		// the save is waited for even when the scan failed (it ends by itself, and its
+		// error explains a scan it cancelled)
+		if serr := <-saved; serr != nil && (err == nil || fctx.Err() != nil && ctx.Err() == nil) {
+			err = serr
+		}
+		if err != nil {
+			return nil, err
+		}
+		info := h.Info
+		sum.Cut = &info
+		return sum, nil
+	})
 }
 
 // VerifyAgainst takes a new snapshot of the running dataset and compares it with before.
