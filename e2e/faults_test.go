@@ -513,7 +513,7 @@ func TestFaultTTLsExpireDuringUpdate(t *testing.T) {
 //
 //  1. After the cut, before sending: the node turns Down, the update is
 //     refused right before sending (nothing sent), writes resume at once.
-//     The cut's SAVE is made to last seconds (rdb-key-save-delay), so the
+//     The cut's save (BGSAVE) is made to last seconds (rdb-key-save-delay), so the
 //     plugin is surely frozen inside the cut, however busy the machine.
 //  2. Right before sending (the node still Ready): the update is sent, the
 //     old task is never seen stopped; writes are held no longer than the
@@ -534,13 +534,13 @@ func TestFaultPinnedEngineDies(t *testing.T) {
 	// 1. the engine dies after the cut
 	ctx := context.Background()
 	rdb := cluster.Redis(t, task.Node.Addr, port)
-	if err := rdb.ConfigSet(ctx, "rdb-key-save-delay", "100").Err(); err != nil { // µs per key: SAVE takes 4 s
+	if err := rdb.ConfigSet(ctx, "rdb-key-save-delay", "100").Err(); err != nil { // µs per key: the save takes 4 s
 		t.Fatal(err)
 	}
 	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
 	r.waitFor(t, "Pausing writes", time.Minute)
-	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the cut's SAVE, long before sending
+	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the cut (its save runs), long before sending
 	C.Engine(t, 2, "stop", "KILL")
 	start := time.Now()
 	C.WaitNodeState(t, 2, "down", 45*time.Second)
