@@ -108,3 +108,23 @@ func TestDecide(t *testing.T) {
 		})
 	}
 }
+
+func TestSettle(t *testing.T) {
+	docker := errors.New("docker: the update did not converge")
+	for _, c := range []struct {
+		verdict, msg string
+		err          error
+		want         [2]string
+	}{
+		{"", "", nil, [2]string{VerdictUnverified, "the data was not checked"}},
+		{"", "", exitcode.Refused(errors.New("refused: x")), [2]string{VerdictRefused, "refused: x"}},
+		{VerdictVerified, "", docker, [2]string{VerdictVerified, docker.Error()}},
+		{VerdictFailed, "3 keys MISSING", docker, [2]string{VerdictFailed, "3 keys MISSING"}},
+		{VerdictVerified, "", nil, [2]string{VerdictVerified, ""}},
+	} {
+		v, m := settle(c.verdict, c.msg, c.err)
+		if [2]string{v, m} != c.want {
+			t.Errorf("settle(%q, %q, %v) = %q, %q, want %q", c.verdict, c.msg, c.err, v, m, c.want)
+		}
+	}
+}

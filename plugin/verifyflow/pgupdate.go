@@ -419,14 +419,7 @@ func PGRollbackOutcome(restoredSpec swarm.ServiceSpec, dir string, rep, failed *
 }
 
 func (u *PGUpdate) render(title string, rep *pgstate.Report) {
-	if u.Report == nil || rep == nil {
-		return
-	}
-	fmt.Fprintln(u.Report)
-	if title != "" {
-		fmt.Fprintln(u.Report, title)
-	}
-	_ = pgstate.RenderText(u.Report, rep)
+	renderUnder(u.Report, title, rep, pgstate.RenderText)
 }
 
 // Outcome is the report for --format json once the run is over with err
@@ -436,15 +429,7 @@ func (u *PGUpdate) Outcome(service string, err error) PGUpdateResult {
 	if u != nil && u.Result.Service != "" {
 		r = u.Result
 	}
-	if r.Verdict == "" {
-		if err == nil {
-			r.Verdict, r.Error = VerdictUnverified, "the data was not checked"
-		} else {
-			r.Verdict, r.Error = exitcode.Verdict(err), err.Error()
-		}
-	} else if r.Error == "" && err != nil {
-		r.Error = err.Error()
-	}
+	r.Verdict, r.Error = settle(r.Verdict, r.Error, err)
 	return r
 }
 

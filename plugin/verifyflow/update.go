@@ -534,14 +534,20 @@ func (u *Update) afterRollback(ctx context.Context, serviceID string, failed *re
 
 // render prints a report in text, under title, when the caller wants text.
 func (u *Update) render(title string, rep *redisstate.Report) {
-	if u.Report == nil || rep == nil {
+	renderUnder(u.Report, title, rep, redisstate.RenderText)
+}
+
+// renderUnder prints a report in text to w, under title, when the caller
+// wants text (w not nil) and there is a report.
+func renderUnder[R any](w io.Writer, title string, rep *R, render func(io.Writer, *R) error) {
+	if w == nil || rep == nil {
 		return
 	}
-	fmt.Fprintln(u.Report)
+	fmt.Fprintln(w)
 	if title != "" {
-		fmt.Fprintln(u.Report, title)
+		fmt.Fprintln(w, title)
 	}
-	_ = redisstate.RenderText(u.Report, rep)
+	_ = render(w, rep)
 }
 
 // Outcome is the report for --format json once the run is over with err:
@@ -553,17 +559,24 @@ func (u *Update) Outcome(service string, err error) UpdateResult {
 	if u != nil && u.Result.Service != "" {
 		r = u.Result
 	}
-	if r.Verdict == "" {
-		if err == nil {
-			// the run ended without the flow being asked to check
-			r.Verdict, r.Error = VerdictUnverified, "the data was not checked"
-		} else {
-			r.Verdict, r.Error = exitcode.Verdict(err), err.Error()
-		}
-	} else if r.Error == "" && err != nil {
-		r.Error = err.Error() // verified, but docker's convergence wait failed
-	}
+	r.Verdict, r.Error = settle(r.Verdict, r.Error, err)
 	return r
+}
+
+// settle is the verdict and error of a run's document once it is over with
+// err: a verdict the flow reached stands (with err said, e.g. verified but
+// docker's convergence wait failed); else err gives it, and no err means the
+// run ended without the flow being asked to check.
+func settle(verdict, msg string, err error) (string, string) {
+	switch {
+	case verdict == "" && err == nil:
+		return VerdictUnverified, "the data was not checked"
+	case verdict == "":
+		return exitcode.Verdict(err), err.Error()
+	case msg == "" && err != nil:
+		return verdict, err.Error()
+	}
+	return verdict, msg
 }
 
 // recordSent inspects the service right after the update was sent: the spec
