@@ -66,8 +66,9 @@ unit: ## unit tests (no Docker engine needed; Redis tests use a local redis-serv
 # (golang/go#75804, fixed in 1.27). A fresh fuzz cache each run keeps the baseline to the
 # committed seeds (testdata/fuzz, also run by the unit tests).
 FUZZ_TARGETS ?= redisstate:FuzzParseURL:60000x redisstate:FuzzReadShard:10000x redisstate:FuzzSnapshotLoad:1000x \
-	stateful:FuzzDataPathLabels:20000x stateful:FuzzResolvePin:20000x stateful:FuzzLabelParsers:20000x
-fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --pin and the label parsers (FUZZ_TARGETS: package:target:count)
+	stateful:FuzzDataPathLabels:20000x stateful:FuzzResolvePin:20000x stateful:FuzzLabelParsers:20000x \
+	redisbackup:FuzzVerifyFile:3000x
+fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --pin, the label parsers and the backup file reader (FUZZ_TARGETS: package:target:count)
 	@echo "==> fuzzing: $(FUZZ_TARGETS)"
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
 	for t in $(FUZZ_TARGETS); do \

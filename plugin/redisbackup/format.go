@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/crc64"
 	"io"
+	"os"
 	"time"
 
 	"github.com/cespare/xxhash/v2"
@@ -19,11 +20,33 @@ import (
 // The file layout is documented in docs/backup-format.md; keep both in step.
 
 // Magic starts every backup file (8 bytes, not compressed), followed by the format
-// version as a big-endian uint16 and one zstd stream holding the body.
+// version as a big-endian uint16, one zstd stream holding the body and (from version 2)
+// the file seal.
 const Magic = "\x89DSRBK\r\n"
 
-// FormatVersion is the version this code writes and the newest it reads.
-const FormatVersion = 1
+// FormatVersion is the version this code writes and the newest it reads. Version 1
+// files (no seal) are still read.
+const FormatVersion = 2
+
+// The seal ends a version 2 file: a zstd skippable frame (so that the bytes after the
+// prefix stay one valid zstd stream) holding the XXH64 of every byte of the file before
+// it. The body hash of the trailer proves the decoded body; the seal also catches a
+// flipped bit that zstd ignores (reserved header bits, window size, padding), so that
+// any change to the file is refused.
+const (
+	sealLen   = 20
+	sealMagic = "\x5d\x2a\x4d\x18" // skippable frame 0x184D2A5D, little-endian
+	sealTag   = "DSFS"
+)
+
+var sealFrameSize = [4]byte{sealLen - 8, 0, 0, 0} // little-endian uint32: the tag and the hash
+
+func appendSeal(dst []byte, sum uint64) []byte {
+	dst = append(dst, sealMagic...)
+	dst = append(dst, sealFrameSize[:]...)
+	dst = append(dst, sealTag...)
+	return binary.LittleEndian.AppendUint64(dst, sum)
+}
 
 // Section tags of the body.
 const (
@@ -103,22 +126,35 @@ func (e *FileError) Error() string {
 	return "backup file " + e.Path + ": " + e.Msg
 }
 
-// bodyWriter writes sections into the zstd stream and hashes every byte.
+// bodyWriter writes sections into the zstd stream and hashes every byte: the body's
+// bytes for the trailer, the file's bytes (prefix and compressed stream) for the seal.
 type bodyWriter struct {
-	enc *zstd.Encoder
-	bw  *bufio.Writer
-	h   *xxhash.Digest
-	n   int64
-	tmp [2*binary.MaxVarintLen64 + 1]byte
+	out  io.Writer
+	file *hashingWriter
+	enc  *zstd.Encoder
+	bw   *bufio.Writer
+	h    *xxhash.Digest
+	n    int64
+	tmp  [2*binary.MaxVarintLen64 + 1]byte
 }
 
-func newBodyWriter(w io.Writer) (*bodyWriter, error) {
-	if _, err := io.WriteString(w, Magic); err != nil {
-		return nil, err
-	}
-	var v [2]byte
-	binary.BigEndian.PutUint16(v[:], FormatVersion)
-	if _, err := w.Write(v[:]); err != nil {
+type hashingWriter struct {
+	w io.Writer
+	h *xxhash.Digest
+}
+
+func (hw *hashingWriter) Write(p []byte) (int, error) {
+	n, err := hw.w.Write(p)
+	hw.h.Write(p[:n])
+	return n, err
+}
+
+func newBodyWriter(out io.Writer) (*bodyWriter, error) {
+	w := &hashingWriter{w: out, h: xxhash.New()}
+	var pre [len(Magic) + 2]byte
+	copy(pre[:], Magic)
+	binary.BigEndian.PutUint16(pre[len(Magic):], FormatVersion)
+	if _, err := w.Write(pre[:]); err != nil {
 		return nil, err
 	}
 	// One encoder goroutine and a 2 MiB window keep the client's memory flat; the
@@ -128,7 +164,7 @@ func newBodyWriter(w io.Writer) (*bodyWriter, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &bodyWriter{enc: enc, bw: bufio.NewWriterSize(enc, 256<<10), h: xxhash.New()}, nil
+	return &bodyWriter{out: out, file: w, enc: enc, bw: bufio.NewWriterSize(enc, 256<<10), h: xxhash.New()}, nil
 }
 
 func (b *bodyWriter) Write(p []byte) (int, error) {
@@ -155,7 +191,8 @@ func (b *bodyWriter) jsonSection(tag byte, v any) error {
 	return b.section(tag, j)
 }
 
-// finish writes the trailer (with the hash of everything before it) and closes the stream.
+// finish writes the trailer (with the hash of the body before it), closes the stream and
+// seals the file.
 func (b *bodyWriter) finish(t *Trailer) error {
 	t.BodyBytes = b.n
 	t.XXHash64 = fmt.Sprintf("%016x", b.h.Sum64())
@@ -165,7 +202,11 @@ func (b *bodyWriter) finish(t *Trailer) error {
 	if err := b.bw.Flush(); err != nil {
 		return err
 	}
-	return b.enc.Close()
+	if err := b.enc.Close(); err != nil {
+		return err
+	}
+	_, err := b.out.Write(appendSeal(nil, b.file.h.Sum64()))
+	return err
 }
 
 // appendKey appends one K section to dst.
@@ -207,20 +248,27 @@ type Record struct {
 
 // bodyReader decodes a backup file section by section.
 type bodyReader struct {
-	path string
-	dec  *zstd.Decoder
-	br   *bufio.Reader
-	h    *xxhash.Digest
-	n    int64 // body bytes consumed
+	path    string
+	version int
+	dec     *zstd.Decoder
+	br      *bufio.Reader
+	h       *xxhash.Digest
+	n       int64 // body bytes consumed
 }
 
-func openBody(r io.Reader, path string) (*bodyReader, error) {
+// openBody checks the file's prefix and starts decoding its zstd stream (without the
+// seal of a version 2 file: checkSeal reads that).
+func openBody(f *os.File, path string) (*bodyReader, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return nil, &FileError{path, fmt.Sprintf("cannot read: %v", pathlessErr(err))}
+	}
 	var pre [len(Magic) + 2]byte
-	if n, err := io.ReadFull(r, pre[:]); err != nil {
+	if n, err := f.ReadAt(pre[:], 0); err != nil {
 		if n == 0 {
 			return nil, &FileError{path, "empty file, not a docker-stateful backup"}
 		}
-		if string(pre[:n]) == Magic[:n] {
+		if m := min(n, len(Magic)); string(pre[:m]) == Magic[:m] {
 			return nil, &FileError{path, "truncated (ends inside the file header)"}
 		}
 		return nil, &FileError{path, "not a docker-stateful backup (no backup header)"}
@@ -228,18 +276,53 @@ func openBody(r io.Reader, path string) (*bodyReader, error) {
 	if string(pre[:len(Magic)]) != Magic {
 		return nil, &FileError{path, "not a docker-stateful backup (no backup header)"}
 	}
-	if v := binary.BigEndian.Uint16(pre[len(Magic):]); v != FormatVersion {
-		if v > FormatVersion {
-			return nil, &FileError{path, fmt.Sprintf("format version %d is newer than this docker-stateful reads (%d): use a newer docker-stateful", v, FormatVersion)}
-		}
+	v := int(binary.BigEndian.Uint16(pre[len(Magic):]))
+	if v > FormatVersion {
+		return nil, &FileError{path, fmt.Sprintf("format version %d is newer than this docker-stateful reads (%d): use a newer docker-stateful", v, FormatVersion)}
+	}
+	if v < 1 {
 		return nil, &FileError{path, fmt.Sprintf("corrupt or foreign: unknown format version %d", v)}
 	}
-	dec, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true),
-		zstd.WithDecoderMaxWindow(64<<20))
+	end := st.Size()
+	if v >= 2 {
+		end -= sealLen
+	}
+	if end < int64(len(pre)) {
+		return nil, &FileError{path, "truncated (ends inside the file header)"}
+	}
+	dec, err := zstd.NewReader(io.NewSectionReader(f, int64(len(pre)), end-int64(len(pre))),
+		zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true), zstd.WithDecoderMaxWindow(64<<20))
 	if err != nil {
 		return nil, err
 	}
-	return &bodyReader{path: path, dec: dec, br: bufio.NewReaderSize(dec, 256<<10), h: xxhash.New()}, nil
+	return &bodyReader{path: path, version: v, dec: dec, br: bufio.NewReaderSize(dec, 256<<10), h: xxhash.New()}, nil
+}
+
+// checkSeal proves that no byte of a version 2 file changed since it was written.
+func checkSeal(f *os.File, path string) error {
+	st, err := f.Stat()
+	if err != nil {
+		return &FileError{path, fmt.Sprintf("cannot read: %v", pathlessErr(err))}
+	}
+	body := st.Size() - sealLen
+	var seal [sealLen]byte
+	if body < 0 {
+		return &FileError{path, "truncated (no file checksum at its end)"}
+	}
+	if _, err := f.ReadAt(seal[:], body); err != nil {
+		return &FileError{path, fmt.Sprintf("cannot read: %v", pathlessErr(err))}
+	}
+	if string(seal[:4]) != sealMagic || [4]byte(seal[4:8]) != sealFrameSize || string(seal[8:12]) != sealTag {
+		return &FileError{path, "corrupt: the file checksum at its end is missing or damaged: the file was cut short or changed after it was written"}
+	}
+	h := xxhash.New()
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, body)); err != nil {
+		return &FileError{path, fmt.Sprintf("cannot read: %v", pathlessErr(err))}
+	}
+	if got, want := h.Sum64(), binary.LittleEndian.Uint64(seal[12:]); got != want {
+		return &FileError{path, fmt.Sprintf("corrupt: file checksum mismatch (xxhash64 %016x over %d bytes, the file says %016x): the file was damaged after it was written", got, body, want)}
+	}
+	return nil
 }
 
 func (b *bodyReader) close() { b.dec.Close() }

@@ -23,7 +23,8 @@ type Verified struct {
 }
 
 // VerifyFile reads the whole file once: magic, format version, zstd frames (their CRCs),
-// sections, the body hash and the record counts of the trailer. The fingerprint files are
+// sections, the body hash and the record counts of the trailer, then the seal (the hash
+// of the file's bytes). The fingerprint files are
 // extracted under tmpDir. Any problem is a *FileError.
 func VerifyFile(path, tmpDir string) (*Verified, error) { return verifyFile(path, path, tmpDir) }
 
@@ -41,6 +42,11 @@ func verifyFile(path, name, tmpDir string) (*Verified, error) {
 	v := &Verified{Path: path, Name: name, FingerprintDir: filepath.Join(tmpDir, "fingerprint")}
 	if err := b.verify(v); err != nil {
 		return nil, b.corrupt(err)
+	}
+	if b.version >= 2 {
+		if err := checkSeal(f, name); err != nil {
+			return nil, err
+		}
 	}
 	return v, nil
 }
@@ -146,7 +152,7 @@ func (b *bodyReader) verify(v *Verified) error {
 			if _, err := b.ReadByte(); err != io.EOF {
 				return &FileError{b.path, "corrupt: data after the trailer"}
 			}
-			if v.Header.FormatVersion != FormatVersion {
+			if v.Header.FormatVersion != b.version {
 				return &FileError{b.path, fmt.Sprintf("corrupt: header format version %d", v.Header.FormatVersion)}
 			}
 			return nil
