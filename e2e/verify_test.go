@@ -46,6 +46,7 @@ type vfyUpdateResult struct {
 	RolledBack     bool       `json:"rolled_back"`
 	RollbackReport *vfyReport `json:"rollback_report"`
 	Restored       []string   `json:"restored"`
+	StopSave       string     `json:"stop_save"`
 	Verdict        string     `json:"verdict"`
 }
 
@@ -209,6 +210,15 @@ func TestVerifyUpdateKeepsData(t *testing.T) {
 		if !strings.Contains(r.Stderr, w) {
 			t.Errorf("stderr lacks %q", w)
 		}
+	}
+	// The old Redis stopped without saving a second time: the cut's save held
+	// its data (and every key is in the new process, above).
+	if res.StopSave != "skipped" || !strings.Contains(r.Stderr, "stops without saving again") {
+		t.Errorf("stop_save %q, want skipped", res.StopSave)
+	}
+	logs := C.Run(t, 1, "service", "logs", "--raw", svc)
+	if !strings.Contains(logs.Stdout+logs.Stderr, "User requested shutdown") || strings.Contains(logs.Stdout+logs.Stderr, "Saving the final RDB snapshot") {
+		t.Errorf("the old task's log does not show a shutdown without a save:\n%s%s", logs.Stdout, logs.Stderr)
 	}
 	if mem := updInspect(t, svc, "{{.Spec.TaskTemplate.Resources.Limits.MemoryBytes}}"); mem != strconv.Itoa(200<<20) {
 		t.Errorf("memory limit %s, want 200M", mem)

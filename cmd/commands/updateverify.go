@@ -27,11 +27,13 @@ const updateVerifyHelp = `
 it finds the service's Redis (its published port for 6379, or --redis-url),
 refuses what cannot survive (data directory not on a mount of the new spec,
 persistence already failing, AOF turned on with the data only in the RDB),
-pauses writes (CLIENT PAUSE WRITE: readers keep working), saves (SAVE) and
-fingerprints every key. Writes stay paused until the old task has stopped
-(at most its stop grace period + 30s after sending); one cut at a time per
-Redis (a second run is refused); Ctrl-C resumes writes (exit 130) and, once
-the update is sent, prints the command that checks it later.
+pauses writes (CLIENT PAUSE WRITE: readers keep working), saves (BGSAVE)
+while it fingerprints every key. Writes stay paused until the old task has
+stopped (at most its stop grace period + 30s after sending); the old Redis
+stops without saving again (save points off in its memory) when the cut's
+save provably holds its data; one cut at a time per Redis (a second run is
+refused); Ctrl-C resumes writes (exit 130) and, once the update is sent,
+prints the command that checks it later.
 While docker watches the new task converge, it holds the new Redis process'
 writes from the moment it answers, and once it has loaded, fingerprints the
 data as loaded and reports MISSING, CHANGED, TTL-CHANGED, NEW and EXPIRED
