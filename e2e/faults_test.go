@@ -137,6 +137,21 @@ func (r *fltRun) wait(t *testing.T, within time.Duration) int {
 	return 0
 }
 
+// fltPad adds n small string keys (pad:*), pipelined.
+func fltPad(t *testing.T, rdb *redis.Client, n int) {
+	t.Helper()
+	ctx := context.Background()
+	pipe := rdb.Pipeline()
+	for i := 0; i < n; i++ {
+		pipe.Set(ctx, fmt.Sprintf("pad:%07d", i), i, 0)
+		if pipe.Len() == 10000 || i == n-1 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
 // fltWriteTakes is how long one SET takes at addr (up to limit).
 func fltWriteTakes(addr string, limit time.Duration) (time.Duration, error) {
 	w := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: limit, ReadTimeout: limit, MaxRetries: -1})
@@ -502,8 +517,21 @@ func TestFaultTTLsExpireDuringUpdate(t *testing.T) {
 	}
 	after := cluster.Redis(t, C.WaitRunning(t, svc).Node.Addr, port)
 	time.Sleep(3 * time.Second)
-	if got := after.DBSize(ctx).Val(); got != n {
-		t.Errorf("DBSIZE %d once every short TTL ran out, want the %d keys without one", got, n)
+	// DBSIZE counts expired keys Redis has not reclaimed yet (its active
+	// expiry leaves up to 10%); SCAN returns only live ones
+	var live int64
+	for cursor := uint64(0); ; {
+		keys, next, err := after.Scan(ctx, cursor, "", 1000).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		live += int64(len(keys))
+		if cursor = next; cursor == 0 {
+			break
+		}
+	}
+	if live != n {
+		t.Errorf("%d live keys once every short TTL ran out, want the %d keys without one", live, n)
 	}
 }
 
@@ -539,8 +567,12 @@ func TestFaultPinnedEngineDies(t *testing.T) {
 	}
 	r := fltStart(t, "update", "--verify", "--state-dir", t.TempDir(), "--limit-memory", "300M", svc)
 	pid := r.plugin(t)
-	r.waitFor(t, "Pausing writes", time.Minute)
-	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the cut (its save runs), long before sending
+	// in the cut, long before sending: the fingerprint has run (its
+	// connections are open) and the plugin waits for the save, which lasts
+	// seconds; "Pausing writes" came too early (frozen before its first
+	// connection, the plugin then met a node it could not dial)
+	r.waitFor(t, "waiting for the background save", time.Minute)
+	_ = syscall.Kill(pid, syscall.SIGSTOP)
 	C.Engine(t, 2, "stop", "KILL")
 	start := time.Now()
 	C.WaitNodeState(t, 2, "down", 45*time.Second)
@@ -659,11 +691,19 @@ func TestFaultPinnedEngineStopped(t *testing.T) {
 		t.Errorf("the task runs on node%d, want its pinned node2", task.Node.Index)
 	}
 
-	// 2. during the check of the new process
+	// 2. during the check of the new process. The plugin is frozen when it
+	// says the new process is ready: 400k more keys make its check last about
+	// a second, so that the freeze surely lands inside it.
+	const pad = 400_000
+	fltPad(t, cluster.Redis(t, task.Node.Addr, port), pad)
 	r = fltStart(t, "update", "--verify", "--format", "json", "--verify-timeout", "30s", "--state-dir", state, "--limit-memory", "400M", svc)
 	pid = r.plugin(t)
 	r.waitFor(t, "New Redis process", 2*time.Minute)
 	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the check, writes held
+	if strings.Contains(r.stderr.String(), "Writes released on Redis process") {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+		t.Fatal("the check of the new process ended before the plugin was frozen: the scenario was not exercised")
+	}
 	for end := time.Now().Add(30 * time.Second); updInspect(t, svc, "{{.UpdateStatus.State}}") != "completed"; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(end) {
 			_ = syscall.Kill(pid, syscall.SIGCONT)
@@ -700,7 +740,7 @@ func TestFaultPinnedEngineStopped(t *testing.T) {
 	}
 	time.Sleep(time.Second) // the writer reaches the restarted Redis
 	acked := w.finish()
-	fltKeysIntact(t, after, n, acked)
+	fltKeysIntact(t, after, n+pad, acked)
 	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
 }
 
@@ -731,6 +771,10 @@ func TestFaultPinnedNodeCutOff(t *testing.T) {
 	pid := r.plugin(t)
 	r.waitFor(t, "New Redis process", 2*time.Minute)
 	_ = syscall.Kill(pid, syscall.SIGSTOP) // in the check, writes held
+	if strings.Contains(r.stderr.String(), "Writes released on Redis process") {
+		_ = syscall.Kill(pid, syscall.SIGCONT)
+		t.Fatal("the check of the new process ended before the plugin was frozen: the scenario was not exercised")
+	}
 	restore := fltCutOff(t, C.Node(2), port)
 	cut := time.Now()
 	_ = syscall.Kill(pid, syscall.SIGCONT)
