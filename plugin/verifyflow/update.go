@@ -340,7 +340,7 @@ func (u *Update) skipStopSave(ctx context.Context) *redisstate.StopSave {
 		u.say("The old Redis stops without saving again (save points off in its memory): the cut's save holds its data")
 	default:
 		u.Result.StopSave = "kept"
-		u.say("The old Redis saves again as it stops: %s", ss.Why)
+		u.say("The old Redis keeps its own save as it stops: %s", ss.Why)
 	}
 	return ss
 }
