@@ -118,8 +118,16 @@ func TestCutReleasesOnError(t *testing.T) {
 	if !strings.Contains(err.Error(), "SAVE failed") {
 		t.Errorf("error %v", err)
 	}
-	// a failed save makes Redis refuse writes (MISCONF): repair the dir first, then a write
-	// must go through at once, i.e. the pause was released.
+	writableAfterFailedSave(t, r)
+}
+
+// writableAfterFailedSave repairs the data directory (a failed save makes Redis refuse
+// writes, MISCONF), saves, and checks that a write then goes through at once: the failed
+// cut released its pause.
+func writableAfterFailedSave(t *testing.T, r *testRedis) {
+	t.Helper()
+	ctx := context.Background()
+	rdb := r.raw(t)
 	if err := rdb.ConfigSet(ctx, "dir", r.Dir).Err(); err != nil {
 		t.Fatal(err)
 	}
@@ -129,7 +137,7 @@ func TestCutReleasesOnError(t *testing.T) {
 	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
 	if err := rdb.Set(wctx, "b", 1, 0).Err(); err != nil {
-		t.Fatalf("write after failed cut: %v (still paused?)", err)
+		t.Fatalf("write after the failed cut: %v (still paused?)", err)
 	}
 }
 
@@ -274,17 +282,7 @@ func TestCutBackgroundSaveFails(t *testing.T) {
 	if all, _ := st.List(); len(all) != 0 {
 		t.Errorf("a snapshot was kept although the save failed: %v", all)
 	}
-	if err := rdb.ConfigSet(ctx, "dir", r.Dir).Err(); err != nil {
-		t.Fatal(err)
-	}
-	if err := rdb.Save(ctx).Err(); err != nil {
-		t.Fatal(err)
-	}
-	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	if err := rdb.Set(wctx, "b", 1, 0).Err(); err != nil {
-		t.Fatalf("write after the failed cut: %v (still paused?)", err)
-	}
+	writableAfterFailedSave(t, r)
 }
 
 // Redis dying during an overlapped cut is an error of the cut (could not decide), never
