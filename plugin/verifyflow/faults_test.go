@@ -315,6 +315,7 @@ func TestAfterSendBoundsThePause(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	saveConfig := withSavePoints(t, addr)
 	cut, err := f.StartCut(context.Background(), c, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -338,6 +339,26 @@ func TestAfterSendBoundsThePause(t *testing.T) {
 	if strings.Contains(log.String(), "renewing the write pause failed") {
 		t.Errorf("once sent, failed renewals are expected and not reported:\n%s", log.String())
 	}
+	// its shutdown save was turned off once sent, and put back: the old
+	// process may go on taking writes
+	if u.Result.StopSave != "skipped" || !strings.Contains(log.String(), "stops without saving again") {
+		t.Errorf("stop_save %q, log:\n%s", u.Result.StopSave, log.String())
+	}
+	if got := saveConfig(); got != "3600 1" {
+		t.Errorf("save %q after AfterSend, want the save points put back", got)
+	}
+}
+
+// withSavePoints gives the test server save points (redistest starts it with
+// none) and returns a reader of its save config.
+func withSavePoints(t *testing.T, addr string) func() string {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	t.Cleanup(func() { rdb.ConfigSet(context.Background(), "save", ""); rdb.Close() })
+	if err := rdb.ConfigSet(context.Background(), "save", "3600 1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	return func() string { return rdb.ConfigGet(context.Background(), "save").Val()["save"] }
 }
 
 // TestAfterSendOldProcessExited: once the old task is seen shut down its
@@ -361,6 +382,7 @@ func TestAfterSendOldProcessExited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		saveConfig := withSavePoints(t, addr)
 		cut, err := f.StartCut(context.Background(), c, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -373,6 +395,11 @@ func TestAfterSendOldProcessExited(t *testing.T) {
 		}
 		if d := writeTakes(t, addr, 700*time.Millisecond); (d >= 600*time.Millisecond) != tc.stayPaused {
 			t.Errorf("%s: a write took %s after AfterSend; want paused %v (UNPAUSE sent only while the old process may live)", tc.state, d, tc.stayPaused)
+		}
+		// an exited process keeps its save points off (a connection now would
+		// reach the new process); an orphaned one gets them back
+		if got, want := saveConfig(), map[bool]string{true: "", false: "3600 1"}[tc.stayPaused]; got != want {
+			t.Errorf("%s: save %q after AfterSend, want %q", tc.state, got, want)
 		}
 		time.Sleep(1500 * time.Millisecond) // the pause lapses by itself
 		c.Close()
