@@ -12,7 +12,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: bench-completion bench-help bench-ls bench-update docs check-docs help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
+.PHONY: check-links bench-completion bench-help bench-ls bench-update docs check-docs help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -81,11 +81,15 @@ e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (ro
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
-lint: check-completion check-docs ## gofmt check, go vet, completion scripts, docs/reference and the front's help pages up to date
+lint: check-completion check-docs check-links ## gofmt check, go vet, completion scripts, docs/reference and the front's help pages up to date, links in README and docs/
 	@echo "==> lint (gofmt, go vet)"
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+
+check-links: ## every relative link in README.md and docs/**/*.md resolves (file, and #anchor to a heading)
+	@echo "==> checking links in README.md and docs/"
+	$(GO) run ./hack/checklinks README.md docs
 
 # completion/ holds what `docker-stateful completion SHELL` prints: cobra's
 # scripts for the `docker` command, which ask `docker __complete …` and so
