@@ -30,6 +30,7 @@ Commands:
   check                   Audit running services, or a compose file, for risks to their data
   completion              Print the shell completion script for docker, which completes docker stateful too
   create                  Create a service whose data survives every update
+  drain                   Move every service whose data lives on a node to another node, verified, then drain the node
   ls                      List the services that hold data, where it lives and whether it is at risk
   move                    Move a pinned Redis service and its data to another node, verified
   restore                 Restore a backup into a service's Redis and prove it equal to the backup
@@ -354,6 +355,63 @@ Options:
 				{Left: "      --volume-name string", Usage: "Name of the data volume (default \"<name>-data\"; with --replicas > 1 \"-{{.Task.Slot}}\" is appended unless the name has a task template)"},
 				{Left: "      --with-registry-auth", Usage: "Send registry authentication details to swarm agents"},
 				{Left: "  -w, --workdir string", Usage: "Working directory inside the container"},
+			},
+		},
+	},
+	"drain": {
+		Text: []string{
+			`Usage:  docker stateful drain [OPTIONS] NODE
+
+Empty node NODE of the data it holds, then set it to drain.
+
+Every service pinned to NODE with its data on a node-local volume is moved,
+one after the other, as "docker stateful move" moves it (writes paused, every
+key backed up, restored on the target, verified, the service pinned there),
+to --to NODE or to the first Ready, Active node that meets the service's other
+placement constraints and resource reservations (managers first, then by
+hostname). Only when every one of them is moved and verified is NODE set to
+availability drain, as "docker node update --availability drain" does.
+
+A plain drain cannot do this: a pinned task has nowhere to go, and an
+unpinned one restarts elsewhere on an empty local volume.
+
+Services that cannot be moved block the drain, nothing changed, each listed
+with why: PostgreSQL and images docker stateful does not know (move carries
+Redis data only), services that run on NODE with node-local data but are not
+pinned, and those no other node fits. --force drains the node anyway after
+moving the others (the blocked ones stop, or start on an empty volume).
+
+A move that fails rolls that service back (as move does) and stops the
+drain: the services moved before it stay moved and verified, the others are
+not touched, and NODE keeps its availability. Ctrl-C stops it the same way.
+
+Exit status: 0 drained (or planned), 1 blocked, refused or a move rolled
+back, 2 could not decide, 130 interrupted.
+
+Examples:
+  docker stateful drain --dry-run node2
+  docker stateful drain node2
+  docker stateful drain --to node3 --format json node2
+
+Options:
+`,
+			`
+`,
+		},
+		Flags: [][]helptext.FlagLine{
+			{
+				{Left: "      --dry-run", Usage: "Print the plan; change nothing"},
+				{Left: "      --force", Usage: "Drain the node even when some services holding data there cannot be moved"},
+				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
+				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
+				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
+				{Left: "      --redis-password-file string", Usage: "Read the Redis password from this file (default: the REDISCLI_AUTH environment variable)"},
+				{Left: "      --redis-port uint", Usage: "Container port Redis listens on, to find the service's published port (default 6379)"},
+				{Left: "      --redis-tls-insecure", Usage: "Do not verify the rediss:// server's certificate (warns; anyone on the path can read and change the data)"},
+				{Left: "      --temp-port uint", Usage: "Container port Redis listens on while its data is restored (clients cannot reach it) (default 6380)"},
+				{Left: "      --timeout duration", Usage: "How long to wait for each step of each move before rolling that move back (default 5m0s)"},
+				{Left: "      --to string", Usage: "Node to move every service to (name, ID, unique ID prefix, or self); default: chosen per service"},
 			},
 		},
 	},
