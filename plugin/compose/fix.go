@@ -86,6 +86,9 @@ func volumeName(svc, p string, single bool) string {
 // Apply makes the planned changes in the compose file data, keeping every
 // line it does not change as it was (comments, blank lines, order, quoting).
 func Apply(data []byte, fixes []Fix) ([]byte, error) {
+	if err := singleDocument(data); err != nil {
+		return nil, err
+	}
 	for _, fx := range fixes {
 		for _, c := range fx.Changes {
 			key, value, _ := strings.Cut(c, ": ")
@@ -98,17 +101,28 @@ func Apply(data []byte, fixes []Fix) ([]byte, error) {
 			if svc == nil || !block(svc) {
 				return nil, fmt.Errorf("service %s is not a block mapping in the file: edit it by hand", fx.Service)
 			}
+			keys := strings.Split(key, ".")
+			if err := mergedKey(svc, fx.Service, keys[0]); err != nil {
+				return nil, err
+			}
+			if err := anchoredOnPath(e.root, svc, fx.Service, keys); err != nil {
+				return nil, err
+			}
 			switch key {
 			case "volumes":
-				name, _, _ := strings.Cut(value, ":")
-				err = e.appendItem(svc, []string{"volumes"}, value)
+				name, target, _ := strings.Cut(value, ":")
+				if it := anonymousVolume(svc, target); it != nil {
+					err = e.nameAnonymous(it, name)
+				} else {
+					err = e.appendItem(svc, []string{"volumes"}, value)
+				}
 				if err == nil {
 					err = e.topLevelVolume(name)
 				}
 			case "deploy.placement.constraints":
-				err = e.appendItem(svc, strings.Split(key, "."), value)
+				err = e.appendItem(svc, keys, value)
 			default:
-				err = e.setKey(svc, strings.Split(key, "."), value)
+				err = e.setKey(svc, keys, value)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("service %s: %s: %w", fx.Service, key, err)
