@@ -44,6 +44,12 @@ type Cli struct {
 	// current one to lose), and a long --verify of one service lets the
 	// others' versions move on (their update status changes them).
 	LatestVersion bool
+
+	// The secrets and configs a NoSend pass "created", by name: docker's
+	// converter then looks them up by name (SecretList, ConfigList), and
+	// finds them (pending.go).
+	pendingSecrets map[string]swarm.Secret
+	pendingConfigs map[string]swarm.Config
 }
 
 // New wraps dockerCLI. The real client is looked up on every call, since the
@@ -122,7 +128,7 @@ func (a *apiClient) NetworkCreate(ctx context.Context, name string, opts network
 
 func (a *apiClient) SecretCreate(ctx context.Context, spec swarm.SecretSpec) (swarm.SecretCreateResponse, error) {
 	if a.cli.NoSend {
-		return swarm.SecretCreateResponse{}, nil
+		return swarm.SecretCreateResponse{ID: a.cli.pendSecret(spec)}, nil
 	}
 	return a.APIClient.SecretCreate(ctx, spec)
 }
@@ -136,7 +142,7 @@ func (a *apiClient) SecretUpdate(ctx context.Context, id string, version swarm.V
 
 func (a *apiClient) ConfigCreate(ctx context.Context, spec swarm.ConfigSpec) (swarm.ConfigCreateResponse, error) {
 	if a.cli.NoSend {
-		return swarm.ConfigCreateResponse{}, nil
+		return swarm.ConfigCreateResponse{ID: a.cli.pendConfig(spec)}, nil
 	}
 	return a.APIClient.ConfigCreate(ctx, spec)
 }

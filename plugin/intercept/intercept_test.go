@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/docker/cli/cli/command"
+	"github.com/docker/cli/cli/command/service"
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/network"
@@ -178,5 +179,49 @@ func TestLatestVersion(t *testing.T) {
 	c.LatestVersion = true
 	if _, err := c.Client().ServiceUpdate(context.Background(), "svc", swarm.Version{Index: 3}, swarm.ServiceSpec{}, swarm.ServiceUpdateOptions{}); err != nil || len(api.updated) != 1 {
 		t.Fatalf("LatestVersion: err %v, %d sent", err, len(api.updated))
+	}
+}
+
+func (f *fakeAPI) SecretList(context.Context, swarm.SecretListOptions) ([]swarm.Secret, error) {
+	return []swarm.Secret{{ID: "old", Spec: swarm.SecretSpec{Annotations: swarm.Annotations{Name: "st_old"}}}}, nil
+}
+
+func (f *fakeAPI) ConfigList(context.Context, swarm.ConfigListOptions) ([]swarm.Config, error) {
+	return nil, nil
+}
+
+// In a NoSend pass a secret or config the stack "created" is found by
+// docker's own converter (service.ParseSecrets/ParseConfigs list them by
+// name); with NoSend off only the daemon's are listed.
+func TestNoSendCreatedSecretsAreListed(t *testing.T) {
+	c := newCli(t, &fakeAPI{})
+	c.NoSend = true
+	ctx := context.Background()
+	api := c.Client()
+	if _, err := api.SecretCreate(ctx, swarm.SecretSpec{Annotations: swarm.Annotations{Name: "st_app_pw"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := api.ConfigCreate(ctx, swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "st_conf"}}); err != nil {
+		t.Fatal(err)
+	}
+	secrets, err := service.ParseSecrets(ctx, api, []*swarm.SecretReference{
+		{SecretName: "st_app_pw", File: &swarm.SecretReferenceFileTarget{Name: "app_pw"}},
+		{SecretName: "st_old", File: &swarm.SecretReferenceFileTarget{Name: "old"}},
+	})
+	if err != nil || len(secrets) != 2 {
+		t.Fatalf("ParseSecrets: %v %v", secrets, err)
+	}
+	configs, err := service.ParseConfigs(ctx, api, []*swarm.ConfigReference{
+		{ConfigName: "st_conf", File: &swarm.ConfigReferenceFileTarget{Name: "/etc/x.conf"}},
+	})
+	if err != nil || len(configs) != 1 {
+		t.Fatalf("ParseConfigs: %v %v", configs, err)
+	}
+	if _, err := service.ParseSecrets(ctx, api, []*swarm.SecretReference{{SecretName: "st_missing", File: &swarm.SecretReferenceFileTarget{Name: "m"}}}); err == nil {
+		t.Errorf("a secret nobody created was found")
+	}
+	c.NoSend = false
+	if _, err := service.ParseSecrets(ctx, api, []*swarm.SecretReference{{SecretName: "st_app_pw", File: &swarm.SecretReferenceFileTarget{Name: "app_pw"}}}); err == nil {
+		t.Errorf("with NoSend off, a secret that was never sent was found")
 	}
 }
