@@ -94,5 +94,9 @@
 // the GRANT that fixes each): EXECUTE on pg_reload_conf(), ALTER SYSTEM on parameter
 // default_transaction_read_only (15+), pg_checkpoint (15+), pg_read_all_data (14+),
 // pg_read_all_stats, and pg_read_all_settings to read data_directory (else the official
-// image's /var/lib/postgresql/data is assumed and a warning says so).
+// image's /var/lib/postgresql/data is assumed and a warning says so). pg_read_all_data does
+// not bypass row-level security: when a table the role does not own (or one with FORCE ROW
+// LEVEL SECURITY) has RLS on, Preflight refuses, naming the tables, until ALTER ROLE ...
+// BYPASSRLS; the fingerprint's sessions run with row_security = off, so such a table fails
+// the fingerprint instead of reading as empty.
 package pgstate

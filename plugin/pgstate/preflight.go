@@ -40,6 +40,7 @@ const (
 	CodeReadOnlyOverride = "read-only-overridden"
 	CodeAlreadyReadOnly  = "already-read-only"
 	CodeOldServer        = "server-too-old"
+	CodeRowSecurity      = "row-security"
 )
 
 // PreflightInput is what the caller knows about the service.
@@ -197,6 +198,20 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 		}
 	}
 
+	// Row-level security filters what a role that does not bypass it reads, silently:
+	// pg_read_all_data does not bypass it, and a table with RLS on and no policy reads as
+	// empty. Such a fingerprint would prove nothing about the hidden rows.
+	if !si.Superuser {
+		hidden, err := rowSecurityTables(ctx, c, conn)
+		if err != nil {
+			return nil, err
+		}
+		if len(hidden) > 0 {
+			r.refuse(CodeRowSecurity, "", fmt.Sprintf("row-level security hides rows of %d table(s) from role %s, which does not bypass it (pg_read_all_data does not): %s; the fingerprint would not see them",
+				len(hidden), si.User, listSome(hidden, 10)), "ALTER ROLE "+ident(si.User)+" BYPASSRLS")
+		}
+	}
+
 	// Per-role or per-database settings override ALTER SYSTEM: those sessions stay writable.
 	rows, err := conn.Query(ctx, `SELECT coalesce(r.rolname, '*'), coalesce(d.datname, '*'), s2.cfg
 		FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) AS s2(cfg)
@@ -273,4 +288,92 @@ func DataDirFromEnv(env []string) string {
 		}
 	}
 	return dir
+}
+
+// rowSecurityTables lists, in every database the fingerprint reads, the tables whose rows
+// row-level security filters for the connected role (db.schema.table); none when the role
+// bypasses RLS. A table's owner is subject to it only with FORCE ROW LEVEL SECURITY.
+func rowSecurityTables(ctx context.Context, c *Client, conn *pgx.Conn) ([]string, error) {
+	var bypass bool
+	if err := conn.QueryRow(ctx, `SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&bypass); err != nil {
+		return nil, fmt.Errorf("cannot read the role's attributes: %w", describeErr(c.Addr(), err))
+	}
+	if bypass {
+		return nil, nil
+	}
+	dbs, err := listDatabases(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, db := range dbs {
+		if !db.AllowConn {
+			continue
+		}
+		dc, err := c.Connect(ctx, db.Name)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", db.Name, err)
+		}
+		rows, err := dc.Query(ctx, `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind IN ('r', 'p', 'm') AND c.relrowsecurity AND `+userRelations+`
+				AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
+			ORDER BY 1`)
+		var ts []string
+		if err == nil {
+			ts, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		dc.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("database %s: cannot list tables with row-level security: %w", db.Name, describeErr(c.Addr(), err))
+		}
+		for _, t := range ts {
+			out = append(out, db.Name+"."+t)
+		}
+	}
+	return out, nil
+}
+
+// Database is one database of the server as pg_database lists it.
+type Database struct {
+	Name      string `json:"name"`
+	AllowConn bool   `json:"allow_connections"`
+}
+
+// listDatabases lists the databases the fingerprint covers, templates excluded, with
+// whether they accept connections (those that do not cannot be fingerprinted).
+func listDatabases(ctx context.Context, conn *pgx.Conn) ([]Database, error) {
+	rows, err := conn.Query(ctx, `SELECT datname, datallowconn FROM pg_database WHERE NOT datistemplate ORDER BY datname`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list databases: %w", err)
+	}
+	dbs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Database, error) {
+		var d Database
+		return d, r.Scan(&d.Name, &d.AllowConn)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list databases: %w", err)
+	}
+	return dbs, nil
+}
+
+// listSome joins the first n items and says how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+}
+
+// ident quotes a name for SQL only when it needs quoting (as quote_ident does).
+func ident(name string) string {
+	plain := name != ""
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '$')) {
+			plain = false
+		}
+	}
+	if plain {
+		return name
+	}
+	return pgx.Identifier{name}.Sanitize()
 }
