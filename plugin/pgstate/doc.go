@@ -88,6 +88,16 @@
 // sequence ahead, as crash recovery leaves it: fine) and NEW (fine). Row-level differences
 // are not located: the digest is per table.
 //
+// default_transaction_read_only is only a default: a session with SET SESSION
+// CHARACTERISTICS AS TRANSACTION READ WRITE, options=-c default_transaction_read_only=off
+// or BEGIN READ WRITE writes through the cut. When the comparison fails, VerifyAgainst
+// (AttributeWrites) counts, in each changed table, the row versions written by
+// transactions the cut's snapshot did not see (xmin at or after the snapshot's horizon,
+// same cluster, not an older copy): when every difference is such a table, the verdict is
+// "unverified" (Report.Unattributed, Report.WrittenAfterCut): no loss proven, and no
+// rollback, which would drop those writes. Deleted rows leave no row: a table that shrank
+// with nothing written after the cut still fails.
+//
 // # Rights
 //
 // A superuser needs nothing else. Another role needs (Preflight says which are missing and

@@ -121,5 +121,10 @@ func VerifyAgainst(ctx context.Context, c *Client, st *Store, before *Snapshot, 
 		return nil, nil, err
 	}
 	rep, err := Compare(before, after, copt)
+	if err == nil && !rep.OK() {
+		if aerr := AttributeWrites(ctx, c, before, after, rep); aerr != nil {
+			rep.Reasons = append(rep.Reasons, "writes after the cut could not be counted: "+aerr.Error())
+		}
+	}
 	return rep, after, err
 }

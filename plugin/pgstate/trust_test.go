@@ -4,7 +4,13 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/docker-stateful/docker-stateful/plugin/pgstate/pgtest"
+	"github.com/jackc/pgx/v5"
 )
+
+func pgtestDataset() []string { return pgtest.Dataset(2000) }
 
 // A role with pg_read_all_data does not bypass row-level security: a table with RLS on and
 // no policy shows it no rows. Preflight must refuse such a role, naming the table and the
@@ -47,5 +53,115 @@ func TestRowLevelSecurityIsNotAnEmptyTable(t *testing.T) {
 	snap, err := TakeSnapshot(ctx, c, st, "", nil, FingerprintOptions{})
 	if err != nil || snap.Summary.Rows != 41 {
 		t.Fatalf("fingerprint with BYPASSRLS: %v", err)
+	}
+}
+
+// bypassWriter inserts a row into table every interval through a session that overrides the
+// read-only default (as SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE and
+// options=-c default_transaction_read_only=off do), reconnecting when the server restarts.
+// It returns a stop function that reports how many inserts were acknowledged.
+func bypassWriter(t *testing.T, p *testPG, table string, interval time.Duration) (stop func() int) {
+	t.Helper()
+	done := make(chan struct{})
+	res := make(chan int, 1)
+	go func() {
+		acked := 0
+		defer func() { res <- acked }()
+		var conn *pgx.Conn
+		for {
+			select {
+			case <-done:
+				if conn != nil {
+					conn.Close(context.Background())
+				}
+				return
+			case <-time.After(interval):
+			}
+			if conn == nil {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+				c, err := p.Connect(ctx, "postgres")
+				cancel()
+				if err != nil {
+					continue
+				}
+				if _, err := c.Exec(context.Background(), "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE"); err != nil {
+					c.Close(context.Background())
+					continue
+				}
+				conn = c
+			}
+			if _, err := conn.Exec(context.Background(), "INSERT INTO "+table+" (v) VALUES ('after the cut')"); err != nil {
+				conn.Close(context.Background())
+				conn = nil
+				continue
+			}
+			acked++
+		}
+	}()
+	return func() int { close(done); return <-res }
+}
+
+// A session that overrides the read-only default keeps writing after the cut, on the old
+// server and on the new one: its rows are not a loss. The check attributes them (rows
+// written after the cut's snapshot) and says "unverified", never "failed"; a difference no
+// write explains still fails.
+func TestWritesThatBypassTheCutAreNotALoss(t *testing.T) {
+	p := startPG(t)
+	ctx := context.Background()
+	app := p.conn("postgres")
+	p.exec(app, pgtestDataset()...)
+	p.exec(app, "CREATE TABLE orders (id serial PRIMARY KEY, v text)", "INSERT INTO orders (v) SELECT 'before' FROM generate_series(1, 100)")
+	c := p.client()
+	h, err := Cut(ctx, c, CutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Release(ctx)
+	stop := bypassWriter(t, p, "orders", 20*time.Millisecond)
+	time.Sleep(300 * time.Millisecond)
+	st, _ := OpenStore(t.TempDir())
+	before, err := TakeSnapshot(ctx, c, st, "svc", &h.Info, FingerprintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	p.restart() // the update: the new server starts read-only, the writer reconnects and overrides it again
+	if _, err := c.WaitRestarted(ctx, h.Info.PostmasterStart, 30*time.Second, nil); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	acked := stop()
+	rep, _, err := VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inCut, now int64
+	for _, d := range rep.Classes[ClassChanged].Items {
+		if d.Object == "public.orders" {
+			inCut, now = d.BeforeRows, d.AfterRows
+		}
+	}
+	if rep.Verdict != VerdictUnverified || !rep.Unattributed() || rep.Count(ClassChanged) != 1 {
+		t.Fatalf("writes that bypassed the cut (%d acknowledged) judged %s: %v", acked, rep.Verdict, rep.Reasons)
+	}
+	if inCut < 100 || now != 100+int64(acked) || rep.WrittenAfterCut != now-inCut {
+		t.Fatalf("rows in the cut %d, now %d, acknowledged %d, attributed %d", inCut, now, acked, rep.WrittenAfterCut)
+	}
+	var out strings.Builder
+	RenderText(&out, rep)
+	if !strings.Contains(out.String(), "NOT VERIFIED (no loss proven)") || !strings.Contains(out.String(), "written after the cut") {
+		t.Fatalf("report:\n%s", out.String())
+	}
+	t.Logf("%d inserts acknowledged after the cut, %d after the snapshot: %s", acked, rep.WrittenAfterCut, rep.Reasons[0])
+
+	// rows deleted after the cut leave no row behind: nothing explains them, it fails
+	w := p.conn("postgres")
+	p.exec(w, "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "DELETE FROM log WHERE n > 100")
+	rep, _, err = VerifyAgainst(ctx, c, st, before, FingerprintOptions{}, CompareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Verdict != VerdictFailed || rep.Count(ClassChanged) != 2 {
+		t.Fatalf("an unexplained difference is not a failure: %s %v", rep.Verdict, rep.Reasons)
 	}
 }
