@@ -57,6 +57,16 @@
 // server is gone it returns *ResumePendingError and the caller must Resume on the new one.
 // Cut resumes writes itself when it fails or is interrupted.
 //
+// If the process that cut dies (SIGKILL, OOM, a closed terminal) nothing in it can resume
+// writes, and the setting survives restarts. Cut therefore first starts a watchdog (this
+// program again, in its own session, fed through a pipe: the password never goes to argv
+// or the environment). A successful Resume or Release disarms it; when the pipe closes
+// without that, the watchdog waits (up to WatchdogDeadline) for a server on the cut's
+// address and resumes writes on it. TakeSnapshot of a cut leaves a marker in the state
+// directory (pg-readonly/) that resuming removes: PendingCuts lists the markers whose
+// process is gone, with the one command that ends the read-only state, for ls, check and
+// status.
+//
 // # Fingerprint
 //
 // For every database except templates (and those that refuse connections), in one
