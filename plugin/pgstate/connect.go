@@ -280,3 +280,25 @@ func describeErr(addr string, err error) error {
 	}
 	return err
 }
+
+// PasswordEnv is the variable LoadPassword reads, as psql does.
+const PasswordEnv = "PGPASSWORD"
+
+// TakeEnvPassword removes PGPASSWORD from the process environment, so that no process the
+// plugin starts inherits it, and returns a getenv that still answers it (and asks next, or
+// os.Getenv when nil, for everything else). Call it once, at start.
+func TakeEnvPassword(next func(string) string) func(string) string {
+	if next == nil {
+		next = os.Getenv
+	}
+	pw, had := os.LookupEnv(PasswordEnv)
+	if had {
+		os.Unsetenv(PasswordEnv)
+	}
+	return func(k string) string {
+		if k == PasswordEnv && had {
+			return pw
+		}
+		return next(k)
+	}
+}
