@@ -87,6 +87,9 @@ type Report struct {
 	// WrittenAfterCut is the number of row versions, in the tables that differ, written
 	// after the cut's snapshot (AttributeWrites; 0 when not attributed).
 	WrittenAfterCut int64 `json:"written_after_cut,omitempty"`
+	// Skipped are the databases the cut could not fingerprint (they refuse connections):
+	// not checked.
+	Skipped []string `json:"skipped_databases,omitempty"`
 
 	failing []*Diff // every failing difference, for AttributeWrites
 }
@@ -132,7 +135,7 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	r := &Report{Engine: Engine, Before: b.ID, After: a.ID, BeforeRunID: b.RunID, AfterRunID: a.RunID,
 		BeforeTables: b.Tables, AfterTables: a.Tables, BeforeRows: b.Rows, AfterRows: a.Rows,
 		BeforeSequences: b.Sequences, Databases: len(b.Databases),
-		Classes: map[string]*ClassReport{}, DifferingDBs: []string{}}
+		Classes: map[string]*ClassReport{}, DifferingDBs: []string{}, Skipped: b.Skipped}
 	for _, c := range Classes {
 		r.Classes[c] = &ClassReport{Items: []Diff{}}
 	}

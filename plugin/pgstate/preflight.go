@@ -41,6 +41,9 @@ const (
 	CodeAlreadyReadOnly  = "already-read-only"
 	CodeOldServer        = "server-too-old"
 	CodeRowSecurity      = "row-security"
+	CodeTablespace       = "tablespace-not-on-volume"
+	CodeWALNotOnVolume   = "wal-not-on-volume"
+	CodeNoConnections    = "database-refuses-connections"
 )
 
 // PreflightInput is what the caller knows about the service.
@@ -53,6 +56,9 @@ type PreflightInput struct {
 	DataDir string
 	// StopGrace is the service's stop grace period (docker's default is 10 s).
 	StopGrace time.Duration
+	// Env is the container's environment (KEY=VALUE) of the new spec, nil when unknown:
+	// POSTGRES_INITDB_WALDIR puts pg_wal outside PGDATA, and it must be on a mount too.
+	Env []string
 }
 
 // DefaultDataDir is where the official image keeps the data (PGDATA).
@@ -119,6 +125,45 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 			fix = "mounts: " + strings.Join(in.MountTargets, ", ") + "; " + fix
 		}
 		r.refuse(CodeDirNotOnVolume, r.DataDirectory, "PostgreSQL keeps its data in "+r.DataDirectory+", which is not on a volume or bind mount of the service", fix)
+	}
+
+	// Data outside PGDATA: tablespaces (their own directories, linked from pg_tblspc) and a
+	// pg_wal moved elsewhere (initdb --waldir, POSTGRES_INITDB_WALDIR of the official image).
+	if in.MountTargets != nil {
+		rows, err := conn.Query(ctx, `SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace
+			WHERE pg_tablespace_location(oid) <> '' ORDER BY spcname`)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list tablespaces: %w", describeErr(c.Addr(), err))
+		}
+		type tablespace struct{ name, dir string }
+		tss, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tablespace, error) {
+			var t tablespace
+			return t, row.Scan(&t.name, &t.dir)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot list tablespaces: %w", describeErr(c.Addr(), err))
+		}
+		for _, t := range tss {
+			if coveringMount(t.dir, in.MountTargets) == "" {
+				r.refuse(CodeTablespace, t.dir, fmt.Sprintf("tablespace %s keeps its tables in %s, outside PGDATA and on no volume or bind mount of the service", t.name, t.dir),
+					"mount a named volume there (e.g. --mount-add type=volume,source=NAME,target="+t.dir+")")
+			}
+		}
+		if wal := walDirFromEnv(in.Env); wal != "" && coveringMount(wal, in.MountTargets) == "" {
+			r.refuse(CodeWALNotOnVolume, wal, "PostgreSQL's WAL (pg_wal) is in "+wal+" (POSTGRES_INITDB_WALDIR), outside PGDATA and on no volume or bind mount of the service: committed transactions since the last checkpoint would be lost, and the server would not start",
+				"mount a named volume there (e.g. --mount-add type=volume,source=NAME,target="+wal+")")
+		}
+	}
+	// Databases that refuse connections cannot be fingerprinted: say so, never skip silently.
+	dbs, err := listDatabases(ctx, conn)
+	if err != nil {
+		return nil, describeErr(c.Addr(), err)
+	}
+	for _, d := range dbs {
+		if !d.AllowConn {
+			r.warn(CodeNoConnections, d.Name, fmt.Sprintf("database %s does not accept connections (datallowconn = false): its data is not fingerprinted, so not checked", d.Name),
+				"ALTER DATABASE "+ident(d.Name)+" ALLOW_CONNECTIONS true, to have it checked")
+		}
 	}
 
 	// Durability settings: a checkpoint must complete within the grace period, or the
@@ -376,4 +421,19 @@ func ident(name string) string {
 		return name
 	}
 	return pgx.Identifier{name}.Sanitize()
+}
+
+// walDirFromEnv returns POSTGRES_INITDB_WALDIR from a container's environment ("" = pg_wal
+// is in PGDATA).
+func walDirFromEnv(env []string) string {
+	dir := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "POSTGRES_INITDB_WALDIR="); ok {
+			dir = v
+			if v != "" {
+				dir = path.Clean(v)
+			}
+		}
+	}
+	return dir
 }

@@ -68,6 +68,9 @@ func RenderText(w io.Writer, r *Report) error {
 			}
 		}
 	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(&b, "Not checked: database(s) %s refuse connections (datallowconn = false)\n", strings.Join(r.Skipped, ", "))
+	}
 	if r.OK() {
 		fmt.Fprintf(&b, "\nVerdict: verified (compared in %s)\n", r.Elapsed.Round(time.Microsecond))
 	} else if r.Unattributed() {

@@ -2,7 +2,10 @@ package pgstate
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,5 +166,57 @@ func TestWritesThatBypassTheCutAreNotALoss(t *testing.T) {
 	}
 	if rep.Verdict != VerdictFailed || rep.Count(ClassChanged) != 2 {
 		t.Fatalf("an unexplained difference is not a failure: %s %v", rep.Verdict, rep.Reasons)
+	}
+}
+
+// Data outside PGDATA — a tablespace's directory, a pg_wal moved by POSTGRES_INITDB_WALDIR —
+// must be on a mount of the service too; a database that refuses connections cannot be
+// fingerprinted and is reported, never skipped silently.
+func TestPreflightDataOutsidePGDATA(t *testing.T) {
+	p := startPG(t)
+	ctx := context.Background()
+	ts := filepath.Join(p.Dir, "ts")
+	if err := os.Mkdir(ts, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(p.Dir); err == nil {
+		sys := st.Sys().(*syscall.Stat_t)
+		os.Chown(ts, int(sys.Uid), int(sys.Gid))
+	}
+	admin := p.conn("postgres")
+	p.exec(admin, "CREATE TABLESPACE fast LOCATION '"+ts+"'", "CREATE TABLE hot (id int) TABLESPACE fast", "INSERT INTO hot VALUES (1)",
+		"CREATE DATABASE archive", "ALTER DATABASE archive ALLOW_CONNECTIONS false")
+	c := p.client()
+	env := []string{"PGDATA=" + p.Data, "POSTGRES_INITDB_WALDIR=/var/lib/postgresql/wal/"}
+	r, err := Preflight(ctx, c, PreflightInput{MountTargets: []string{p.Data}, Env: env})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref, warn := codes(r.Refusals), codes(r.Warnings)
+	if f, ok := ref[CodeTablespace]; !ok || f.Path != ts || !strings.Contains(f.Message, "tablespace fast") || !strings.Contains(f.Fix, "target="+ts) {
+		t.Errorf("tablespace outside the mounts not refused: %+v", r.Refusals)
+	}
+	if f, ok := ref[CodeWALNotOnVolume]; !ok || f.Path != "/var/lib/postgresql/wal" {
+		t.Errorf("pg_wal outside the mounts not refused: %+v", r.Refusals)
+	}
+	if f, ok := warn[CodeNoConnections]; !ok || f.Path != "archive" || f.Fix != "ALTER DATABASE archive ALLOW_CONNECTIONS true, to have it checked" {
+		t.Errorf("a database refusing connections not reported: %+v", r.Warnings)
+	}
+	r, err = Preflight(ctx, c, PreflightInput{MountTargets: []string{p.Data, ts, "/var/lib/postgresql/wal"}, Env: env})
+	if err != nil || !r.OK() {
+		t.Fatalf("everything on a mount: %v %+v", err, r.Refusals)
+	}
+	st, _ := OpenStore(t.TempDir())
+	snap, err := TakeSnapshot(ctx, c, st, "", nil, FingerprintOptions{})
+	if err != nil || len(snap.Summary.Skipped) != 1 || snap.Summary.Skipped[0] != "archive" {
+		t.Fatalf("skipped databases: %v %+v", err, snap.Summary.Skipped)
+	}
+	rep, _, err := VerifyAgainst(ctx, c, st, snap, FingerprintOptions{}, CompareOptions{})
+	var out strings.Builder
+	if err == nil {
+		RenderText(&out, rep)
+	}
+	if !strings.Contains(out.String(), "Not checked: database(s) archive refuse connections") {
+		t.Fatalf("report: %v\n%s", err, out.String())
 	}
 }
