@@ -85,6 +85,7 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 		return err
 	}
 	sw.Snapshots = inventory.LatestSnapshots(o.stateDir)
+	sw.PGCuts = inventory.PGReadOnlyCuts(o.stateDir)
 	return inventory.WriteLs(formatter.Context{
 		Output: dockerCLI.Out(),
 		Format: inventory.LsFormat(o.format, o.quiet),

@@ -4,8 +4,14 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/docker-stateful/docker-stateful/plugin/pgstate"
 	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
+
+// PGPASSWORD is taken out of the process environment at start, as REDISCLI_AUTH is
+// (redisenv.go): no process the plugin starts inherits it, while the getenv that update
+// --verify, snapshot and verify read passwords with still answers it.
+func init() { redisGetenv = pgstate.TakeEnvPassword(redisGetenv) }
 
 // pgFlags choose the engine and how docker stateful reaches a service's
 // PostgreSQL (update --verify, snapshot, verify).

@@ -100,7 +100,7 @@ func (s *Swarm) Check(svc swarm.Service) []Finding {
 		}
 		out = append(out, f)
 	}
-	return out
+	return append(out, s.pgReadOnly(svc)...)
 }
 
 // Risk is the one word for a service's findings.

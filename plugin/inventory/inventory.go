@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/docker-stateful/docker-stateful/plugin/pgstate"
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 )
 
@@ -43,6 +44,7 @@ type Swarm struct {
 	Tasks        map[string][]swarm.Task // by service ID, newest first
 	ImageVolumes map[string][]string     // by image reference, only for inspected images
 	Snapshots    map[string]SnapshotInfo // by service name
+	PGCuts       []pgstate.PendingCut    // interrupted PostgreSQL cuts (pgreadonly.go); nil: read at first use
 }
 
 // Read lists the services (filtered by the daemon with serviceFilters),

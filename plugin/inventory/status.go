@@ -92,6 +92,7 @@ func (s *Swarm) Explain(svc swarm.Service) Status {
 	if failed >= restartLoopFailures {
 		add(CodeRestartLoop, "docker service logs "+name, "restart loop: %d of the service's tasks failed, the last on node %s: %s", failed, s.nodeName(last.NodeID), taskError(last))
 	}
+	st.Findings = append(st.Findings, s.pgReadOnly(svc)...)
 	return st
 }
 

@@ -16,6 +16,13 @@ const (
 	ClassNew           = "NEW"            // not in the cut: fine
 )
 
+// Verdicts of a Report.
+const (
+	VerdictVerified   = "verified"
+	VerdictFailed     = "failed"
+	VerdictUnverified = "unverified" // differences explained by writes after the cut (AttributeWrites)
+)
+
 // Classes in report order.
 var Classes = []string{ClassMissing, ClassChanged, ClassSchemaChanged, ClassAdvanced, ClassNew}
 
@@ -38,6 +45,9 @@ type Diff struct {
 	AfterRows  int64  `json:"after_rows,omitempty"`
 	RowDelta   int64  `json:"row_delta,omitempty"`
 	Detail     string `json:"detail,omitempty"`
+	// WrittenAfterCut counts the table's row versions written by transactions the cut's
+	// snapshot did not see (AttributeWrites): evidence that clients wrote to it.
+	WrittenAfterCut int64 `json:"written_after_cut,omitempty"`
 }
 
 // Name is database/schema.name (or the database).
@@ -74,6 +84,14 @@ type Report struct {
 	Verdict         string                  `json:"verdict"`
 	Reasons         []string                `json:"reasons,omitempty"`
 	Elapsed         time.Duration           `json:"elapsed_ns"`
+	// WrittenAfterCut is the number of row versions, in the tables that differ, written
+	// after the cut's snapshot (AttributeWrites; 0 when not attributed).
+	WrittenAfterCut int64 `json:"written_after_cut,omitempty"`
+	// Skipped are the databases the cut could not fingerprint (they refuse connections):
+	// not checked.
+	Skipped []string `json:"skipped_databases,omitempty"`
+
+	failing []*Diff // every failing difference, for AttributeWrites
 }
 
 // OK reports whether the verdict passed.
@@ -90,10 +108,18 @@ func (r *Report) Count(class string) int64 {
 func (r *Report) add(opt CompareOptions, d Diff) {
 	c := r.Classes[d.Class]
 	c.Count++
+	if classFails(d.Class) {
+		r.failing = append(r.failing, &d)
+	}
 	if len(c.Items) < opt.MaxItems {
 		c.Items = append(c.Items, d)
 	}
 }
+
+// Unattributed reports the "unverified" verdict of AttributeWrites: objects of the cut
+// differ, but each of them holds rows written after the cut, so the differences may be
+// those writes. Not a proven loss: no rollback (it would drop those writes).
+func (r *Report) Unattributed() bool { return r.Verdict == VerdictUnverified }
 
 // Compare proves after against before. Equal digests verify at once; otherwise only the
 // databases whose digests differ are loaded and compared table by table.
@@ -109,7 +135,7 @@ func Compare(before, after *Snapshot, opt CompareOptions) (*Report, error) {
 	r := &Report{Engine: Engine, Before: b.ID, After: a.ID, BeforeRunID: b.RunID, AfterRunID: a.RunID,
 		BeforeTables: b.Tables, AfterTables: a.Tables, BeforeRows: b.Rows, AfterRows: a.Rows,
 		BeforeSequences: b.Sequences, Databases: len(b.Databases),
-		Classes: map[string]*ClassReport{}, DifferingDBs: []string{}}
+		Classes: map[string]*ClassReport{}, DifferingDBs: []string{}, Skipped: b.Skipped}
 	for _, c := range Classes {
 		r.Classes[c] = &ClassReport{Items: []Diff{}}
 	}

@@ -157,7 +157,10 @@ var canonicalParams = map[string]string{
 	"bytea_output":       "hex",
 	"lc_monetary":        "C",
 	// regclass values and index/constraint definitions qualify names by the search path
-	"search_path":      "pg_catalog",
+	"search_path": "pg_catalog",
+	// a query that row-level security would filter fails instead: hidden rows never
+	// fingerprint as absent ones (superusers and BYPASSRLS roles are not filtered)
+	"row_security":     "off",
 	"application_name": "docker-stateful",
 }
 
@@ -276,4 +279,26 @@ func describeErr(addr string, err error) error {
 			Msg: fmt.Sprintf("cannot reach PostgreSQL at %s: %s", addr, reason)}
 	}
 	return err
+}
+
+// PasswordEnv is the variable LoadPassword reads, as psql does.
+const PasswordEnv = "PGPASSWORD"
+
+// TakeEnvPassword removes PGPASSWORD from the process environment, so that no process the
+// plugin starts inherits it, and returns a getenv that still answers it (and asks next, or
+// os.Getenv when nil, for everything else). Call it once, at start.
+func TakeEnvPassword(next func(string) string) func(string) string {
+	if next == nil {
+		next = os.Getenv
+	}
+	pw, had := os.LookupEnv(PasswordEnv)
+	if had {
+		os.Unsetenv(PasswordEnv)
+	}
+	return func(k string) string {
+		if k == PasswordEnv && had {
+			return pw
+		}
+		return next(k)
+	}
 }

@@ -128,8 +128,11 @@ func Cut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err erro
 		return nil, fmt.Errorf("role %s may not call pg_reload_conf(): GRANT EXECUTE ON FUNCTION pg_reload_conf() TO %s", si.User, si.User)
 	}
 	h = &CutHandle{c: c, Info: CutInfo{ServerVersion: si.Version, PostmasterStart: si.PostmasterStart}}
+	// before writes go off: if this process dies from here on, the watchdog resumes them
+	startWatchdog(c)
 	say("turning off writes (ALTER SYSTEM SET default_transaction_read_only = on)")
 	if _, err := conn.Exec(ctx, "ALTER SYSTEM SET default_transaction_read_only = on"); err != nil {
+		disarmWatchdogs()
 		return nil, fmt.Errorf("ALTER SYSTEM: %w", describeErr(c.Addr(), err))
 	}
 	defer func() {
@@ -332,6 +335,7 @@ func Resume(ctx context.Context, c *Client) (wasReadOnly bool, err error) {
 	if _, err := conn.Exec(ctx, "SELECT pg_reload_conf()"); err != nil {
 		return false, fmt.Errorf("resuming writes: pg_reload_conf(): %w", describeErr(c.Addr(), err))
 	}
+	disarmWatchdogs()
 	return ro == "on", nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -17,12 +18,21 @@ func TestCutMakesNewTransactionsReadOnlyAndReleaseResumes(t *testing.T) {
 	// A write transaction open before the cut: Cut waits for it and then checkpoints.
 	w := p.conn("postgres")
 	p.exec(w, "BEGIN", "INSERT INTO t VALUES (2, 'open before the cut')")
-	go func() {
-		time.Sleep(700 * time.Millisecond)
-		w.Exec(context.Background(), "COMMIT")
-	}()
+	// it commits once Cut waits for it (not on a timer: a loaded machine makes Cut slow)
 	var msgs []string
-	h, err := Cut(ctx, p.client(), CutOptions{WaitWriters: 20 * time.Second, Progress: func(s string) { msgs = append(msgs, s) }})
+	var once sync.Once
+	progress := func(s string) {
+		msgs = append(msgs, s)
+		if strings.Contains(s, "waiting for 1 write transaction") {
+			once.Do(func() {
+				go func() {
+					time.Sleep(700 * time.Millisecond)
+					w.Exec(context.Background(), "COMMIT")
+				}()
+			})
+		}
+	}
+	h, err := Cut(ctx, p.client(), CutOptions{WaitWriters: 20 * time.Second, Progress: progress})
 	if err != nil {
 		t.Fatal(err)
 	}

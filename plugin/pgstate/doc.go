@@ -57,6 +57,16 @@
 // server is gone it returns *ResumePendingError and the caller must Resume on the new one.
 // Cut resumes writes itself when it fails or is interrupted.
 //
+// If the process that cut dies (SIGKILL, OOM, a closed terminal) nothing in it can resume
+// writes, and the setting survives restarts. Cut therefore first starts a watchdog (this
+// program again, in its own session, fed through a pipe: the password never goes to argv
+// or the environment). A successful Resume or Release disarms it; when the pipe closes
+// without that, the watchdog waits (up to WatchdogDeadline) for a server on the cut's
+// address and resumes writes on it. TakeSnapshot of a cut leaves a marker in the state
+// directory (pg-readonly/) that resuming removes: PendingCuts lists the markers whose
+// process is gone, with the one command that ends the read-only state, for ls, check and
+// status.
+//
 // # Fingerprint
 //
 // For every database except templates (and those that refuse connections), in one
@@ -88,11 +98,25 @@
 // sequence ahead, as crash recovery leaves it: fine) and NEW (fine). Row-level differences
 // are not located: the digest is per table.
 //
+// default_transaction_read_only is only a default: a session with SET SESSION
+// CHARACTERISTICS AS TRANSACTION READ WRITE, options=-c default_transaction_read_only=off
+// or BEGIN READ WRITE writes through the cut. When the comparison fails, VerifyAgainst
+// (AttributeWrites) counts, in each changed table, the row versions written by
+// transactions the cut's snapshot did not see (xmin at or after the snapshot's horizon,
+// same cluster, not an older copy): when every difference is such a table, the verdict is
+// "unverified" (Report.Unattributed, Report.WrittenAfterCut): no loss proven, and no
+// rollback, which would drop those writes. Deleted rows leave no row: a table that shrank
+// with nothing written after the cut still fails.
+//
 // # Rights
 //
 // A superuser needs nothing else. Another role needs (Preflight says which are missing and
 // the GRANT that fixes each): EXECUTE on pg_reload_conf(), ALTER SYSTEM on parameter
 // default_transaction_read_only (15+), pg_checkpoint (15+), pg_read_all_data (14+),
 // pg_read_all_stats, and pg_read_all_settings to read data_directory (else the official
-// image's /var/lib/postgresql/data is assumed and a warning says so).
+// image's /var/lib/postgresql/data is assumed and a warning says so). pg_read_all_data does
+// not bypass row-level security: when a table the role does not own (or one with FORCE ROW
+// LEVEL SECURITY) has RLS on, Preflight refuses, naming the tables, until ALTER ROLE ...
+// BYPASSRLS; the fingerprint's sessions run with row_security = off, so such a table fails
+// the fingerprint instead of reading as empty.
 package pgstate

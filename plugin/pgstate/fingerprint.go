@@ -97,6 +97,8 @@ type DBManifest struct {
 	Tables    []TableRecord    `json:"tables"`
 	Sequences []SequenceRecord `json:"sequences"`
 	Objects   []ObjectRecord   `json:"objects"`
+
+	horizon string // DBSum.XminHorizon
 }
 
 // DBSum is the digest of one database in the summary.
@@ -108,6 +110,10 @@ type DBSum struct {
 	Rows         int64  `json:"rows"`
 	Digest       Hex64  `json:"digest"`        // tables' rows + sequences + schema
 	SchemaDigest Hex64  `json:"schema_digest"` // schema only
+	// XminHorizon is the oldest transaction id (xid8) the database's snapshot may not
+	// see: a row version written by a transaction at or after it can be newer than the
+	// fingerprint (AttributeWrites counts them).
+	XminHorizon string `json:"xmin_horizon,omitempty"`
 }
 
 // Summary is the result of a fingerprint; stored as summary.json next to the shards.
@@ -128,6 +134,14 @@ type Summary struct {
 	Digest          Hex64             `json:"digest"`
 	Cut             *CutInfo          `json:"cut,omitempty"`
 	Labels          map[string]string `json:"labels,omitempty"`
+	// SystemID is the cluster's system identifier (pg_control_system()), "" when the role
+	// may not read it: writes after the cut are attributed only on the same cluster.
+	SystemID string `json:"system_identifier,omitempty"`
+	// WALLSN is pg_current_wal_lsn() when the fingerprint began.
+	WALLSN string `json:"wal_lsn,omitempty"`
+	// Skipped are the databases that refuse connections (datallowconn = false): not
+	// fingerprinted, so not checked.
+	Skipped []string `json:"skipped_databases,omitempty"`
 }
 
 // RowsPerSec is the fingerprint's throughput.
@@ -162,18 +176,27 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		conn.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("PostgreSQL %s has no hashtextextended() (11 or later is needed)", si.Version)
 	}
-	rows, err := conn.Query(ctx, `SELECT datname FROM pg_database WHERE NOT datistemplate AND datallowconn ORDER BY datname`)
-	var dbs []string
+	all0, err := listDatabases(ctx, conn)
+	var dbs, skipped []string
+	for _, d := range all0 {
+		if d.AllowConn {
+			dbs = append(dbs, d.Name)
+		} else {
+			skipped = append(skipped, d.Name)
+		}
+	}
+	var sysID, lsn string
 	if err == nil {
-		dbs, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		sysID, lsn = clusterIdentity(ctx, conn)
 	}
 	conn.Close(context.WithoutCancel(ctx))
 	if err != nil {
-		return nil, fmt.Errorf("cannot list databases: %w", describeErr(c.Addr(), err))
+		return nil, describeErr(c.Addr(), err)
 	}
 	sum := &Summary{Engine: Engine, CreatedAt: start.UTC(), Addr: c.Addr(), ServerVersion: si.Version,
-		PostmasterStart: si.PostmasterStart, RunID: si.RunID(), Databases: []DBSum{}}
-	fp := &fingerprinter{c: c, opt: opt, start: start}
+		PostmasterStart: si.PostmasterStart, RunID: si.RunID(), Databases: []DBSum{},
+		SystemID: sysID, WALLSN: lsn, Skipped: skipped}
+	fp := &fingerprinter{c: c, opt: opt, start: start, ver: si.VersionNum}
 	all := xxhash.New()
 	for i, db := range dbs {
 		m, err := fp.database(ctx, db)
@@ -182,6 +205,7 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		}
 		ds := m.sum()
 		ds.Shard = shardName(i)
+		ds.XminHorizon = m.horizon
 		if err := writeManifest(dir, ds.Shard, m); err != nil {
 			return nil, fmt.Errorf("cannot write the manifest: %w", err)
 		}
@@ -200,6 +224,7 @@ type fingerprinter struct {
 	c     *Client
 	opt   FingerprintOptions
 	start time.Time
+	ver   int // server_version_num
 
 	mu   sync.Mutex
 	done int
@@ -227,6 +252,13 @@ func (fp *fingerprinter) database(ctx context.Context, db string) (*DBManifest, 
 		return nil, fmt.Errorf("pg_export_snapshot(): %w", err)
 	}
 	m := &DBManifest{Database: db}
+	horizonQ := `SELECT pg_snapshot_xmin(pg_current_snapshot())::text`
+	if fp.ver < 130000 {
+		horizonQ = `SELECT txid_snapshot_xmin(txid_current_snapshot())::text`
+	}
+	if err := tx.QueryRow(ctx, horizonQ).Scan(&m.horizon); err != nil {
+		return nil, fmt.Errorf("cannot read the snapshot's transaction horizon: %w", err)
+	}
 	if m.Tables, err = readTables(ctx, tx); err != nil {
 		return nil, err
 	}
@@ -536,3 +568,12 @@ func (m *DBManifest) sum() DBSum {
 }
 
 var errNoSummary = errors.New("snapshot without summary")
+
+// clusterIdentity returns the cluster's system identifier ("" when the role may not call
+// pg_control_system()) and the current WAL position.
+func clusterIdentity(ctx context.Context, conn *pgx.Conn) (sysID, lsn string) {
+	_ = conn.QueryRow(ctx, `SELECT pg_current_wal_lsn()::text`).Scan(&lsn)
+	// a refused call aborts nothing: this connection runs no transaction block
+	_ = conn.QueryRow(ctx, `SELECT system_identifier::text FROM pg_control_system()`).Scan(&sysID)
+	return sysID, lsn
+}

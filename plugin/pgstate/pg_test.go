@@ -20,7 +20,10 @@ type testPG struct {
 
 func startPG(t testing.TB, extra ...string) *testPG {
 	t.Helper()
-	return &testPG{Server: pgtest.StartT(t, extra...), t: t}
+	pg := &testPG{Server: pgtest.StartT(t, extra...), t: t}
+	// a cut the test leaves unresumed (its server stopped) would keep a watchdog waiting
+	t.Cleanup(disarmWatchdogs)
+	return pg
 }
 
 func freePort(t testing.TB) int {

@@ -40,6 +40,10 @@ const (
 	CodeReadOnlyOverride = "read-only-overridden"
 	CodeAlreadyReadOnly  = "already-read-only"
 	CodeOldServer        = "server-too-old"
+	CodeRowSecurity      = "row-security"
+	CodeTablespace       = "tablespace-not-on-volume"
+	CodeWALNotOnVolume   = "wal-not-on-volume"
+	CodeNoConnections    = "database-refuses-connections"
 )
 
 // PreflightInput is what the caller knows about the service.
@@ -52,6 +56,9 @@ type PreflightInput struct {
 	DataDir string
 	// StopGrace is the service's stop grace period (docker's default is 10 s).
 	StopGrace time.Duration
+	// Env is the container's environment (KEY=VALUE) of the new spec, nil when unknown:
+	// POSTGRES_INITDB_WALDIR puts pg_wal outside PGDATA, and it must be on a mount too.
+	Env []string
 }
 
 // DefaultDataDir is where the official image keeps the data (PGDATA).
@@ -118,6 +125,45 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 			fix = "mounts: " + strings.Join(in.MountTargets, ", ") + "; " + fix
 		}
 		r.refuse(CodeDirNotOnVolume, r.DataDirectory, "PostgreSQL keeps its data in "+r.DataDirectory+", which is not on a volume or bind mount of the service", fix)
+	}
+
+	// Data outside PGDATA: tablespaces (their own directories, linked from pg_tblspc) and a
+	// pg_wal moved elsewhere (initdb --waldir, POSTGRES_INITDB_WALDIR of the official image).
+	if in.MountTargets != nil {
+		rows, err := conn.Query(ctx, `SELECT spcname, pg_tablespace_location(oid) FROM pg_tablespace
+			WHERE pg_tablespace_location(oid) <> '' ORDER BY spcname`)
+		if err != nil {
+			return nil, fmt.Errorf("cannot list tablespaces: %w", describeErr(c.Addr(), err))
+		}
+		type tablespace struct{ name, dir string }
+		tss, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (tablespace, error) {
+			var t tablespace
+			return t, row.Scan(&t.name, &t.dir)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("cannot list tablespaces: %w", describeErr(c.Addr(), err))
+		}
+		for _, t := range tss {
+			if coveringMount(t.dir, in.MountTargets) == "" {
+				r.refuse(CodeTablespace, t.dir, fmt.Sprintf("tablespace %s keeps its tables in %s, outside PGDATA and on no volume or bind mount of the service", t.name, t.dir),
+					"mount a named volume there (e.g. --mount-add type=volume,source=NAME,target="+t.dir+")")
+			}
+		}
+		if wal := walDirFromEnv(in.Env); wal != "" && coveringMount(wal, in.MountTargets) == "" {
+			r.refuse(CodeWALNotOnVolume, wal, "PostgreSQL's WAL (pg_wal) is in "+wal+" (POSTGRES_INITDB_WALDIR), outside PGDATA and on no volume or bind mount of the service: committed transactions since the last checkpoint would be lost, and the server would not start",
+				"mount a named volume there (e.g. --mount-add type=volume,source=NAME,target="+wal+")")
+		}
+	}
+	// Databases that refuse connections cannot be fingerprinted: say so, never skip silently.
+	dbs, err := listDatabases(ctx, conn)
+	if err != nil {
+		return nil, describeErr(c.Addr(), err)
+	}
+	for _, d := range dbs {
+		if !d.AllowConn {
+			r.warn(CodeNoConnections, d.Name, fmt.Sprintf("database %s does not accept connections (datallowconn = false): its data is not fingerprinted, so not checked", d.Name),
+				"ALTER DATABASE "+ident(d.Name)+" ALLOW_CONNECTIONS true, to have it checked")
+		}
 	}
 
 	// Durability settings: a checkpoint must complete within the grace period, or the
@@ -197,6 +243,20 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 		}
 	}
 
+	// Row-level security filters what a role that does not bypass it reads, silently:
+	// pg_read_all_data does not bypass it, and a table with RLS on and no policy reads as
+	// empty. Such a fingerprint would prove nothing about the hidden rows.
+	if !si.Superuser {
+		hidden, err := rowSecurityTables(ctx, c, conn)
+		if err != nil {
+			return nil, err
+		}
+		if len(hidden) > 0 {
+			r.refuse(CodeRowSecurity, "", fmt.Sprintf("row-level security hides rows of %d table(s) from role %s, which does not bypass it (pg_read_all_data does not): %s; the fingerprint would not see them",
+				len(hidden), si.User, listSome(hidden, 10)), "ALTER ROLE "+ident(si.User)+" BYPASSRLS")
+		}
+	}
+
 	// Per-role or per-database settings override ALTER SYSTEM: those sessions stay writable.
 	rows, err := conn.Query(ctx, `SELECT coalesce(r.rolname, '*'), coalesce(d.datname, '*'), s2.cfg
 		FROM pg_db_role_setting s CROSS JOIN LATERAL unnest(s.setconfig) AS s2(cfg)
@@ -270,6 +330,109 @@ func DataDirFromEnv(env []string) string {
 	for _, kv := range env {
 		if v, ok := strings.CutPrefix(kv, "PGDATA="); ok && v != "" {
 			dir = path.Clean(v)
+		}
+	}
+	return dir
+}
+
+// rowSecurityTables lists, in every database the fingerprint reads, the tables whose rows
+// row-level security filters for the connected role (db.schema.table); none when the role
+// bypasses RLS. A table's owner is subject to it only with FORCE ROW LEVEL SECURITY.
+func rowSecurityTables(ctx context.Context, c *Client, conn *pgx.Conn) ([]string, error) {
+	var bypass bool
+	if err := conn.QueryRow(ctx, `SELECT rolbypassrls OR rolsuper FROM pg_roles WHERE rolname = current_user`).Scan(&bypass); err != nil {
+		return nil, fmt.Errorf("cannot read the role's attributes: %w", describeErr(c.Addr(), err))
+	}
+	if bypass {
+		return nil, nil
+	}
+	dbs, err := listDatabases(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, db := range dbs {
+		if !db.AllowConn {
+			continue
+		}
+		dc, err := c.Connect(ctx, db.Name)
+		if err != nil {
+			return nil, fmt.Errorf("database %s: %w", db.Name, err)
+		}
+		rows, err := dc.Query(ctx, `SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+			WHERE c.relkind IN ('r', 'p', 'm') AND c.relrowsecurity AND `+userRelations+`
+				AND (c.relforcerowsecurity OR NOT pg_has_role(current_user, c.relowner, 'USAGE'))
+			ORDER BY 1`)
+		var ts []string
+		if err == nil {
+			ts, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		}
+		dc.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("database %s: cannot list tables with row-level security: %w", db.Name, describeErr(c.Addr(), err))
+		}
+		for _, t := range ts {
+			out = append(out, db.Name+"."+t)
+		}
+	}
+	return out, nil
+}
+
+// Database is one database of the server as pg_database lists it.
+type Database struct {
+	Name      string `json:"name"`
+	AllowConn bool   `json:"allow_connections"`
+}
+
+// listDatabases lists the databases the fingerprint covers, templates excluded, with
+// whether they accept connections (those that do not cannot be fingerprinted).
+func listDatabases(ctx context.Context, conn *pgx.Conn) ([]Database, error) {
+	rows, err := conn.Query(ctx, `SELECT datname, datallowconn FROM pg_database WHERE NOT datistemplate ORDER BY datname`)
+	if err != nil {
+		return nil, fmt.Errorf("cannot list databases: %w", err)
+	}
+	dbs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Database, error) {
+		var d Database
+		return d, r.Scan(&d.Name, &d.AllowConn)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cannot list databases: %w", err)
+	}
+	return dbs, nil
+}
+
+// listSome joins the first n items and says how many more there are.
+func listSome(items []string, n int) string {
+	if len(items) <= n {
+		return strings.Join(items, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(items[:n], ", "), len(items)-n)
+}
+
+// ident quotes a name for SQL only when it needs quoting (as quote_ident does).
+func ident(name string) string {
+	plain := name != ""
+	for i, r := range name {
+		if !(r == '_' || r >= 'a' && r <= 'z' || i > 0 && (r >= '0' && r <= '9' || r == '$')) {
+			plain = false
+		}
+	}
+	if plain {
+		return name
+	}
+	return pgx.Identifier{name}.Sanitize()
+}
+
+// walDirFromEnv returns POSTGRES_INITDB_WALDIR from a container's environment ("" = pg_wal
+// is in PGDATA).
+func walDirFromEnv(env []string) string {
+	dir := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "POSTGRES_INITDB_WALDIR="); ok {
+			dir = v
+			if v != "" {
+				dir = path.Clean(v)
+			}
 		}
 	}
 	return dir

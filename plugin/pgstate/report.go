@@ -61,12 +61,20 @@ func RenderText(w io.Writer, r *Report) error {
 				if detail == "" && d.Class == ClassNew && d.AfterRows > 0 {
 					detail = fmt.Sprintf("%d rows", d.AfterRows)
 				}
+				if d.WrittenAfterCut > 0 {
+					detail += fmt.Sprintf(" (%d row(s) written after the cut)", d.WrittenAfterCut)
+				}
 				fmt.Fprintf(&b, "  %-40s %-11s %s\n", d.Name(), d.Kind, detail)
 			}
 		}
 	}
+	if len(r.Skipped) > 0 {
+		fmt.Fprintf(&b, "Not checked: database(s) %s refuse connections (datallowconn = false)\n", strings.Join(r.Skipped, ", "))
+	}
 	if r.OK() {
 		fmt.Fprintf(&b, "\nVerdict: verified (compared in %s)\n", r.Elapsed.Round(time.Microsecond))
+	} else if r.Unattributed() {
+		fmt.Fprintf(&b, "\nVerdict: NOT VERIFIED (no loss proven): %s\n", strings.Join(r.Reasons, "; "))
 	} else {
 		fmt.Fprintf(&b, "\nVerdict: FAILED: %s\n", strings.Join(r.Reasons, "; "))
 	}

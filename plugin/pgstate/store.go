@@ -105,6 +105,10 @@ func (s *Summary) Meta() snapstore.Meta {
 // TakeSnapshot fingerprints the server into a new snapshot of the store and commits it
 // (cut may be nil, e.g. for the after-update fingerprint). On error nothing is left behind.
 func TakeSnapshot(ctx context.Context, c *Client, st *Store, service string, cut *CutInfo, opt FingerprintOptions) (*Snapshot, error) {
+	if cut != nil {
+		// writes are off until resumed: say so where ls, check and status look
+		writeMarker(st.StateDir, service, c, cut)
+	}
 	return st.Take(service, func(dir string) (*Summary, error) {
 		sum, err := Fingerprint(ctx, c, dir, opt)
 		if err == nil {
@@ -121,5 +125,10 @@ func VerifyAgainst(ctx context.Context, c *Client, st *Store, before *Snapshot, 
 		return nil, nil, err
 	}
 	rep, err := Compare(before, after, copt)
+	if err == nil && !rep.OK() {
+		if aerr := AttributeWrites(ctx, c, before, after, rep); aerr != nil {
+			rep.Reasons = append(rep.Reasons, "writes after the cut could not be counted: "+aerr.Error())
+		}
+	}
 	return rep, after, err
 }
