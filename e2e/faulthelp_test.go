@@ -448,7 +448,10 @@ type fltWriter struct {
 	done    chan struct{}
 }
 
-func fltStartWriter(addr string) *fltWriter {
+func fltStartWriter(addr string) *fltWriter { return fltStartWriterPrefix(addr, "writer") }
+
+// fltStartWriterPrefix is fltStartWriter writing <prefix>:<i>.
+func fltStartWriterPrefix(addr, prefix string) *fltWriter {
 	w := &fltWriter{stop: make(chan struct{}), done: make(chan struct{})}
 	cl := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: 3 * time.Second,
 		WriteTimeout: 3 * time.Second, MaxRetries: -1, PoolSize: 1})
@@ -462,7 +465,7 @@ func fltStartWriter(addr string) *fltWriter {
 			default:
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 4*time.Second)
-			err := cl.Set(ctx, fmt.Sprintf("writer:%06d", i), i, 0).Err()
+			err := cl.Set(ctx, fmt.Sprintf("%s:%06d", prefix, i), i, 0).Err()
 			cancel()
 			w.mu.Lock()
 			if err != nil {

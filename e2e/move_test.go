@@ -373,3 +373,108 @@ func TestMoveTargetEngineStopped(t *testing.T) {
 	t.Logf("writer: %d acknowledged writes, %d retries", len(acked), w.retries)
 	fltKeysIntact(t, cluster.Redis(t, node1.Addr, port), n, acked)
 }
+
+// mvTempPort is the host port node's engine published for the service's
+// temporary Redis port (move's Step 2/5 spec), waiting for its task.
+func mvTempPort(t *testing.T, node int, svc string) int {
+	t.Helper()
+	for end := time.Now().Add(time.Minute); time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		out := C.Docker(t, node, "ps", "--filter", "label=com.docker.swarm.service.name="+svc, "--format", "{{.Ports}}")
+		// 0.0.0.0:30001->6380/tcp
+		for _, f := range strings.Split(out, ",") {
+			f = strings.TrimSpace(f)
+			if i := strings.Index(f, "->6380/tcp"); i > 0 {
+				var p int
+				if _, err := fmt.Sscanf(f[strings.LastIndex(f[:i], ":")+1:i], "%d", &p); err == nil {
+					return p
+				}
+			}
+		}
+	}
+	t.Fatalf("no temporary port of service %s on node %d", svc, node)
+	return 0
+}
+
+// TestMoveLateDifferenceUnderWriter: a writer writes to whichever node
+// answers on the service's port throughout a move; once the keys are
+// restored and verified on node3, a key of the cut is deleted there through
+// the temporary port, so the Redis loaded by the last update differs from
+// the cut while the writer reaches it. move must not say "moved" (nor exit
+// 0), and no acknowledged write may be lost: either it rolls back before
+// any write was acknowledged on node3 (writes held from its check to its
+// stop), or it stays on node3 with the writes and names where the intact cut
+// is (node1's volume).
+func TestMoveLateDifferenceUnderWriter(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, vol, n := mvCreate(t, 300)
+	node3 := C.Node(3)
+	// One writer per node, each retrying its own node: the one of node3
+	// writes as soon as the moved Redis answers there.
+	var ws []*fltWriter
+	for _, nd := range C.Nodes {
+		ws = append(ws, fltStartWriterPrefix(fmt.Sprintf("%s:%d", nd.Addr, port), fmt.Sprintf("w%d", nd.Index)))
+	}
+	time.Sleep(300 * time.Millisecond)
+	mv := fltStart(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
+	mv.waitFor(t, "Step 4/5", 2*time.Minute)
+	tc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", node3.Addr, mvTempPort(t, 3, svc)), MaxRetries: -1, PoolSize: 1})
+	defer tc.Close()
+	if err := tc.Ping(context.Background()).Err(); err != nil {
+		t.Fatalf("the temporary Redis on node3: %v", err)
+	}
+	mv.waitFor(t, "Verified: the restored keys equal the cut", 2*time.Minute)
+	if err := tc.Del(context.Background(), "a:00001:set").Err(); err != nil {
+		t.Skipf("the key could not be deleted before the temporary Redis stopped (%v): no late difference to test", err)
+	}
+	code := mv.wait(t, 5*time.Minute)
+	time.Sleep(time.Second)
+	var acked [][]int
+	total := 0
+	for _, w := range ws {
+		a := w.finish()
+		acked = append(acked, a)
+		total += len(a)
+	}
+	var res mvResult
+	vfyJSON(t, mv.stdout.String(), &res)
+	t.Logf("late difference: exit %d, verdict %s, write downtime %d ms; writers: %d acknowledged (node1 %d, node3 %d)", code, res.Verdict, res.WriteDowntimeMs, total, len(acked[0]), len(acked[2]))
+	if code == 0 || res.Verdict == "moved" {
+		t.Fatalf("move said %q, exit %d, although a key of the cut is missing on node3", res.Verdict, code)
+	}
+	if strings.Contains(mv.stderr.String(), "Moved: service") {
+		t.Errorf("move printed \"Moved\" although the data differs")
+	}
+	task := C.WaitRunning(t, svc)
+	var want int64
+	switch res.Verdict {
+	case "rolled_back":
+		if task.Node.Index != 1 || res.Rollback == nil || res.Rollback.Verdict != "verified" {
+			t.Fatalf("rolled back: runs on node %d, %+v", task.Node.Index, res.Rollback)
+		}
+		want = n + int64(total)
+	case "not_rolled_back":
+		if task.Node.Index != 3 {
+			t.Fatalf("not rolled back, but runs on node %d", task.Node.Index)
+		}
+		if len(res.OldVolumes) != 1 || res.OldVolumes[0].Volume != vol || !strings.Contains(res.Error, "not rolled back") {
+			t.Errorf("where the intact cut is is not said: %+v, %q", res.OldVolumes, res.Error)
+		}
+		want = n - 1 + int64(total)
+	default:
+		t.Fatalf("verdict %q: want rolled_back or not_rolled_back", res.Verdict)
+	}
+	addr := C.Node(task.Node.Index).Addr
+	rdb := cluster.Redis(t, addr, port)
+	ctx := context.Background()
+	for i, a := range acked {
+		for _, k := range a {
+			key := fmt.Sprintf("w%d:%06d", C.Nodes[i].Index, k)
+			if v, err := rdb.Get(ctx, key).Result(); err != nil || v != fmt.Sprint(k) {
+				t.Fatalf("acknowledged write %s lost (%s): %q %v", key, res.Verdict, v, err)
+			}
+		}
+	}
+	if got := mvDBSize(t, addr, port); got != want {
+		t.Fatalf("%d keys on node %d, want %d", got, task.Node.Index, want)
+	}
+}

@@ -3,11 +3,15 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/docker-stateful/docker-stateful/e2e/cluster"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
@@ -304,5 +308,83 @@ func TestOpsCheckRedis(t *testing.T) {
 	}
 	if r := opsRun(t, "check", "--redis", "--redis-url", "redis://127.0.0.1:1", "--timeout", "2s", svc); r.ExitCode() != 2 || !strings.Contains(r.Stdout, "could not check") {
 		t.Errorf("check --redis with Redis unreachable: exit %d, want 2", r.ExitCode())
+	}
+}
+
+// TestOpsAdoptUnderWriter: adopt of a busy seed Redis (20,000 keys, a
+// client doing INCR about 200 times a second throughout) ends adopted on
+// its anonymous volume, never rolled back onto an empty one: every key and
+// every acknowledged INCR is there after it; its exit is 0 (verified) or 1
+// with the clients' writes named (not verified, nothing rolled back).
+func TestOpsAdoptUnderWriter(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port := C.CreateRedis(t, []string{"service", "create"})
+	rdb, task := C.ServiceRedis(t, svc, port)
+	ctx := context.Background()
+	if err := rdb.Set(ctx, "counter", 0, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	pipe := rdb.Pipeline()
+	for i := 0; i < 20000; i++ {
+		pipe.Set(ctx, fmt.Sprintf("key:%05d", i), i, 0)
+		if i%1000 == 999 {
+			if _, err := pipe.Exec(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	addr := fmt.Sprintf("%s:%d", task.Node.Addr, port)
+	var mu sync.Mutex
+	var acked int64
+	var failed int
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		cl := redis.NewClient(&redis.Options{Addr: addr, DialTimeout: time.Second, ReadTimeout: 3 * time.Second, MaxRetries: -1, PoolSize: 1})
+		defer cl.Close()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			v, err := cl.Incr(ctx, "counter").Result()
+			mu.Lock()
+			if err == nil {
+				acked = max(acked, v)
+			} else {
+				failed++
+			}
+			mu.Unlock()
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	r := opsRun(t, "adopt", "--node-host", task.Node.Host, svc)
+	time.Sleep(time.Second)
+	close(stop)
+	<-done
+	t.Logf("adopt under a writer: exit %d; the writer's last acknowledged INCR %d, %d failed attempts", r.ExitCode(), acked, failed)
+	if r.ExitCode() != 0 && r.ExitCode() != 1 {
+		t.Fatalf("adopt: exit %d", r.ExitCode())
+	}
+	out := r.Stdout + r.Stderr
+	if strings.Contains(out, "rolled back") && !strings.Contains(out, "not rolled back") && !strings.Contains(out, "nothing was rolled back") {
+		t.Errorf("adopt rolled the service back")
+	}
+	if r.ExitCode() == 1 && !strings.Contains(out, "clients") {
+		t.Errorf("adopt exit 1 without naming the clients' writes")
+	}
+	if src := updInspect(t, svc, "{{range .Spec.TaskTemplate.ContainerSpec.Mounts}}{{.Source}}{{end}}"); src == "" {
+		t.Errorf("the service is not adopted: no volume mounted by name")
+	}
+	rdb, now := C.ServiceRedis(t, svc, port)
+	if now.Node.ID != task.Node.ID {
+		t.Fatalf("the service runs on node %s after adopt, want %s", now.Node.Hostname, task.Node.Hostname)
+	}
+	if n := rdb.DBSize(ctx).Val(); n != 20001 {
+		t.Errorf("%d keys after adopt, want 20001", n)
+	}
+	if v, err := rdb.Get(ctx, "counter").Int64(); err != nil || v < acked {
+		t.Errorf("counter %d (%v) after adopt: the acknowledged INCRs up to %d are lost", v, err, acked)
 	}
 }

@@ -4,7 +4,9 @@
 // to the node that holds it (a type=volume mount whose source is the
 // anonymous volume's name re-attaches the same data), records docker
 // stateful's labels and defaults, and for Redis takes a durable cut before
-// and verifies after, rolling back on failure.
+// and verifies after, with the new process's writes held from the first
+// moment it answers; it never rolls back (the spec before adopt would start
+// Redis on a new, empty anonymous volume).
 package adopt
 
 import (
@@ -281,34 +283,47 @@ func apply(ctx context.Context, d Deps, opt Options, p *Plan) error {
 		fmt.Fprintf(d.Out, "Adopted: service %s keeps its data on node %s\n", svc.Spec.Name, p.Node)
 		return nil
 	}
+	cut.Sent()
 	if err := d.Flow.WaitStopped(ctx, []string{p.Task}, inventory.StopGrace(svc.Spec)+opt.Timeout); err != nil {
 		say("warning: %v", err)
 	}
+	// The old process is gone, and its pause with it; the new one's writes
+	// are held from the first moment it answers until it is checked.
 	if err := cut.Release(); err != nil {
 		say("warning: %v", err)
-	} else {
-		say("Writes resumed")
 	}
-	c2, _, _, err := d.Flow.AwaitNew(ctx, svc.ID, cut.Info.RunID)
-	var rep *redisstate.Report
-	if err == nil {
-		rep, err = d.Flow.Verify(ctx, c2, before)
-		c2.Close()
+	hc := d.Flow.CheckNewHeld(ctx, svc.ID, cut.Info.RunID, before, cut)
+	return adoptVerdict(d.Out, p, before, hc)
+}
+
+// adoptVerdict ends an adopt whose update was sent, from the check of the
+// new Redis. It never rolls back: the spec before adopt keeps the data on
+// an anonymous volume, so a rollback starts Redis on a new, empty one while
+// the data (and any write clients made since) stays in the adopted volume.
+func adoptVerdict(out io.Writer, p *Plan, before *redisstate.Snapshot, hc verifyflow.HeldCheck) error {
+	name := p.Service
+	if hc.Report != nil && !hc.Intact() {
+		_ = redisstate.RenderText(out, hc.Report)
 	}
-	if err == nil && rep.OK() {
-		_ = redisstate.RenderText(d.Out, rep)
-		fmt.Fprintf(d.Out, "Adopted: service %s keeps its data on node %s (all %d keys of snapshot %s verified)\n", svc.Spec.Name, p.Node, before.Summary.Keys, before.ID)
+	where := fmt.Sprintf("its data is in volume %s on node %s; check it with: docker stateful verify --against %s %s", volumes(p), p.Node, before.ID, name)
+	const noRollback = "not rolled back: the spec before adopt keeps the data on an anonymous volume, so a rollback would start Redis on a new, empty one"
+	switch {
+	case hc.Intact():
+		_ = redisstate.RenderText(out, hc.Report)
+		fmt.Fprintf(out, "Adopted: service %s keeps its data on node %s (all %d keys of snapshot %s verified)\n", name, p.Node, before.Summary.Keys, before.ID)
 		return nil
+	case hc.Err != nil:
+		return &Unreachable{fmt.Errorf("service %s was adopted (updated), but its data could not be checked: %w; %s; %s", name, hc.Err, noRollback, where)}
+	case hc.Unattributed():
+		fmt.Fprintf(out, "Adopted: service %s keeps its data on node %s; not verified: clients made %d change(s) before the check held their writes, so the keys of the cut that differ may be theirs (no loss was proven)\n", name, p.Node, hc.ClientWrites)
+		return &Refused{fmt.Sprintf("service %s was adopted, but its data could not be verified exactly: clients made %d change(s) before the check held their writes (no loss was proven; nothing was rolled back, that would drop their writes); %s", name, hc.ClientWrites, where)}
+	default:
+		why := "keys of the cut are missing or changed"
+		if hc.LoadShort != "" {
+			why = hc.LoadShort
+		}
+		return &Refused{fmt.Sprintf("adopt of service %s failed: after the restart %s; %s; %s", name, why, noRollback, where)}
 	}
-	cause := err
-	if cause == nil {
-		_ = redisstate.RenderText(d.Out, rep)
-		cause = errors.New("its data did not survive")
-	}
-	if _, rerr := d.Flow.Rollback(ctx, svc.ID); rerr != nil {
-		return fmt.Errorf("adopt of service %s failed: %v, and the rollback failed: %v; the data is in volume %s on node %s", svc.Spec.Name, cause, rerr, volumes(p), p.Node)
-	}
-	return &Refused{fmt.Sprintf("adopt of service %s failed: %v; the service was rolled back (the data stays in volume %s on node %s)", svc.Spec.Name, cause, volumes(p), p.Node)}
 }
 
 // waitNewTask waits until a task other than old runs.

@@ -44,10 +44,17 @@ type Options struct {
 const (
 	VerdictMoved      = "moved"       // on the new node, verified
 	VerdictPlanned    = "planned"     // --dry-run
-	VerdictRolledBack = "rolled_back" // failed, back on the old node, verified
-	VerdictFailed     = "failed"      // failed, and the rollback could not be verified
-	VerdictRefused    = "refused"     // nothing done
-	VerdictError      = "error"       // could not start (Redis or the daemon unreachable)
+	VerdictRolledBack = "rolled_back" // failed, back on the old node (rollback_verification says if verified)
+	// VerdictUnverified: on the new node, but keys of the cut differ and
+	// clients wrote there before the check paused them (no loss proven, no
+	// rollback: it would drop their writes).
+	VerdictUnverified = "unverified"
+	// VerdictNotRolledBack: failed on the new node, but clients wrote there
+	// (or may have): not rolled back, both copies are kept and named.
+	VerdictNotRolledBack = "not_rolled_back"
+	VerdictFailed        = "failed"  // failed, and the rollback could not be verified
+	VerdictRefused       = "refused" // nothing done
+	VerdictError         = "error"   // could not start (Redis or the daemon unreachable)
 )
 
 // OldVolume is where the data was before the move, and how to remove it.
@@ -266,30 +273,59 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	if err != nil {
 		return rollback(undecided(err))
 	}
+	// Once the last update is sent, the Redis on node To can answer on the service's own port:
+	// a client's write acknowledged there must not be dropped by a rollback
+	// (late decides: roll back only while no client wrote there).
+	var final *redisstate.Client
+	var fc *heldCheck
+	late := func(cause error) (*Result, error) {
+		if l := lost(wctx); l != nil {
+			cause = exitcode.Refused(l)
+		}
+		return m.late(ctx, p, file, res, cutAt, cause, final, fc, tsi.RunID)
+	}
 	if err := m.send(wctx, p.ServiceID, p.Final); err != nil {
-		return rollback(undecided(err))
+		return late(undecided(err))
 	}
 	if err := m.Flow.WaitStopped(wctx, tempTasks, grace+m.Flow.Opt.Timeout); err != nil {
-		return rollback(fmt.Errorf("the task on port %d: %w", p.TempPort, err))
+		return late(fmt.Errorf("the task on port %d: %w", p.TempPort, err))
 	}
-	final, _, _, err := m.Flow.AwaitNew(wctx, p.ServiceID, tsi.RunID)
+	final, fsi, _, err := m.Flow.AwaitNew(wctx, p.ServiceID, tsi.RunID)
 	if err != nil {
-		return rollback(fmt.Errorf("the Redis on node %s after the last update: %w", p.To.Hostname, err))
+		final = nil
+		return late(fmt.Errorf("the Redis on node %s after the last update: %w", p.To.Hostname, err))
 	}
 	defer final.Close()
-	ver, exact, err := m.check(wctx, final, file)
+	fc, err = m.check(wctx, final, fsi, file, bk.Records)
 	res.WriteDowntimeMs = time.Since(cutAt).Milliseconds()
 	if err != nil {
-		return rollback(err)
+		return late(err)
 	}
-	res.Final = ver
-	if !ver.OK() {
-		m.renderVerification(ver)
-		if exact {
-			return rollback(exitcode.Refused(fmt.Errorf("the data Redis loaded on node %s is not equal to the cut", p.To.Hostname)))
-		}
-		m.say("warning: clients wrote before the check could pause them: %d key(s) differ from the cut (CHANGED or MISSING by their writes)", ver.Count(redisstate.ClassChanged)+ver.Count(redisstate.ClassMissing))
+	res.Final = fc.ver
+	switch decideFinal(fc) {
+	case finalRollBack:
+		// No client wrote since the load, and none can until its task
+		// stops: the rollback drops no acknowledged write.
+		m.renderVerification(fc.ver)
+		fc.holdFor(ctx, m.rollbackHold(p))
+		return m.rollback(ctx, p, file, res, cutAt, exitcode.Refused(fmt.Errorf("the data Redis loaded on node %s is not equal to the cut", p.To.Hostname)))
+	case finalStay:
+		m.renderVerification(fc.ver)
+		fc.release(ctx)
+		return m.stay(p, res, exitcode.Refused(fmt.Errorf("the data Redis loaded on node %s is not equal to the cut: %s", p.To.Hostname, fc.loadShort)),
+			fmt.Sprintf("clients made %d change(s) there before the check paused them", fc.clientWrites))
+	case finalUnverified:
+		m.renderVerification(fc.ver)
+		fc.release(ctx)
+		res.Verdict = VerdictUnverified
+		res.OldVolumes = oldVolumes(p)
+		err := exitcode.Refused(fmt.Errorf("service %s runs on node %s, but its data could not be verified: %d key(s) of the cut differ, and clients made %d change(s) there before the check paused them, so the differences may be theirs; nothing was rolled back (that would drop their writes); no loss was proven",
+			name, p.To.Hostname, fc.ver.Count(redisstate.ClassChanged)+fc.ver.Count(redisstate.ClassMissing), fc.clientWrites))
+		m.say("Not verified: %v", err)
+		m.sayOldVolumes(res.OldVolumes, "The cut stays")
+		return res, fail(res, err)
 	}
+	fc.release(ctx)
 	res.Verdict = VerdictMoved
 	res.OldVolumes = oldVolumes(p)
 	m.say("Moved: service %s runs on node %s with all %d keys of the cut verified; write downtime %s (from the cut to writes open on node %s), move took %s",
@@ -298,30 +334,150 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 	return res, nil
 }
 
-// check verifies c against the file's cut while it pauses client writes (they
-// are reaching this Redis already); exact is false when a client wrote between
-// the load and the pause, so a difference may be theirs.
-func (m *Mover) check(ctx context.Context, c *redisstate.Client, file string) (*redisbackup.Verification, bool, error) {
+// heldCheck is a Redis checked against the cut with its client writes still
+// paused: the caller decides (and may roll back) before any client writes.
+type heldCheck struct {
+	c   *redisstate.Client
+	ver *redisbackup.Verification
+	// clientWrites is rdb_changes_since_last_save when the writes were
+	// paused (0 right after an RDB load): changes clients made since.
+	clientWrites int64
+	// exact: no client wrote since the load, before or during the check.
+	exact bool
+	// loadShort proves a loss at load whatever clients did: the process
+	// loaded fewer keys than the cut's, expired ones aside (Redis 7.0+,
+	// RDB only); "" when not shown.
+	loadShort string
+}
+
+// Outcomes of the final check.
+const (
+	finalMoved      = iota // verified
+	finalRollBack          // differs and no client wrote: roll back, writes held
+	finalStay              // a proven loss, but clients wrote there: no rollback
+	finalUnverified        // differs, clients wrote, no loss proven: no rollback
+)
+
+func decideFinal(h *heldCheck) int {
+	switch {
+	case h.ver.OK():
+		return finalMoved
+	case h.exact:
+		return finalRollBack
+	case h.loadShort != "":
+		return finalStay
+	default:
+		return finalUnverified
+	}
+}
+
+// holdFor renews the pause of client writes (the rollback stops the task
+// meanwhile; the pause dies with its process).
+func (h *heldCheck) holdFor(ctx context.Context, d time.Duration) {
+	_ = h.c.Redis().Do(context.WithoutCancel(ctx), "CLIENT", "PAUSE", d.Milliseconds(), "WRITE").Err()
+}
+
+func (h *heldCheck) release(ctx context.Context) {
+	_ = h.c.Redis().Do(context.WithoutCancel(ctx), "CLIENT", "UNPAUSE").Err()
+}
+
+// rollbackHold bounds a pause that must last until the rollback stopped the task.
+func (m *Mover) rollbackHold(p *Plan) time.Duration {
+	return 2*m.Flow.Opt.Timeout + stateful.StopGracePeriod(p.Original) + 30*time.Second
+}
+
+// check verifies c (si: its identity when it answered) against the file's
+// cut of keys keys, pausing client writes first (they may reach this Redis
+// already); it returns with the writes still paused (h.release ends it; the
+// pause lapses by itself after a minute). h is nil only when the pause
+// could not be set.
+func (m *Mover) check(ctx context.Context, c *redisstate.Client, si *redisstate.ServerInfo, file string, keys int64) (*heldCheck, error) {
 	rdb := c.Redis()
 	if err := rdb.Do(ctx, "CLIENT", "PAUSE", 60000, "WRITE").Err(); err != nil {
-		m.say("warning: cannot pause writes for the check: %v", err)
+		return nil, undecided(fmt.Errorf("cannot pause writes for the check: %w", err))
 	}
-	defer rdb.Do(context.WithoutCancel(ctx), "CLIENT", "UNPAUSE")
+	h := &heldCheck{c: c, clientWrites: -1}
 	p, err := c.Info(ctx, "persistence")
 	if err != nil {
-		return nil, false, undecided(err)
+		return h, undecided(err)
 	}
-	exact := p["rdb_changes_since_last_save"] == "0"
-	m.say("Verifying the loaded data against the cut (writes paused for the check)")
-	ver, err := redisbackup.VerifyAgainst(ctx, c, file, m.Flow.Opt.MaxKeys)
+	h.clientWrites, err = strconv.ParseInt(p["rdb_changes_since_last_save"], 10, 64)
 	if err != nil {
-		return nil, exact, err
+		return h, undecided(fmt.Errorf("INFO persistence: rdb_changes_since_last_save %q", p["rdb_changes_since_last_save"]))
+	}
+	h.exact = h.clientWrites == 0
+	m.say("Verifying the loaded data against the cut (writes paused for the check)")
+	h.ver, err = redisbackup.VerifyAgainst(ctx, c, file, m.Flow.Opt.MaxKeys)
+	if err != nil {
+		return h, err
 	}
 	// The pause lapses after a minute: a longer check is exact only if still nothing changed.
-	if p, err := c.Info(ctx, "persistence"); err != nil || p["rdb_changes_since_last_save"] != "0" {
-		exact = false
+	if p2, err := c.Info(ctx, "persistence"); err != nil || p2["rdb_changes_since_last_save"] != p["rdb_changes_since_last_save"] {
+		h.exact = false
 	}
-	return ver, exact, nil
+	// An AOF replay counts in rdb_last_load_keys_loaded differently: RDB only.
+	if si != nil && si.LastLoadKeys >= 0 && p["aof_enabled"] != "1" {
+		expired := max(si.LastLoadExpired, h.ver.Count(redisstate.ClassExpired))
+		if si.LastLoadKeys+expired < keys {
+			h.loadShort = fmt.Sprintf("it loaded %d keys of the cut's %d, and only %d more had expired (rdb_last_load_keys_loaded)", si.LastLoadKeys, keys, expired)
+		}
+	}
+	return h, nil
+}
+
+// late handles a failure once the Redis on node To could answer clients on
+// the service's port (c: the one that answered, fc: its check holding
+// writes, if any). It rolls back only when no client wrote there: the
+// writes stay paused there until the rollback stops it. When clients wrote
+// there, or it answered and can no longer be asked, it does not roll back
+// and says where the data is.
+func (m *Mover) late(ctx context.Context, p *Plan, file string, res *Result, cutAt time.Time, cause error, c *redisstate.Client, fc *heldCheck, tempRunID string) (*Result, error) {
+	answered := c != nil
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 20*time.Second)
+	defer cancel()
+	if c == nil {
+		tf := *m.Flow
+		tf.Opt.Timeout = 10 * time.Second
+		if c2, _, _, err := tf.AwaitNew(pctx, p.ServiceID, tempRunID); err == nil {
+			defer c2.Close()
+			c, answered = c2, true
+		}
+	}
+	if c != nil {
+		h := fc
+		if h == nil {
+			h = &heldCheck{c: c}
+		}
+		h.holdFor(pctx, m.rollbackHold(p))
+		pi, err := c.Info(pctx, "persistence")
+		if err == nil && pi["rdb_changes_since_last_save"] == "0" && pi["loading"] == "0" {
+			m.say("No client wrote to the Redis on node %s (rdb_changes_since_last_save:0); its writes stay paused until the rollback stops it", p.To.Hostname)
+			return m.rollback(ctx, p, file, res, cutAt, cause)
+		}
+		if err == nil {
+			h.release(pctx)
+			return m.stay(p, res, cause, fmt.Sprintf("clients made %s change(s) there (rdb_changes_since_last_save)", pi["rdb_changes_since_last_save"]))
+		}
+	}
+	if !answered {
+		m.say("The Redis on node %s never answered after the last update: no client could write there", p.To.Hostname)
+		return m.rollback(ctx, p, file, res, cutAt, cause)
+	}
+	return m.stay(p, res, cause, "it answered clients on the service's port, and whether they wrote there cannot be told now")
+}
+
+// stay ends a failed move without a rollback, because the Redis on node To
+// may hold writes acknowledged to clients: it says where each copy is.
+func (m *Mover) stay(p *Plan, res *Result, cause error, why string) (*Result, error) {
+	res.Verdict = VerdictNotRolledBack
+	res.OldVolumes = oldVolumes(p)
+	vols := strings.Join(p.Volumes, ", ")
+	m.say("Move failed: %v", cause)
+	m.say("Not rolled back: service %s stays on node %s, because %s; a rollback to node %s would drop the writes acknowledged there. Its data, with those writes, is in volume %s on node %s.",
+		p.Service, p.To.Hostname, why, p.From.Hostname, vols, p.To.Hostname)
+	m.sayOldVolumes(res.OldVolumes, "The cut stays intact")
+	m.say("To go back to the cut anyway (dropping the writes made on node %s): docker service update --constraint-rm node.id==%s --constraint-add node.id==%s %s", p.To.Hostname, p.To.ID, p.From.ID, p.Service)
+	return res, fail(res, exitcode.Refused(fmt.Errorf("%v; not rolled back: %s (service %s stays on node %s, the cut is intact in volume %s on node %s)", cause, why, p.Service, p.To.Hostname, vols, p.From.Hostname)))
 }
 
 // rollback sends the original spec (the old node and its untouched volume)
@@ -344,23 +500,33 @@ func (m *Mover) rollback(ctx context.Context, p *Plan, file string, res *Result,
 			m.say("warning: %v", err)
 		}
 	}
-	c, _, _, err := m.Flow.AwaitNew(rctx, p.ServiceID, "")
+	c, si, _, err := m.Flow.AwaitNew(rctx, p.ServiceID, "")
 	if err != nil {
 		m.say("error: after the rollback, Redis on node %s: %v", p.From.Hostname, err)
 		return res, fail(res, cause)
 	}
 	defer c.Close()
-	ver, exact, err := m.check(rctx, c, file)
+	h, err := m.check(rctx, c, si, file, res.Keys)
+	if h != nil {
+		h.release(rctx)
+	}
 	res.WriteDowntimeMs = time.Since(cutAt).Milliseconds()
 	if err != nil {
 		m.say("error: after the rollback, the data could not be checked: %v", err)
 		return res, fail(res, cause)
 	}
+	ver := h.ver
 	res.Rollback = ver
-	if ver.OK() || !exact {
+	switch decideFinal(h) {
+	case finalMoved:
 		res.Verdict = VerdictRolledBack
 		m.say("Rolled back: service %s runs on node %s again; all %d keys of the cut verified", p.Service, p.From.Hostname, res.Keys)
-	} else {
+	case finalUnverified:
+		res.Verdict = VerdictRolledBack
+		m.renderVerification(ver)
+		m.say("Rolled back: service %s runs on node %s again, not verified: %d key(s) of the cut differ, and clients made %d change(s) before the check paused them, so the differences may be theirs (no loss was proven)",
+			p.Service, p.From.Hostname, ver.Count(redisstate.ClassChanged)+ver.Count(redisstate.ClassMissing), h.clientWrites)
+	default:
 		m.renderVerification(ver)
 		m.say("error: after the rollback, the data on node %s is not equal to the cut", p.From.Hostname)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 )
@@ -86,17 +87,36 @@ func compare(before, after map[int]*redisstate.Snapshot, copt redisstate.Compare
 	return v, nil
 }
 
-// RenderVerification writes the verify-style report, database by database.
+// RenderVerification writes the verify-style report, database by database,
+// and one verdict for them all at the end.
 func RenderVerification(w io.Writer, v *Verification) error {
+	var reasons []string
 	for _, d := range v.Databases {
-		if _, err := fmt.Fprintf(w, "Database %d: ", d.DB); err != nil {
+		var b strings.Builder
+		if err := redisstate.RenderText(&b, d.Report); err != nil {
 			return err
 		}
-		if err := redisstate.RenderText(w, d.Report); err != nil {
+		text := b.String()
+		if i := strings.LastIndex(text, "\nVerdict: "); i >= 0 {
+			text = text[:i+1]
+		}
+		if _, err := fmt.Fprintf(w, "Database %d: %s", d.DB, text); err != nil {
 			return err
+		}
+		if !d.Report.OK() {
+			reasons = append(reasons, fmt.Sprintf("database %d: %s", d.DB, strings.Join(d.Report.Reasons, "; ")))
 		}
 	}
-	return nil
+	var err error
+	switch {
+	case v.OK():
+		_, err = fmt.Fprintf(w, "\nVerdict: verified (%d database(s))\n", len(v.Databases))
+	case len(reasons) > 0:
+		_, err = fmt.Fprintf(w, "\nVerdict: FAILED: %s\n", strings.Join(reasons, "; "))
+	default:
+		_, err = fmt.Fprintln(w, "\nVerdict: FAILED")
+	}
+	return err
 }
 
 func dbClient(c *redisstate.Client, db int) (*redisstate.Client, error) {
