@@ -66,6 +66,7 @@ type Key struct {
 	Key       []byte
 	Type      redisstate.KeyType
 	RDBType   byte
+	Version   int    // RDB version of the payload (of Value's encoding)
 	Module    string // module type name (Type == TypeOther)
 	ExpireAt  int64  // absolute unix ms, -1 none
 	ValueHash uint64 // redisstate's value hash of the key (the live fingerprint's)
@@ -100,6 +101,7 @@ type parser struct {
 	key Key
 	kb  []byte
 	typ byte
+	ver int
 }
 
 // Parse reads one RDB payload from r (up to and including its checksum) and calls fn for
@@ -143,7 +145,7 @@ func (p *parser) parse(fn func(*Key) error) (*Info, error) {
 	if v > MaxVersion {
 		return info, p.errf("RDB version %d is newer than this reader (%d)", v, MaxVersion)
 	}
-	info.Version = v
+	info.Version, p.ver = v, v
 	db, expire := 0, int64(-1)
 	for {
 		op, err := p.r.byte()
@@ -262,7 +264,7 @@ func (p *parser) keyValue(t byte, db int, expire int64, fn func(*Key) error) err
 	}
 	p.kb = append(p.kb[:0], k...)
 	p.typ = t
-	p.key = Key{DB: db, Key: p.kb, RDBType: t, ExpireAt: expire}
+	p.key = Key{DB: db, Key: p.kb, RDBType: t, Version: p.ver, ExpireAt: expire}
 	if expire < 0 {
 		p.key.ExpireAt = -1
 	}

@@ -99,4 +99,6 @@ type FormatError struct {
 	Msg    string
 }
 
-func (e *FormatError) Error() string { return fmt.Sprintf("RDB payload at byte %d: %s", e.Offset, e.Msg) }
+func (e *FormatError) Error() string {
+	return fmt.Sprintf("RDB payload at byte %d: %s", e.Offset, e.Msg)
+}

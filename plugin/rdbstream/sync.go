@@ -39,6 +39,9 @@ type Sync struct {
 	// ServerTimeMs is the server's TIME just before the request (unix ms; local clock
 	// when TIME is refused): keys whose expire time is not after it were gone at the fork.
 	ServerTimeMs int64
+	// RequestedAt is when PSYNC was sent: the server forks after it, so every write
+	// acknowledged before it is in the snapshot.
+	RequestedAt time.Time
 	// Diskless reports an EOF-marked payload (sent as the fork writes it).
 	Diskless bool
 	Size     int64 // payload bytes, -1 when Diskless
@@ -143,6 +146,7 @@ func Start(ctx context.Context, c *redisstate.Client, opt Options) (s *Sync, err
 			return nil, &RefusedError{Command: strings.Join(args[:2], " "), Reply: r[1:]}
 		}
 	}
+	s.RequestedAt = time.Now()
 	r, err := cmd("PSYNC", "?", "-1")
 	if err != nil {
 		return nil, err
@@ -161,6 +165,7 @@ func Start(ctx context.Context, c *redisstate.Client, opt Options) (s *Sync, err
 			return nil, err
 		}
 	case strings.HasPrefix(r, "-ERR unknown command"):
+		s.RequestedAt = time.Now()
 		if r, err = cmd("SYNC"); err != nil {
 			return nil, err
 		}
