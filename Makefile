@@ -67,7 +67,7 @@ unit: ## unit tests (no Docker engine needed; Redis tests use a local redis-serv
 # committed seeds (testdata/fuzz, also run by the unit tests).
 FUZZ_TARGETS ?= redisstate:FuzzParseURL:60000x redisstate:FuzzReadShard:10000x redisstate:FuzzSnapshotLoad:1000x \
 	stateful:FuzzDataPathLabels:20000x stateful:FuzzResolvePin:20000x stateful:FuzzLabelParsers:20000x \
-	redisbackup:FuzzVerifyFile:3000x
+	redisbackup:FuzzVerifyFile:3000x rdbstream:FuzzParse:3000x
 fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --pin, the label parsers and the backup file reader (FUZZ_TARGETS: package:target:count)
 	@echo "==> fuzzing: $(FUZZ_TARGETS)"
 	@tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \

@@ -119,9 +119,13 @@ func runBackup(ctx context.Context, dockerCLI command.Cli, opts *backupOptions, 
 	for i, d := range res.Databases {
 		dbs[i] = fmt.Sprintf("db%d: %d", d.DB, d.Records)
 	}
-	summary := fmt.Sprintf("Backup of service %s: %d keys (%s), %s, Redis %s (RDB %d), written to %s; writes were paused for %s",
+	paused := "writes were paused for " + res.WritePause.Round(time.Millisecond).String()
+	if res.Method == redisbackup.MethodReplication {
+		paused = "writes were not paused (the server's state at its fork)"
+	}
+	summary := fmt.Sprintf("Backup of service %s: %d keys (%s), %s, Redis %s (RDB %d), written to %s; %s",
 		svc.Spec.Name, res.Records, strings.Join(dbs, ", "), units.HumanSize(float64(res.FileBytes)),
-		res.Header.RedisVersion, res.Header.RDBVersion, to, res.WritePause.Round(time.Millisecond))
+		res.Header.RedisVersion, res.Header.RDBVersion, to, paused)
 	if opts.output == "-" {
 		fmt.Fprintln(dockerCLI.Err(), summary)
 		return nil

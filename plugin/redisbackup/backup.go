@@ -48,6 +48,9 @@ type Options struct {
 	// KeepPaused leaves writes paused (renewed) when the backup is done: Result.Hold
 	// releases them. move keeps them paused until the data is verified elsewhere.
 	KeepPaused bool
+	// Paused takes the backup the paused way (CLIENT PAUSE WRITE + SAVE, then SCAN) even
+	// when the server serves the replication protocol. KeepPaused implies it.
+	Paused bool
 }
 
 // Hold keeps writes paused on the backed-up Redis after a KeepPaused backup.
@@ -80,6 +83,10 @@ type Result struct {
 	WritePauseMs  int64           `json:"write_pause_ms"`
 	FingerprintMs int64           `json:"fingerprint_ms"`
 	ReadMs        int64           `json:"read_ms"`
+	// Method is MethodReplication (the server's snapshot at a fork, no pause) or
+	// MethodPause; Fallback says why the replication snapshot was not used.
+	Method   string `json:"method"`
+	Fallback string `json:"fallback,omitempty"`
 	// Hold is set with Options.KeepPaused: writes are still paused.
 	Hold *Hold `json:"-"`
 }
@@ -162,8 +169,27 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 // Backup takes the durable cut (CLIENT PAUSE WRITE + SAVE), fingerprints every database
 // that holds keys, and streams every key (DUMP payload + absolute expire time) of every
 // database into w; writes resume as soon as the keys are read.
-func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options) (res *Result, err error) {
+func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options) (*Result, error) {
 	opt.defaults()
+	if opt.KeepPaused || opt.Paused {
+		return backupPaused(ctx, c, w, opt)
+	}
+	res, err := backupReplica(ctx, c, w, opt)
+	var ns errNotStarted
+	if err == nil || !errors.As(err, &ns) {
+		return res, err
+	}
+	why := ns.err.Error()
+	opt.say("Falling back to pausing writes: %s", why)
+	res, err = backupPaused(ctx, c, w, opt)
+	if res != nil {
+		res.Fallback = why
+	}
+	return res, err
+}
+
+// backupPaused is the paused method: CLIENT PAUSE WRITE + SAVE, fingerprint, SCAN.
+func backupPaused(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options) (res *Result, err error) {
 	cw := &countingWriter{w: w}
 	si, err := c.ServerInfo(ctx)
 	if err != nil {
@@ -296,7 +322,7 @@ func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options)
 	}
 	return &Result{Hold: hold, Header: hdr, Records: tr.Records, Databases: tr.Databases, FileBytes: cw.n.Load(),
 		WritePause: pause, WritePauseMs: pause.Milliseconds(), FingerprintMs: fpTime.Milliseconds(),
-		ReadMs: readTime.Milliseconds()}, nil
+		ReadMs: readTime.Milliseconds(), Method: MethodPause}, nil
 }
 
 // keeper renews the pause until stopped.

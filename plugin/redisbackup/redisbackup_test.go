@@ -144,11 +144,20 @@ func backupTo(t *testing.T, s *testServer, dir string) (*Result, string) {
 	if !last.Done || last.Keys != res.Records {
 		t.Errorf("last progress %+v, records %d", last, res.Records)
 	}
-	if res.WritePauseMs <= 0 && res.WritePause <= 0 {
-		t.Errorf("write pause not measured: %+v", res)
-	}
-	if !strings.Contains(strings.Join(logs, "\n"), "Writes resumed after") {
-		t.Errorf("log does not say when writes resumed:\n%s", strings.Join(logs, "\n"))
+	switch res.Method {
+	case MethodPause:
+		if res.WritePauseMs <= 0 && res.WritePause <= 0 {
+			t.Errorf("write pause not measured: %+v", res)
+		}
+		if !strings.Contains(strings.Join(logs, "\n"), "Writes resumed after") {
+			t.Errorf("log does not say when writes resumed:\n%s", strings.Join(logs, "\n"))
+		}
+	case MethodReplication:
+		if res.WritePause != 0 || !strings.Contains(strings.Join(logs, "\n"), "Writes were not paused") {
+			t.Errorf("replication backup: pause %s, log:\n%s", res.WritePause, strings.Join(logs, "\n"))
+		}
+	default:
+		t.Errorf("backup method %q", res.Method)
 	}
 	return res, path
 }

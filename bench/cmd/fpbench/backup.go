@@ -27,12 +27,41 @@ func backupBench(addr, out string, runs, workers int) error {
 	defer c.Close()
 	var read, total []float64
 	var last *redisbackup.Result
+	var gap time.Duration
 	for i := 0; i < runs; i++ {
+		// a client writing throughout: its longest gap between acknowledged writes is the
+		// pause the backup imposed on it
+		stop, gapc := make(chan struct{}), make(chan time.Duration, 1)
+		go func() {
+			w := redis.NewClient(&redis.Options{Addr: addr, Protocol: 2, DisableIdentity: true})
+			defer w.Close()
+			var g time.Duration
+			lastAck := time.Now()
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					gapc <- max(g, time.Since(lastAck))
+					return
+				default:
+				}
+				if w.Set(context.Background(), "bench:writer", n, 0).Err() == nil {
+					g, lastAck = max(g, time.Since(lastAck)), time.Now()
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+		time.Sleep(50 * time.Millisecond)
 		t0 := time.Now()
 		res, err := redisbackup.BackupFile(context.Background(), c, out, redisbackup.Options{Service: "bench", Workers: workers})
+		el0 := time.Since(t0)
+		close(stop)
+		if g := <-gapc; g > gap {
+			gap = g
+		}
 		if err != nil {
 			return err
 		}
+		_ = el0
 		el := time.Since(t0).Seconds()
 		read = append(read, float64(res.Records)/(float64(res.ReadMs)/1000))
 		total = append(total, float64(res.Records)/el)
@@ -40,6 +69,7 @@ func backupBench(addr, out string, runs, workers int) error {
 	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"records": last.Records, "file_bytes": last.FileBytes, "write_pause_ms": last.WritePauseMs,
+		"method": last.Method, "fallback": last.Fallback, "write_gap_ms": gap.Milliseconds(),
 		"fingerprint_ms": last.FingerprintMs, "read_ms": last.ReadMs, "save_ms": last.Header.Cut.SaveDuration.Milliseconds(),
 		"best_read_keys_per_sec": best(read), "median_read_keys_per_sec": median(read),
 		"best_total_keys_per_sec": best(total), "median_total_keys_per_sec": median(total),
