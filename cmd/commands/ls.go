@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
+	"github.com/docker-stateful/docker-stateful/plugin/inventory/probe"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -84,7 +85,7 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	sw.Snapshots = inventory.LatestSnapshots(o.stateDir)
+	sw.Snapshots = probe.LatestSnapshots(o.stateDir)
 	return inventory.WriteLs(formatter.Context{
 		Output: dockerCLI.Out(),
 		Format: inventory.LsFormat(o.format, o.quiet),

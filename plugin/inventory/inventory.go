@@ -14,8 +14,6 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-
-	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 )
 
 // API is the part of the Docker API inventory reads.
@@ -205,21 +203,4 @@ func titleCase(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// LatestSnapshots returns the newest snapshot of each service in the state
-// directory (stateDir "" = the default); none when it cannot be read.
-func LatestSnapshots(stateDir string) map[string]SnapshotInfo {
-	out := map[string]SnapshotInfo{}
-	st, err := redisstate.OpenStore(stateDir)
-	if err != nil {
-		return out
-	}
-	all, _ := st.List() // oldest first: later ones overwrite
-	for _, snap := range all {
-		if s := snap.Summary; s != nil && s.Service != "" {
-			out[s.Service] = SnapshotInfo{ID: snap.ID, Keys: s.Keys, CreatedAt: s.CreatedAt}
-		}
-	}
-	return out
 }
