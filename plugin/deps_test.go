@@ -4,7 +4,11 @@
 package plugin_test
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -122,5 +126,36 @@ func TestInventoryWithoutVerifyflow(t *testing.T) {
 	g := graph(t)
 	if slices.Contains(deps(t, g, "plugin/inventory"), mod+"plugin/verifyflow") {
 		t.Error("plugin/inventory imports plugin/verifyflow (probes go in plugin/inventory/probe)")
+	}
+}
+
+// cmdReadsNoSwarm are the files of cmd/commands whose policy moved to a
+// plugin package (issue 19 item 3): they hold options, flags and one call,
+// and read no swarm state themselves.
+var cmdReadsNoSwarm = map[string]string{
+	"hooks.go": "plugin/hint.Reply",
+}
+
+// TestCmdHoldsNoPolicy: those files call none of the Docker API's list or
+// inspect methods (the policy that needs them lives behind an interface in
+// the plugin package named).
+func TestCmdHoldsNoPolicy(t *testing.T) {
+	fset := token.NewFileSet()
+	for file, home := range cmdReadsNoSwarm {
+		f, err := parser.ParseFile(fset, filepath.Join("..", "cmd", "commands", file), nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if call, ok := n.(*ast.CallExpr); ok {
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
+					switch name := sel.Sel.Name; name {
+					case "ServiceList", "TaskList", "NodeList", "ServiceInspectWithRaw", "ImageInspect":
+						t.Errorf("cmd/commands/%s calls %s at %s: that policy belongs in %s", file, name, fset.Position(call.Pos()), home)
+					}
+				}
+			}
+			return true
+		})
 	}
 }

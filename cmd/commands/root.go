@@ -39,7 +39,7 @@ refuses updates that would lose data, and can prove that the data survived.`,
 		newRestoreCommand(dockerCLI),
 		newMoveCommand(dockerCLI),
 		newVersionCommand(dockerCLI),
-		newHooksCommand(),
+		newHooksCommand(nil),
 		newConfigHooksCommand(),
 		newCompletionCommand(),
 	)
