@@ -81,11 +81,13 @@ e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (ro
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
 	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
 
-lint: check-completion check-docs check-links ## gofmt check, go vet, completion scripts, docs/reference and the front's help pages up to date, links in README and docs/
+lint: check-completion check-docs check-links ## gofmt check, go vet, dependency rules, completion scripts, docs/reference and the front's help pages up to date, links in README and docs/
 	@echo "==> lint (gofmt, go vet)"
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
+	@echo "==> dependency rules (plugin/deps_test.go)"
+	$(GO) test -count=1 ./plugin/
 
 check-links: ## every relative link in README.md and docs/**/*.md resolves (file, and #anchor to a heading)
 	@echo "==> checking links in README.md and docs/"

@@ -4,7 +4,8 @@
 # of R runs (default 10), alternating, both through the docker CLI (the plugin installed in a
 # temporary DOCKER_CONFIG, as install.sh lays it out). Needs a harness swarm:
 # DST_CLUSTER_ENV=<its env file> (e2e/swarm/swarm.sh env), and the plugin (make build).
-# Creates the services with the label dst-bench-ls, removes them on exit.
+# Creates the services with the label dst-bench-ls, removes them on exit. Prints the medians and
+# the ratio of ls and check to docker service ls (issue 19's target: at most 1.5x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${BENCH_SERVICES:-200}
@@ -47,5 +48,11 @@ for _ in $(seq "$R"); do
 done
 rows=$(docker stateful ls --filter label=dst-bench-ls -q | wc -l)
 echo "docker stateful ls lists $rows bench services"
-echo "median of $R: docker service ls $(median </tmp/bench-svc.$$) ms, docker stateful ls $(median </tmp/bench-ls.$$) ms, docker stateful check $(median </tmp/bench-check.$$) ms"
+svc=$(median </tmp/bench-svc.$$) ls=$(median </tmp/bench-ls.$$) check=$(median </tmp/bench-check.$$)
+echo "median of $R: docker service ls $svc ms, docker stateful ls $ls ms, docker stateful check $check ms"
+# The target (issue 19): ls and check within 1.5x docker service ls, measured in the same run.
+awk -v s="$svc" -v l="$ls" -v c="$check" 'BEGIN {
+	if (s <= 0) s = 1
+	printf "ratio to docker service ls: ls %.2fx, check %.2fx (target <= 1.50x): %s\n", l / s, c / s, (l / s <= 1.5 && c / s <= 1.5) ? "met" : "NOT met"
+}'
 rm -f /tmp/bench-ls.$$ /tmp/bench-check.$$ /tmp/bench-svc.$$

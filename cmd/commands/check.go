@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
+	"github.com/docker-stateful/docker-stateful/plugin/inventory/probe"
 	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
 
@@ -104,7 +105,7 @@ func runCheck(cmd *cobra.Command, dockerCLI command.Cli, o *checkOptions, names 
 	if err != nil {
 		return cli.StatusError{StatusCode: 2, Status: "could not check: " + err.Error()}
 	}
-	var probe inventory.Probe
+	var look inventory.Probe
 	if o.redis {
 		fopt, err := o.rflags.options(o.timeout)
 		if err != nil {
@@ -115,9 +116,9 @@ func runCheck(cmd *cobra.Command, dockerCLI command.Cli, o *checkOptions, names 
 		if err != nil {
 			return cli.StatusError{StatusCode: 2, Status: err.Error()}
 		}
-		probe = inventory.RedisProbe(flow)
+		look = probe.Redis(flow)
 	}
-	rep, err := sw.Audit(cmd.Context(), names, probe)
+	rep, err := sw.Audit(cmd.Context(), names, look)
 	if err != nil {
 		return cli.StatusError{StatusCode: 2, Status: "could not check: " + err.Error()}
 	}

@@ -20,6 +20,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-stateful/docker-stateful/plugin/hint"
 	"github.com/docker-stateful/docker-stateful/plugin/hookconfig"
 )
 
@@ -95,10 +96,10 @@ func printedAfter(t *testing.T, reply string, cmd *cobra.Command, argv ...string
 	return strings.Join(lines, "\n")
 }
 
-func reply(t *testing.T, api hookAPI, data string) string {
+func reply(t *testing.T, api hint.API, data string) string {
 	t.Helper()
 	var b bytes.Buffer
-	writeHookReply(&b, hookReply(context.Background(), api, data, time.Now()))
+	writeHookReply(&b, hint.Reply(context.Background(), api, data, time.Now()))
 	return b.String()
 }
 
@@ -238,7 +239,7 @@ func TestHookReplyStackDeploy(t *testing.T) {
 	now := time.Now()
 	named := []mount.Mount{{Type: mount.TypeVolume, Source: "store", Target: "/data"}}
 	inStack := func(s swarm.Service, ns string) swarm.Service {
-		s.Spec.Labels = map[string]string{stackNamespaceLabel: ns}
+		s.Spec.Labels = map[string]string{"com.docker.stack.namespace": ns}
 		return s
 	}
 	api := newHookFakeAPI(3, []swarm.Service{

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
+	"github.com/docker-stateful/docker-stateful/plugin/inventory/probe"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -84,8 +85,8 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	sw.Snapshots = inventory.LatestSnapshots(o.stateDir)
-	sw.PGCuts = inventory.PGReadOnlyCuts(o.stateDir)
+	sw.Snapshots = probe.LatestSnapshots(o.stateDir)
+	sw.PGCuts = probe.PGReadOnlyCuts(o.stateDir)
 	return inventory.WriteLs(formatter.Context{
 		Output: dockerCLI.Out(),
 		Format: inventory.LsFormat(o.format, o.quiet),
@@ -96,7 +97,11 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 // once each, with the image look-up update's guard uses.
 func readSwarm(cmd *cobra.Command, dockerCLI command.Cli, f filters.Args) (*inventory.Swarm, error) {
 	api := dockerCLI.Client()
-	return inventory.Read(cmd.Context(), api, imageVolumesOn(api), f)
+	sw, err := inventory.Read(cmd.Context(), api, imageVolumesOn(api), f)
+	if err == nil {
+		sw.PGCuts = probe.PGReadOnlyCuts("") // ls reads its --state-dir's instead
+	}
+	return sw, err
 }
 
 // imageVolumesOn looks images up on the CLI's daemon (stateful's one

@@ -40,7 +40,7 @@ refuses updates that would lose data, and can prove that the data survived.`,
 		newMoveCommand(dockerCLI),
 		newDrainCommand(dockerCLI),
 		newVersionCommand(dockerCLI),
-		newHooksCommand(),
+		newHooksCommand(nil),
 		newConfigHooksCommand(),
 		newCompletionCommand(),
 	)

@@ -14,9 +14,9 @@ import (
 	composetypes "github.com/docker/cli/cli/compose/types"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 	"github.com/docker-stateful/docker-stateful/plugin/guard"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
-	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -119,10 +119,10 @@ func composeWording(s Service, f inventory.Finding, paths []inventory.DataPath) 
 // even on SIGTERM: every deploy that replaces the task loses every key.
 func persistenceOff(s Service) (inventory.Finding, bool) {
 	cs := s.Spec.TaskTemplate.ContainerSpec
-	if cs == nil || !inventory.IsRedis(s.Spec) {
+	if cs == nil || !engine.IsRedis(s.Spec) {
 		return inventory.Finding{}, false
 	}
-	sa := redisstate.ParseServerArgs(cs.Command, cs.Args)
+	sa := engine.ParseRedisArgs(cs.Command, cs.Args)
 	if sa.Save == nil || strings.Trim(*sa.Save, `"'`) != "" || (sa.AppendOnly != nil && *sa.AppendOnly) {
 		return inventory.Finding{}, false
 	}

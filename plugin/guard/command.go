@@ -1,13 +1,12 @@
 package guard
 
 import (
-	"path"
 	"slices"
 	"strings"
 
 	"github.com/docker/docker/api/types/swarm"
 
-	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
@@ -21,20 +20,13 @@ const (
 	RuleStopSignal = "stop-signal"
 )
 
-// commandRules are what the guard knows about the command lines of
-// well-known images, by repository (stateful.RepositoryName): how a change
-// of options would lose the data. The place to add Postgres, MySQL, Mongo.
-var commandRules = map[string]func(c checker, cur, next swarm.ServiceSpec){
-	"redis":             redisCommand,
-	"redis/redis-stack": redisCommand,
-	"valkey/valkey":     redisCommand,
-	"bitnami/redis":     redisCommand,
-}
-
 // command: the new spec's command must keep saving the data where it was.
 func (c checker) command() {
-	if rule := commandRules[stateful.RepositoryName(stateful.Image(c.in.New))]; rule != nil && c.replacesTasks() {
-		rule(c, c.in.Current, c.in.New)
+	// The engine registry holds the rules for each engine's server arguments.
+	if k := engine.ForSpec(c.in.New); k != nil && k.ServerArgRules != nil && c.replacesTasks() {
+		for _, msg := range k.ServerArgRules(c.in.Current, c.in.New) {
+			c.refuse(RuleCommand, "", "%s", msg)
+		}
 	}
 	c.stopSignal()
 }
@@ -58,56 +50,6 @@ func stopSignalOf(spec swarm.ServiceSpec) string {
 func killSignal(s string) bool {
 	s = strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "SIG")
 	return s == "KILL" || s == "9"
-}
-
-// redisCommand: Redis loses its data when the update turns AOF on at start
-// (it then loads only the new, empty AOF, ignores dump.rdb, and overwrites
-// it on its next save), moves --dir away from the data, or turns the RDB
-// saves off with AOF off.
-func redisCommand(c checker, cur, next swarm.ServiceSpec) {
-	ca, na := serverArgs(cur), serverArgs(next)
-	if !na.Found {
-		return
-	}
-	on := func(b *bool) bool { return b != nil && *b }
-	if on(na.AppendOnly) && !on(ca.AppendOnly) {
-		c.refuse(RuleCommand, "", "--appendonly yes at start makes Redis load only its (new, empty) append-only file and ignore dump.rdb, which it then overwrites: every key is lost. Turn AOF on at runtime first (redis-cli CONFIG SET appendonly yes, which writes the AOF from memory), then update (or use --force)")
-	}
-	sameImage := stateful.RepositoryName(stateful.Image(cur)) == stateful.RepositoryName(stateful.Image(next))
-	if curDir, newDir := redisDir(cur, ca), redisDir(next, na); sameImage && curDir != newDir {
-		c.refuse(RuleCommand, "", "the update moves Redis' data directory from %s to %s (--dir, --workdir): Redis starts there with no data (keep it in %s, or use --force)", curDir, newDir, curDir)
-	}
-	if na.Save != nil && *na.Save == "" && !on(na.AppendOnly) && (ca.Save == nil || *ca.Save != "") {
-		c.refuse(RuleCommand, "", `--save "" with appendonly off turns persistence off: Redis writes nothing to %s and the next restart loses every key (keep the save schedule, turn AOF on at runtime first, or use --force)`, redisDir(next, na))
-	}
-}
-
-func serverArgs(spec swarm.ServiceSpec) redisstate.ServerArgs {
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		return redisstate.ParseServerArgs(cs.Command, cs.Args)
-	}
-	return redisstate.ServerArgs{}
-}
-
-// redisDir is Redis' data directory: --dir (relative to the working
-// directory, which the image sets to its data path), else the image's data
-// path.
-func redisDir(spec swarm.ServiceSpec, sa redisstate.ServerArgs) string {
-	base := "/data"
-	if known := stateful.KnownDataPaths(stateful.Image(spec)); len(known) > 0 {
-		base = known[0]
-	}
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil && cs.Dir != "" {
-		base = cs.Dir
-	}
-	dir := strings.Trim(sa.Dir, `"'`)
-	if dir == "" {
-		return path.Clean(base)
-	}
-	if !path.IsAbs(dir) {
-		dir = path.Join(base, dir)
-	}
-	return path.Clean(dir)
 }
 
 // placement: a service placed by node labels (not pinned) on a local volume

@@ -8,7 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
-	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 )
 
 // ServiceReport is check's verdict on one service.
@@ -86,14 +86,13 @@ func (s *Swarm) Audit(ctx context.Context, names []string, probe Probe) (Report,
 }
 
 // Engine is the database engine of svc that update --verify would check
-// (verifyflow.DetectEngine by image or published port), "" when neither
-// says (another image).
+// (engine.Detect: by image, server program or published port), "" when
+// none says (another image).
 func Engine(svc swarm.Service) string {
-	engine, why := verifyflow.DetectEngine(svc, "", "", "")
-	if why == "default" {
-		return ""
+	if k, _ := engine.Detect(svc); k != nil {
+		return k.Name
 	}
-	return engine
+	return ""
 }
 
 // Find returns the service named by name, ID or unique ID prefix.

@@ -14,9 +14,6 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-
-	"github.com/docker-stateful/docker-stateful/plugin/pgstate"
-	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 )
 
 // API is the part of the Docker API inventory reads.
@@ -44,7 +41,7 @@ type Swarm struct {
 	Tasks        map[string][]swarm.Task // by service ID, newest first
 	ImageVolumes map[string][]string     // by image reference, only for inspected images
 	Snapshots    map[string]SnapshotInfo // by service name
-	PGCuts       []pgstate.PendingCut    // interrupted PostgreSQL cuts (pgreadonly.go); nil: read at first use
+	PGCuts       []PGCut                 // interrupted PostgreSQL cuts (pgreadonly.go; probe.PGReadOnlyCuts)
 }
 
 // Read lists the services (filtered by the daemon with serviceFilters),
@@ -207,21 +204,4 @@ func titleCase(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// LatestSnapshots returns the newest snapshot of each service in the state
-// directory (stateDir "" = the default); none when it cannot be read.
-func LatestSnapshots(stateDir string) map[string]SnapshotInfo {
-	out := map[string]SnapshotInfo{}
-	st, err := redisstate.OpenStore(stateDir)
-	if err != nil {
-		return out
-	}
-	all, _ := st.List() // oldest first: later ones overwrite
-	for _, snap := range all {
-		if s := snap.Summary; s != nil && s.Service != "" {
-			out[s.Service] = SnapshotInfo{ID: snap.ID, Keys: s.Keys, CreatedAt: s.CreatedAt}
-		}
-	}
-	return out
 }

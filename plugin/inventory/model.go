@@ -5,12 +5,13 @@ package inventory
 // nothing else in the package reads mounts.
 
 import (
-	"strings"
+	"context"
 	"time"
 
 	"github.com/docker/docker/api/types/mount"
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 	"github.com/docker-stateful/docker-stateful/plugin/guard"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
@@ -147,7 +148,9 @@ func Replicas(spec swarm.ServiceSpec) (uint64, bool) { return replicasOf(spec) }
 func StopGrace(spec swarm.ServiceSpec) time.Duration { return graceOf(spec) }
 
 // IsRedis reports whether the service runs Redis (or Valkey).
-func IsRedis(spec swarm.ServiceSpec) bool {
-	repo := stateful.RepositoryName(image(spec))
-	return strings.Contains(repo, "redis") || strings.Contains(repo, "valkey")
-}
+// (the engine registry: by image, else by its server program).
+func IsRedis(spec swarm.ServiceSpec) bool { return engine.IsRedis(spec) }
+
+// Probe looks inside a running service (its Redis) for risks the spec does
+// not show; an error means it could not look (plugin/inventory/probe).
+type Probe func(ctx context.Context, svc swarm.Service) ([]Finding, error)

@@ -5,30 +5,27 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
-
-	"github.com/docker-stateful/docker-stateful/plugin/pgstate"
 )
 
 // CodePGReadOnly: a cut of update --verify or snapshot turned the service's PostgreSQL
 // read-only and its process ended without turning writes back on.
 const CodePGReadOnly = "pg-read-only"
 
-// PGReadOnlyCuts lists the interrupted PostgreSQL cuts recorded in the state directory
-// (stateDir "" = the default): the databases they may have left read-only. Never nil.
-func PGReadOnlyCuts(stateDir string) []pgstate.PendingCut {
-	pc, _ := pgstate.PendingCuts(stateDir)
-	if pc == nil {
-		pc = []pgstate.PendingCut{}
-	}
-	return pc
+// PGCut is an interrupted PostgreSQL cut recorded in the state directory (read by
+// probe.PGReadOnlyCuts: inventory links no database client).
+type PGCut struct {
+	Service     string
+	Addr        string
+	Since       time.Time
+	PID         int    // the process that cut
+	WatchdogPID int    // its watchdog, when Healing
+	Healing     bool   // the watchdog still waits for the server to resume it
+	Resume      string // the one command that turns writes back on
 }
 
 // pgReadOnly reports the service's PostgreSQL left read-only by an interrupted cut, with
-// the one command that ends it. s.PGCuts nil: the default state directory is read.
+// the one command that ends it.
 func (s *Swarm) pgReadOnly(svc swarm.Service) []Finding {
-	if s.PGCuts == nil {
-		s.PGCuts = PGReadOnlyCuts("")
-	}
 	var out []Finding
 	for _, c := range s.PGCuts {
 		if c.Service != svc.Spec.Name {
@@ -39,7 +36,7 @@ func (s *Swarm) pgReadOnly(svc swarm.Service) []Finding {
 		if c.Healing {
 			msg += fmt.Sprintf("; its watchdog (process %d) is waiting for the server to turn them back on", c.WatchdogPID)
 		}
-		out = append(out, Finding{Code: CodePGReadOnly, Message: msg, Fix: c.ResumeCommand() + " (with PGPASSWORD set)"})
+		out = append(out, Finding{Code: CodePGReadOnly, Message: msg, Fix: c.Resume + " (with PGPASSWORD set)"})
 	}
 	return out
 }

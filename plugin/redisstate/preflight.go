@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 	"github.com/docker-stateful/docker-stateful/plugin/finding"
 )
 
@@ -235,123 +236,12 @@ func coveringMount(dir string, targets []string) string {
 	return best
 }
 
-// ServerArgs are the persistence-related options found in a redis-server command line.
-type ServerArgs struct {
-	Found      bool    // a redis-server invocation was found
-	ConfigFile string  // first non-option argument after redis-server
-	AppendOnly *bool   // --appendonly yes|no
-	Save       *string // --save "..." (joined values; "" = disabled)
-	Dir        string  // --dir
-	DBFilename string  // --dbfilename
-}
+// ServerArgs are the persistence-related options found in a redis-server
+// command line (the engine registry parses them: the guard reads them too).
+type ServerArgs = engine.RedisArgs
 
-// ParseServerArgs finds redis-server in a container's Command+Args (also inside
-// "sh -c '...'" or after an entrypoint like docker-entrypoint.sh) and extracts
-// --appendonly, --save, --dir and --dbfilename. Redis options take every following word up
-// to the next "--" option as their value.
-func ParseServerArgs(command, args []string) ServerArgs {
-	argv := append(append([]string{}, command...), args...)
-	start := -1
-	for i, a := range argv {
-		if path.Base(a) == "redis-server" {
-			start = i
-			break
-		}
-		if strings.Contains(a, "redis-server ") || strings.HasSuffix(a, "redis-server") {
-			// shell string: split it into words (simple quoting)
-			words := shellWords(a)
-			for j, w := range words {
-				if path.Base(w) == "redis-server" {
-					argv = append(words[j:], argv[i+1:]...)
-					start = 0
-					break
-				}
-			}
-			if start >= 0 {
-				break
-			}
-		}
-	}
-	var sa ServerArgs
-	if start < 0 {
-		// the official image also accepts bare options: args starting with "--" are passed
-		// to redis-server by docker-entrypoint.sh
-		if len(argv) > 0 && strings.HasPrefix(argv[0], "--") {
-			start = -1
-			sa.Found = true
-		} else {
-			return sa
-		}
-	} else {
-		sa.Found = true
-	}
-	rest := argv[start+1:]
-	if len(rest) > 0 && !strings.HasPrefix(rest[0], "--") {
-		sa.ConfigFile = rest[0]
-		rest = rest[1:]
-	}
-	for i := 0; i < len(rest); i++ {
-		if !strings.HasPrefix(rest[i], "--") {
-			continue
-		}
-		name := strings.ToLower(strings.TrimPrefix(rest[i], "--"))
-		var vals []string
-		for i+1 < len(rest) && !strings.HasPrefix(rest[i+1], "--") {
-			i++
-			vals = append(vals, rest[i])
-		}
-		val := strings.Join(vals, " ")
-		switch name {
-		case "appendonly":
-			b := strings.EqualFold(strings.Trim(val, `"'`), "yes")
-			sa.AppendOnly = &b
-		case "save":
-			v := strings.Trim(val, `"'`)
-			sa.Save = &v
-		case "dir":
-			sa.Dir = val
-		case "dbfilename":
-			sa.DBFilename = val
-		}
-	}
-	return sa
-}
-
-// shellWords splits a shell command line on blanks, honouring simple '...' and "..." quotes.
-func shellWords(s string) []string {
-	var words []string
-	var cur strings.Builder
-	in := false
-	var q byte
-	have := false
-	for i := 0; i < len(s); i++ {
-		ch := s[i]
-		switch {
-		case q != 0:
-			if ch == q {
-				q = 0
-			} else {
-				cur.WriteByte(ch)
-			}
-		case ch == '\'' || ch == '"':
-			q = ch
-			have = true
-		case ch == ' ' || ch == '\t' || ch == '\n' || ch == ';' || ch == '&':
-			if in || have {
-				words = append(words, cur.String())
-				cur.Reset()
-			}
-			in, have = false, false
-		default:
-			cur.WriteByte(ch)
-			in = true
-		}
-	}
-	if in || have {
-		words = append(words, cur.String())
-	}
-	return words
-}
+// ParseServerArgs is engine.ParseRedisArgs.
+func ParseServerArgs(command, args []string) ServerArgs { return engine.ParseRedisArgs(command, args) }
 
 // SaveGraceWarning compares a measured save duration (CutInfo.SaveDuration after Cut: the
 // shutdown save writes the same RDB) with the stop grace period. rdb_last_bgsave_time_sec,

@@ -8,52 +8,18 @@ import (
 	"github.com/distribution/reference"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 )
 
-// knownDataPaths lists where well-known images keep their state, for images
-// that do not (or no longer) declare it as a VOLUME: the Redis 8 image, for
-// one, only does `WORKDIR /data`. Keys are repository paths without the
-// docker.io/library/ prefix.
-var knownDataPaths = map[string][]string{
-	"redis":                        {"/data"},
-	"redis/redis-stack":            {"/data"},
-	"valkey/valkey":                {"/data"},
-	"bitnami/redis":                {"/bitnami/redis/data"},
-	"postgres":                     {"/var/lib/postgresql/data"},
-	"bitnami/postgresql":           {"/bitnami/postgresql"},
-	"mysql":                        {"/var/lib/mysql"},
-	"mariadb":                      {"/var/lib/mysql"},
-	"mongo":                        {"/data/db"},
-	"elasticsearch":                {"/usr/share/elasticsearch/data"},
-	"rabbitmq":                     {"/var/lib/rabbitmq"},
-	"influxdb":                     {"/var/lib/influxdb2"},
-	"memcached":                    nil, // in-memory by design: nothing to keep
-	"nats":                         {"/data"},
-	"etcd":                         {"/etcd-data"},
-	"quay.io/coreos/etcd":          {"/etcd-data"},
-	"clickhouse/clickhouse-server": {"/var/lib/clickhouse"},
-}
-
 // KnownDataPaths returns the built-in data paths for an image reference such
-// as "redis", "redis:7", "docker.io/library/redis@sha256:…" (nil if unknown).
-func KnownDataPaths(image string) []string {
-	return knownDataPaths[RepositoryName(image)]
-}
+// as "redis", "redis:7", "docker.io/library/redis@sha256:…" (nil if unknown),
+// from the engine registry's well-known images.
+func KnownDataPaths(image string) []string { return engine.KnownDataPaths(image) }
 
 // RepositoryName reduces an image reference to its repository path, without
 // tag, digest, or the docker.io/library/ prefix ("redis:7" → "redis").
-func RepositoryName(image string) string {
-	named, err := reference.ParseNormalizedNamed(image)
-	if err != nil {
-		// Not a valid reference (docker would refuse it anyway): best effort.
-		name, _, _ := strings.Cut(image, "@")
-		if i := strings.LastIndex(name, ":"); i > strings.LastIndex(name, "/") {
-			name = name[:i]
-		}
-		return name
-	}
-	return strings.TrimPrefix(reference.FamiliarName(named), "library/")
-}
+func RepositoryName(image string) string { return engine.RepositoryName(image) }
 
 // ImageInspector is the part of the Docker API that looks an image up.
 type ImageInspector interface {

@@ -5,31 +5,17 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
-	"github.com/docker-stateful/docker-stateful/plugin/locate"
-	"github.com/docker-stateful/docker-stateful/plugin/stateful"
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
 )
 
 // The engines --verify, snapshot and verify know.
 const (
-	EngineRedis    = "redis"
-	EnginePostgres = "postgres"
+	EngineRedis    = engine.NameRedis
+	EnginePostgres = engine.NamePostgres
 )
 
 // PostgresPort is the container port PostgreSQL listens on.
-const PostgresPort = 5432
-
-// postgresImages are repositories whose image runs PostgreSQL (as
-// stateful's table of well-known images names them).
-var postgresImages = map[string]bool{
-	"postgres": true, "bitnami/postgresql": true, "postgis/postgis": true,
-	"timescale/timescaledb": true, "timescale/timescaledb-ha": true,
-	"pgvector/pgvector": true, "supabase/postgres": true,
-}
-
-var redisImages = map[string]bool{
-	"redis": true, "redis/redis-stack": true, "redis/redis-stack-server": true,
-	"valkey/valkey": true, "bitnami/redis": true, "bitnami/valkey": true,
-}
+var PostgresPort = engine.ByName(engine.NamePostgres).Port
 
 // CheckEngine refuses an --engine other than redis, postgres or "".
 func CheckEngine(engine string) error {
@@ -42,10 +28,10 @@ func CheckEngine(engine string) error {
 
 // DetectEngine says which engine serves svc, and why: forced ("" = not)
 // wins, then a URL flag given for one engine (pgURL, redisURL), then the
-// image (a known Redis or PostgreSQL image), then the published port (6379 or
-// 5432). Anything else is taken as Redis, whose locate error then says what to
+// engine registry (engine.Detect: the image, the server program in the
+// command, the one engine port it publishes). Anything else is taken as Redis, whose locate error then says what to
 // publish.
-func DetectEngine(svc swarm.Service, forced, redisURL, pgURL string) (engine, why string) {
+func DetectEngine(svc swarm.Service, forced, redisURL, pgURL string) (eng, why string) {
 	switch {
 	case forced != "":
 		return forced, "--engine " + forced
@@ -54,21 +40,9 @@ func DetectEngine(svc swarm.Service, forced, redisURL, pgURL string) (engine, wh
 	case redisURL != "" && pgURL == "":
 		return EngineRedis, "--redis-url"
 	}
-	if cs := svc.Spec.TaskTemplate.ContainerSpec; cs != nil {
-		repo := stateful.RepositoryName(cs.Image)
-		switch {
-		case postgresImages[repo]:
-			return EnginePostgres, "image " + repo
-		case redisImages[repo]:
-			return EngineRedis, "image " + repo
-		}
-	}
-	pg, redis := locate.Publishes(svc, PostgresPort), locate.Publishes(svc, locate.DefaultRedisPort)
-	switch {
-	case pg && !redis:
-		return EnginePostgres, "publishes port 5432"
-	case redis && !pg:
-		return EngineRedis, "publishes port 6379"
+	// The engine registry knows the images, server programs and ports.
+	if k, why := engine.Detect(svc); k != nil {
+		return k.Name, why
 	}
 	return EngineRedis, "default"
 }

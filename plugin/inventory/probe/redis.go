@@ -1,4 +1,8 @@
-package inventory
+// Package probe looks at what the specs do not say, for ls and check:
+// inside running services (through verifyflow) and in the snapshot store.
+// inventory judges specs and links no database client; what reaches an
+// engine or reads its snapshots is here.
+package probe
 
 import (
 	"context"
@@ -6,13 +10,11 @@ import (
 
 	"github.com/docker/docker/api/types/swarm"
 
+	"github.com/docker-stateful/docker-stateful/plugin/engine"
+	"github.com/docker-stateful/docker-stateful/plugin/inventory"
 	"github.com/docker-stateful/docker-stateful/plugin/redisstate"
 	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 )
-
-// Probe looks inside a running service (its Redis) for risks the spec does
-// not show; an error means it could not look.
-type Probe func(ctx context.Context, svc swarm.Service) ([]Finding, error)
 
 // redisCodes are the Redis pre-flight findings that put data at risk now
 // (the others are about an update in progress).
@@ -24,13 +26,13 @@ var redisCodes = map[string]bool{
 	redisstate.CodeSaveSlowerThanStop: true,
 }
 
-// RedisProbe checks a Redis service's persistence with update --verify's
+// Redis checks a Redis service's persistence with update --verify's
 // pre-flight (found and reached as update --verify reaches it): persistence
 // off, saves or AOF writes failing, a data directory on no mount, a save
 // slower than the stop grace period. Other services are not probed.
-func RedisProbe(flow *verifyflow.Flow) Probe {
-	return func(ctx context.Context, svc swarm.Service) ([]Finding, error) {
-		if !IsRedis(svc.Spec) {
+func Redis(flow *verifyflow.Flow) inventory.Probe {
+	return func(ctx context.Context, svc swarm.Service) ([]inventory.Finding, error) {
+		if !engine.IsRedis(svc.Spec) {
 			return nil, nil
 		}
 		c, _, _, err := flow.Connect(ctx, svc)
@@ -43,7 +45,7 @@ func RedisProbe(flow *verifyflow.Flow) Probe {
 		if err != nil && !errors.As(err, &ref) {
 			return nil, err
 		}
-		var out []Finding
+		var out []inventory.Finding
 		for _, list := range [][]redisstate.Finding{pre.Refusals, pre.Warnings} {
 			for _, f := range list {
 				if !redisCodes[f.Code] {
@@ -53,7 +55,7 @@ func RedisProbe(flow *verifyflow.Flow) Probe {
 				if f.Code == redisstate.CodeNoPersistence {
 					fix = "turn persistence on: save points or appendonly yes in the service's redis-server arguments"
 				}
-				out = append(out, Finding{Code: "redis-" + f.Code, Message: "Redis: " + f.Message, Fix: fix})
+				out = append(out, inventory.Finding{Code: "redis-" + f.Code, Message: "Redis: " + f.Message, Fix: fix})
 			}
 		}
 		return out, nil
