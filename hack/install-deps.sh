@@ -12,6 +12,7 @@ have ip || need+=(iproute2)
 have iptables || need+=(iptables)
 have nsenter || need+=(util-linux)
 have tmux || need+=(tmux)
+have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap) # hack/db-image.sh: redis:8, valkey/valkey:8, postgres:17
 have fish || need+=(fish) # e2e: completion in fish (TestCompletionFish)
 have zsh || need+=(zsh)   # e2e: completion in zsh (TestCompletionZsh)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # e2e: DOCKER_HOST=ssh:// (TestSSH*); never started on the host

@@ -2,6 +2,7 @@
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
 #   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image
+#   swarm.sh [-i INDEX] images NAME... (redis7 redis8 valkey8 postgres15 postgres17)
 #   swarm.sh [-i INDEX] stop NODE [TERM|KILL] | start NODE | restart NODE
 #
 # stop ends node NODE's dockerd (TERM: it stops its containers first; KILL:
@@ -17,6 +18,12 @@
 # imports it on every node of a running cluster (on demand: it keeps `up` fast; the
 # e2e helpers run it when a test needs it). Test services must pass
 # --stop-signal SIGINT (fast shutdown): docker import cannot set STOPSIGNAL.
+# redis:latest is also tagged redis:7 and postgres:latest postgres:15 (their majors).
+# `images NAME...` imports more database images on every node of a running cluster,
+# on demand: redis8 (redis:8), valkey8 (valkey/valkey:8), postgres17 (postgres:17) are
+# built from Debian 13 by hack/db-image.sh (cached in /var/cache/docker-stateful/images:
+# the first build takes minutes, later ones nothing); redis7 and postgres15 are the
+# host's, as above.
 #
 # Several clusters can run at once: everything is named after INDEX (1..254):
 #   bridge dstbr<I>, subnet 10.213.<I>.0/24 (bridge .1, node N at .1N),
@@ -47,6 +54,7 @@ usage() {
 
 CMD=""
 NODE_ARG=""
+IMAGES=()
 STOP_SIG=TERM
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -56,6 +64,11 @@ while [ $# -gt 0 ]; do
 	-e | --engine) ENGINE="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
 	up | down | status | env | postgres-image) CMD="$1"; shift ;;
+	images)
+		CMD="$1"; shift
+		while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do IMAGES+=("$1"); shift; done
+		[ ${#IMAGES[@]} -gt 0 ] || { echo "swarm.sh: images needs names: redis7 redis8 valkey8 postgres15 postgres17" >&2; exit 2; }
+		;;
 	stop | start | restart)
 		CMD="$1"; NODE_ARG="${2:-}"; shift 2 || { echo "swarm.sh: $1 needs a node number" >&2; exit 2; }
 		if [ "$CMD" = stop ] && { [ "${1:-}" = TERM ] || [ "${1:-}" = KILL ]; }; then STOP_SIG="$1"; shift; fi
@@ -98,6 +111,7 @@ if [ -z "$NODES_GIVEN" ] && [ "$CMD" != up ] && [ -f "$ENVFILE" ]; then
 	NODES=$(sed -n 's/^DST_NODES=//p' "$ENVFILE")
 fi
 LOCKDIR=/run/lock
+SWARM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T0=$(date +%s.%N)
 
 log() { printf '%s\n' "$*" >&2; }
@@ -251,13 +265,19 @@ build_redis_tar() {
 	rm -rf "$root"
 }
 
+# the host's redis-server version (Redis server v=7.0.15 ...), the official images' REDIS_VERSION
+REDIS_VER=$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
+
+# redis:latest, also tagged redis:7 (its major version)
 import_redis() {
 	local n="$1" tar="$2"
 	dk "$n" import \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change "ENV REDIS_VERSION=$REDIS_VER" \
 		--change 'VOLUME /data' --change 'WORKDIR /data' --change 'EXPOSE 6379' \
 		--change 'CMD ["redis-server","--protected-mode","no"]' \
 		"$tar" redis:latest >/dev/null
+	dk "$n" tag redis:latest "redis:${REDIS_VER%%.*}"
 }
 
 # postgres:latest from Debian's postgresql-15: the server, initdb, psql, pg_isready, the share files, the
@@ -291,38 +311,7 @@ build_postgres_tar() {
 		mkdir -p "$root$(dirname "$lib")"
 		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
 	done
-	cat >"$root/usr/local/bin/docker-entrypoint.sh" <<'ENTRY'
-#!/bin/sh
-# initdb on an empty $PGDATA (as the official image), then exec the command.
-set -e
-export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
-if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
-	user="${POSTGRES_USER:-postgres}"
-	auth=scram-sha-256
-	if [ -z "$POSTGRES_PASSWORD" ]; then
-		if [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
-			echo "error: the database is uninitialized and POSTGRES_PASSWORD is not set (or set POSTGRES_HOST_AUTH_METHOD=trust)" >&2
-			exit 1
-		fi
-		auth=trust
-	fi
-	if [ -n "$POSTGRES_PASSWORD" ]; then
-		initdb -D "$PGDATA" -U "$user" -E UTF8 --no-locale --auth-local=trust --auth-host="$auth" --pwfile=/dev/stdin >/dev/null <<PW
-$POSTGRES_PASSWORD
-PW
-	else
-		initdb -D "$PGDATA" -U "$user" -E UTF8 --no-locale --auth-local=trust --auth-host="$auth" >/dev/null
-	fi
-	printf 'host all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
-	printf "listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
-	db="${POSTGRES_DB:-$user}"
-	if [ "$db" != postgres ]; then
-		echo "CREATE DATABASE \"$db\"" | postgres --single -D "$PGDATA" postgres >/dev/null
-	fi
-	echo "docker-entrypoint.sh: initialized $PGDATA (user $user, database $db)" >&2
-fi
-exec "$@"
-ENTRY
+	cp "$SWARM_DIR/pg-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
 	chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
 	printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\npostgres:x:999:\n' >"$root/etc/group"
@@ -338,10 +327,12 @@ import_postgres() {
 	local n="$1" tar="$2"
 	dk "$n" import \
 		--change "ENV PATH=$PG_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+		--change "ENV PG_MAJOR=$PG_VER" --change "ENV PG_VERSION=$(dpkg-query -W -f '${Version}' "postgresql-$PG_VER" 2>/dev/null || echo "$PG_VER")" \
 		--change 'ENV PGDATA=/var/lib/postgresql/data' --change 'ENV TZ=UTC' \
 		--change 'VOLUME /var/lib/postgresql/data' --change 'EXPOSE 5432' --change 'USER 999:999' \
 		--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["postgres"]' \
 		"$tar" postgres:latest >/dev/null
+	dk "$n" tag postgres:latest "postgres:$PG_VER"
 }
 
 # --- node ------------------------------------------------------------------
@@ -606,10 +597,43 @@ do_postgres_image() {
 	log "cluster $IDX: postgres:latest imported on ${#todo[@]} node(s) in $(elapsed)s"
 }
 
+# images NAME...: each on every node that lacks it
+do_images() {
+	[ -f "$ENVFILE" ] || die "cluster $IDX is not up (no $ENVFILE)"
+	local name out tar changes tags tag n p rc todo pids line
+	for name in "${IMAGES[@]}"; do
+		case "$name" in
+		redis7) continue ;; # imported by up
+		postgres15) do_postgres_image; continue ;;
+		redis8 | valkey8 | postgres17) ;;
+		*) die "unknown image '$name' (redis7 redis8 valkey8 postgres15 postgres17)" ;;
+		esac
+		out=$(bash "$SWARM_DIR/../../hack/db-image.sh" "$name") || die "building $name failed"
+		{ read -r tar; read -r changes; read -r tags; } <<<"$out"
+		tag=${tags%% *}
+		todo=()
+		for ((n = 1; n <= NODES; n++)); do
+			dk "$n" image inspect "$tag" >/dev/null 2>&1 || todo+=("$n")
+		done
+		[ ${#todo[@]} -gt 0 ] || { log "cluster $IDX: $tag present on all $NODES nodes"; continue; }
+		local args=()
+		while IFS= read -r line; do [ -n "$line" ] && args+=(--change "$line"); done <"$changes"
+		pids=()
+		for n in "${todo[@]}"; do
+			(dk "$n" import "${args[@]}" "$tar" "$tag" >/dev/null && log "node$n: $tag imported") &
+			pids+=($!)
+		done
+		rc=0
+		for p in "${pids[@]}"; do wait "$p" || rc=1; done
+		[ $rc = 0 ] || die "importing $tag failed"
+	done
+	log "cluster $IDX: images ${IMAGES[*]} ready in $(elapsed)s"
+}
+
 # serialise operations on one index (the lock file is a 0-byte file in /run/lock)
 mkdir -p "$LOCKDIR"
 exec 9>"$LOCKDIR/dst-e2e-$IDX.lock"
-if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
+if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ] || [ "$CMD" = images ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
 	flock -w 600 9 || die "another swarm.sh up/down on cluster $IDX holds $LOCKDIR/dst-e2e-$IDX.lock"
 fi
 
@@ -622,6 +646,7 @@ down) do_down ;;
 status) do_status ;;
 env) do_env ;;
 postgres-image) do_postgres_image ;;
+images) do_images ;;
 stop | start | restart)
 	case "$NODE_ARG" in '' | *[!0-9]*) die "$CMD needs a node number, got '$NODE_ARG'" ;; esac
 	[ "$NODE_ARG" -ge 1 ] && [ "$NODE_ARG" -le "$NODES" ] || die "no node $NODE_ARG in cluster $IDX"
