@@ -119,9 +119,9 @@ func runBackup(ctx context.Context, dockerCLI command.Cli, opts *backupOptions, 
 	for i, d := range res.Databases {
 		dbs[i] = fmt.Sprintf("db%d: %d", d.DB, d.Records)
 	}
-	summary := fmt.Sprintf("Backup of service %s: %d keys (%s), %s, Redis %s (RDB %d), written to %s; writes were paused for %s",
+	summary := fmt.Sprintf("Backup of service %s: %d keys (%s), %s, %s (RDB %d), written to %s; writes were paused for %s",
 		svc.Spec.Name, res.Records, strings.Join(dbs, ", "), units.HumanSize(float64(res.FileBytes)),
-		res.Header.RedisVersion, res.Header.RDBVersion, to, res.WritePause.Round(time.Millisecond))
+		res.Header.Cut.Describe(), res.Header.RDBVersion, to, res.WritePause.Round(time.Millisecond))
 	if opts.output == "-" {
 		fmt.Fprintln(dockerCLI.Err(), summary)
 		return nil

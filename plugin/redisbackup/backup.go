@@ -189,7 +189,7 @@ func Backup(ctx context.Context, c *redisstate.Client, w io.Writer, opt Options)
 			}
 		}
 	}()
-	opt.say("Saved: %s in %s (run_id %s, Redis %s)", cut.Info.Method, cut.Info.SaveDuration.Round(time.Millisecond), short(cut.Info.RunID), cut.Info.RedisVersion)
+	opt.say("Saved: %s in %s (run_id %s, %s)", cut.Info.Method, cut.Info.SaveDuration.Round(time.Millisecond), short(cut.Info.RunID), cut.Info.Describe())
 
 	ks, err := c.Info(ctx, "keyspace")
 	if err != nil {
