@@ -12,7 +12,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: check-links bench-completion bench-help bench-ls bench-update docs check-docs help build test unit e2e deps lint install uninstall demo bench completion check-completion clean
+.PHONY: check-links bench-completion bench-help bench-ls bench-update docs check-docs help build test unit e2e images deps lint install uninstall demo bench completion check-completion clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -76,10 +76,36 @@ fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --
 		$(GO) test -run '^$$' -fuzz "^$${tc%%:*}\$$" -fuzztime "$${tc##*:}" ./plugin/$$pkg -args -test.fuzzcachedir="$$tmp" || exit 1; \
 	done
 
-e2e: build ## end-to-end tests on a real 3-node swarm started by the harness (root)
-	@echo "==> end-to-end tests (starts its own swarm; needs root)"
+# Two engine generations (swarm.sh -e): the full suite on E2E_ENGINE, then the
+# compatibility subset (create, the guard, update --verify, stack deploy, adopt, move,
+# backup/restore, PostgreSQL, Valkey) on E2E_COMPAT_ENGINE (E2E_COMPAT_ENGINE= skips it).
+# The Debian 13 database images are built (or taken from the cache) in the background
+# meanwhile: the tests that need them wait for the build (hack/db-image.sh locks).
+E2E_ENGINE ?= 20
+E2E_COMPAT_ENGINE ?= 26
+E2E_COMPAT_TESTS ?= ^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)$$
+E2E_IMAGES ?= redis8 valkey8 postgres17
+E2E_COMPAT_TIMEOUT ?= 20m
+
+e2e: build ## end-to-end tests on real 3-node swarms started by the harness: all on engine 20.10, a subset on 26.1 (root)
+	@echo "==> end-to-end tests (starts its own swarms; needs root)"
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
-	DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/...
+	@set -e; log=$$(mktemp); \
+	( for n in $(E2E_IMAGES); do bash hack/db-image.sh $$n >/dev/null || exit 1; done ) >"$$log" 2>&1 & img=$$!; \
+	t0=$$(date +%s); \
+	echo "==> full suite on engine $(E2E_ENGINE)"; \
+	DST_ENGINE=$(E2E_ENGINE) DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/... || rc=$$?; \
+	t1=$$(date +%s); echo "==> engine $(E2E_ENGINE): full suite in $$((t1 - t0))s"; \
+	wait $$img || { echo "building the database images failed:"; cat "$$log"; rc=1; }; rm -f "$$log"; \
+	[ -z "$${rc:-}" ] || exit $$rc; \
+	if [ -n "$(E2E_COMPAT_ENGINE)" ]; then \
+		echo "==> compatibility subset on engine $(E2E_COMPAT_ENGINE)"; \
+		DST_ENGINE=$(E2E_COMPAT_ENGINE) DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_COMPAT_TIMEOUT) -v -run '$(E2E_COMPAT_TESTS)' ./e2e/; \
+		echo "==> engine $(E2E_COMPAT_ENGINE): subset in $$(($$(date +%s) - t1))s"; \
+	fi
+
+images: ## build (or find in the cache) the Debian 13 test images: redis:8, valkey/valkey:8, postgres:17 (root)
+	@for n in $(E2E_IMAGES); do bash hack/db-image.sh $$n | head -1; done
 
 lint: check-completion check-docs check-links ## gofmt check, go vet, dependency rules, completion scripts, docs/reference and the front's help pages up to date, links in README and docs/
 	@echo "==> lint (gofmt, go vet)"

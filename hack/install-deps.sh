@@ -12,6 +12,7 @@ have ip || need+=(iproute2)
 have iptables || need+=(iptables)
 have nsenter || need+=(util-linux)
 have tmux || need+=(tmux)
+have debootstrap || [ -x /usr/sbin/debootstrap ] || need+=(debootstrap) # hack/db-image.sh: redis:8, valkey/valkey:8, postgres:17
 have fish || need+=(fish) # e2e: completion in fish (TestCompletionFish)
 have zsh || need+=(zsh)   # e2e: completion in zsh (TestCompletionZsh)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server) # e2e: DOCKER_HOST=ssh:// (TestSSH*); never started on the host
@@ -25,9 +26,18 @@ redis6() {
     bash "$(dirname "$0")/install-redis6.sh" || echo "warning: no Redis 6.0 for TestRealRedis60 (it will be skipped)" >&2
   fi
 }
+# the harness's second engine generation (DST_ENGINE=26): Debian 13's dockerd 26.1 in /opt, apart
+docker26() {
+  if [ "$(id -u)" = 0 ]; then
+    bash "$(dirname "$0")/install-docker26.sh"
+  else
+    echo "warning: not root: no Docker 26 for the harness (hack/install-docker26.sh)" >&2
+  fi
+}
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
   redis6
+  docker26
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -47,3 +57,4 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "installed: ${need[*]}"
 redis6
+docker26

@@ -123,9 +123,9 @@ func runBackup(ctx context.Context, dockerCLI command.Cli, opts *backupOptions, 
 	if res.Method == redisbackup.MethodReplication {
 		paused = "writes were not paused (the server's state at its fork)"
 	}
-	summary := fmt.Sprintf("Backup of service %s: %d keys (%s), %s, Redis %s (RDB %d), written to %s; %s",
+	summary := fmt.Sprintf("Backup of service %s: %d keys (%s), %s, %s (RDB %d), written to %s; %s",
 		svc.Spec.Name, res.Records, strings.Join(dbs, ", "), units.HumanSize(float64(res.FileBytes)),
-		res.Header.RedisVersion, res.Header.RDBVersion, to, paused)
+		res.Header.Cut.Describe(), res.Header.RDBVersion, to, paused)
 	if opts.output == "-" {
 		fmt.Fprintln(dockerCLI.Err(), summary)
 		return nil

@@ -212,10 +212,17 @@ func PublishRedis(port int) string {
 // port, with args after the image, and returns its name and port.
 func (c *Cluster) CreateRedis(t testing.TB, create []string, args ...string) (string, int) {
 	t.Helper()
+	return c.CreateRedisImage(t, create, "redis", args...)
+}
+
+// CreateRedisImage is CreateRedis with another image (e.g. Redis8Image, Valkey8Image:
+// RequireImage it first).
+func (c *Cluster) CreateRedisImage(t testing.TB, create []string, image string, args ...string) (string, int) {
+	t.Helper()
 	svc := c.ServiceName(t)
 	port := FreePort(t)
 	cmd := append(append([]string{}, create...), "--quiet", "--name", svc,
-		"-p", PublishRedis(port), "--no-resolve-image", "redis")
+		"-p", PublishRedis(port), "--no-resolve-image", image)
 	c.Docker(t, 1, append(cmd, args...)...)
 	return svc, port
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
-#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] up|down|status|env|postgres-image
+#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image
+#   swarm.sh [-i INDEX] images NAME... (redis7 redis8 valkey8 postgres15 postgres17)
 #   swarm.sh [-i INDEX] stop NODE [TERM|KILL] | start NODE | restart NODE
 #
 # stop ends node NODE's dockerd (TERM: it stops its containers first; KILL:
@@ -17,6 +18,12 @@
 # imports it on every node of a running cluster (on demand: it keeps `up` fast; the
 # e2e helpers run it when a test needs it). Test services must pass
 # --stop-signal SIGINT (fast shutdown): docker import cannot set STOPSIGNAL.
+# redis:latest is also tagged redis:7 and postgres:latest postgres:15 (their majors).
+# `images NAME...` imports more database images on every node of a running cluster,
+# on demand: redis8 (redis:8), valkey8 (valkey/valkey:8), postgres17 (postgres:17) are
+# built from Debian 13 by hack/db-image.sh (cached in /var/cache/docker-stateful/images:
+# the first build takes minutes, later ones nothing); redis7 and postgres15 are the
+# host's, as above.
 #
 # Several clusters can run at once: everything is named after INDEX (1..254):
 #   bridge dstbr<I>, subnet 10.213.<I>.0/24 (bridge .1, node N at .1N),
@@ -24,14 +31,21 @@
 #   cgroup parent /dst<I>n<N>, state dir <STATE_ROOT>/<I>.
 # It never touches the host's own docker (/var/run/docker.sock, /run/containerd).
 #
+# -e/--engine picks the engine generation of every node: 20 (default: the system's
+# dockerd, Debian 12's 20.10) or 26 (Debian 13's dockerd 26.1 and its docker-proxy
+# from /opt/docker-stateful/docker26, or $DOCKER26_DIR: hack/install-docker26.sh puts
+# them there; containerd and runc stay the host's). The choice is kept in the node's
+# dockerd.sh (so stop/start NODE keep it) and in the env file (DST_ENGINE).
+#
 # Options can also come from the environment: DST_CLUSTER_INDEX, DST_NODES,
-# DST_STATE_ROOT. `env` prints `export K=V` lines (eval "$(swarm.sh env)");
+# DST_STATE_ROOT, DST_ENGINE. `env` prints `export K=V` lines (eval "$(swarm.sh env)");
 # the same variables (without `export`) are in <STATE_ROOT>/<I>/env.
 set -euo pipefail
 
 IDX="${DST_CLUSTER_INDEX:-1}"
 NODES="${DST_NODES:-}" # empty: 3 for up, the running cluster's count otherwise
 STATE_ROOT="${DST_STATE_ROOT:-/var/lib/dst-e2e}"
+ENGINE="${DST_ENGINE:-}"
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -40,14 +54,21 @@ usage() {
 
 CMD=""
 NODE_ARG=""
+IMAGES=()
 STOP_SIG=TERM
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-i | --index) IDX="$2"; shift 2 ;;
 	-n | --nodes) NODES="$2"; shift 2 ;;
 	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
+	-e | --engine) ENGINE="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
 	up | down | status | env | postgres-image) CMD="$1"; shift ;;
+	images)
+		CMD="$1"; shift
+		while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do IMAGES+=("$1"); shift; done
+		[ ${#IMAGES[@]} -gt 0 ] || { echo "swarm.sh: images needs names: redis7 redis8 valkey8 postgres15 postgres17" >&2; exit 2; }
+		;;
 	stop | start | restart)
 		CMD="$1"; NODE_ARG="${2:-}"; shift 2 || { echo "swarm.sh: $1 needs a node number" >&2; exit 2; }
 		if [ "$CMD" = stop ] && { [ "${1:-}" = TERM ] || [ "${1:-}" = KILL ]; }; then STOP_SIG="$1"; shift; fi
@@ -63,6 +84,18 @@ case "$IDX" in '' | *[!0-9]*) echo "swarm.sh: index must be a number 1..254, got
 case "$NODES" in '' | *[!0-9]*) echo "swarm.sh: nodes must be a number 1..9, got '$NODES'" >&2; exit 2 ;; esac
 if [ "$IDX" -lt 1 ] || [ "$IDX" -gt 254 ]; then echo "swarm.sh: index must be 1..254" >&2; exit 2; fi
 if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 9 ]; then echo "swarm.sh: nodes must be 1..9" >&2; exit 2; fi
+# the engine generation: DOCKERD is the binary every node runs, PROXY_DIR holds its docker-proxy
+case "$ENGINE" in
+'' | 20 | 20.10) ENGINE=20 DOCKERD=dockerd PROXY_DIR= ;;
+26 | 26.1)
+	ENGINE=26 PROXY_DIR="${DOCKER26_DIR:-/opt/docker-stateful/docker26}" DOCKERD="${DOCKER26_DIR:-/opt/docker-stateful/docker26}/dockerd"
+	if [ "$CMD" = up ] && { [ ! -x "$DOCKERD" ] || [ ! -x "$PROXY_DIR/docker-proxy" ]; }; then
+		echo "swarm.sh: engine 26: no $DOCKERD (or docker-proxy next to it); run: hack/install-docker26.sh" >&2
+		exit 2
+	fi
+	;;
+*) echo "swarm.sh: engine must be 20 or 26, got '$ENGINE'" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	echo "swarm.sh: must run as root (it creates network namespaces, a bridge, iptables rules and runs dockerd)." >&2
@@ -78,6 +111,7 @@ if [ -z "$NODES_GIVEN" ] && [ "$CMD" != up ] && [ -f "$ENVFILE" ]; then
 	NODES=$(sed -n 's/^DST_NODES=//p' "$ENVFILE")
 fi
 LOCKDIR=/run/lock
+SWARM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 T0=$(date +%s.%N)
 
 log() { printf '%s\n' "$*" >&2; }
@@ -231,13 +265,19 @@ build_redis_tar() {
 	rm -rf "$root"
 }
 
+# the host's redis-server version (Redis server v=7.0.15 ...), the official images' REDIS_VERSION
+REDIS_VER=$(redis-server --version 2>/dev/null | sed -n 's/.* v=\([0-9.]*\).*/\1/p')
+
+# redis:latest, also tagged redis:7 (its major version)
 import_redis() {
 	local n="$1" tar="$2"
 	dk "$n" import \
 		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change "ENV REDIS_VERSION=$REDIS_VER" \
 		--change 'VOLUME /data' --change 'WORKDIR /data' --change 'EXPOSE 6379' \
 		--change 'CMD ["redis-server","--protected-mode","no"]' \
 		"$tar" redis:latest >/dev/null
+	dk "$n" tag redis:latest "redis:${REDIS_VER%%.*}"
 }
 
 # postgres:latest from Debian's postgresql-15: the server, initdb, psql, pg_isready, the share files, the
@@ -271,38 +311,7 @@ build_postgres_tar() {
 		mkdir -p "$root$(dirname "$lib")"
 		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
 	done
-	cat >"$root/usr/local/bin/docker-entrypoint.sh" <<'ENTRY'
-#!/bin/sh
-# initdb on an empty $PGDATA (as the official image), then exec the command.
-set -e
-export PGDATA="${PGDATA:-/var/lib/postgresql/data}"
-if [ "$1" = postgres ] && [ ! -s "$PGDATA/PG_VERSION" ]; then
-	user="${POSTGRES_USER:-postgres}"
-	auth=scram-sha-256
-	if [ -z "$POSTGRES_PASSWORD" ]; then
-		if [ "$POSTGRES_HOST_AUTH_METHOD" != trust ]; then
-			echo "error: the database is uninitialized and POSTGRES_PASSWORD is not set (or set POSTGRES_HOST_AUTH_METHOD=trust)" >&2
-			exit 1
-		fi
-		auth=trust
-	fi
-	if [ -n "$POSTGRES_PASSWORD" ]; then
-		initdb -D "$PGDATA" -U "$user" -E UTF8 --no-locale --auth-local=trust --auth-host="$auth" --pwfile=/dev/stdin >/dev/null <<PW
-$POSTGRES_PASSWORD
-PW
-	else
-		initdb -D "$PGDATA" -U "$user" -E UTF8 --no-locale --auth-local=trust --auth-host="$auth" >/dev/null
-	fi
-	printf 'host all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
-	printf "listen_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
-	db="${POSTGRES_DB:-$user}"
-	if [ "$db" != postgres ]; then
-		echo "CREATE DATABASE \"$db\"" | postgres --single -D "$PGDATA" postgres >/dev/null
-	fi
-	echo "docker-entrypoint.sh: initialized $PGDATA (user $user, database $db)" >&2
-fi
-exec "$@"
-ENTRY
+	cp "$SWARM_DIR/pg-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
 	chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
 	printf 'root:x:0:0:root:/root:/bin/sh\npostgres:x:999:999:PostgreSQL:/var/lib/postgresql:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\npostgres:x:999:\n' >"$root/etc/group"
@@ -318,10 +327,12 @@ import_postgres() {
 	local n="$1" tar="$2"
 	dk "$n" import \
 		--change "ENV PATH=$PG_BIN:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+		--change "ENV PG_MAJOR=$PG_VER" --change "ENV PG_VERSION=$(dpkg-query -W -f '${Version}' "postgresql-$PG_VER" 2>/dev/null || echo "$PG_VER")" \
 		--change 'ENV PGDATA=/var/lib/postgresql/data' --change 'ENV TZ=UTC' \
 		--change 'VOLUME /var/lib/postgresql/data' --change 'EXPOSE 5432' --change 'USER 999:999' \
 		--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["postgres"]' \
 		"$tar" postgres:latest >/dev/null
+	dk "$n" tag postgres:latest "postgres:$PG_VER"
 }
 
 # --- node ------------------------------------------------------------------
@@ -382,9 +393,13 @@ start_node() {
 		i=0; while [ ! -S "$dir/containerd.sock" ]; do i=\$((i+1)); [ \$i -lt 300 ] || { echo "containerd did not start" >&2; exit 1; }; sleep 0.1; done
 		exec sh "$dir/dockerd.sh"
 	EOF
-	# dockerd alone, so that `start` can run it again in the same namespaces
+	# dockerd alone, so that `start` can run it again in the same namespaces; engine 26
+	# is given its own docker-proxy (host-mode ports)
+	local proxy=
+	[ -n "$PROXY_DIR" ] && proxy="--userland-proxy-path $PROXY_DIR/docker-proxy "
 	cat >"$dir/dockerd.sh" <<-EOF
-		exec dockerd \\
+		# engine $ENGINE
+		exec $DOCKERD $proxy\\
 		  --host "unix://$dir/docker.sock" \\
 		  --containerd "$dir/containerd.sock" \\
 		  --data-root "$dir/data" \\
@@ -448,6 +463,7 @@ write_env() {
 		echo "DST_STATE_DIR=$CDIR"
 		echo "DST_BRIDGE=$BR"
 		echo "DST_NODES=$NODES"
+		echo "DST_ENGINE=$ENGINE"
 		echo "DST_MANAGER_HOST=unix://$(node_sock 1)"
 		for ((n = 1; n <= NODES; n++)); do
 			echo "DST_NODE${n}_HOST=unix://$(node_sock "$n")"
@@ -465,6 +481,8 @@ cluster_healthy() {
 	local want n ready
 	want=$(sed -n 's/^DST_NODES=//p' "$ENVFILE")
 	[ "$want" = "$NODES" ] || return 1
+	want=$(sed -n 's/^DST_ENGINE=//p' "$ENVFILE")
+	[ "${want:-20}" = "$ENGINE" ] || return 1
 	for ((n = 1; n <= NODES; n++)); do
 		dk "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null | grep -qx active || return 1
 	done
@@ -536,7 +554,7 @@ do_down() {
 
 do_status() {
 	local n rc=0
-	echo "cluster $IDX (state $CDIR, bridge $BR)"
+	echo "cluster $IDX (state $CDIR, bridge $BR, engine $(sed -n 's/^DST_ENGINE=//p' "$ENVFILE" 2>/dev/null || true))"
 	for ((n = 1; n <= NODES; n++)); do
 		if [ -S "$(node_sock "$n")" ] && st=$(dk "$n" info --format '{{.Name}} {{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}' 2>/dev/null); then
 			echo "node$n: $(node_addr "$n") $st"
@@ -579,10 +597,43 @@ do_postgres_image() {
 	log "cluster $IDX: postgres:latest imported on ${#todo[@]} node(s) in $(elapsed)s"
 }
 
+# images NAME...: each on every node that lacks it
+do_images() {
+	[ -f "$ENVFILE" ] || die "cluster $IDX is not up (no $ENVFILE)"
+	local name out tar changes tags tag n p rc todo pids line
+	for name in "${IMAGES[@]}"; do
+		case "$name" in
+		redis7) continue ;; # imported by up
+		postgres15) do_postgres_image; continue ;;
+		redis8 | valkey8 | postgres17) ;;
+		*) die "unknown image '$name' (redis7 redis8 valkey8 postgres15 postgres17)" ;;
+		esac
+		out=$(bash "$SWARM_DIR/../../hack/db-image.sh" "$name") || die "building $name failed"
+		{ read -r tar; read -r changes; read -r tags; } <<<"$out"
+		tag=${tags%% *}
+		todo=()
+		for ((n = 1; n <= NODES; n++)); do
+			dk "$n" image inspect "$tag" >/dev/null 2>&1 || todo+=("$n")
+		done
+		[ ${#todo[@]} -gt 0 ] || { log "cluster $IDX: $tag present on all $NODES nodes"; continue; }
+		local args=()
+		while IFS= read -r line; do [ -n "$line" ] && args+=(--change "$line"); done <"$changes"
+		pids=()
+		for n in "${todo[@]}"; do
+			(dk "$n" import "${args[@]}" "$tar" "$tag" >/dev/null && log "node$n: $tag imported") &
+			pids+=($!)
+		done
+		rc=0
+		for p in "${pids[@]}"; do wait "$p" || rc=1; done
+		[ $rc = 0 ] || die "importing $tag failed"
+	done
+	log "cluster $IDX: images ${IMAGES[*]} ready in $(elapsed)s"
+}
+
 # serialise operations on one index (the lock file is a 0-byte file in /run/lock)
 mkdir -p "$LOCKDIR"
 exec 9>"$LOCKDIR/dst-e2e-$IDX.lock"
-if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
+if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ] || [ "$CMD" = images ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
 	flock -w 600 9 || die "another swarm.sh up/down on cluster $IDX holds $LOCKDIR/dst-e2e-$IDX.lock"
 fi
 
@@ -595,6 +646,7 @@ down) do_down ;;
 status) do_status ;;
 env) do_env ;;
 postgres-image) do_postgres_image ;;
+images) do_images ;;
 stop | start | restart)
 	case "$NODE_ARG" in '' | *[!0-9]*) die "$CMD needs a node number, got '$NODE_ARG'" ;; esac
 	[ "$NODE_ARG" -ge 1 ] && [ "$NODE_ARG" -le "$NODES" ] || die "no node $NODE_ARG in cluster $IDX"

@@ -215,7 +215,7 @@ func backupPaused(ctx context.Context, c *redisstate.Client, w io.Writer, opt Op
 			}
 		}
 	}()
-	opt.say("Saved: %s in %s (run_id %s, Redis %s)", cut.Info.Method, cut.Info.SaveDuration.Round(time.Millisecond), short(cut.Info.RunID), cut.Info.RedisVersion)
+	opt.say("Saved: %s in %s (run_id %s, %s)", cut.Info.Method, cut.Info.SaveDuration.Round(time.Millisecond), short(cut.Info.RunID), cut.Info.Describe())
 
 	ks, err := c.Info(ctx, "keyspace")
 	if err != nil {

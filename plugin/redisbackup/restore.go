@@ -101,8 +101,8 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 		return nil, err
 	}
 	h := v.Header
-	opt.say("Checked %s: %d keys in %d database(s) from Redis %s (RDB %d), service %q, taken %s; checksums correct",
-		name, v.Trailer.Records, len(h.Databases), h.RedisVersion, h.RDBVersion, h.Service, h.CreatedAt.Local().Format(time.DateTime))
+	opt.say("Checked %s: %d keys in %d database(s) from %s (RDB %d), service %q, taken %s; checksums correct",
+		name, v.Trailer.Records, len(h.Databases), h.Cut.Describe(), h.RDBVersion, h.Service, h.CreatedAt.Local().Format(time.DateTime))
 	before, err := loadFingerprints(v)
 	if err != nil {
 		return nil, err
@@ -201,8 +201,8 @@ func spool(r io.Reader, dir string) (string, error) {
 func checkTarget(ctx context.Context, c *redisstate.Client, si *redisstate.ServerInfo, v *Verified, replace bool) error {
 	h := v.Header
 	if tv := RDBVersionOf(si.Version); tv > 0 && h.RDBVersion > tv {
-		return &RefusedError{fmt.Sprintf("the backup holds RDB %d payloads from Redis %s; Redis %s at %s reads RDB %d and older: restore into Redis %s or newer (nothing was written)",
-			h.RDBVersion, h.RedisVersion, si.Version, c.Addr(), tv, h.RedisVersion)}
+		return &RefusedError{fmt.Sprintf("the backup holds RDB %d payloads from %s; %s at %s reads RDB %d and older: restore into %s or newer (nothing was written)",
+			h.RDBVersion, h.Cut.Describe(), si.Describe(), c.Addr(), tv, h.Cut.Describe())}
 	}
 	ks, err := c.Info(ctx, "keyspace")
 	if err != nil {
@@ -418,8 +418,8 @@ func restoreOne(ctx context.Context, pipe redis.Pipeliner, b *restoreBatch, repl
 		msg := err.Error()
 		switch {
 		case strings.Contains(msg, "payload version or checksum"):
-			return cmds, &RefusedError{fmt.Sprintf("Redis at %s cannot load the backup's payloads (RDB %d from Redis %s): %s; restore into Redis %s or newer",
-				dc.Addr(), h.RDBVersion, h.RedisVersion, msg, h.RedisVersion)}
+			return cmds, &RefusedError{fmt.Sprintf("Redis at %s cannot load the backup's payloads (RDB %d from %s): %s; restore into %s or newer",
+				dc.Addr(), h.RDBVersion, h.Cut.Describe(), msg, h.Cut.Describe())}
 		case strings.HasPrefix(msg, "BUSYKEY"):
 			return cmds, fmt.Errorf("key %s of database %d already exists (written while the restore ran?): %s", redisstate.QuoteKey(b.keys[i]), b.db, msg)
 		default:

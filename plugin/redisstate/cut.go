@@ -27,7 +27,8 @@ type CutOptions struct {
 type CutInfo struct {
 	RunID        string        `json:"run_id"`
 	RedisVersion string        `json:"redis_version"`
-	Method       string        `json:"method"` // "save", "bgsave", "bgsave-running" (+ "+aof")
+	Server       string        `json:"server,omitempty"` // "Redis 7.0.15", "Valkey 8.1.1" (ServerInfo.Describe)
+	Method       string        `json:"method"`           // "save", "bgsave", "bgsave-running" (+ "+aof")
 	PausedAt     time.Time     `json:"paused_at"`
 	SavedAt      time.Time     `json:"saved_at"`
 	SaveDuration time.Duration `json:"save_duration_ns"`
@@ -97,7 +98,7 @@ func BeginCut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err
 	if h.si, err = c.ServerInfo(ctx); err != nil {
 		return h, err
 	}
-	h.Info.RunID, h.Info.RedisVersion = h.si.RunID, h.si.Version
+	h.Info.RunID, h.Info.RedisVersion, h.Info.Server = h.si.RunID, h.si.Version, h.si.Describe()
 	p, err := c.Info(ctx, "persistence")
 	if err != nil {
 		return h, err

@@ -135,6 +135,7 @@ type Summary struct {
 	Databases    []DBSummary       `json:"databases"`
 	RunID        string            `json:"run_id"`
 	RedisVersion string            `json:"redis_version"`
+	Server       string            `json:"server,omitempty"` // "Redis 7.0.15", "Valkey 8.1.1" (ServerInfo.Describe)
 	TTLMode      string            `json:"ttl_mode"`
 	ScanStartMs  int64             `json:"scan_start_ms"` // server TIME at scan start (unix ms)
 	ScanEndMs    int64             `json:"scan_end_ms"`
@@ -374,6 +375,7 @@ func Fingerprint(ctx context.Context, c *Client, dir string, opt FingerprintOpti
 		Databases:    []DBSummary{},
 		RunID:        si.RunID,
 		RedisVersion: si.Version,
+		Server:       si.Describe(),
 		TTLMode:      mode,
 		ScanStartMs:  t0.UnixMilli(),
 		ScanEndMs:    t0.UnixMilli() + elapsed.Milliseconds(),

@@ -102,7 +102,7 @@ func Preflight(ctx context.Context, c *Client, in PreflightInput) (*PreflightRes
 		r.refuse(CodeLoading, "Redis is still loading its dataset", "wait until loading:0")
 	}
 	if !si.AtLeast(6, 2) {
-		r.refuse(CodeOldRedis, fmt.Sprintf("Redis %s cannot pause only writes (CLIENT PAUSE WRITE needs 6.2+)", si.Version), "")
+		r.refuse(CodeOldRedis, fmt.Sprintf("%s cannot pause only writes (CLIENT PAUSE WRITE needs 6.2+)", si.Describe()), "")
 	}
 
 	cfg, cfgErr := readConfig(ctx, c)

@@ -15,7 +15,9 @@ import (
 // ServerInfo identifies the Redis process that answered.
 type ServerInfo struct {
 	RunID           string   `json:"run_id"`
-	Version         string   `json:"redis_version"`
+	Version         string   `json:"redis_version"`  // what the server claims: Valkey says 7.2.4
+	Server          string   `json:"server"`         // "Redis", "Valkey" (server_name)
+	ServerVersion   string   `json:"server_version"` // its own version: valkey_version for Valkey
 	UptimeSec       int64    `json:"uptime_sec"`
 	Keys            int64    `json:"keys"`      // keys in every database of Databases
 	Expires         int64    `json:"expires"`   // keys with a TTL in them
@@ -165,6 +167,7 @@ func (c *Client) ServerInfo(ctx context.Context) (*ServerInfo, error) {
 		LastLoadExpired: -1,
 		ClusterEnabled:  m["cluster_enabled"] == "1",
 	}
+	si.Server, si.ServerVersion = serverOf(m)
 	if _, ok := m["rdb_last_load_keys_loaded"]; ok {
 		si.LastLoadKeys = infoInt(m, "rdb_last_load_keys_loaded")
 		si.LastLoadExpired = infoInt(m, "rdb_last_load_keys_expired")

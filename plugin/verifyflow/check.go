@@ -140,7 +140,7 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 				if h.loading {
 					how = "while it was loading: no client could write before"
 				}
-				f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded; writes held %s", short(h.si.RunID), h.si.Version, time.Since(start).Round(100*time.Millisecond), h.si.Keys, how)
+				f.say("New Redis process %s (%s) is ready after %s: %d keys loaded; writes held %s", short(h.si.RunID), h.si.Describe(), time.Since(start).Round(100*time.Millisecond), h.si.Keys, how)
 			}
 			return h, nil
 		}

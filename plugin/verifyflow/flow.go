@@ -300,7 +300,7 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 		return nil, err
 	}
 	cut.Info = cut.h.Info
-	f.say("Saved: %s in %s (run_id %s, Redis %s)", cut.Info.Method, time.Since(start).Round(time.Millisecond), short(cut.Info.RunID), cut.Info.RedisVersion)
+	f.say("Saved: %s in %s (run_id %s, %s)", cut.Info.Method, time.Since(start).Round(time.Millisecond), short(cut.Info.RunID), cut.Info.Describe())
 	return cut, nil
 }
 
@@ -484,7 +484,7 @@ func (f *Flow) SnapshotAtCut(ctx context.Context, c *redisstate.Client, service 
 	}
 	cut.Info = cut.h.Info
 	i := cut.Info
-	f.say("Saved: %s in %s (run_id %s, Redis %s)", i.Method, i.SaveDuration.Round(time.Millisecond), short(i.RunID), i.RedisVersion)
+	f.say("Saved: %s in %s (run_id %s, %s)", i.Method, i.SaveDuration.Round(time.Millisecond), short(i.RunID), i.Describe())
 	s := snap.Summary
 	f.say("Snapshot %s: %d keys, digest %s (%s)", snap.ID, s.Keys, s.Digest, typeCounts(s.Types))
 	return snap, nil
@@ -654,7 +654,7 @@ func (f *Flow) AwaitNew(ctx context.Context, serviceID, oldRunID string) (*redis
 		return nil, nil, ep, err
 	}
 	if oldRunID != "" {
-		f.say("New Redis process %s (Redis %s) is ready after %s: %d keys loaded", short(si.RunID), si.Version, time.Since(start).Round(100*time.Millisecond), si.Keys)
+		f.say("New Redis process %s (%s) is ready after %s: %d keys loaded", short(si.RunID), si.Describe(), time.Since(start).Round(100*time.Millisecond), si.Keys)
 	}
 	return c, si, ep, nil
 }

@@ -96,6 +96,7 @@ type SnapshotResult struct {
 	Digest    string               `json:"digest"`
 	RunID     string               `json:"run_id"`
 	Version   string               `json:"redis_version"`
+	Server    string               `json:"server"` // "Redis 7.0.15", "Valkey 8.1.1"
 	CreatedAt time.Time            `json:"created_at"`
 	Dir       string               `json:"dir"`
 	Warnings  []redisstate.Finding `json:"warnings"`
@@ -145,6 +146,6 @@ func (f *Flow) SnapshotService(ctx context.Context, name string) (SnapshotResult
 	f.Prune(svc.Spec.Name, 20)
 	s := snap.Summary
 	res.ID, res.Keys, res.Types, res.Digest = snap.ID, s.Keys, s.Types, s.Digest.String()
-	res.RunID, res.Version, res.CreatedAt, res.Dir = s.RunID, s.RedisVersion, s.CreatedAt, snap.Dir
+	res.RunID, res.Version, res.Server, res.CreatedAt, res.Dir = s.RunID, s.RedisVersion, s.Describe(), s.CreatedAt, snap.Dir
 	return res, nil
 }
