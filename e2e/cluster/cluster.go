@@ -35,6 +35,9 @@ type Cluster struct {
 	StateDir string
 	EnvFile  string
 	Nodes    []Node
+	// Generation is the nodes' engine generation (swarm.sh -e / DST_ENGINE):
+	// 20 (Debian 12's dockerd 20.10) or 26 (Debian 13's 26.1).
+	Generation int
 
 	owned    bool // brought up by us: Stop tears it down
 	script   string
@@ -101,6 +104,9 @@ func FromEnv(path string) (*Cluster, error) {
 	}
 	c := &Cluster{EnvFile: path, StateDir: kv["DST_STATE_DIR"]}
 	c.Index, _ = strconv.Atoi(kv["DST_CLUSTER_INDEX"])
+	if c.Generation, _ = strconv.Atoi(kv["DST_ENGINE"]); c.Generation == 0 {
+		c.Generation = 20 // env files of a swarm.sh that knew one engine
+	}
 	for i := 1; i <= n; i++ {
 		p := fmt.Sprintf("DST_NODE%d_", i)
 		node := Node{Index: i, Host: kv[p+"HOST"], Addr: kv[p+"ADDR"], ID: kv[p+"ID"], Hostname: kv[p+"HOSTNAME"], Netns: kv[p+"NETNS"]}

@@ -32,6 +32,9 @@ DST_NODE2_HOSTNAME=dst7-node2
 	if c.Index != 7 || len(c.Nodes) != 2 || c.Node(2).Addr != "10.213.7.12" || c.Manager().ID != "abc" {
 		t.Fatalf("parsed %+v", c)
 	}
+	if c.Generation != 20 {
+		t.Errorf("engine generation %d without DST_ENGINE, want 20", c.Generation)
+	}
 	if n, ok := c.NodeByHostname("dst7-node2"); !ok || n.Index != 2 {
 		t.Fatalf("NodeByHostname: %+v %v", n, ok)
 	}
@@ -42,6 +45,13 @@ DST_NODE2_HOSTNAME=dst7-node2
 	if _, err := os.Stat(c.DockerConfig()); !os.IsNotExist(err) {
 		t.Errorf("Stop left %s", c.DockerConfig())
 	}
+	if err := os.WriteFile(env, []byte(data+"DST_ENGINE=26\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = FromEnv(env); err != nil || c.Generation != 26 {
+		t.Errorf("DST_ENGINE=26: generation %v, %v", c, err)
+	}
+	c.Stop()
 	os.WriteFile(env, []byte("DST_NODES=1\n"), 0o600)
 	if _, err := FromEnv(env); err == nil {
 		t.Error("incomplete env accepted")

@@ -23,7 +23,8 @@ type Options struct {
 }
 
 // Start returns the cluster named by env DST_CLUSTER_ENV if set (not torn down
-// by Stop), else brings up a new one with swarm.sh on a free cluster index. A
+// by Stop), else brings up a new one with swarm.sh on a free cluster index, on
+// the engine generation env DST_ENGINE names (swarm.sh reads it: 20 or 26). A
 // cluster it brought up is removed by Stop, on SIGINT/SIGTERM/SIGHUP, and by a
 // guard process if the test binary dies any other way (panic, timeout, kill).
 func Start(opts Options) (*Cluster, error) {
@@ -81,8 +82,8 @@ func Start(opts Options) (*Cluster, error) {
 		c.Stop()
 		return nil, err
 	}
-	c.StateDir, c.EnvFile, c.Nodes, c.dockerConfig = fc.StateDir, fc.EnvFile, fc.Nodes, fc.dockerConfig
-	fmt.Fprintf(os.Stderr, "e2e: cluster %d up in %s\n", idx, time.Since(t0).Round(100*time.Millisecond))
+	c.StateDir, c.EnvFile, c.Nodes, c.dockerConfig, c.Generation = fc.StateDir, fc.EnvFile, fc.Nodes, fc.dockerConfig, fc.Generation
+	fmt.Fprintf(os.Stderr, "e2e: cluster %d (engine %d) up in %s\n", idx, c.Generation, time.Since(t0).Round(100*time.Millisecond))
 	return c, nil
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
-#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] up|down|status|env|postgres-image
+#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image
 #   swarm.sh [-i INDEX] stop NODE [TERM|KILL] | start NODE | restart NODE
 #
 # stop ends node NODE's dockerd (TERM: it stops its containers first; KILL:
@@ -24,14 +24,21 @@
 #   cgroup parent /dst<I>n<N>, state dir <STATE_ROOT>/<I>.
 # It never touches the host's own docker (/var/run/docker.sock, /run/containerd).
 #
+# -e/--engine picks the engine generation of every node: 20 (default: the system's
+# dockerd, Debian 12's 20.10) or 26 (Debian 13's dockerd 26.1 and its docker-proxy
+# from /opt/docker-stateful/docker26, or $DOCKER26_DIR: hack/install-docker26.sh puts
+# them there; containerd and runc stay the host's). The choice is kept in the node's
+# dockerd.sh (so stop/start NODE keep it) and in the env file (DST_ENGINE).
+#
 # Options can also come from the environment: DST_CLUSTER_INDEX, DST_NODES,
-# DST_STATE_ROOT. `env` prints `export K=V` lines (eval "$(swarm.sh env)");
+# DST_STATE_ROOT, DST_ENGINE. `env` prints `export K=V` lines (eval "$(swarm.sh env)");
 # the same variables (without `export`) are in <STATE_ROOT>/<I>/env.
 set -euo pipefail
 
 IDX="${DST_CLUSTER_INDEX:-1}"
 NODES="${DST_NODES:-}" # empty: 3 for up, the running cluster's count otherwise
 STATE_ROOT="${DST_STATE_ROOT:-/var/lib/dst-e2e}"
+ENGINE="${DST_ENGINE:-}"
 
 usage() {
 	sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
@@ -46,6 +53,7 @@ while [ $# -gt 0 ]; do
 	-i | --index) IDX="$2"; shift 2 ;;
 	-n | --nodes) NODES="$2"; shift 2 ;;
 	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
+	-e | --engine) ENGINE="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
 	up | down | status | env | postgres-image) CMD="$1"; shift ;;
 	stop | start | restart)
@@ -63,6 +71,18 @@ case "$IDX" in '' | *[!0-9]*) echo "swarm.sh: index must be a number 1..254, got
 case "$NODES" in '' | *[!0-9]*) echo "swarm.sh: nodes must be a number 1..9, got '$NODES'" >&2; exit 2 ;; esac
 if [ "$IDX" -lt 1 ] || [ "$IDX" -gt 254 ]; then echo "swarm.sh: index must be 1..254" >&2; exit 2; fi
 if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 9 ]; then echo "swarm.sh: nodes must be 1..9" >&2; exit 2; fi
+# the engine generation: DOCKERD is the binary every node runs, PROXY_DIR holds its docker-proxy
+case "$ENGINE" in
+'' | 20 | 20.10) ENGINE=20 DOCKERD=dockerd PROXY_DIR= ;;
+26 | 26.1)
+	ENGINE=26 PROXY_DIR="${DOCKER26_DIR:-/opt/docker-stateful/docker26}" DOCKERD="${DOCKER26_DIR:-/opt/docker-stateful/docker26}/dockerd"
+	if [ "$CMD" = up ] && { [ ! -x "$DOCKERD" ] || [ ! -x "$PROXY_DIR/docker-proxy" ]; }; then
+		echo "swarm.sh: engine 26: no $DOCKERD (or docker-proxy next to it); run: hack/install-docker26.sh" >&2
+		exit 2
+	fi
+	;;
+*) echo "swarm.sh: engine must be 20 or 26, got '$ENGINE'" >&2; exit 2 ;;
+esac
 
 if [ "$(id -u)" != 0 ]; then
 	echo "swarm.sh: must run as root (it creates network namespaces, a bridge, iptables rules and runs dockerd)." >&2
@@ -382,9 +402,13 @@ start_node() {
 		i=0; while [ ! -S "$dir/containerd.sock" ]; do i=\$((i+1)); [ \$i -lt 300 ] || { echo "containerd did not start" >&2; exit 1; }; sleep 0.1; done
 		exec sh "$dir/dockerd.sh"
 	EOF
-	# dockerd alone, so that `start` can run it again in the same namespaces
+	# dockerd alone, so that `start` can run it again in the same namespaces; engine 26
+	# is given its own docker-proxy (host-mode ports)
+	local proxy=
+	[ -n "$PROXY_DIR" ] && proxy="--userland-proxy-path $PROXY_DIR/docker-proxy "
 	cat >"$dir/dockerd.sh" <<-EOF
-		exec dockerd \\
+		# engine $ENGINE
+		exec $DOCKERD $proxy\\
 		  --host "unix://$dir/docker.sock" \\
 		  --containerd "$dir/containerd.sock" \\
 		  --data-root "$dir/data" \\
@@ -448,6 +472,7 @@ write_env() {
 		echo "DST_STATE_DIR=$CDIR"
 		echo "DST_BRIDGE=$BR"
 		echo "DST_NODES=$NODES"
+		echo "DST_ENGINE=$ENGINE"
 		echo "DST_MANAGER_HOST=unix://$(node_sock 1)"
 		for ((n = 1; n <= NODES; n++)); do
 			echo "DST_NODE${n}_HOST=unix://$(node_sock "$n")"
@@ -465,6 +490,8 @@ cluster_healthy() {
 	local want n ready
 	want=$(sed -n 's/^DST_NODES=//p' "$ENVFILE")
 	[ "$want" = "$NODES" ] || return 1
+	want=$(sed -n 's/^DST_ENGINE=//p' "$ENVFILE")
+	[ "${want:-20}" = "$ENGINE" ] || return 1
 	for ((n = 1; n <= NODES; n++)); do
 		dk "$n" info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null | grep -qx active || return 1
 	done
@@ -536,7 +563,7 @@ do_down() {
 
 do_status() {
 	local n rc=0
-	echo "cluster $IDX (state $CDIR, bridge $BR)"
+	echo "cluster $IDX (state $CDIR, bridge $BR, engine $(sed -n 's/^DST_ENGINE=//p' "$ENVFILE" 2>/dev/null || true))"
 	for ((n = 1; n <= NODES; n++)); do
 		if [ -S "$(node_sock "$n")" ] && st=$(dk "$n" info --format '{{.Name}} {{.Swarm.LocalNodeState}} {{.Swarm.NodeID}}' 2>/dev/null); then
 			echo "node$n: $(node_addr "$n") $st"
