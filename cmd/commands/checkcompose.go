@@ -131,6 +131,11 @@ func composeSwarm(ctx context.Context, dockerCLI command.Cli, services []compose
 			sw.ImageVolumes[img] = vols
 		}
 	}
+	specs := make([]swarm.ServiceSpec, len(services))
+	for i, s := range services {
+		specs[i] = s.Spec
+	}
+	sw.ClusterVolumes = stateful.LookupClusterVolumes(ctx, api, specs...)
 	return sw
 }
 

@@ -175,6 +175,7 @@ func createSafeSpec(ctx context.Context, dockerCLI command.Cli, spec swarm.Servi
 	res, err := createspec.Apply(spec, volumes, opts, stateful.Cluster{
 		SelfNodeID: info.Swarm.NodeID,
 		Nodes:      stateful.NodesFrom(nodes),
+		Volumes:    stateful.LookupClusterVolumes(ctx, apiClient, spec),
 	})
 	if err != nil {
 		return nil, err

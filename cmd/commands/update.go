@@ -316,6 +316,7 @@ func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.S
 	if nodes, err := api.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
 		in.Nodes = stateful.NodesFrom(nodes)
 	}
+	in.ClusterVolumes = stateful.LookupClusterVolumes(ctx, api, current.Spec, target)
 	return in
 }
 

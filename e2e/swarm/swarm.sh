@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
-#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image
+#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image|csi-plugin
 #   swarm.sh [-i INDEX] images NAME... (redis7 redis8 valkey8 postgres15 postgres17)
 #   swarm.sh [-i INDEX] stop NODE [TERM|KILL] | start NODE | restart NODE
 #
@@ -24,6 +24,10 @@
 # built from Debian 13 by hack/db-image.sh (cached in /var/cache/docker-stateful/images:
 # the first build takes minutes, later ones nothing); redis7 and postgres15 are the
 # host's, as above.
+# `csi-plugin` (engine 26 only: cluster volumes need Docker >= 23) builds the test CSI
+# driver e2e/csi/hostpath (or takes $DST_CSI_DRIVER) and installs it on every node of
+# a running cluster as managed plugin `dst-hostpath` (docker plugin create from a local
+# rootfs, no registry); its volumes are directories <state dir>/csi/<node>/<name>.
 #
 # Several clusters can run at once: everything is named after INDEX (1..254):
 #   bridge dstbr<I>, subnet 10.213.<I>.0/24 (bridge .1, node N at .1N),
@@ -63,7 +67,7 @@ while [ $# -gt 0 ]; do
 	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
 	-e | --engine) ENGINE="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
-	up | down | status | env | postgres-image) CMD="$1"; shift ;;
+	up | down | status | env | postgres-image | csi-plugin) CMD="$1"; shift ;;
 	images)
 		CMD="$1"; shift
 		while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do IMAGES+=("$1"); shift; done
@@ -630,10 +634,57 @@ do_images() {
 	log "cluster $IDX: images ${IMAGES[*]} ready in $(elapsed)s"
 }
 
+# The test CSI driver as managed plugin CSI_PLUGIN on every node that lacks it enabled.
+# Each node's copy is told its node ID (the hostname: the volumes' topology) and
+# where the volumes live (one directory of the cluster, a subdirectory per node).
+CSI_PLUGIN=dst-hostpath:latest
+do_csi_plugin() {
+	[ -f "$ENVFILE" ] || die "cluster $IDX is not up (no $ENVFILE)"
+	local engine
+	engine=$(sed -n 's/^DST_ENGINE=//p' "$ENVFILE")
+	[ "${engine:-20}" -ge 23 ] || die "cluster $IDX runs engine ${engine:-20}: CSI cluster volumes need Docker >= 23 (bring it up with -e 26)"
+	local n todo=()
+	for ((n = 1; n <= NODES; n++)); do
+		[ "$(dk "$n" plugin inspect -f '{{.Enabled}}' "$CSI_PLUGIN" 2>/dev/null)" = true ] || todo+=("$n")
+	done
+	if [ ${#todo[@]} -eq 0 ]; then
+		log "cluster $IDX: $CSI_PLUGIN enabled on all $NODES nodes"
+		return 0
+	fi
+	local here src pdir="$CDIR/csi-plugin.$$"
+	here=$(cd "$(dirname "$0")" && pwd)
+	src="$here/../csi"
+	rm -rf "$pdir"
+	mkdir -p "$pdir"/rootfs/{data/published,csi,run/docker/plugins,etc,tmp,dev,proc,sys}
+	cp "$src/plugin/config.json" "$pdir/config.json"
+	if [ -n "${DST_CSI_DRIVER:-}" ]; then
+		cp "$DST_CSI_DRIVER" "$pdir/rootfs/hostpath"
+	else
+		command -v go >/dev/null 2>&1 || die "go not found: build e2e/csi/hostpath and name it in DST_CSI_DRIVER"
+		(cd "$src/hostpath" && CGO_ENABLED=0 go build -trimpath -o "$pdir/rootfs/hostpath" .) || die "building e2e/csi/hostpath failed"
+	fi
+	mkdir -p "$CDIR/csi"
+	local rc=0
+	for n in "${todo[@]}"; do
+		mkdir -p "$CDIR/csi/$(node_hostname "$n")"
+		dk "$n" plugin rm -f "$CSI_PLUGIN" >/dev/null 2>&1 || true
+		if dk "$n" plugin create "$CSI_PLUGIN" "$pdir" >/dev/null &&
+			dk "$n" plugin set "$CSI_PLUGIN" "NODE_ID=$(node_hostname "$n")" "state.source=$CDIR/csi" &&
+			dk "$n" plugin enable "$CSI_PLUGIN" >/dev/null; then
+			log "node$n: $CSI_PLUGIN enabled"
+		else
+			rc=1
+		fi
+	done
+	rm -rf "$pdir"
+	[ $rc = 0 ] || die "installing $CSI_PLUGIN failed"
+	log "cluster $IDX: $CSI_PLUGIN installed on ${#todo[@]} node(s) in $(elapsed)s"
+}
+
 # serialise operations on one index (the lock file is a 0-byte file in /run/lock)
 mkdir -p "$LOCKDIR"
 exec 9>"$LOCKDIR/dst-e2e-$IDX.lock"
-if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ] || [ "$CMD" = images ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
+if { [ "$CMD" = up ] || [ "$CMD" = down ] || [ "$CMD" = postgres-image ] || [ "$CMD" = images ] || [ "$CMD" = csi-plugin ]; } && [ -z "${DST_NO_LOCK:-}" ]; then
 	flock -w 600 9 || die "another swarm.sh up/down on cluster $IDX holds $LOCKDIR/dst-e2e-$IDX.lock"
 fi
 
@@ -647,6 +698,7 @@ status) do_status ;;
 env) do_env ;;
 postgres-image) do_postgres_image ;;
 images) do_images ;;
+csi-plugin) do_csi_plugin ;;
 stop | start | restart)
 	case "$NODE_ARG" in '' | *[!0-9]*) die "$CMD needs a node number, got '$NODE_ARG'" ;; esac
 	[ "$NODE_ARG" -ge 1 ] && [ "$NODE_ARG" -le "$NODES" ] || die "no node $NODE_ARG in cluster $IDX"

@@ -122,6 +122,11 @@ func Apply(spec swarm.ServiceSpec, imageVolumes []string, opts Options, cl state
 	res.Holders, res.Mounts = holders, added
 	ocs.Mounts = append(ocs.Mounts, added...)
 
+	cwarn, err := checkClusterVolumes(holders, cl)
+	if err != nil {
+		return nil, err
+	}
+	res.Warnings = append(res.Warnings, cwarn...)
 	pin, err := PlanPin(stateful.Constraints(spec), holders, res.Global, opts, cl)
 	if err != nil {
 		return nil, err

@@ -50,7 +50,11 @@ func NeedsPin(holders []Holder) bool {
 // with a warning; a global service runs one task per node, each with the
 // volume of its node, and is never pinned.
 func PlanPin(constraints []string, holders []Holder, global bool, opts Options, cl stateful.Cluster) (PinPlan, error) {
-	plan := PinPlan{Needed: NeedsPin(holders) && !global}
+	home, homeVol, err := clusterHome(holders, cl)
+	if err != nil {
+		return PinPlan{}, err
+	}
+	plan := PinPlan{Needed: (NeedsPin(holders) || home != nil) && !global}
 	if global {
 		if opts.Pin != "" {
 			return plan, fmt.Errorf("--pin %s: a global service runs one task on every node, each with its own volume: drop --pin, or use --mode replicated", opts.Pin)
@@ -76,6 +80,9 @@ func PlanPin(constraints []string, holders []Holder, global bool, opts Options, 
 			}
 			plan.Node = &want
 		}
+		if home != nil && !p.Matches(*home) {
+			return plan, fmt.Errorf("--constraint %s keeps the service off %s, where cluster volume %s lives (its topology is that node's): drop the constraint, or use a volume of that node", p.Constraint, home, homeVol)
+		}
 		if plan.Node == nil {
 			plan.Warning = fmt.Sprintf("--constraint %s names no node of this swarm (nodes: %s): the task stays pending until one joins", p.Constraint, cl.Hostnames())
 		}
@@ -98,10 +105,19 @@ func PlanPin(constraints []string, holders []Holder, global bool, opts Options, 
 		if err != nil {
 			return plan, fmt.Errorf("--pin %s: %w", opts.Pin, err)
 		}
+		if home != nil && n.ID != home.ID {
+			return plan, fmt.Errorf("--pin %s: cluster volume %s lives on %s (its topology is that node's): pin there, or drop --pin", opts.Pin, homeVol, home)
+		}
 		if why := n.Schedulable(); why != "" {
 			return plan, fmt.Errorf("--pin %s: node %s %s: pin to another node, or fix that one first", opts.Pin, n, why)
 		}
 		node, plan.By = n, PinByFlag
+	} else if home != nil {
+		// Swarm does not place a task by its volume's topology: the pin does.
+		if why := home.Schedulable(); why != "" {
+			return plan, fmt.Errorf("cluster volume %s lives on %s, which %s: make that node take tasks first", homeVol, home, why)
+		}
+		node, plan.By = *home, PinByClusterVolume+" "+homeVol
 	} else {
 		if cl.SelfNodeID == "" {
 			return plan, fmt.Errorf("cannot tell which swarm node this docker CLI talks to: choose one with --pin NODE")

@@ -75,6 +75,9 @@ type Input struct {
 	Nodes []stateful.Node
 	// Rollback is set when New is the previous spec of a rollback.
 	Rollback bool
+	// ClusterVolumes are the cluster (CSI) volumes the specs mount, by name
+	// (stateful.LookupClusterVolumes; missing ones are judged by the mount).
+	ClusterVolumes map[string]stateful.CSIVolume
 }
 
 // Problem is one reason to refuse (or, as a warning, to worry about) an
@@ -112,6 +115,7 @@ func Check(in Input) Report {
 	c := checker{in: in, report: &r}
 	c.ephemeralAndMounts()
 	c.pins()
+	c.clusterVolumes()
 	c.placement()
 	c.nowhere()
 	c.command()

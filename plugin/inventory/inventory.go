@@ -14,6 +14,8 @@ import (
 
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
+
+	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 // API is the part of the Docker API inventory reads.
@@ -42,6 +44,9 @@ type Swarm struct {
 	ImageVolumes map[string][]string     // by image reference, only for inspected images
 	Snapshots    map[string]SnapshotInfo // by service name
 	PGCuts       []PGCut                 // interrupted PostgreSQL cuts (pgreadonly.go; probe.PGReadOnlyCuts)
+	// ClusterVolumes are the cluster (CSI) volumes the services mount, by
+	// name, when the API can inspect volumes.
+	ClusterVolumes map[string]stateful.CSIVolume
 }
 
 // Read lists the services (filtered by the daemon with serviceFilters),
@@ -86,6 +91,13 @@ func Read(ctx context.Context, api API, imageVolumes ImageVolumes, serviceFilter
 	}
 	if imageVolumes != nil {
 		s.lookUpImages(ctx, imageVolumes)
+	}
+	if vi, ok := api.(stateful.VolumeInspector); ok {
+		specs := make([]swarm.ServiceSpec, len(s.Services))
+		for i, svc := range s.Services {
+			specs[i] = svc.Spec
+		}
+		s.ClusterVolumes = stateful.LookupClusterVolumes(ctx, vi, specs...)
 	}
 	return s, nil
 }

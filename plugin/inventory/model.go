@@ -120,11 +120,12 @@ func guardProblems(s *Swarm, svc swarm.Service) []guard.Problem {
 	next := svc.Spec
 	next.TaskTemplate.ForceUpdate++
 	in := guard.Input{
-		Service:      svc.Spec.Name,
-		Current:      svc.Spec,
-		New:          next,
-		ImageVolumes: s.ImageVolumes,
-		TaskNodes:    s.runningNodes(svc.ID),
+		Service:        svc.Spec.Name,
+		Current:        svc.Spec,
+		New:            next,
+		ImageVolumes:   s.ImageVolumes,
+		TaskNodes:      s.runningNodes(svc.ID),
+		ClusterVolumes: s.ClusterVolumes,
 	}
 	for _, n := range s.Nodes {
 		in.Nodes = append(in.Nodes, stateful.NodesFrom([]swarm.Node{n})...)

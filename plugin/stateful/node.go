@@ -50,6 +50,9 @@ type Cluster struct {
 	// SelfNodeID is the node of the daemon the CLI talks to (Info().Swarm.NodeID).
 	SelfNodeID string
 	Nodes      []Node
+	// Volumes are the cluster (CSI) volumes the service mounts, by name
+	// (LookupClusterVolumes; nil when not looked up).
+	Volumes map[string]CSIVolume
 }
 
 // Resolve finds a node by ID, hostname or unique ID prefix, or "self" for
