@@ -63,7 +63,7 @@ func (e *EngineUpdate) Abandon() {
 // Outcome is the chosen engine's report for --format json; before Before ran
 // (the guard refused, docker failed), the engine of the service as the daemon
 // has it, else the one the flags name, else Redis'. e may be nil.
-func (e *EngineUpdate) Outcome(service string, err error) any {
+func (e *EngineUpdate) Outcome(service string, err error) Outcome {
 	if e == nil {
 		return (*Update)(nil).Outcome(service, err)
 	}
@@ -82,17 +82,48 @@ func (e *EngineUpdate) Outcome(service string, err error) any {
 	return e.Redis.Outcome(service, err)
 }
 
-// BoundWait bounds docker's convergence wait as Update does. It is asked
-// before the engine is known (before Before): the bound is Redis' (which arms
-// its deadline at the send, so a PostgreSQL update's wait stays unbounded, as
-// PGUpdate's own waits are).
+// BoundWait bounds docker's convergence wait (swarmRun.BoundWait). It is
+// asked before the engine is known (before Before): the one wait is bound to
+// both engines' runs, and the chosen one arms its deadline at the send.
 func (e *EngineUpdate) BoundWait(parent context.Context) context.Context {
-	return e.Redis.BoundWait(parent)
+	ctx, cancel := context.WithCancel(parent)
+	e.Redis.bind(parent, cancel)
+	e.PG.bind(parent, cancel)
+	return ctx
 }
 
 // ConvergeFailed tells the engine's update that docker's wait failed.
 func (e *EngineUpdate) ConvergeFailed(err error) {
-	if !e.pg() {
-		e.Redis.ConvergeFailed(err)
+	if e.pg() {
+		e.PG.ConvergeFailed(err)
+		return
 	}
+	e.Redis.ConvergeFailed(err)
+}
+
+// Outcome is the --format json document of update --verify, whichever the
+// engine (UpdateResult, PGUpdateResult): the same fields, and Summary for
+// callers that need its verdict.
+type Outcome interface {
+	Summary() Summary
+}
+
+// Summary is what every engine's document says about the run.
+type Summary struct {
+	Service    string
+	Engine     string
+	Snapshot   string
+	RolledBack bool
+	Verdict    string
+	Error      string
+}
+
+// Summary of a Redis run.
+func (r UpdateResult) Summary() Summary {
+	return Summary{Service: r.Service, Engine: r.Engine, Snapshot: r.Snapshot, RolledBack: r.RolledBack, Verdict: r.Verdict, Error: r.Error}
+}
+
+// Summary of a PostgreSQL run.
+func (r PGUpdateResult) Summary() Summary {
+	return Summary{Service: r.Service, Engine: r.Engine, Snapshot: r.Snapshot, RolledBack: r.RolledBack, Verdict: r.Verdict, Error: r.Error}
 }
