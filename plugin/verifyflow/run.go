@@ -53,13 +53,13 @@ var errCheckFailed = errors.New("the check of the new process failed")
 // period + --verify-timeout of the send (docker's own wait has no deadline).
 func (r *swarmRun) BoundWait(parent context.Context) context.Context {
 	ctx, cancel := context.WithCancel(parent)
-	r.bind(parent, cancel)
+	r.Bind(parent, cancel)
 	return ctx
 }
 
-// bind is BoundWait with the context made by the caller (EngineUpdate binds
+// Bind is BoundWait with the context made by the caller (EngineUpdate binds
 // the same wait to every engine's run before it knows the engine).
-func (r *swarmRun) bind(parent context.Context, cancel context.CancelFunc) {
+func (r *swarmRun) Bind(parent context.Context, cancel context.CancelFunc) {
 	r.base = parent
 	r.stopWait = cancel
 }
