@@ -98,6 +98,15 @@ func (r *swarmRun) armWatch(timeout time.Duration) {
 	})
 }
 
+// stopWatch disarms armWatch's deadline: docker's wait is over. After calls
+// it first, before it waits for the check: a check that outlasts the
+// deadline is not an update that did not converge.
+func (r *swarmRun) stopWatch() {
+	if r.watch != nil {
+		r.watch.Stop()
+	}
+}
+
 // tasks finds the running task the update replaces; --verify checks one
 // server, so a service running several is refused.
 func (r *swarmRun) tasks(ctx context.Context, f *Flow, server string) error {
@@ -140,9 +149,7 @@ func (r *swarmRun) recordSent(ctx context.Context, f *Flow, serviceID string) {
 // docker's wait is over: why it did not converge (nil: it did), and whether
 // swarm rolled it back by itself.
 func (r *swarmRun) convergence(ctx context.Context, f *Flow, serviceID string) (notConverged error, swarmRolledBack bool) {
-	if r.watch != nil {
-		r.watch.Stop()
-	}
+	r.stopWatch()
 	r.mu.Lock()
 	switch {
 	case r.waitErr != nil && !errors.Is(r.waitErr, context.Canceled):

@@ -342,6 +342,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 	if u.before == nil {
 		return nil
 	}
+	u.stopWatch() // docker's wait is over
 	if !u.waitFrom.IsZero() {
 		u.tl.add("docker's convergence wait", u.waitFrom, time.Now())
 	}
