@@ -2,7 +2,6 @@ package commands
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -103,19 +102,14 @@ func (sv *stackVerifier) afterSend(_ context.Context, serviceID string) {
 }
 
 func (sv *stackVerifier) record(u *verifyflow.EngineUpdate, name, engine string, err error) {
-	var doc struct {
-		Verdict string `json:"verdict"`
-	}
-	if b, merr := json.Marshal(u.Outcome(name, err)); merr == nil {
-		_ = json.Unmarshal(b, &doc)
-	}
-	if doc.Verdict == "" {
-		doc.Verdict = verifyflow.VerdictVerified
+	verdict := u.Outcome(name, err).Summary().Verdict
+	if verdict == "" {
+		verdict = verifyflow.VerdictVerified
 		if err != nil {
-			doc.Verdict = exitcode.Verdict(err)
+			verdict = exitcode.Verdict(err)
 		}
 	}
-	sv.results = append(sv.results, stackVerified{Service: name, Engine: engine, Verdict: doc.Verdict, Err: err})
+	sv.results = append(sv.results, stackVerified{Service: name, Engine: engine, Verdict: verdict, Err: err})
 }
 
 // abandon resumes writes of a cut whose update was never sent.

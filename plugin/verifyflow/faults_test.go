@@ -320,7 +320,7 @@ func TestAfterSendBoundsThePause(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u := &Update{Flow: f, cut: cut, replaces: true, oldTasks: []string{"old1"}, before: &redisstate.Snapshot{ID: "S1"}}
+	u := &Update{Flow: f, cut: cut, swarmRun: swarmRun{replaces: true, oldTasks: []string{"old1"}}, before: &redisstate.Snapshot{ID: "S1"}}
 	u.current.Spec.Name = "cache"
 	start := time.Now()
 	u.AfterSend(context.Background(), "id1")
@@ -387,7 +387,7 @@ func TestAfterSendOldProcessExited(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		u := &Update{Flow: f, cut: cut, replaces: true, oldTasks: []string{"old1"}}
+		u := &Update{Flow: f, cut: cut, swarmRun: swarmRun{replaces: true, oldTasks: []string{"old1"}}}
 		u.current.Spec.Name = "cache"
 		u.AfterSend(context.Background(), "id1")
 		if !strings.Contains(log.String(), "Writes resumed: the old task has stopped") {

@@ -17,11 +17,16 @@ import (
 // pause; a second update would replace the task under the first one's check.
 const lockName = "docker-stateful-cut"
 
-// Busy is returned when another docker stateful run holds a cut on the Redis.
-type Busy struct{ Holder string }
+// Busy is returned when another docker stateful run holds a cut on the
+// server (Server: the engine's name, "" = Redis).
+type Busy struct{ Holder, Server string }
 
 func (b *Busy) Error() string {
-	return fmt.Sprintf("another docker stateful run holds a cut on this Redis (%s): wait until it is done", b.Holder)
+	server := b.Server
+	if server == "" {
+		server = "Redis"
+	}
+	return fmt.Sprintf("another docker stateful run holds a cut on this %s (%s): wait until it is done", server, b.Holder)
 }
 
 // cutLock is the connection that names the cut's holder; closing it (or this

@@ -195,6 +195,20 @@ func findings(in []pgstate.Finding) []finding.Finding {
 	return out
 }
 
+// LockCut takes the server's cut lock (one cut per server, whoever takes
+// it); another run's lock is *Busy.
+func (f *PGFlow) LockCut(ctx context.Context, c *pgstate.Client) (*pgstate.CutLock, error) {
+	l, err := pgstate.LockCut(ctx, c)
+	var le *pgstate.LockedError
+	if errors.As(err, &le) {
+		return nil, &Busy{Holder: le.Holder, Server: "PostgreSQL"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cut lock: %w", err)
+	}
+	return l, nil
+}
+
 // StartCut turns writes off (read-only for new transactions), waits for the
 // open write transactions (bounded) and checkpoints. Writes stay off until
 // the handle is released or the next server is resumed; a failed or

@@ -57,6 +57,11 @@ func (f *PGFlow) SnapshotService(ctx context.Context, svc swarm.Service) (PGSnap
 		return res, undecided(ctx, err)
 	}
 	res.Warnings = append(res.Warnings, warnings...)
+	lock, err := f.LockCut(ctx, c)
+	if err != nil {
+		return res, undecided(ctx, err)
+	}
+	defer lock.Unlock()
 	cut, err := f.StartCut(ctx, c)
 	if err != nil {
 		return res, undecided(ctx, err)

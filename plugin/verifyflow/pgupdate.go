@@ -34,8 +34,14 @@ type PGUpdateResult struct {
 	// ResumedAt is when writes were turned back on (they were off from
 	// cut.read_only_at).
 	ResumedAt *time.Time `json:"resumed_at,omitempty"`
-	Verdict   string     `json:"verdict"`
-	Error     string     `json:"error,omitempty"`
+	// Phases and WritePauseMs as for Redis (UpdateResult): writes are off
+	// from the cut until the new server is verified; old_process is until
+	// the old task stopped (or the update was sent, when it replaces none),
+	// new_process the rest.
+	Phases       []Phase    `json:"phases"`
+	WritePauseMs WritePause `json:"write_pause_ms"`
+	Verdict      string     `json:"verdict"`
+	Error        string     `json:"error,omitempty"`
 }
 
 // PGUpdate is update --verify for a PostgreSQL service, with Update's steps
@@ -63,14 +69,16 @@ type PGUpdate struct {
 	Report   io.Writer
 	Result   PGUpdateResult
 
-	current  swarm.Service
-	c        *pgstate.Client // the server before the update
-	cut      *pgstate.CutHandle
-	before   *pgstate.Snapshot
-	dir      string // PGDATA
-	oldTasks []string
-	replaces bool
-	sent     bool
+	swarmRun // the Swarm steps (run.go), as for Redis
+
+	c       *pgstate.Client // the server before the update
+	lock    *pgstate.CutLock
+	cut     *pgstate.CutHandle
+	cutFrom time.Time
+	newFrom time.Time // writes held on the new server from here (old task stopped)
+	before  *pgstate.Snapshot
+	dir     string // PGDATA
+	wasSent bool
 	// last is the newest server seen after the update, and lastStart its
 	// postmaster start; awaitNewer: the server to resume must be newer than
 	// lastStart (the one seen is being replaced).
@@ -95,6 +103,7 @@ func (u *PGUpdate) say(format string, a ...any) { u.Flow.say(format, a...) }
 
 func (u *PGUpdate) stop(verdict string, err error) error {
 	u.Result.Verdict, u.Result.Error = verdict, err.Error()
+	u.Result.Phases = u.tl.list()
 	return err
 }
 
@@ -108,7 +117,8 @@ func (u *PGUpdate) notSent(ctx context.Context, err error) error {
 func (u *PGUpdate) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
 	name := current.Spec.Name
 	u.current = current
-	u.Result = PGUpdateResult{Service: name, Engine: EnginePostgres, Warnings: []finding.Finding{}}
+	u.Result = PGUpdateResult{Service: name, Engine: EnginePostgres, Warnings: []finding.Finding{}, Phases: []Phase{}}
+	u.tl.start()
 	c, si, ep, err := u.Flow.Connect(ctx, current)
 	if err != nil {
 		return u.notSent(ctx, err)
@@ -133,23 +143,50 @@ func (u *PGUpdate) Before(ctx context.Context, current swarm.Service, spec *swar
 	}
 	u.dir, u.Result.Warnings = pre.DataDirectory, warnings
 	u.replaces = stateful.ReplacesTasks(current.Spec, *spec)
-	if u.oldTasks, err = u.Flow.RunningTasks(ctx, current.ID); err != nil {
+	if err := u.tasks(ctx, u.Flow.Flow, "PostgreSQL"); err != nil {
+		if exitcode.Code(err) == exitcode.No {
+			return u.stop(VerdictRefused, err)
+		}
 		return u.notSent(ctx, err)
 	}
-	if len(u.oldTasks) > 1 {
-		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: --verify checks one PostgreSQL, and the service runs %d tasks", name, len(u.oldTasks))))
+	// one cut per server: taken before writes go off, so that a refused
+	// second run never touches the first one's setting
+	if u.lock, err = u.Flow.LockCut(ctx, c); err != nil {
+		var busy *Busy
+		if errors.As(err, &busy) {
+			return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
+		}
+		return u.notSent(ctx, err)
 	}
+	u.cutFrom = time.Now()
 	if u.cut, err = u.Flow.StartCut(ctx, c); err != nil {
+		u.lock.Unlock()
 		return u.notSent(ctx, err)
 	}
+	fpFrom := time.Now()
+	u.tl.add("cut: writes off, checkpoint", u.cutFrom, fpFrom)
 	u.Result.Cut = &u.cut.Info
 	u.lastStart = si.PostmasterStart
 	if u.before, err = u.Flow.Snapshot(ctx, c, name, &u.cut.Info); err != nil {
 		u.Abandon()
 		return u.notSent(ctx, err)
 	}
+	u.tl.add("fingerprint the cut", fpFrom, time.Now())
 	u.Result.Snapshot = u.before.ID
 	u.Flow.Prune(name, 20)
+	// The last moment before sending: the node must be able to run the
+	// task again, and Ctrl-C means nothing is sent.
+	if err := u.pinReady(ctx, u.Flow.Flow); err != nil {
+		u.Abandon()
+		if exitcode.Code(err) == exitcode.No {
+			return u.stop(VerdictRefused, err)
+		}
+		return u.notSent(ctx, err)
+	}
+	if ctx.Err() != nil {
+		u.Abandon()
+		return u.notSent(ctx, ctx.Err())
+	}
 	u.say("Sending the update (writes stay off until the new server is verified)")
 	return nil
 }
@@ -160,13 +197,31 @@ func (u *PGUpdate) AfterSend(ctx context.Context, serviceID string) {
 	if u.cut == nil {
 		return
 	}
-	u.sent = true
+	u.sentAt = time.Now()
+	if u.base == nil {
+		u.base = ctx
+	}
+	// The run's context: ctx may be docker's convergence wait, which the
+	// watch cuts at its deadline; that is no interruption of the stop.
+	ctx = u.base
+	u.wasSent = true
 	u.awaitNewer = u.replaces
+	u.armWatch(u.Flow.Opt.Timeout)
+	u.recordSent(ctx, u.Flow.Flow, serviceID)
+	defer func() { u.waitFrom = time.Now() }()
+	oldDone := func() {
+		u.newFrom = time.Now()
+		u.Result.WritePauseMs.OldProcess = u.newFrom.Sub(u.cutFrom).Milliseconds()
+	}
 	if !u.replaces || len(u.oldTasks) == 0 {
+		oldDone()
 		return
 	}
 	deadline := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
-	switch err := u.Flow.WaitStopped(ctx, u.oldTasks, deadline); {
+	err := u.Flow.WaitStopped(ctx, u.oldTasks, deadline)
+	oldDone()
+	u.tl.add("old task stops (writes held)", u.sentAt, u.newFrom)
+	switch {
 	case errors.Is(err, ErrNotReplaced):
 		u.say("The old task is still meant to run after %s: the update does not replace it", NotReplacedAfter)
 		u.replaces, u.awaitNewer = false, false
@@ -198,13 +253,14 @@ func (u *PGUpdate) Abandon() {
 	if u == nil || u.cut == nil {
 		return
 	}
+	defer u.lock.Unlock() // the run is over
 	if e := u.early; e != nil {
 		<-e.done // its resume, if any, comes first
 	}
 	if u.resumed {
 		return
 	}
-	if !u.sent {
+	if !u.wasSent {
 		if err := u.cut.Release(context.Background()); err != nil {
 			u.say("warning: %v", err)
 			return
@@ -300,6 +356,10 @@ func (u *PGUpdate) After(ctx context.Context, serviceID string) error {
 	if u.before == nil {
 		return nil
 	}
+	u.stopWatch() // docker's wait is over
+	if !u.waitFrom.IsZero() {
+		u.tl.add("docker's convergence wait", u.waitFrom, time.Now())
+	}
 	name := u.current.Spec.Name
 	f := Facts{Service: name, Snapshot: u.before.ID, NoRollback: u.Opt.NoRollback}
 	if !u.replaces {
@@ -310,27 +370,49 @@ func (u *PGUpdate) After(ctx context.Context, serviceID string) error {
 		rep, err = u.check(ctx, serviceID)
 	}
 	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
+	f.NotConverged, f.SwarmRolledBack = u.convergence(ctx, u.Flow.Flow, serviceID)
 	if err != nil {
 		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err)
 	} else {
 		u.Result.Report, f.Intact = rep, rep.OK()
 		u.render("", rep)
 	}
+	if f.NotConverged != nil && !f.Interrupted {
+		u.say("The update of service %s did not converge: %v", name, f.NotConverged)
+	}
 	d := Decide(f)
-	if d.Rollback {
-		if f.Unchecked != nil {
+	switch {
+	case d.Rollback:
+		rbFrom := time.Now()
+		switch {
+		case f.Unchecked != nil:
 			u.say("%v: rolling service %s back to its previous spec", f.Unchecked, name)
-		} else {
+		case f.NotConverged != nil:
+			u.say("The update failed: rolling service %s back to its previous spec", name)
+		default:
 			u.say("The data did not survive the update: rolling service %s back to its previous spec", name)
 		}
 		f.RolledBack, f.RollbackErr = u.rollback(ctx, serviceID)
+		var sup *SupersededError
+		if errors.As(f.RollbackErr, &sup) {
+			f.Superseded, f.RollbackErr = sup, nil
+		}
 		if f.RolledBack {
 			f.AnonymousData = u.afterRollback(ctx, serviceID, rep)
 		}
+		u.tl.add("roll back and check again", rbFrom, time.Now())
 		d = Decide(f)
-	} else if !f.Interrupted && u.last != nil {
+	case f.SwarmRolledBack && !f.Interrupted:
+		u.Result.RolledBack, u.awaitNewer = true, u.replaces
+		f.AnonymousData = u.afterRollback(ctx, serviceID, rep)
+		d = Decide(f)
+	case !f.Interrupted && u.last != nil:
 		// verified, or failed and kept (--no-rollback): the service runs this server
 		u.resume(u.last)
+	}
+	u.Result.Phases = u.tl.list()
+	if u.Report != nil {
+		renderTiming(u.Report, u.Result.Phases, u.Result.WritePauseMs)
 	}
 	u.Result.Verdict = d.Verdict
 	if d.Err != nil {
@@ -350,26 +432,26 @@ func (u *PGUpdate) checkWith(ctx context.Context, f *PGFlow, serviceID string) (
 	if u.awaitNewer {
 		older = u.lastStart
 	}
+	from := time.Now()
 	c, si, err := f.AwaitNew(ctx, serviceID, older)
+	ready := time.Now()
+	u.tl.add("wait for the new server (recovery)", from, ready)
 	if err != nil {
 		return nil, err
 	}
 	u.last, u.lastStart, u.awaitNewer = c, si.PostmasterStart, false
-	return f.Verify(ctx, c, u.before)
+	rep, err := f.Verify(ctx, c, u.before)
+	u.tl.add("check the server (writes held)", ready, time.Now())
+	return rep, err
 }
 
 // rollback restores the previous spec and waits for it to converge; the
 // server seen last is then being replaced.
 func (u *PGUpdate) rollback(ctx context.Context, serviceID string) (bool, error) {
-	if _, err := u.Flow.Rollback(ctx, serviceID); err != nil {
+	if err := u.rollbackOurs(ctx, u.Flow.Flow, serviceID, u.Converge); err != nil {
 		return false, err
 	}
 	u.Result.RolledBack, u.awaitNewer = true, u.replaces
-	if u.Converge != nil {
-		if err := u.Converge(ctx, serviceID); err != nil {
-			u.say("warning: waiting for the rollback to converge: %v", err)
-		}
-	}
 	return true, nil
 }
 
@@ -425,7 +507,7 @@ func (u *PGUpdate) render(title string, rep *pgstate.Report) {
 // Outcome is the report for --format json once the run is over with err
 // (see Update.Outcome): every document has a verdict.
 func (u *PGUpdate) Outcome(service string, err error) PGUpdateResult {
-	r := PGUpdateResult{Service: service, Engine: EnginePostgres, Warnings: []finding.Finding{}}
+	r := PGUpdateResult{Service: service, Engine: EnginePostgres, Warnings: []finding.Finding{}, Phases: []Phase{}}
 	if u != nil && u.Result.Service != "" {
 		r = u.Result
 	}
@@ -436,4 +518,9 @@ func (u *PGUpdate) Outcome(service string, err error) PGUpdateResult {
 func (u *PGUpdate) resumedNow() {
 	now := time.Now()
 	u.resumed, u.Result.WritesResumed, u.Result.ResumedAt = true, true, &now
+	if u.newFrom.IsZero() {
+		u.Result.WritePauseMs.OldProcess = now.Sub(u.cutFrom).Milliseconds() // never sent
+	} else {
+		u.Result.WritePauseMs.NewProcess = now.Sub(u.newFrom).Milliseconds()
+	}
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"reflect"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -26,6 +24,7 @@ type UpdateOptions struct {
 // UpdateResult is the report of update --verify (--format json).
 type UpdateResult struct {
 	Service        string               `json:"service"`
+	Engine         string               `json:"engine"` // "redis"
 	Redis          Endpoint             `json:"redis"`
 	Snapshot       string               `json:"snapshot"`
 	Warnings       []redisstate.Finding `json:"warnings"`
@@ -72,71 +71,18 @@ type Update struct {
 	Report io.Writer
 	Result UpdateResult
 
-	current  swarm.Service
-	cut      *Cut
-	before   *redisstate.Snapshot
-	dir      string // Redis' data directory
-	oldTasks []string
-	replaces bool
-	// sent is the service as inspected right after the update was sent
-	// (nil: unknown): a rollback restores its PreviousSpec only while the
-	// service is still as this run left it.
-	sent *swarm.Service
+	swarmRun // the Swarm steps (run.go)
 
-	tl       timeline
-	sentAt   time.Time
-	waitFrom time.Time // docker's convergence wait began (AfterSend returned)
+	cut    *Cut
+	before *redisstate.Snapshot
+	dir    string // Redis' data directory
 
 	// the check of the new process, started by AfterSend, joined by After
-	base      context.Context // the run's context (not docker's bounded wait)
 	checkDone chan struct{}
 	out       checkOutcome
 
-	mu           sync.Mutex
-	stopCheck    context.CancelFunc // cuts the check short (docker's wait failed)
+	stopCheck    context.CancelFunc // cuts the check short (docker's wait failed); under mu
 	checkStopped bool
-	stopWait     context.CancelFunc // cuts docker's convergence wait short
-	waitCut      error              // why it was cut (errCheckFailed: the check failed)
-	waitErr      error              // docker's convergence wait failed
-	watch        *time.Timer
-}
-
-// errCheckFailed: docker's wait was cut because the check already failed.
-var errCheckFailed = errors.New("the check of the new process failed")
-
-// BoundWait returns the context for docker's convergence wait: Update cuts
-// it when the check of the new process failed (a rollback follows, no need
-// to wait) or when the service has not converged within the stop grace
-// period + --verify-timeout of the send (docker's own wait has no deadline).
-func (u *Update) BoundWait(parent context.Context) context.Context {
-	u.base = parent
-	ctx, cancel := context.WithCancel(parent)
-	u.stopWait = cancel
-	return ctx
-}
-
-// ConvergeFailed records that docker's convergence wait failed with err
-// (the update paused, or swarm rolled it back): the update failed even if
-// the data checked out.
-func (u *Update) ConvergeFailed(err error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	u.waitErr = err
-	if u.waitCut == nil && u.stopCheck != nil && !errors.Is(err, context.Canceled) {
-		// the update failed: the check of a task that will not run is moot
-		u.checkStopped = true
-		u.stopCheck()
-	}
-}
-
-func (u *Update) cutWait(why error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.stopWait == nil || u.waitCut != nil {
-		return
-	}
-	u.waitCut = why
-	u.stopWait()
 }
 
 func (u *Update) say(format string, a ...any) { u.Flow.say(format, a...) }
@@ -164,8 +110,15 @@ func (u *Update) notSent(ctx context.Context, err error) error {
 func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
 	name := current.Spec.Name
 	u.current = current
-	u.Result = UpdateResult{Service: name, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
+	u.Result = UpdateResult{Service: name, Engine: EngineRedis, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
 	u.tl.start()
+	u.onConvergeFailed = func() {
+		// the update failed: the check of a task that will not run is moot
+		if u.stopCheck != nil {
+			u.checkStopped = true
+			u.stopCheck()
+		}
+	}
 	c, _, ep, err := u.Flow.Connect(ctx, current)
 	if err != nil {
 		return u.notSent(ctx, err)
@@ -190,11 +143,11 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	}
 	u.dir, u.Result.Warnings = pre.Config.Dir, pre.Warnings
 	u.replaces = stateful.ReplacesTasks(current.Spec, *spec)
-	if u.oldTasks, err = u.Flow.RunningTasks(ctx, current.ID); err != nil {
+	if err := u.tasks(ctx, u.Flow, "Redis"); err != nil {
+		if exitcode.Code(err) == exitcode.No {
+			return u.stop(VerdictRefused, err)
+		}
 		return u.notSent(ctx, err)
-	}
-	if len(u.oldTasks) > 1 {
-		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: --verify checks one Redis, and the service runs %d tasks", name, len(u.oldTasks))))
 	}
 	cutFrom := time.Now()
 	// The cut's pause lives on the run's context: ctx may be docker's
@@ -230,15 +183,12 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 		u.Abandon()
 		return u.notSent(ctx, err)
 	}
-	if u.replaces && len(u.oldTasks) == 1 {
-		if err := u.Flow.NodeReady(ctx, u.oldTasks[0]); err != nil {
-			u.Abandon()
-			var nr *NodeNotReady
-			if errors.As(err, &nr) {
-				return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
-			}
-			return u.notSent(ctx, err)
+	if err := u.pinReady(ctx, u.Flow); err != nil {
+		u.Abandon()
+		if exitcode.Code(err) == exitcode.No {
+			return u.stop(VerdictRefused, err)
 		}
+		return u.notSent(ctx, err)
 	}
 	if ctx.Err() != nil {
 		u.Abandon()
@@ -267,12 +217,7 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	// The run's context: ctx may be docker's convergence wait, which the
 	// watch below cuts at its deadline; that is no interruption of the stop.
 	ctx = u.base
-	if u.stopWait != nil {
-		limit := stateful.StopGracePeriod(u.current.Spec) + u.Flow.Opt.Timeout
-		u.watch = time.AfterFunc(limit, func() {
-			u.cutWait(fmt.Errorf("it did not converge within %s of the update (stop grace period + --verify-timeout)", limit))
-		})
-	}
+	u.armWatch(u.Flow.Opt.Timeout)
 	defer func() {
 		u.waitFrom = time.Now()
 		u.startCheck(serviceID)
@@ -282,7 +227,7 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	if u.replaces && len(u.oldTasks) == 1 {
 		stopSave = u.skipStopSave(ctx)
 	}
-	u.recordSent(ctx, serviceID)
+	u.recordSent(ctx, u.Flow, serviceID)
 	why, exited := "the update replaces no task", false
 	if u.replaces && len(u.oldTasks) > 0 {
 		grace := stateful.StopGracePeriod(u.current.Spec)
@@ -345,15 +290,6 @@ func (u *Update) skipStopSave(ctx context.Context) *redisstate.StopSave {
 	return ss
 }
 
-// sameUpdate: the update status is the one the service had before this run
-// (an update that replaces no task leaves it as it was).
-func sameUpdate(now, before *swarm.UpdateStatus) bool {
-	if before == nil || now.StartedAt == nil || before.StartedAt == nil {
-		return false
-	}
-	return now.State == before.State && now.StartedAt.Equal(*before.StartedAt)
-}
-
 // startCheck runs the check of the new process in the background, from the
 // moment the old one has stopped: it overlaps docker's convergence wait.
 func (u *Update) startCheck(serviceID string) {
@@ -406,9 +342,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 	if u.before == nil {
 		return nil
 	}
-	if u.watch != nil {
-		u.watch.Stop()
-	}
+	u.stopWatch() // docker's wait is over
 	if !u.waitFrom.IsZero() {
 		u.tl.add("docker's convergence wait", u.waitFrom, time.Now())
 	}
@@ -424,23 +358,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 	<-u.checkDone
 	out := u.out
 	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
-	u.mu.Lock()
-	switch {
-	case u.waitErr != nil && !errors.Is(u.waitErr, context.Canceled):
-		f.NotConverged = u.waitErr // docker's own wait failed
-	case u.waitCut != nil && !errors.Is(u.waitCut, errCheckFailed):
-		f.NotConverged = u.waitCut // we cut it at the deadline
-	}
-	u.mu.Unlock()
-	if svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{}); err == nil && svc.UpdateStatus != nil && !sameUpdate(svc.UpdateStatus, u.current.UpdateStatus) {
-		switch svc.UpdateStatus.State {
-		case swarm.UpdateStateRollbackStarted, swarm.UpdateStateRollbackCompleted, swarm.UpdateStateRollbackPaused:
-			f.SwarmRolledBack = true
-			if f.NotConverged == nil {
-				f.NotConverged = fmt.Errorf("swarm rolled the update back: %s", svc.UpdateStatus.Message)
-			}
-		}
-	}
+	f.NotConverged, f.SwarmRolledBack = u.convergence(ctx, u.Flow, serviceID)
 	u.Result.WritePauseMs.NewProcess = out.held.Milliseconds()
 	u.mu.Lock()
 	stopped := u.checkStopped
@@ -510,17 +428,10 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 // rollback restores the previous spec, as docker service rollback does, and
 // waits for it to converge.
 func (u *Update) rollback(ctx context.Context, serviceID string) (bool, error) {
-	if _, err := u.Flow.RollbackOurs(ctx, serviceID, u.current.Spec, u.sent); err != nil {
+	if err := u.rollbackOurs(ctx, u.Flow, serviceID, u.Converge); err != nil {
 		return false, err
 	}
 	u.Result.RolledBack = true
-	if u.Converge != nil {
-		cctx, cancel := context.WithTimeout(ctx, stateful.StopGracePeriod(u.current.Spec)+u.Flow.Opt.Timeout)
-		defer cancel()
-		if err := u.Converge(cctx, serviceID); err != nil {
-			u.say("warning: waiting for the rollback to converge: %v", err)
-		}
-	}
 	return true, nil
 }
 
@@ -588,7 +499,7 @@ func renderUnder[R any](w io.Writer, title string, rep *R, render func(io.Writer
 // failed, a flag was wrong; u may be nil then), err gives it, so that
 // every document has a verdict.
 func (u *Update) Outcome(service string, err error) UpdateResult {
-	r := UpdateResult{Service: service, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
+	r := UpdateResult{Service: service, Engine: EngineRedis, Warnings: []redisstate.Finding{}, Phases: []Phase{}}
 	if u != nil && u.Result.Service != "" {
 		r = u.Result
 	}
@@ -610,14 +521,4 @@ func settle(verdict, msg string, err error) (string, string) {
 		return verdict, err.Error()
 	}
 	return verdict, msg
-}
-
-// recordSent inspects the service right after the update was sent: the spec
-// this run sent and the one it replaced, which a rollback must still find.
-func (u *Update) recordSent(ctx context.Context, serviceID string) {
-	svc, _, err := u.Flow.API.ServiceInspectWithRaw(ctx, serviceID, swarm.ServiceInspectOptions{})
-	if err != nil || svc.PreviousSpec == nil || !reflect.DeepEqual(*svc.PreviousSpec, u.current.Spec) {
-		return // unknown, or already updated again: the rollback checks PreviousSpec alone
-	}
-	u.sent = &svc
 }
