@@ -39,6 +39,9 @@ type Facts struct {
 	Unattributed bool
 	// ClientWrites is rdb_changes_since_last_save when the check held writes.
 	ClientWrites int64
+	// UnattributedWhy, when set, says instead of Redis's words what the
+	// clients wrote (PostgreSQL: rows written after the cut).
+	UnattributedWhy string
 	// NotConverged is why the update did not converge (docker's wait failed,
 	// or did not end within --verify-timeout): the update failed even if the
 	// data checked out, and is rolled back.
@@ -98,6 +101,10 @@ func Decide(f Facts) Decision {
 	}
 	if f.SwarmRolledBack && !f.RolledBack {
 		f.RolledBack, f.NoRollback = true, false
+	}
+	if f.Unchecked == nil && f.Unattributed && f.UnattributedWhy != "" {
+		return Decision{Verdict: VerdictUnverified, Err: exitcode.Refused(fmt.Errorf(
+			"the data of service %s could not be verified exactly: %s, so the objects of the cut that differ may be theirs; nothing was rolled back (that would drop their writes); no loss was proven (%s)", f.Service, f.UnattributedWhy, hint))}
 	}
 	if f.Unchecked == nil && f.Unattributed {
 		// Differences clients may have made are not a loss: no rollback.

@@ -59,6 +59,9 @@ func TestDecide(t *testing.T) {
 			VerdictFailed, false, exitcode.No, []string{"--no-rollback"}},
 		{"clients wrote before the check held writes, keys differ: no loss, no rollback", with(func(f *Facts) { f.Unattributed, f.ClientWrites = true, 3 }),
 			VerdictUnverified, false, exitcode.No, []string{"clients made 3 change(s)", "nothing was rolled back", "no loss was proven"}},
+		{"PostgreSQL rows written after the cut by sessions that bypassed it: no loss, no rollback", with(func(f *Facts) {
+			f.Unattributed, f.ClientWrites, f.UnattributedWhy = true, 49, "sessions that bypassed the read-only cut wrote 49 row(s) after it"
+		}), VerdictUnverified, false, exitcode.No, []string{"wrote 49 row(s) after it", "nothing was rolled back", "no loss was proven"}},
 		{"clients wrote, keys differ, --no-rollback: the same", with(func(f *Facts) { f.Unattributed, f.ClientWrites, f.NoRollback = true, 3, true }),
 			VerdictUnverified, false, exitcode.No, []string{"may be theirs"}},
 		{"data intact but the update did not converge: roll back", with(func(f *Facts) { f.Intact, f.NotConverged = true, errors.New("service update paused: task failed") }),

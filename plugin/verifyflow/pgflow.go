@@ -168,10 +168,15 @@ func (f *PGFlow) Preflight(ctx context.Context, c *pgstate.Client, cur, next swa
 	if targets == nil {
 		targets = []string{} // no mount at all is checked too (nil skips the check)
 	}
+	var env []string
+	if cs := next.TaskTemplate.ContainerSpec; cs != nil {
+		env = cs.Env // POSTGRES_INITDB_WALDIR: pg_wal must be on a mount too
+	}
 	pre, err := pgstate.Preflight(ctx, c, pgstate.PreflightInput{
 		MountTargets: targets,
 		DataDir:      dir,
 		StopGrace:    stateful.StopGracePeriod(cur),
+		Env:          env,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -375,6 +375,12 @@ func (u *PGUpdate) After(ctx context.Context, serviceID string) error {
 		f.Unchecked = fmt.Errorf("cannot verify the data of service %s after the update: %w", name, err)
 	} else {
 		u.Result.Report, f.Intact = rep, rep.OK()
+		// Rows written after the cut by sessions that bypassed it (their
+		// xmin is past the cut's snapshot) are clients' writes, not a loss.
+		if rep.Unattributed() {
+			f.Unattributed, f.ClientWrites = true, rep.WrittenAfterCut
+			f.UnattributedWhy = fmt.Sprintf("sessions that bypassed the read-only cut wrote %d row(s) after it", rep.WrittenAfterCut)
+		}
 		u.render("", rep)
 	}
 	if f.NotConverged != nil && !f.Interrupted {
