@@ -474,7 +474,10 @@ func TestRestoreRefusesNewerRDBVersion(t *testing.T) {
 	_, path := backupTo(t, s, t.TempDir())
 	s.db(t, 0).FlushAll(ctx)
 	si, _ := s.client(t).ServerInfo(ctx)
-	newer := rewrite(t, path, func(h *Header) { h.RDBVersion = 99; h.RedisVersion = "99.0.0" })
+	newer := rewrite(t, path, func(h *Header) {
+		h.RDBVersion, h.RedisVersion = 99, "99.0.0"
+		h.Cut.RedisVersion, h.Cut.Server = "99.0.0", "Redis 99.0.0" // the cut names its server
+	})
 	_, err := Restore(ctx, s.client(t), newer, RestoreOptions{})
 	var re *RefusedError
 	if !errors.As(err, &re) || !strings.Contains(err.Error(), "RDB 99") || !strings.Contains(err.Error(), "99.0.0") || !strings.Contains(err.Error(), si.Version) {
