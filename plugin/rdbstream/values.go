@@ -63,18 +63,7 @@ func (p *parser) list(t byte) error {
 	h := &p.h
 	switch t {
 	case tList:
-		n, err := p.count()
-		if err != nil {
-			return err
-		}
-		for i := 0; i < n; i++ {
-			v, err := p.str()
-			if err != nil {
-				return err
-			}
-			h.Seq(v)
-		}
-		return nil
+		return p.strs(h.Seq)
 	case tListZiplist:
 		b, err := p.str()
 		if err != nil {
@@ -118,18 +107,7 @@ func (p *parser) set(t byte) error {
 	h := &p.h
 	switch t {
 	case tSet:
-		n, err := p.count()
-		if err != nil {
-			return err
-		}
-		for i := 0; i < n; i++ {
-			v, err := p.str()
-			if err != nil {
-				return err
-			}
-			h.Member(v)
-		}
-		return nil
+		return p.strs(h.Member)
 	case tSetIntset:
 		b, err := p.str()
 		if err != nil {
@@ -321,3 +299,20 @@ func (p *parser) hash(t byte) error {
 // fieldExpired: a hash field whose own expire time (ms, 0 none) passed by the snapshot is
 // not read by the live fingerprint either.
 func (p *parser) fieldExpired(exp int64) bool { return exp > 0 && p.now > 0 && exp <= p.now }
+
+// strs reads a count and that many strings, handing each to f (the plain
+// list and set encodings).
+func (p *parser) strs(f func([]byte)) error {
+	n, err := p.count()
+	if err != nil {
+		return err
+	}
+	for i := 0; i < n; i++ {
+		v, err := p.str()
+		if err != nil {
+			return err
+		}
+		f(v)
+	}
+	return nil
+}
