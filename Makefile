@@ -76,33 +76,20 @@ fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --
 		$(GO) test -run '^$$' -fuzz "^$${tc%%:*}\$$" -fuzztime "$${tc##*:}" ./plugin/$$pkg -args -test.fuzzcachedir="$$tmp" || exit 1; \
 	done
 
-# Two engine generations (swarm.sh -e): the full suite on E2E_ENGINE, then the
-# compatibility subset (create, the guard, update --verify, stack deploy, adopt, move,
-# backup/restore, PostgreSQL, Valkey) on E2E_COMPAT_ENGINE (E2E_COMPAT_ENGINE= skips it).
-# The Debian 13 database images are built (or taken from the cache) in the background
-# meanwhile: the tests that need them wait for the build (hack/db-image.sh locks).
+# The suite runs in lanes at the same time, each on swarms of its own (hack/e2e.sh): the
+# full suite on E2E_ENGINE split in E2E_SHARDS lanes balanced by e2e/durations.txt, and a
+# lane with the compatibility subsets of the other engine generations (E2E_COMPAT:
+# ENGINE=REGEX words; default: create, the guard, update --verify, stack deploy, adopt,
+# move, backup/restore, PostgreSQL, Valkey on 26.1; the CSI cluster volume on 28.x).
+# E2E_COMPAT= skips them. The Debian 13 database images are built (or taken from the cache)
+# in the background meanwhile.
 E2E_ENGINE ?= 20
-E2E_COMPAT_ENGINE ?= 26
-E2E_COMPAT_TESTS ?= ^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)$$
+E2E_SHARDS ?= 2
 E2E_IMAGES ?= redis8 valkey8 postgres17
-E2E_COMPAT_TIMEOUT ?= 20m
 
-e2e: build ## end-to-end tests on real 3-node swarms started by the harness: all on engine 20.10, a subset on 26.1 (root)
+e2e: build ## end-to-end tests on real 3-node swarms started by the harness, in parallel lanes: all on engine 20.10, subsets on 26.1 and 28.x (root)
 	@echo "==> end-to-end tests (starts its own swarms; needs root)"
-	@[ "$$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }
-	@set -e; log=$$(mktemp); \
-	( for n in $(E2E_IMAGES); do bash hack/db-image.sh $$n >/dev/null || exit 1; done ) >"$$log" 2>&1 & img=$$!; \
-	t0=$$(date +%s); \
-	echo "==> full suite on engine $(E2E_ENGINE)"; \
-	DST_ENGINE=$(E2E_ENGINE) DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) -v ./e2e/... || rc=$$?; \
-	t1=$$(date +%s); echo "==> engine $(E2E_ENGINE): full suite in $$((t1 - t0))s"; \
-	wait $$img || { echo "building the database images failed:"; cat "$$log"; rc=1; }; rm -f "$$log"; \
-	[ -z "$${rc:-}" ] || exit $$rc; \
-	if [ -n "$(E2E_COMPAT_ENGINE)" ]; then \
-		echo "==> compatibility subset on engine $(E2E_COMPAT_ENGINE)"; \
-		DST_ENGINE=$(E2E_COMPAT_ENGINE) DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout $(E2E_COMPAT_TIMEOUT) -v -run '$(E2E_COMPAT_TESTS)' ./e2e/; \
-		echo "==> engine $(E2E_COMPAT_ENGINE): subset in $$(($$(date +%s) - t1))s"; \
-	fi
+	@GO="$(GO)" BIN="$(BIN)" E2E_ENGINE="$(E2E_ENGINE)" E2E_SHARDS="$(E2E_SHARDS)" E2E_TIMEOUT="$(E2E_TIMEOUT)" E2E_IMAGES="$(E2E_IMAGES)" bash hack/e2e.sh
 
 images: ## build (or find in the cache) the Debian 13 test images: redis:8, valkey/valkey:8, postgres:17 (root)
 	@for n in $(E2E_IMAGES); do bash hack/db-image.sh $$n | head -1; done

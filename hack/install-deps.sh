@@ -26,18 +26,19 @@ redis6() {
     bash "$(dirname "$0")/install-redis6.sh" || echo "warning: no Redis 6.0 for TestRealRedis60 (it will be skipped)" >&2
   fi
 }
-# the harness's second engine generation (DST_ENGINE=26): Debian 13's dockerd 26.1 in /opt, apart
-docker26() {
+# the harness's other engine generations (DST_ENGINE=26, 28): Debian 13's dockerd 26.1 and
+# Debian unstable's 28.x in /opt, apart from the system's
+newer_engines() {
   if [ "$(id -u)" = 0 ]; then
-    bash "$(dirname "$0")/install-docker26.sh"
+    for g in 26 28; do bash "$(dirname "$0")/install-docker.sh" $g; done
   else
-    echo "warning: not root: no Docker 26 for the harness (hack/install-docker26.sh)" >&2
+    echo "warning: not root: no Docker 26/28 for the harness (hack/install-docker.sh 26|28)" >&2
   fi
 }
 if [ ${#need[@]} -eq 0 ]; then
   echo "test dependencies present"
   redis6
-  docker26
+  newer_engines
   exit 0
 fi
 if [ "$(id -u)" != 0 ]; then
@@ -57,4 +58,4 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 echo "installed: ${need[*]}"
 redis6
-docker26
+newer_engines

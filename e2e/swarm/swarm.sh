@@ -36,9 +36,10 @@
 # It never touches the host's own docker (/var/run/docker.sock, /run/containerd).
 #
 # -e/--engine picks the engine generation of every node: 20 (default: the system's
-# dockerd, Debian 12's 20.10) or 26 (Debian 13's dockerd 26.1 and its docker-proxy
-# from /opt/docker-stateful/docker26, or $DOCKER26_DIR: hack/install-docker26.sh puts
-# them there; containerd and runc stay the host's). The choice is kept in the node's
+# dockerd, Debian 12's 20.10), 26 (Debian 13's dockerd 26.1) or 28 (Debian unstable's
+# dockerd 28.x, >= 28.2: CSI cluster volumes), with their docker-proxy, from
+# /opt/docker-stateful/dockerGEN or $DOCKERGEN_DIR (hack/install-docker.sh GEN puts them
+# there; containerd and runc stay the host's). The choice is kept in the node's
 # dockerd.sh (so stop/start NODE keep it) and in the env file (DST_ENGINE).
 #
 # Options can also come from the environment: DST_CLUSTER_INDEX, DST_NODES,
@@ -91,14 +92,15 @@ if [ "$NODES" -lt 1 ] || [ "$NODES" -gt 9 ]; then echo "swarm.sh: nodes must be 
 # the engine generation: DOCKERD is the binary every node runs, PROXY_DIR holds its docker-proxy
 case "$ENGINE" in
 '' | 20 | 20.10) ENGINE=20 DOCKERD=dockerd PROXY_DIR= ;;
-26 | 26.1)
-	ENGINE=26 PROXY_DIR="${DOCKER26_DIR:-/opt/docker-stateful/docker26}" DOCKERD="${DOCKER26_DIR:-/opt/docker-stateful/docker26}/dockerd"
+26 | 26.1 | 28)
+	ENGINE=${ENGINE%%.*} dirvar=DOCKER${ENGINE%%.*}_DIR
+	PROXY_DIR="${!dirvar:-/opt/docker-stateful/docker$ENGINE}" DOCKERD="${!dirvar:-/opt/docker-stateful/docker$ENGINE}/dockerd"
 	if [ "$CMD" = up ] && { [ ! -x "$DOCKERD" ] || [ ! -x "$PROXY_DIR/docker-proxy" ]; }; then
-		echo "swarm.sh: engine 26: no $DOCKERD (or docker-proxy next to it); run: hack/install-docker26.sh" >&2
+		echo "swarm.sh: engine $ENGINE: no $DOCKERD (or docker-proxy next to it); run: hack/install-docker.sh $ENGINE" >&2
 		exit 2
 	fi
 	;;
-*) echo "swarm.sh: engine must be 20 or 26, got '$ENGINE'" >&2; exit 2 ;;
+*) echo "swarm.sh: engine must be 20, 26 or 28, got '$ENGINE'" >&2; exit 2 ;;
 esac
 
 if [ "$(id -u)" != 0 ]; then
