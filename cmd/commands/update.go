@@ -18,6 +18,7 @@ import (
 
 	"github.com/docker-stateful/docker-stateful/plugin/guard"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
+	"github.com/docker-stateful/docker-stateful/plugin/serverversion"
 	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
@@ -317,6 +318,7 @@ func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.S
 		in.Nodes = stateful.NodesFrom(nodes)
 	}
 	in.ClusterVolumes = stateful.LookupClusterVolumes(ctx, api, current.Spec, target)
+	in.Versions = serverversion.Gather(ctx, api, current, target, serverversion.Options{Getenv: redisGetenv})
 	return in
 }
 
