@@ -18,6 +18,7 @@ import (
 
 	"github.com/docker-stateful/docker-stateful/plugin/guard"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
+	"github.com/docker-stateful/docker-stateful/plugin/serverversion"
 	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
@@ -66,6 +67,9 @@ type updateOptions struct {
 	// newVerifier returns the verifier for this run, or nil when none was
 	// asked for. It runs after flag parsing, before docker's command.
 	newVerifier func(dockerCLI command.Cli) (updateVerifier, error)
+	// wayBack is the guard's note on an allowed upgrade that going back
+	// needs a conversion (wayback.go); --verify's report says it.
+	wayBack string
 }
 
 // newUpdateCommand is docker's own `service update`, run on an intercepting
@@ -254,7 +258,9 @@ func guardUpdate(ctx context.Context, dockerCLI command.Cli, opts *updateOptions
 		prev := *current.PreviousSpec
 		target = &prev
 	}
-	report := guard.Check(updateGuardInput(ctx, dockerCLI.Client(), current, *target, opts.data, rollback))
+	in := updateGuardInput(ctx, dockerCLI.Client(), current, *target, opts.data, rollback)
+	report := guard.Check(in)
+	opts.wayBack = guard.WayBack(in)
 	if opts.dryRun {
 		return nil, updateDryRun(dockerCLI.Out(), opts.format, current, *target, rollback, report, force)
 	}
@@ -317,6 +323,7 @@ func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.S
 		in.Nodes = stateful.NodesFrom(nodes)
 	}
 	in.ClusterVolumes = stateful.LookupClusterVolumes(ctx, api, current.Spec, target)
+	in.Versions = serverversion.Gather(ctx, api, current, target, serverversion.Options{Getenv: redisGetenv})
 	return in
 }
 

@@ -104,6 +104,9 @@ func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updat
 		err := runE(cmd, args)
 		active.Abandon() // a refused or failed send: never leave writes paused
 		if opts.format == "" {
+			if err == nil && opts.wayBack != "" {
+				fmt.Fprintf(out, "Going back: %s\n", opts.wayBack)
+			}
 			return err
 		}
 		service := ""
@@ -111,7 +114,7 @@ func addUpdateVerifyFlags(dockerCLI command.Cli, cmd *cobra.Command, opts *updat
 			service = args[0]
 		}
 		// every --format document has a verdict, also on error
-		if werr := writeReport(out, opts.format, active.Outcome(service, err), nil); werr != nil && err == nil {
+		if werr := writeReport(out, opts.format, withWayBack(active.Outcome(service, err), opts.wayBack), nil); werr != nil && err == nil {
 			return werr
 		}
 		return err

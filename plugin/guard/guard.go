@@ -78,6 +78,9 @@ type Input struct {
 	// ClusterVolumes are the cluster (CSI) volumes the specs mount, by name
 	// (stateful.LookupClusterVolumes; missing ones are judged by the mount).
 	ClusterVolumes map[string]stateful.CSIVolume
+	// Versions are the server versions before and after an image change
+	// (versions.go); zero when not gathered.
+	Versions Versions
 }
 
 // Problem is one reason to refuse (or, as a warning, to worry about) an
@@ -119,6 +122,7 @@ func Check(in Input) Report {
 	c.placement()
 	c.nowhere()
 	c.command()
+	c.versions()
 	c.order()
 	c.stopGrace()
 	c.replicas()

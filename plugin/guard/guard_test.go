@@ -101,6 +101,12 @@ func run(t *testing.T, rule string, cases []tcase) {
 				if !found {
 					t.Errorf("warnings = %+v, want one containing %q", r.Warnings, c.warned)
 				}
+			} else {
+				for _, w := range r.Warnings {
+					if w.Code == rule {
+						t.Errorf("unexpected %s warning: %s", rule, w.Message)
+					}
+				}
 			}
 		})
 	}
