@@ -83,7 +83,7 @@ fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --
 # meanwhile: the tests that need them wait for the build (hack/db-image.sh locks).
 E2E_ENGINE ?= 20
 E2E_COMPAT_ENGINE ?= 26
-E2E_COMPAT_TESTS ?= ^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)$$
+E2E_COMPAT_TESTS ?= ^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestPruneAfterAdoptAndRm|TestPruneFlagsAnonymousMountedByName|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)$$
 E2E_IMAGES ?= redis8 valkey8 postgres17
 E2E_COMPAT_TIMEOUT ?= 20m
 

@@ -303,7 +303,8 @@ func apply(ctx context.Context, d Deps, opt Options, p *Plan) error {
 	}
 	say("Sending the update")
 	if _, err := d.API.ServiceUpdate(ctx, svc.ID, svc.Version, p.spec, swarm.ServiceUpdateOptions{}); err != nil {
-		return &Unreachable{fmt.Errorf("update of service %s not sent: %w", svc.Spec.Name, err)}
+		removeCopies(ctx, p)
+		return &Unreachable{fmt.Errorf("nothing changed: update of service %s not sent: %w", svc.Spec.Name, err)}
 	}
 	if d.Flow == nil {
 		if err := waitNewTask(ctx, d.API, svc.ID, p.Task, opt.Timeout); err != nil {
@@ -551,4 +552,16 @@ func currentVersion(ctx context.Context, api API, id string) (swarm.Version, err
 		}
 	}
 	return swarm.Version{}, fmt.Errorf("service %s not found", id)
+}
+
+// removeCopies removes the copies made for an update that was not sent
+// (no container uses them), so that adopt can run again.
+func removeCopies(ctx context.Context, p *Plan) {
+	ce, ok := p.engine.(CopyEngine)
+	if !ok {
+		return
+	}
+	for _, m := range p.Moves {
+		_ = ce.VolumeRemove(context.WithoutCancel(ctx), m.Volume, false)
+	}
 }

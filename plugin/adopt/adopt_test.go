@@ -286,7 +286,13 @@ func TestAdoptCopiesAnonymousMountedByName(t *testing.T) {
 	if err != nil || !strings.Contains(out, "copy the task's anonymous volume "+anon[:12]+" into a new named volume seed-data") {
 		t.Fatalf("dry run: %v, %q; want a copy into seed-data", err, out)
 	}
-	eng.volumes["seed-data"] = true
+	if _, err := runOn(t, api, eng, []string{"/data"}, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if m := api.updates[len(api.updates)-1].TaskTemplate.ContainerSpec.Mounts; len(m) != 1 || m[0].Source != "seed-data" || m[0].Target != "/data" {
+		t.Errorf("sent mounts %+v, want only seed-data on /data (swarm refuses two mounts on one target)", m)
+	}
+	api = &fakeAPI{svc: svc, tasks: []swarm.Task{runningTask("old", "c1")}}
 	_, err = runOn(t, api, eng, []string{"/data"}, Options{})
 	var ref *Refused
 	if !errors.As(err, &ref) || !strings.Contains(err.Error(), "volume seed-data already exists on node one") || !strings.Contains(err.Error(), "--volume-name") || len(api.updates) != 0 {
