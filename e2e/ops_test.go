@@ -103,7 +103,7 @@ func TestOpsAdoptSeedService(t *testing.T) {
 
 	v0 := updVersion(t, svc)
 	nodeHost := []string{"--node-host", task.Node.Host}
-	if r := opsRun(t, append(append([]string{"adopt", "--dry-run"}, nodeHost...), svc)...); r.ExitCode() != 0 || !strings.Contains(r.Stdout, "keep the task's anonymous volume") {
+	if r := opsRun(t, append(append([]string{"adopt", "--dry-run"}, nodeHost...), svc)...); r.ExitCode() != 0 || !strings.Contains(r.Stdout, "copy the task's anonymous volume") {
 		t.Errorf("adopt --dry-run: exit %d, want 0 and the plan", r.ExitCode())
 	}
 	if v := updVersion(t, svc); v != v0 {

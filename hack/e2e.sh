@@ -22,7 +22,7 @@ engine=${E2E_ENGINE:-20}
 shards=${E2E_SHARDS:-2}
 timeout=${E2E_TIMEOUT:-60m}
 default_seconds=${E2E_DEFAULT_SECONDS:-30}
-compat=${E2E_COMPAT-28=^(TestCSIClusterVolume|TestVerifyUpdateKeepsData)\$ 26=^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)\$}
+compat=${E2E_COMPAT-28=^(TestCSIClusterVolume|TestVerifyUpdateKeepsData)\$ 26=^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestPruneAfterAdoptAndRm|TestPruneFlagsAnonymousMountedByName|TestGuardRefusesRedis8ToRedis7|TestGuardRefusesPostgres15ToPostgres17|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)\$}
 images=${E2E_IMAGES:-redis8 valkey8 postgres17}
 
 [ "$(id -u)" = 0 ] || { echo "make e2e needs root: it starts its own dockerd nodes in network namespaces" >&2; exit 1; }

@@ -29,7 +29,9 @@ func safeSpec(spec swarm.ServiceSpec, moves []Move, node string, paths []invento
 	for _, mv := range moves {
 		done := false
 		for i, m := range cs.Mounts {
-			if m.Type == mount.TypeVolume && m.Source == "" && m.Target == mv.Path {
+			// The image's VOLUME made explicit (no source), or the
+			// anonymous volume mounted by its name: both become the copy.
+			if m.Type == mount.TypeVolume && (m.Source == "" || m.Source == mv.From) && m.Target == mv.Path {
 				cs.Mounts[i].Source, done = mv.Volume, true
 			}
 		}

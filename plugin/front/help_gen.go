@@ -49,28 +49,40 @@ Run 'docker stateful COMMAND --help' for more information on a command.
 		Text: []string{
 			`Usage:  docker stateful adopt [OPTIONS] SERVICE
 
-Make a running service safe without losing the data it holds now: mount the
-running task's anonymous volume by its name on the data path, pin the service
-to the node that holds it (node.id), record docker stateful's labels, and set
-stop-first and a 30s stop grace period unless set. Later updates, plain
-docker service update included, keep the data.
+Make a running service safe without losing the data it holds now: copy the
+running task's anonymous volume into a named volume on the same node, mount it
+on the data path, pin the service to that node (node.id), record docker
+stateful's labels, and set stop-first and a 30s stop grace period unless set.
+Later updates, plain docker service update included, keep the data.
+
+Why a copy: an anonymous volume keeps its label com.docker.volume.anonymous
+even when mounted by its name, and on Docker 23 and later a plain
+"docker volume prune -f" deletes such a volume whenever no container uses it
+(between two tasks, or after rm); it keeps named volumes. (On Docker 20.10,
+prune deletes every unused volume, named or not.) The new volume is
+<service>-data (--volume-name NAME names it). The files come out through the
+Docker archive API (no tool in the image needed), go into a helper container
+that mounts the new volume, and are read back and compared before the update
+is sent. The anonymous volume is left as it was. A service already mounting
+an anonymous volume by its name (adopted by an older version) is copied the
+same way.
 
 The volume's name is read from the task's container on its node: from the
 daemon the CLI talks to when the task runs there, else from --node-host (the
 docker host of that node, e.g. ssh://user@node2).
 
---volume-name NAME copies the data into a new volume NAME on the same node
-instead: the container's files come out through the Docker archive API (no
-tool in the image needed), go into a helper container that mounts NAME, and
-are read back and compared before the update is sent; the service then mounts
-NAME.
-
-For Redis, the data is cut first (writes paused, SAVE, fingerprint) and
-verified after the update; on a mismatch the service is rolled back.
+For Redis, the data is cut first (writes paused, SAVE, fingerprint), the copy
+is taken inside the cut (reads go on; writes wait for the copy, the restart
+and the check), and the new process is verified with its writes held until
+it is checked. It is never rolled back: the spec before adopt would start
+Redis on a new, empty volume. Other services (and --no-verify) are stopped
+(0 replicas) for the copy so that their files are at rest: the service is
+down for the copy, and the time is printed.
 
 Refused (exit 1, nothing changed): more than one replica on anonymous volumes,
 data in the container's filesystem or a tmpfs, no running task, a service that
-is already safe. Exit 2 when the node's engine or Redis cannot be reached.
+is already safe, a new volume's name already taken on the node. Exit 2 when
+the node's engine or Redis cannot be reached.
 
 Examples:
   docker stateful adopt --dry-run cache
@@ -97,7 +109,7 @@ Options:
 				{Left: "      --redis-url string", Usage: "Reach Redis at redis://[user@]host:port or rediss://... (default: the service's published port for 6379); every database is checked, /N or ?db=N checks database N only; no password here, use REDISCLI_AUTH"},
 				{Left: "      --state-dir string", Usage: "Keep snapshots in this directory (default $XDG_STATE_HOME/docker-stateful)"},
 				{Left: "      --timeout duration", Usage: "How long to wait for the new task (and its Redis) (default 2m0s)"},
-				{Left: "      --volume-name string", Usage: "Copy the data into a new volume of this name on the task's node (verified) instead of keeping the anonymous volume"},
+				{Left: "      --volume-name string", Usage: "Name of the new volume the data is copied into on the task's node (default <service>-data)"},
 			},
 		},
 	},

@@ -58,6 +58,11 @@ func (s *Swarm) Check(svc swarm.Service) []Finding {
 		}
 		out = append(out, f)
 	}
+	for _, d := range paths {
+		if f, ok := s.prunable(name, d); ok {
+			out = append(out, f)
+		}
+	}
 	if g := graceOf(svc.Spec); g < recommendedGrace {
 		out = append(out, Finding{Code: codeGrace,
 			Message: fmt.Sprintf("the stop grace period is %s: a database may be killed (exit 137) before it has saved %s on SIGTERM", g, joinPaths(paths)),

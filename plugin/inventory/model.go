@@ -38,7 +38,10 @@ type DataPath struct {
 	Path   string `json:"path"`
 	Kind   Kind   `json:"kind"`
 	Source string `json:"source,omitempty"` // volume name (template), bind source
-	loc    stateful.Location
+	// Prunable: the volume is an anonymous one mounted by its name, which a
+	// plain docker volume prune -f deletes whenever no container uses it.
+	Prunable bool `json:"prunable,omitempty"`
+	loc      stateful.Location
 }
 
 // Persistent reports whether the data outlives the task.
@@ -79,6 +82,7 @@ func dataPathsOf(spec swarm.ServiceSpec, imageVolumes []string, inspected bool) 
 			if !loc.NodeLocal() {
 				d.Kind = KindDriverVolume
 			}
+			d.Prunable = d.Kind == KindNamedVolume && AnonymousName(d.Source)
 		case stateful.PerSlotVolume:
 			d.Kind, d.Source = KindPerSlot, loc.Mount.Source
 		case stateful.ClusterVolume:

@@ -27,6 +27,8 @@ type Removal struct {
 	Volumes []Volume
 	Create  string
 	Warning string // why the create may not bring every volume back
+	// Prune says which kept volumes a plain docker volume prune -f deletes.
+	Prune []string
 }
 
 var slotTemplate = regexp.MustCompile(`\{\{\s*\.Task\.Slot\s*\}\}`)
@@ -90,6 +92,7 @@ func (s *Swarm) PlanRemoval(svc swarm.Service) Removal {
 		r.Warning = "its volumes are on several nodes: no pin keeps each replica on its own volume's node, so a replica may start on another node with an empty volume"
 	}
 	r.Create = createCommand(svc.Spec, kept, pin)
+	r.Prune = r.PruneWarnings(s.EngineVersion)
 	return r
 }
 
@@ -184,6 +187,9 @@ func Remove(ctx context.Context, api RemoveAPI, engines map[string]VolumeRemover
 			}
 			if r.Warning != "" {
 				fmt.Fprintf(out, "  warning: %s\n", r.Warning)
+			}
+			for _, w := range r.Prune {
+				fmt.Fprintf(out, "  warning: %s\n", w)
 			}
 		}
 	}
