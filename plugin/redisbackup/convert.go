@@ -336,4 +336,3 @@ func convertOne(ctx context.Context, pipe redis.Pipeliner, b *restoreBatch, repl
 	}
 	return cmds, nil
 }
-
