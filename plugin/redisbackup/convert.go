@@ -226,7 +226,7 @@ const chunk = 512
 // else (the expire time is the caller's).
 func appendWrites(ctx context.Context, pipe redis.Pipeliner, cmds []*redis.Cmd, key string, val *rdbstream.Value, toRDB int) []*redis.Cmd {
 	do := func(args ...any) { cmds = append(cmds, pipe.Do(ctx, args...)) }
-	many := func(cmd string, per int, elems func(i int) []any, n int) {
+	many := func(cmd string, elems func(i int) []any, n int) {
 		for i := 0; i < n; {
 			args := []any{cmd, key}
 			for j := 0; j < chunk && i < n; j, i = j+1, i+1 {
@@ -239,13 +239,13 @@ func appendWrites(ctx context.Context, pipe redis.Pipeliner, cmds []*redis.Cmd, 
 	case redisstate.TypeString:
 		do("SET", key, val.String)
 	case redisstate.TypeList:
-		many("RPUSH", 1, func(i int) []any { return []any{val.Elems[i]} }, len(val.Elems))
+		many("RPUSH", func(i int) []any { return []any{val.Elems[i]} }, len(val.Elems))
 	case redisstate.TypeSet:
-		many("SADD", 1, func(i int) []any { return []any{val.Elems[i]} }, len(val.Elems))
+		many("SADD", func(i int) []any { return []any{val.Elems[i]} }, len(val.Elems))
 	case redisstate.TypeZSet:
-		many("ZADD", 2, func(i int) []any { return []any{rdbstream.FormatScore(val.Scores[i]), val.Elems[i]} }, len(val.Elems))
+		many("ZADD", func(i int) []any { return []any{rdbstream.FormatScore(val.Scores[i]), val.Elems[i]} }, len(val.Elems))
 	case redisstate.TypeHash:
-		many("HSET", 2, func(i int) []any { return []any{val.Fields[2*i], val.Fields[2*i+1]} }, len(val.Fields)/2)
+		many("HSET", func(i int) []any { return []any{val.Fields[2*i], val.Fields[2*i+1]} }, len(val.Fields)/2)
 	case redisstate.TypeStream:
 		s := val.Stream
 		for _, e := range s.Entries {

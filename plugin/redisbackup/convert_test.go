@@ -323,3 +323,23 @@ func TestRestoreRedis8IntoOlderServers(t *testing.T) {
 		t.Errorf("%d keys written although refused", n)
 	}
 }
+
+// A restore into an empty target that fails part-way (here: out of memory) deletes the
+// keys it wrote: a refusal leaves the target as it was (issue 20 item 13).
+func TestRestoreStoppedPartWayLeavesTargetEmpty(t *testing.T) {
+	src := startRedis(t)
+	ctx := context.Background()
+	loadAllTypes(t, src.db(t, 0), "a", 50)
+	for i := 0; i < 120; i++ {
+		src.db(t, 1).Set(ctx, fmt.Sprintf("big:%d", i), strings.Repeat(fmt.Sprint(i%10), 100<<10), 0)
+	}
+	_, path := backupTo(t, src, t.TempDir())
+	dst := startRedis(t, "--maxmemory", "6mb", "--maxmemory-policy", "noeviction")
+	_, err := Restore(ctx, dst.client(t), path, RestoreOptions{})
+	if err == nil || !strings.Contains(err.Error(), "OOM") || !strings.Contains(err.Error(), "deleted again") {
+		t.Errorf("error %v, want the OOM and the written keys deleted again", err)
+	}
+	if n := dbsize(t, dst, 0, 1); n != 0 {
+		t.Fatalf("%d keys left in the target after a restore that stopped part-way", n)
+	}
+}

@@ -126,6 +126,9 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 
 	res := &RestoreResult{Path: name, Header: h, Databases: []DatabaseCount{}, ExpiredKeys: []ExpiredKey{}}
 	if err := restoreRecords(ctx, c, v, opt, pl, res); err != nil {
+		if !opt.Replace { // the target held no keys: take back what was written
+			err = undoRestore(ctx, c, v, err)
+		}
 		return nil, err
 	}
 	opt.say("Restored %d keys in %s; %d key(s) had expired since the backup and were skipped (EXPIRED)",
@@ -235,6 +238,59 @@ func checkTarget(ctx context.Context, c *redisstate.Client, v *Verified, replace
 		}
 	}
 	return nil
+}
+
+// undoRestore deletes the file's keys after a restore into an empty target (checked
+// before the first write) stopped part-way (out of memory, the connection lost,
+// interrupted): the target is left as it was, empty.
+func undoRestore(ctx context.Context, c *redisstate.Client, v *Verified, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var removed int64
+	clients := map[int]*redisstate.Client{}
+	defer func() {
+		for _, dc := range clients {
+			dc.Close()
+		}
+	}()
+	var keys []any
+	db := -1
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		dc := clients[db]
+		if dc == nil {
+			var err error
+			if dc, err = dbClient(c, db); err != nil {
+				return err
+			}
+			clients[db] = dc
+		}
+		n, err := dc.Redis().Do(ctx, append([]any{"DEL"}, keys...)...).Int64()
+		removed += n
+		keys = keys[:0]
+		return err
+	}
+	err := readRecords(v.Path, v.Name, func(r Record) error {
+		if r.DB != db {
+			if err := flush(); err != nil {
+				return err
+			}
+			db = r.DB
+		}
+		if keys = append(keys, r.Key); len(keys) >= 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("%w; removing the keys written failed (%v): the target holds part of the backup, empty it (FLUSHALL) before restoring again", cause, err)
+	}
+	return fmt.Errorf("%w; the %d key(s) written were deleted again: the target is empty, as before", cause, removed)
 }
 
 // restoreBatch is up to batchKeys records of one database; payloads live in arena.
