@@ -92,8 +92,7 @@ func TestDecodeDumpValues(t *testing.T) {
 		s.LastID != "2-0" || s.MaxDeletedID != "2-0" || s.EntriesAdded != 3 || s.Length != 2 || !s.V2 {
 		t.Fatalf("stream: %+v", s)
 	}
-	if g := s.Groups; len(g) != 1 || string(g[0].Name) != "g" || g[0].LastDelivered != "1-1" || g[0].EntriesRead != -1 || // unknown: a deleted entry lies after the group's start
-
+	if g := s.Groups; len(g) != 1 || string(g[0].Name) != "g" || g[0].LastDelivered != "1-1" || g[0].EntriesRead != -1 || // -1: unknown, a deleted entry lies after the group's start
 		len(g[0].Pending) != 1 || g[0].Pending[0].ID != "1-1" || string(g[0].Pending[0].Consumer) != "c" || g[0].Pending[0].Count != 1 {
 		t.Errorf("stream group: %+v", g)
 	}
