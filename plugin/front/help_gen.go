@@ -521,13 +521,25 @@ Restore a file of "docker stateful backup" into a service's Redis.
 
 The whole file is checked first (format, checksums, record counts): a
 truncated, corrupt or foreign file is refused before anything is written, as
-is a Redis that holds keys (unless --replace) or one older than the Redis
-that wrote the payloads. Every key is restored with its absolute expire time
-(RESTORE ... ABSTTL); keys whose expire time has passed since the backup are
-skipped and listed as EXPIRED. The result is fingerprinted and compared with
-the fingerprint in the file, as "docker stateful verify" does, and Redis
-saves (SAVE) before the command returns. FILE "-" reads the backup from
-stdin (copied to a temporary file first: it is read twice).
+is a Redis that holds keys (unless --replace). Then one payload of every kind
+in the file (each type, each module type) is tried on the target in a
+throwaway key that the same MULTI deletes: a target that cannot load a kind
+(a module it lacks) is refused, naming it, with nothing written.
+
+Every key is restored with its absolute expire time (RESTORE ... ABSTTL);
+keys whose expire time has passed since the backup are skipped and listed as
+EXPIRED. A target older than the server that wrote the backup (Redis 8's
+RDB 12 into Redis 7 or Valkey 8) cannot load its payloads: every key is then
+written by type instead (SET, RPUSH, SADD, ZADD, HSET, XADD with the
+stream's groups, consumers and pending entries), keeping its expire time,
+after checking that every key can be (a module type, or a hash whose fields
+have their own expire times, is refused up front). The report says how many
+keys were converted, from which RDB version to which.
+
+The result is fingerprinted and compared with the fingerprint in the file,
+as "docker stateful verify" does, and Redis saves (SAVE) before the command
+returns. FILE "-" reads the backup from stdin (copied to a temporary file
+first: it is read several times).
 
 The exit status is 0 when the restored data is verified equal to the
 backup, 1 when it is not or the restore was refused, 2 when the file cannot

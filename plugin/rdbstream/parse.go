@@ -96,7 +96,7 @@ type Info struct {
 
 type parser struct {
 	r   *reader
-	h   redisstate.ValueHasher
+	h   hasher
 	now int64 // unix ms: hash fields expired by then are left out, as the server does
 	key Key
 	kb  []byte

@@ -33,6 +33,7 @@ func (p *parser) rawID() (streamID, error) {
 // same order.
 func (p *parser) stream(t byte) error {
 	h := &p.h
+	sv := h.streamValue()
 	nodes, err := p.count()
 	if err != nil {
 		return err
@@ -64,8 +65,12 @@ func (p *parser) stream(t byte) error {
 	}
 	h.SeqString("\x00last-generated-id")
 	h.SeqString(last.String())
+	if sv != nil {
+		sv.Length, sv.LastID, sv.EntriesAdded = length, last.String(), length
+	}
 	if t >= tStreamLP2 {
-		if _, err := p.lenID(); err != nil { // first id
+		first, err := p.lenID()
+		if err != nil {
 			return err
 		}
 		maxDel, err := p.lenID()
@@ -75,6 +80,9 @@ func (p *parser) stream(t byte) error {
 		added, err := p.length()
 		if err != nil {
 			return err
+		}
+		if sv != nil {
+			sv.V2, sv.FirstID, sv.MaxDeletedID, sv.EntriesAdded = true, first.String(), maxDel.String(), added
 		}
 		if added != length {
 			h.SeqString("\x00entries-added")
@@ -92,6 +100,7 @@ func (p *parser) stream(t byte) error {
 	type pending struct {
 		id    streamID
 		count uint64
+		at    int64
 	}
 	var pel []pending
 	owner := map[streamID]string{}
@@ -122,14 +131,15 @@ func (p *parser) stream(t byte) error {
 			if err != nil {
 				return err
 			}
-			if _, err := p.millis(); err != nil { // delivery time: not in the fingerprint
+			at, err := p.millis() // delivery time: not in the fingerprint
+			if err != nil {
 				return err
 			}
 			c, err := p.length()
 			if err != nil {
 				return err
 			}
-			pel = append(pel, pending{id, c})
+			pel = append(pel, pending{id, c, at})
 		}
 		h.SeqString("\x00group")
 		h.Seq(name)
@@ -138,6 +148,11 @@ func (p *parser) stream(t byte) error {
 		if entriesRead >= 0 {
 			h.SeqString("\x00entries-read")
 			h.SeqString(strconv.FormatInt(entriesRead, 10))
+		}
+		var g *StreamGroup
+		if sv != nil {
+			sv.Groups = append(sv.Groups, StreamGroup{Name: clone(name), LastDelivered: lastDelivered.String(), EntriesRead: entriesRead})
+			g = &sv.Groups[len(sv.Groups)-1]
 		}
 		consumers, err := p.count()
 		if err != nil {
@@ -168,6 +183,9 @@ func (p *parser) stream(t byte) error {
 				}
 				owner[id] = string(cname)
 			}
+			if g != nil {
+				g.Consumers = append(g.Consumers, clone(cname))
+			}
 			h.SeqString("\x00consumer")
 			h.Seq(cname)
 			h.SeqString(strconv.Itoa(m))
@@ -177,6 +195,9 @@ func (p *parser) stream(t byte) error {
 			h.SeqString(e.id.String())
 			h.SeqString(owner[e.id])
 			h.SeqString(strconv.FormatUint(e.count, 10))
+			if g != nil {
+				g.Pending = append(g.Pending, StreamPending{ID: e.id.String(), Consumer: []byte(owner[e.id]), DeliveryMs: e.at, Count: e.count})
+			}
 		}
 	}
 	return nil
@@ -186,6 +207,7 @@ func (p *parser) stream(t byte) error {
 // master entry, then entries relative to it).
 func (p *parser) streamNode(master streamID, lp []byte) error {
 	h := &p.h
+	sv := h.streamValue()
 	var vals [][]byte // the node's elements, as strings
 	var ints []int64
 	var isInt []bool
@@ -256,12 +278,23 @@ func (p *parser) streamNode(master streamID, lp []byte) error {
 		if flags&1 != 0 {
 			continue // deleted
 		}
-		h.SeqString(streamID{master.ms + uint64(msd), master.seq + uint64(seqd)}.String())
+		id := streamID{master.ms + uint64(msd), master.seq + uint64(seqd)}.String()
+		h.SeqString(id)
+		var fv [][]byte
 		for j := range kv {
 			if same {
 				h.Seq(fields[j])
 			}
 			h.Seq(kv[j])
+			if sv != nil { // vals are copies
+				if same {
+					fv = append(fv, fields[j])
+				}
+				fv = append(fv, kv[j])
+			}
+		}
+		if sv != nil {
+			sv.Entries = append(sv.Entries, StreamEntry{ID: id, Fields: fv})
 		}
 	}
 	return nil

@@ -242,6 +242,7 @@ func (p *parser) hash(t byte) error {
 			}
 			if !p.fieldExpired(exp) {
 				h.Field(f, v)
+				h.fieldTTL(exp)
 			}
 		}
 		return nil
@@ -278,6 +279,7 @@ func (p *parser) hash(t byte) error {
 			}
 			if !p.fieldExpired(exp) {
 				h.Field(f, v)
+				h.fieldTTL(exp)
 			}
 		}
 		i++

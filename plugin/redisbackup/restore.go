@@ -56,6 +56,7 @@ type RestoreResult struct {
 	ExpiredKeys  []ExpiredKey    `json:"expired_keys"` // the first MaxKeys
 	RestoreMs    int64           `json:"restore_ms"`
 	SaveMs       int64           `json:"save_ms"`
+	Conversion   *Conversion     `json:"conversion,omitempty"` // keys written by type: the target reads an older RDB version
 	Verification *Verification   `json:"verification"`
 	Verdict      string          `json:"verdict"`
 }
@@ -112,16 +113,29 @@ func Restore(ctx context.Context, c *redisstate.Client, path string, opt Restore
 	if err != nil {
 		return nil, err
 	}
-	if err := checkTarget(ctx, c, si, v, opt.Replace); err != nil {
+	if err := checkTarget(ctx, c, v, opt.Replace); err != nil {
 		return nil, err
+	}
+	pl, err := planRestore(ctx, c, si, v)
+	if err != nil {
+		return nil, err
+	}
+	if pl.convert {
+		opt.say("%s at %s cannot load RDB %d payloads: every key is written by type instead (checked: every key can be)", si.Describe(), c.Addr(), h.RDBVersion)
 	}
 
 	res := &RestoreResult{Path: name, Header: h, Databases: []DatabaseCount{}, ExpiredKeys: []ExpiredKey{}}
-	if err := restoreRecords(ctx, c, v, opt, res); err != nil {
+	if err := restoreRecords(ctx, c, v, opt, pl, res); err != nil {
+		if !opt.Replace { // the target held no keys: take back what was written
+			err = undoRestore(ctx, c, v, err)
+		}
 		return nil, err
 	}
 	opt.say("Restored %d keys in %s; %d key(s) had expired since the backup and were skipped (EXPIRED)",
 		res.Restored, time.Duration(res.RestoreMs)*time.Millisecond, res.Expired)
+	if res.Conversion != nil {
+		opt.say("%s", res.Conversion.Describe())
+	}
 
 	ver, err := verifyAgainst(ctx, c, before, h.Service, tmp, opt.MaxKeys)
 	if err != nil {
@@ -197,13 +211,10 @@ func spool(r io.Reader, dir string) (string, error) {
 	return p, nil
 }
 
-// checkTarget refuses, before anything is written, a target that cannot take the file.
-func checkTarget(ctx context.Context, c *redisstate.Client, si *redisstate.ServerInfo, v *Verified, replace bool) error {
+// checkTarget refuses, before anything is written, a target that cannot take the file
+// (the payloads are planRestore's).
+func checkTarget(ctx context.Context, c *redisstate.Client, v *Verified, replace bool) error {
 	h := v.Header
-	if tv := RDBVersionOf(si.Version); tv > 0 && h.RDBVersion > tv {
-		return &RefusedError{fmt.Sprintf("the backup holds RDB %d payloads from %s; %s at %s reads RDB %d and older: restore into %s or newer (nothing was written)",
-			h.RDBVersion, h.Cut.Describe(), si.Describe(), c.Addr(), tv, h.Cut.Describe())}
-	}
 	ks, err := c.Info(ctx, "keyspace")
 	if err != nil {
 		return err
@@ -229,6 +240,59 @@ func checkTarget(ctx context.Context, c *redisstate.Client, si *redisstate.Serve
 	return nil
 }
 
+// undoRestore deletes the file's keys after a restore into an empty target (checked
+// before the first write) stopped part-way (out of memory, the connection lost,
+// interrupted): the target is left as it was, empty.
+func undoRestore(ctx context.Context, c *redisstate.Client, v *Verified, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	var removed int64
+	clients := map[int]*redisstate.Client{}
+	defer func() {
+		for _, dc := range clients {
+			dc.Close()
+		}
+	}()
+	var keys []any
+	db := -1
+	flush := func() error {
+		if len(keys) == 0 {
+			return nil
+		}
+		dc := clients[db]
+		if dc == nil {
+			var err error
+			if dc, err = dbClient(c, db); err != nil {
+				return err
+			}
+			clients[db] = dc
+		}
+		n, err := dc.Redis().Do(ctx, append([]any{"DEL"}, keys...)...).Int64()
+		removed += n
+		keys = keys[:0]
+		return err
+	}
+	err := readRecords(v.Path, v.Name, func(r Record) error {
+		if r.DB != db {
+			if err := flush(); err != nil {
+				return err
+			}
+			db = r.DB
+		}
+		if keys = append(keys, r.Key); len(keys) >= 1000 {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	if err != nil {
+		return fmt.Errorf("%w; removing the keys written failed (%v): the target holds part of the backup, empty it (FLUSHALL) before restoring again", cause, err)
+	}
+	return fmt.Errorf("%w; the %d key(s) written were deleted again: the target is empty, as before", cause, removed)
+}
+
 // restoreBatch is up to batchKeys records of one database; payloads live in arena.
 type restoreBatch struct {
 	db    int
@@ -243,7 +307,7 @@ const (
 	batchBytes = 4 << 20
 )
 
-func restoreRecords(ctx context.Context, c *redisstate.Client, v *Verified, opt RestoreOptions, res *RestoreResult) error {
+func restoreRecords(ctx context.Context, c *redisstate.Client, v *Verified, opt RestoreOptions, pl *restorePlan, res *RestoreResult) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
@@ -283,10 +347,11 @@ func restoreRecords(ctx context.Context, c *redisstate.Client, v *Verified, opt 
 	var restored atomic.Int64
 	var payloadBytes atomic.Int64 // progress shows payload bytes restored
 	perDB := make([]map[int]int64, opt.Workers)
+	perType := make([]map[string]int64, opt.Workers)
 	var wg sync.WaitGroup
 	for i := 0; i < opt.Workers; i++ {
-		perDB[i] = map[int]int64{}
-		counts := perDB[i]
+		perDB[i], perType[i] = map[int]int64{}, map[string]int64{}
+		counts, types := perDB[i], perType[i]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -304,7 +369,11 @@ func restoreRecords(ctx context.Context, c *redisstate.Client, v *Verified, opt 
 							pipes[b.db] = pipe
 						}
 						var err error
-						cmds, err = restoreOne(ctx, pipe, b, opt.Replace, v.Header, dc, cmds)
+						if pl.convert {
+							cmds, err = convertOne(ctx, pipe, b, opt.Replace, pl.toRDB, types, cmds)
+						} else {
+							cmds, err = restoreOne(ctx, pipe, b, opt.Replace, v.Header, dc, cmds)
+						}
 						if err != nil {
 							fail(err)
 						} else {
@@ -384,6 +453,15 @@ func restoreRecords(ctx context.Context, c *redisstate.Client, v *Verified, opt 
 	}
 	for _, d := range v.Header.Databases {
 		res.Databases = append(res.Databases, DatabaseCount{DB: d.DB, Records: merged[d.DB]})
+	}
+	if pl.convert {
+		cv := &Conversion{FromRDB: v.Header.RDBVersion, ToRDB: pl.toRDB, Target: pl.target, Keys: res.Restored, Types: map[string]int64{}}
+		for _, m := range perType {
+			for t, n := range m {
+				cv.Types[t] += n
+			}
+		}
+		res.Conversion = cv
 	}
 	return nil
 }
