@@ -1,0 +1,171 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+)
+
+// mvrResult is the part of move --format json a replication move adds.
+type mvrResult struct {
+	mvResult
+	Fallback string `json:"fallback_reason"`
+	Handoff  *struct {
+		Replica       string `json:"replica_service"`
+		SyncMs        int64  `json:"sync_ms"`
+		CaughtUpMs    int64  `json:"caught_up_ms"`
+		SavedMs       int64  `json:"saved_ms"`
+		OldStoppedMs  int64  `json:"old_stopped_ms"`
+		NewReadyMs    int64  `json:"new_ready_ms"`
+		ReplicaKeys   int64  `json:"replica_keys"`
+		ReplicaDigest string `json:"replica_digest"`
+		LoadedKeys    int64  `json:"loaded_keys"`
+	} `json:"handoff"`
+}
+
+// mvrCreate is mvCreate with the service's own redis-server arguments.
+func mvrCreate(t *testing.T, groups int, args ...string) (string, int, string, int64) {
+	t.Helper()
+	vol := C.VolumeName(t)
+	svc, port := C.CreateRedis(t, []string{"stateful", "create", "--volume-name", vol}, args...)
+	db0, task := C.ServiceRedis(t, svc, port)
+	if task.Node.Index != 1 {
+		t.Fatalf("service runs on node %d, want 1", task.Node.Index)
+	}
+	db1 := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", task.Node.Addr, port), DB: 1, MaxRetries: -1})
+	defer db1.Close()
+	n := bkLoad(t, db0, "a", groups) + bkLoad(t, db1, "b", groups)
+	return svc, port, vol, n
+}
+
+// mvrCheckWrites: every acknowledged write of w and every key of the cut is
+// on node, with the TTLs.
+func mvrCheckWrites(t *testing.T, node cluster.Node, port int, n int64, acked int) {
+	t.Helper()
+	rdb := cluster.Redis(t, node.Addr, port)
+	ctx := context.Background()
+	for i := 0; i < acked; i++ {
+		if v, err := rdb.Get(ctx, fmt.Sprintf("seq:%07d", i)).Result(); err != nil || v != fmt.Sprint(i) {
+			t.Fatalf("acknowledged write seq:%07d lost after the move: %q %v", i, v, err)
+		}
+	}
+	if got := mvDBSize(t, node.Addr, port); got != n+int64(acked) {
+		t.Fatalf("%d keys on node %d, want %d + %d written by the writer", got, node.Index, n, acked)
+	}
+	if exp := rdb.PExpireTime(ctx, "a:00020:hash").Val(); exp <= 0 {
+		t.Errorf("TTL lost: %v", exp)
+	}
+}
+
+// TestMoveReplication: a service pinned to node1 with keys of every type in
+// two databases and a writer running throughout moves to node3 by
+// replication: the new process is verified against the detached replica's
+// fingerprint, no acknowledged write is lost, the write downtime and its
+// phases are reported, the temporary replica is gone, and the old volume is
+// still on node1.
+func TestMoveReplication(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, vol, n := mvrCreate(t, 600)
+	node3 := C.Node(3)
+
+	r := vfyStateful(t, "move", "--dry-run", svc, "--to", node3.Hostname)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, "by replication") || !strings.Contains(r.Stdout, "REPLICAOF NO ONE") {
+		t.Fatalf("dry run: exit %d", r.ExitCode())
+	}
+
+	w := startMoveWriter(port)
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	r = vfyStateful(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
+	took := time.Since(start)
+	time.Sleep(time.Second)
+	acked, failed := w.finish()
+	if r.ExitCode() != 0 {
+		t.Fatalf("move: exit %d", r.ExitCode())
+	}
+	var res mvrResult
+	vfyJSON(t, r.Stdout, &res)
+	if res.Handoff == nil {
+		t.Fatalf("no handoff in the result: %+v", res)
+	}
+	t.Logf("replication move of %d keys: %s (command %d ms), write downtime %d ms (caught up %d, saved %d, old stopped %d, new ready %d; sync %d ms); writer: %d acknowledged, %d failed attempts (last: %v)",
+		n, took.Round(time.Millisecond), res.MoveMs, res.WriteDowntimeMs, res.Handoff.CaughtUpMs, res.Handoff.SavedMs, res.Handoff.OldStoppedMs, res.Handoff.NewReadyMs, res.Handoff.SyncMs, acked, failed, w.lastErr)
+	if res.Verdict != "moved" || res.Method != "replication" || res.Fallback != "" || res.HandoffCheck == nil || res.HandoffCheck.Verdict != "verified" {
+		t.Fatalf("move result %+v", res)
+	}
+	if res.Handoff.ReplicaKeys < n || res.Handoff.ReplicaDigest == "" || res.Handoff.LoadedKeys != res.Handoff.ReplicaKeys {
+		t.Errorf("handoff %+v: the replica held %d keys, the cut has at least %d", *res.Handoff, res.Handoff.ReplicaKeys, n)
+	}
+	if res.WriteDowntimeMs <= 0 || res.WriteDowntimeMs != res.Handoff.NewReadyMs || !strings.Contains(r.Stderr, "write downtime") {
+		t.Errorf("the write downtime is not given: %d ms, handoff %+v", res.WriteDowntimeMs, *res.Handoff)
+	}
+	if len(res.OldVolumes) != 1 || res.OldVolumes[0].Volume != vol {
+		t.Errorf("old volume not reported: %+v", res.OldVolumes)
+	}
+	task := C.WaitRunning(t, svc)
+	if task.Node.Index != 3 {
+		t.Fatalf("service runs on node %d after the move, want 3", task.Node.Index)
+	}
+	if failed == 0 || acked == 0 {
+		t.Errorf("the writer did not run across the move: %d acknowledged, %d failed", acked, failed)
+	}
+	mvrCheckWrites(t, node3, port, n, acked)
+	if out := C.Docker(t, 1, "service", "ls", "--quiet", "--filter", "name="+res.Handoff.Replica); strings.TrimSpace(out) != "" {
+		t.Errorf("the temporary replica %s is still there", res.Handoff.Replica)
+	}
+	if out := C.Docker(t, 1, "volume", "ls", "--quiet", "--filter", "name="+vol); !strings.Contains(out, vol) {
+		t.Fatalf("the old volume %s is gone from node1", vol)
+	}
+}
+
+// TestMoveReplicationFallback: a service whose Redis has REPLICAOF renamed
+// (rename-command) cannot be moved by replication: the move says why and
+// moves by copy, verified, with no acknowledged write lost; nothing of the
+// attempt is left (no replica service, the target volume was empty for the
+// copy).
+func TestMoveReplicationFallback(t *testing.T) {
+	C.RequirePlugin(t)
+	svc, port, _, n := mvrCreate(t, 200, "redis-server", "--protected-mode", "no", "--rename-command", "REPLICAOF", "")
+	node2 := C.Node(2)
+	w := startMoveWriter(port)
+	time.Sleep(300 * time.Millisecond)
+	r := vfyStateful(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node2.Hostname)
+	time.Sleep(time.Second)
+	acked, failed := w.finish()
+	if r.ExitCode() != 0 {
+		t.Fatalf("move: exit %d", r.ExitCode())
+	}
+	var res mvrResult
+	vfyJSON(t, r.Stdout, &res)
+	t.Logf("fallback move of %d keys: write downtime %d ms; writer: %d acknowledged, %d failed", n, res.WriteDowntimeMs, acked, failed)
+	if res.Verdict != "moved" || res.Method != "copy" || !strings.Contains(res.Fallback, "REPLICAOF is renamed") ||
+		res.Restore == nil || res.Restore.Verdict != "verified" || res.Final == nil || res.Final.Verdict != "verified" {
+		t.Fatalf("move result %+v", res)
+	}
+	if !strings.Contains(r.Stderr, "Replication cannot be used: REPLICAOF is renamed") || !strings.Contains(r.Stderr, "Moving by copy instead") {
+		t.Errorf("the fallback is not said on stderr")
+	}
+	if task := C.WaitRunning(t, svc); task.Node.Index != 2 {
+		t.Fatalf("service runs on node %d after the move, want 2", task.Node.Index)
+	}
+	mvrCheckWrites(t, node2, port, n, acked)
+	if out := C.Docker(t, 1, "service", "ls", "--quiet", "--filter", "name="+svc+"-move-replica"); strings.TrimSpace(out) != "" {
+		t.Errorf("the temporary replica is still there")
+	}
+	// --method copy skips replication without a fallback.
+	r = vfyStateful(t, "move", "--dry-run", "--method", "copy", svc, "--to", C.Node(1).Hostname)
+	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, "by copy") {
+		t.Fatalf("dry run --method copy: exit %d", r.ExitCode())
+	}
+	if r := vfyStateful(t, "move", "--method", "rsync", svc, "--to", C.Node(1).Hostname); r.ExitCode() == 0 || !strings.Contains(r.Stderr, `--method "rsync"`) {
+		t.Fatalf("--method rsync: exit %d", r.ExitCode())
+	}
+}
