@@ -4,14 +4,20 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/docker-stateful/docker-stateful/e2e/cluster"
+	"github.com/docker-stateful/docker-stateful/internal/redistest"
 )
 
 // mvrResult is the part of move --format json a replication move adds.
@@ -28,6 +34,8 @@ type mvrResult struct {
 		ReplicaKeys   int64  `json:"replica_keys"`
 		ReplicaDigest string `json:"replica_digest"`
 		LoadedKeys    int64  `json:"loaded_keys"`
+		FingerprintMs int64  `json:"fingerprint_ms"`
+		CheckMs       int64  `json:"check_ms"`
 	} `json:"handoff"`
 }
 
@@ -167,5 +175,172 @@ func TestMoveReplicationFallback(t *testing.T) {
 	}
 	if r := vfyStateful(t, "move", "--method", "rsync", svc, "--to", C.Node(1).Hostname); r.ExitCode() == 0 || !strings.Contains(r.Stderr, `--method "rsync"`) {
 		t.Fatalf("--method rsync: exit %d", r.ExitCode())
+	}
+}
+
+// gapWriter is startMoveWriter's loop, timing the acknowledgements: the
+// longest gap between two of them is the write downtime a client saw.
+type gapWriter struct {
+	mu      sync.Mutex
+	acked   int
+	failed  int
+	lastAck time.Time
+	maxGap  time.Duration
+	stop    chan struct{}
+	done    chan struct{}
+}
+
+func startGapWriter(port int, prefix string) *gapWriter {
+	w := &gapWriter{stop: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
+	var clients []*redis.Client
+	for _, n := range C.Nodes {
+		clients = append(clients, redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", n.Addr, port),
+			DialTimeout: time.Second, ReadTimeout: 3 * time.Second, MaxRetries: -1, PoolSize: 1}))
+	}
+	go func() {
+		defer close(w.done)
+		defer func() {
+			for _, c := range clients {
+				c.Close()
+			}
+		}()
+		cur := 0
+		for i := 0; ; {
+			select {
+			case <-w.stop:
+				return
+			default:
+			}
+			err := clients[cur].Set(context.Background(), fmt.Sprintf("%s:%07d", prefix, i), i, 0).Err()
+			now := time.Now()
+			w.mu.Lock()
+			if err == nil {
+				i++
+				w.acked = i
+				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
+				w.lastAck = now
+			} else {
+				w.failed++
+				cur = (cur + 1) % len(clients)
+			}
+			w.mu.Unlock()
+			if err != nil {
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}()
+	return w
+}
+
+func (w *gapWriter) finish() (acked, failed int, maxGap time.Duration) {
+	close(w.stop)
+	<-w.done
+	return w.acked, w.failed, w.maxGap
+}
+
+// TestBenchMove is `make bench-move` (DST_BENCH_MOVE=1): at 100k and 1M keys
+// of mixed types (BENCH_MOVE_KEYS to change), with a writer running, a move
+// by copy (today's method, node1 → node2) and a move by replication (node2 →
+// node3) of the same service in the same run; it prints the write downtime
+// each method reports and the one the writer saw (its longest gap between
+// acknowledged writes), their ratio against the target (replication ≤ 0.5×
+// copy), and the replication handoff's phases (one task restart plus the
+// load: old task stopped, new process loaded).
+func TestBenchMove(t *testing.T) {
+	if os.Getenv("DST_BENCH_MOVE") != "1" {
+		t.Skip("make bench-move (DST_BENCH_MOVE=1)")
+	}
+	C.RequirePlugin(t)
+	sizes := []int{100_000, 1_000_000}
+	if v := os.Getenv("BENCH_MOVE_KEYS"); v != "" {
+		sizes = nil
+		for _, f := range strings.Split(v, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || n <= 0 {
+				t.Fatalf("BENCH_MOVE_KEYS=%q: a comma-separated list of key counts", v)
+			}
+			sizes = append(sizes, n)
+		}
+	}
+	type run struct {
+		reported, writer time.Duration
+		took             time.Duration
+		acked, failed    int
+		res              mvrResult
+	}
+	type row struct {
+		keys       int
+		copy, repl run
+	}
+	var rows []row
+	move := func(svc, to, method string, port int, n int64) run {
+		w := startGapWriter(port, "bench-"+method)
+		time.Sleep(500 * time.Millisecond)
+		s := time.Now()
+		r := C.Run(t, 1, "stateful", "move", "--method", method, "--format", "json", "--timeout", "5m", svc, "--to", to)
+		took := time.Since(s)
+		time.Sleep(time.Second)
+		acked, failed, gap := w.finish()
+		var res mvrResult
+		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || r.ExitCode() != 0 || res.Verdict != "moved" || res.Method != method {
+			t.Fatalf("move --method %s: exit %d, %+v (%v)\n%s", method, r.ExitCode(), res, err, r.Stderr)
+		}
+		fmt.Printf("bench-move: %d keys, --method %s: moved in %s, write downtime reported %d ms, writer's longest gap %s (%d acknowledged, %d failed attempts)\n",
+			n, method, took.Round(time.Millisecond), res.WriteDowntimeMs, gap.Round(time.Millisecond), acked, failed)
+		if res.Handoff != nil {
+			h := res.Handoff
+			fmt.Printf("bench-move: %d keys, replication phases (ms since the pause): caught up %d, replica saved %d, old task stopped %d, new process loaded %d; sync before the pause %d ms\n",
+				n, h.CaughtUpMs, h.SavedMs, h.OldStoppedMs, h.NewReadyMs, h.SyncMs)
+		}
+		return run{reported: time.Duration(res.WriteDowntimeMs) * time.Millisecond, writer: gap, took: took, acked: acked, failed: failed, res: res}
+	}
+	for _, keys := range sizes {
+		vol := C.VolumeName(t)
+		svc, port := C.CreateRedis(t, []string{"stateful", "create", "--volume-name", vol}, "redis-server", "--protected-mode", "no")
+		task := C.WaitRunning(t, svc)
+		rdb := cluster.Redis(t, task.Node.Addr, port)
+		s := time.Now()
+		n := redistest.LoadBenchMix(t, rdb, keys)
+		rdb.Close()
+		fmt.Printf("bench-move: %s loaded %d keys in %s\n", svc, n, time.Since(s).Round(time.Millisecond))
+		r := row{keys: keys}
+		r.copy = move(svc, C.Node(2).Hostname, "copy", port, n)
+		r.repl = move(svc, C.Node(3).Hostname, "replication", port, n)
+		// Every write the writers had acknowledged is there.
+		rdb = cluster.Redis(t, C.Node(3).Addr, port)
+		ctx := context.Background()
+		for _, m := range []struct {
+			p string
+			n int
+		}{{"bench-copy", r.copy.acked}, {"bench-replication", r.repl.acked}} {
+			if m.n > 0 {
+				if v, err := rdb.Get(ctx, fmt.Sprintf("%s:%07d", m.p, m.n-1)).Result(); err != nil || v != strconv.Itoa(m.n-1) {
+					t.Errorf("%d keys: the last acknowledged write %s:%07d is lost: %q %v", keys, m.p, m.n-1, v, err)
+				}
+			}
+		}
+		if got := rdb.DBSize(ctx).Val(); got != n+int64(r.copy.acked+r.repl.acked) {
+			t.Errorf("%d keys: %d after both moves, want %d + %d + %d acknowledged writes", keys, got, n, r.copy.acked, r.repl.acked)
+		}
+		rdb.Close()
+		rows = append(rows, r)
+		C.Run(t, 1, "service", "rm", svc)
+	}
+	fmt.Printf("\n| keys | copy: reported / writer | replication: reported / writer | ratio (writer) | target ≤ 0.5 | handoff: old task stopped / new process loaded | replica fingerprint / check |\n|---|---|---|---|---|---|---|\n")
+	failed := false
+	for _, r := range rows {
+		ratio := float64(r.repl.writer) / float64(r.copy.writer)
+		ok := "ok"
+		if ratio > 0.5 {
+			ok, failed = "MISSED", true
+		}
+		h := r.repl.res.Handoff
+		fmt.Printf("| %dk | %d ms / %s | %d ms / %s | %.2f | %s | %d / %d ms | %d / %d ms |\n", r.keys/1000,
+			r.copy.reported.Milliseconds(), r.copy.writer.Round(time.Millisecond), r.repl.reported.Milliseconds(), r.repl.writer.Round(time.Millisecond),
+			ratio, ok, h.OldStoppedMs, h.NewReadyMs, h.FingerprintMs, h.CheckMs)
+	}
+	fmt.Printf("(one move each per size, copy first; %d CPUs shared with whatever else runs)\n", runtime.NumCPU())
+	if failed && os.Getenv("BENCH_STRICT") == "1" {
+		t.Error("a target was missed")
 	}
 }

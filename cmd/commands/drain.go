@@ -80,6 +80,7 @@ back, 2 could not decide, 130 interrupted.`,
 	_ = flags.MarkHidden("state-dir")
 	_ = flags.MarkHidden("redis-url") // cannot follow a service to another node
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{move.MethodReplication, move.MethodCopy}, cobra.ShellCompDirectiveNoFileComp))
 	registerCompletion(dockerCLI, cmd) // complete.go: NODE, --to
 	return cmd
 }

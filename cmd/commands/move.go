@@ -86,6 +86,7 @@ the output says where it is and how to remove it.`,
 	_ = flags.MarkHidden("state-dir") // the cut's fingerprint goes into the backup file
 	_ = flags.MarkHidden("redis-url") // cannot follow the service to another node
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{move.MethodReplication, move.MethodCopy}, cobra.ShellCompDirectiveNoFileComp))
 	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE, --to
 	return cmd
 }
