@@ -386,8 +386,19 @@ func (r *replicaRun) handoff(ctx, wctx context.Context, svc swarm.Service, oldTa
 	// 4. The update onto the target: one task restart.
 	m.say("Step 4/5: updating service %s to run on node %s (the old task's Redis saves the cut into %s on node %s; the new one loads the replica's copy)",
 		p.Service, p.To.Hostname, strings.Join(p.Volumes, ", "), p.From.Hostname)
-	if err := m.send(ctx, p.ServiceID, p.Final); err != nil {
+	// start-first: the new task starts on the target while the old one,
+	// writes paused, still runs on the source. They never share a volume
+	// (one node each), and the paused old process accepts no write: its
+	// stop is taken out of the write downtime. The service's own order is
+	// sent back once the old task stopped (an update order alone restarts
+	// no task).
+	if err := m.send(ctx, p.ServiceID, startFirst(p.Final)); err != nil {
 		return abort(err)
+	}
+	orderBack := func() {
+		if err := m.send(context.WithoutCancel(ctx), p.ServiceID, p.Final); err != nil {
+			m.say("warning: the service's own update order could not be set back (%v): run docker service update --update-order %s %s", err, orderOf(p.Final), p.Service)
+		}
 	}
 	// The replica's fingerprint: the cut, taken while the service restarts.
 	type fpResult struct {
@@ -440,20 +451,26 @@ func (r *replicaRun) handoff(ctx, wctx context.Context, svc swarm.Service, oldTa
 		r2, err := r.late(ctx, s, cutAt, cause, final)
 		return r2, err, nil
 	}
-	if err := m.Flow.WaitStopped(wctx, oldTasks, grace+m.Flow.Opt.Timeout); err != nil {
-		return late(fmt.Errorf("the old task on node %s: %w", p.From.Hostname, err))
+	if err := r.awaitNewTask(wctx, oldTasks); err != nil {
+		return late(fmt.Errorf("the new task on node %s: %w%s", p.To.Hostname, err, m.taskWhy(ctx, p.ServiceID)))
 	}
-	ho.OldStoppedMs = since()
 	final, fsi, _, err := m.Flow.AwaitNew(wctx, p.ServiceID, si.RunID)
 	if err != nil {
 		final = nil
 		return late(fmt.Errorf("the Redis on node %s after the update: %w%s", p.To.Hostname, err, m.taskWhy(ctx, p.ServiceID)))
 	}
 	ho.NewReadyMs = since()
+	// The old task stops once the new one runs; its Redis stays paused until then.
+	if err := m.Flow.WaitStopped(wctx, oldTasks, grace+m.Flow.Opt.Timeout); err != nil {
+		m.say("warning: the old task on node %s: %v (its Redis keeps writes paused for up to %s after the handoff)", p.From.Hostname, err, hold)
+	} else {
+		ho.OldStoppedMs = since()
+	}
+	orderBack()
 	res.WriteDowntimeMs = ho.NewReadyMs
 	ho.LoadedKeys = fsi.LastLoadKeys
-	m.say("  Writes open again on node %s: write downtime %s (caught up %d ms, replica saved %d ms, old task stopped %d ms, new process loaded %d ms)",
-		p.To.Hostname, time.Duration(res.WriteDowntimeMs)*time.Millisecond, ho.CaughtUpMs, ho.SavedMs, ho.OldStoppedMs, ho.NewReadyMs)
+	m.say("  Writes open again on node %s: write downtime %s (caught up %d ms, replica saved %d ms, new process loaded %d ms; the old task stopped at %d ms)",
+		p.To.Hostname, time.Duration(res.WriteDowntimeMs)*time.Millisecond, ho.CaughtUpMs, ho.SavedMs, ho.NewReadyMs, ho.OldStoppedMs)
 
 	// 5. The check of the new process against the replica's fingerprint.
 	m.say("Step 5/5: checking the new process against the replica's fingerprint (clients write meanwhile: keys they add are NEW, not differences)")
@@ -462,6 +479,51 @@ func (r *replicaRun) handoff(ctx, wctx context.Context, svc swarm.Service, oldTa
 		return late(fmt.Errorf("the fingerprint of the replica: %w", err))
 	}
 	return r.checkFinal(ctx, wctx, final, fsi, s, cutAt)
+}
+
+// startFirst is spec with update order start-first.
+func startFirst(spec swarm.ServiceSpec) swarm.ServiceSpec {
+	out := deepCopy(spec)
+	if out.UpdateConfig == nil {
+		out.UpdateConfig = &swarm.UpdateConfig{}
+	}
+	out.UpdateConfig.Order = swarm.UpdateOrderStartFirst
+	return out
+}
+
+func orderOf(spec swarm.ServiceSpec) string {
+	if spec.UpdateConfig == nil || spec.UpdateConfig.Order == "" {
+		return swarm.UpdateOrderStopFirst
+	}
+	return spec.UpdateConfig.Order
+}
+
+// awaitNewTask waits until a task of the service other than oldTasks runs
+// (with start-first, the old one runs meanwhile: its address is not the
+// new Redis').
+func (r *replicaRun) awaitNewTask(ctx context.Context, oldTasks []string) error {
+	m := r.m
+	ctx, cancel := context.WithTimeout(ctx, m.Flow.Opt.Timeout)
+	defer cancel()
+	old := map[string]bool{}
+	for _, id := range oldTasks {
+		old[id] = true
+	}
+	for {
+		ids, err := m.Flow.RunningTasks(ctx, r.p.ServiceID)
+		if err == nil {
+			for _, id := range ids {
+				if !old[id] {
+					return nil
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("no new task ran within --timeout %s", m.Flow.Opt.Timeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // makeDurable saves the detached replica and keeps it from writing its
@@ -639,13 +701,18 @@ func (r *replicaRun) rollback(ctx context.Context, snap *redisstate.Snapshot, cu
 	if len(tasks) > 0 {
 		_ = m.Flow.WaitStopped(rctx, tasks, stateful.StopGracePeriod(p.Original)+m.Flow.Opt.Timeout)
 	}
-	c, _, _, err := m.Flow.AwaitNew(rctx, p.ServiceID, "")
+	c, csi, _, err := m.Flow.AwaitNew(rctx, p.ServiceID, "")
 	res.WriteDowntimeMs = time.Since(cutAt).Milliseconds()
 	if err != nil {
 		m.say("error: after the rollback, Redis on node %s: %v", p.From.Hostname, err)
 		return res, fail(res, cause)
 	}
 	defer c.Close()
+	if csi.RunID == r.srcRunID {
+		// The new task never ran (start-first kept the old one): its Redis
+		// still holds the handoff's pause, which this move must end.
+		defer func() { _ = c.Redis().Do(rctx, "CLIENT", "UNPAUSE").Err() }()
+	}
 	if snap == nil {
 		m.say("Rolled back: service %s runs on node %s again (not verified: the replica's fingerprint was not taken)", p.Service, p.From.Hostname)
 		res.Verdict = VerdictRolledBack
