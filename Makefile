@@ -12,7 +12,7 @@ COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 LDFLAGS := -s -w -X $(PKG)/plugin/version.Version=$(VERSION) -X $(PKG)/plugin/version.Commit=$(COMMIT)
 E2E_TIMEOUT ?= 60m
 
-.PHONY: check-links bench-completion bench-help bench-ls bench-update docs check-docs help build test unit e2e images images-background deps lint install uninstall demo bench completion check-completion clean
+.PHONY: check-links bench-move bench-completion bench-help bench-ls bench-update docs check-docs help build test unit e2e images images-background deps lint install uninstall demo bench completion check-completion clean
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -180,6 +180,10 @@ bench: ## fingerprint, backup and restore throughput and memory against a local 
 bench-update: build ## update --verify vs plain docker service update at 100k and 1M keys, on a harness swarm (root)
 	@echo "==> update benchmark (starts its own swarm unless DST_CLUSTER_ENV; needs root)"
 	set -o pipefail; DST_BENCH_UPDATE=1 DST_PLUGIN_BINARY=$(CURDIR)/$(BIN) $(GO) test -tags e2e -count=1 -timeout 60m -run '^TestBenchUpdate$$' -v ./e2e/ | grep -E '^(bench-update|[0-9]+k keys|\||\(|---|ok|FAIL|PASS)'
+
+bench-move: build ## move write downtime, copy vs replication, at 100k and 1M keys with a writer, on a harness swarm (root)
+	@echo "==> move benchmark (starts its own swarm unless DST_CLUSTER_ENV; needs root)"
+	bash bench/move.sh
 
 bench-completion: build ## TAB latency: docker __complete stateful update vs service update, on a harness swarm (root)
 	@echo "==> completion benchmark (starts its own swarm; needs root)"

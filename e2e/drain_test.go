@@ -95,7 +95,7 @@ func TestDrain(t *testing.T) {
 		t.Fatalf("drain result %+v", res)
 	}
 	it := res.Services[0]
-	if it.Service != svc || it.Engine != "redis" || it.To != node1.Hostname || it.Verdict != "moved" || it.Move == nil || it.Move.Final == nil || it.Move.Final.Verdict != "verified" {
+	if it.Service != svc || it.Engine != "redis" || it.To != node1.Hostname || it.Verdict != "moved" || it.Move == nil || !mvVerified(it.Move) {
 		t.Fatalf("service result %+v", it)
 	}
 	t.Logf("drain of node2 with %d keys: %s, write downtime %d ms; writer: %d acknowledged, %d failed attempts",

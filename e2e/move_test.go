@@ -26,7 +26,11 @@ type mvResult struct {
 	WriteDowntimeMs int64  `json:"write_downtime_ms"`
 	Verdict         string `json:"verdict"`
 	Error           string `json:"error"`
-	Restore         *struct {
+	Method          string `json:"method"`
+	HandoffCheck    *struct {
+		Verdict string `json:"verdict"`
+	} `json:"handoff_verification"`
+	Restore *struct {
 		Verdict string `json:"verdict"`
 	} `json:"restore_verification"`
 	Final *struct {
@@ -147,7 +151,7 @@ func TestMove(t *testing.T) {
 	svc, port, vol, n := mvCreate(t, 600)
 	node1, node3 := C.Node(1), C.Node(3)
 
-	r := vfyStateful(t, "move", "--dry-run", svc, "--to", node3.Hostname)
+	r := vfyStateful(t, "move", "--method", "copy", "--dry-run", svc, "--to", node3.Hostname)
 	if r.ExitCode() != 0 || !strings.Contains(r.Stdout, "Dry run: move of service "+svc) || !strings.Contains(r.Stdout, "connection refused") {
 		t.Fatalf("dry run: exit %d", r.ExitCode())
 	}
@@ -158,7 +162,7 @@ func TestMove(t *testing.T) {
 	w := startMoveWriter(port)
 	time.Sleep(300 * time.Millisecond)
 	start := time.Now()
-	r = vfyStateful(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
+	r = vfyStateful(t, "move", "--method", "copy", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
 	took := time.Since(start)
 	time.Sleep(time.Second) // the writer's writes succeed again after the move
 	acked, failed := w.finish()
@@ -232,7 +236,7 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	v0 := version()
 
 	mvDrain(t, 3)
-	r := vfyStateful(t, "move", svc, "--to", node3.Hostname)
+	r := vfyStateful(t, "move", "--method", "copy", svc, "--to", node3.Hostname)
 	lines := strings.Split(strings.TrimSpace(r.Stderr), "\n")
 	if r.ExitCode() != 1 || len(lines) != 1 || !strings.Contains(lines[0], "node "+node3.Hostname+" has availability drain") || !strings.Contains(lines[0], "nothing was changed") {
 		t.Fatalf("move to a drained node: exit %d, stderr %q; want 1 and one line naming the node's availability", r.ExitCode(), r.Stderr)
@@ -246,7 +250,7 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	C.Docker(t, 1, "node", "update", "--availability", "active", node3.Hostname)
 
 	// node3 drained after the check passed, as the service is updated to it: rolled back.
-	mv := fltStart(t, "move", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
+	mv := fltStart(t, "move", "--method", "copy", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
 	mv.waitFor(t, "Step 2/5", time.Minute)
 	C.Docker(t, 1, "node", "update", "--availability", "drain", node3.Hostname)
 	code := mv.wait(t, 2*time.Minute)
@@ -274,7 +278,7 @@ func TestMoveRefusedAndRolledBack(t *testing.T) {
 	C.WaitRunning(t, blocker)
 
 	start := time.Now()
-	r = vfyStateful(t, "move", "--format", "json", "--timeout", "20s", svc, "--to", node3.Hostname)
+	r = vfyStateful(t, "move", "--method", "copy", "--format", "json", "--timeout", "20s", svc, "--to", node3.Hostname)
 	t.Logf("failed move and rollback: %s", time.Since(start).Round(time.Millisecond))
 	if r.ExitCode() != 1 {
 		t.Fatalf("move that cannot run on node3: exit %d, want 1", r.ExitCode())
@@ -333,7 +337,7 @@ func TestMoveTargetEngineStopped(t *testing.T) {
 			C.WaitNodeState(t, 3, "ready", time.Minute)
 		}
 		start := time.Now()
-		r := fltStart(t, "move", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
+		r := fltStart(t, "move", "--method", "copy", "--format", "json", "--timeout", "90s", svc, "--to", node3.Hostname)
 		r.waitFor(t, at, time.Minute)
 		C.Engine(t, 3, "stop", "KILL")
 		r.waitFor(t, "Rolling back", 2*time.Minute)
@@ -415,7 +419,7 @@ func TestMoveLateDifferenceUnderWriter(t *testing.T) {
 		ws = append(ws, fltStartWriterPrefix(fmt.Sprintf("%s:%d", nd.Addr, port), fmt.Sprintf("w%d", nd.Index)))
 	}
 	time.Sleep(300 * time.Millisecond)
-	mv := fltStart(t, "move", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
+	mv := fltStart(t, "move", "--method", "copy", "--format", "json", "--timeout", "2m", svc, "--to", node3.Hostname)
 	mv.waitFor(t, "Step 4/5", 2*time.Minute)
 	tc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", node3.Addr, mvTempPort(t, 3, svc)), MaxRetries: -1, PoolSize: 1})
 	defer tc.Close()
@@ -477,4 +481,13 @@ func TestMoveLateDifferenceUnderWriter(t *testing.T) {
 	if got := mvDBSize(t, addr, port); got != want {
 		t.Fatalf("%d keys on node %d, want %d", got, task.Node.Index, want)
 	}
+}
+
+// mvVerified: the moved data was verified, by either method (copy: the final
+// check against the cut; replication: the new process against the replica).
+func mvVerified(r *mvResult) bool {
+	if r.Method == "replication" {
+		return r.HandoffCheck != nil && r.HandoffCheck.Verdict == "verified"
+	}
+	return r.Final != nil && r.Final.Verdict == "verified"
 }

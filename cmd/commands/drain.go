@@ -23,6 +23,7 @@ type drainOptions struct {
 	redis    redisFlags
 	to       string
 	tempPort uint
+	method   string
 	dryRun   bool
 	force    bool
 	format   string
@@ -70,6 +71,7 @@ back, 2 could not decide, 130 interrupted.`,
 	flags := cmd.Flags()
 	flags.StringVar(&opts.to, "to", "", "Node to move every service to (name, ID, unique ID prefix, or self); default: chosen per service")
 	flags.UintVar(&opts.tempPort, "temp-port", move.DefaultTempPort, "Container port Redis listens on while its data is restored (clients cannot reach it)")
+	flags.StringVar(&opts.method, "method", move.MethodReplication, `How each Redis moves: "replication" (falls back to copy when it cannot work) or "copy"`)
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan; change nothing")
 	flags.BoolVar(&opts.force, "force", false, "Drain the node even when some services holding data there cannot be moved")
 	flags.StringVar(&opts.format, "format", "", `Format the report: "json" or a Go template`)
@@ -78,6 +80,7 @@ back, 2 could not decide, 130 interrupted.`,
 	_ = flags.MarkHidden("state-dir")
 	_ = flags.MarkHidden("redis-url") // cannot follow a service to another node
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{move.MethodReplication, move.MethodCopy}, cobra.ShellCompDirectiveNoFileComp))
 	registerCompletion(dockerCLI, cmd) // complete.go: NODE, --to
 	return cmd
 }
@@ -89,12 +92,15 @@ func runDrain(ctx context.Context, dockerCLI command.Cli, opts *drainOptions, no
 	if opts.tempPort == 0 || opts.tempPort > 65535 {
 		return fmt.Errorf("--temp-port %d: must be a port number (1-65535)", opts.tempPort)
 	}
+	if err := checkMoveMethod(opts.method); err != nil {
+		return err
+	}
 	if opts.timeout <= 0 {
 		return fmt.Errorf("--timeout %s: must be more than 0", opts.timeout)
 	}
 	api := dockerCLI.Client()
 	d := &drain.Drainer{API: api, Log: dockerCLI.Err(), Opt: drain.Options{
-		Node: node, To: opts.to, DryRun: opts.dryRun, Force: opts.force,
+		Node: node, To: opts.to, DryRun: opts.dryRun, Force: opts.force, MoveMethod: opts.method,
 		Engine: inventory.Engine,
 		ImageVolumes: func(ctx context.Context, image string) []string {
 			vols, _ := stateful.LookupImageVolumes(ctx, api, image)
@@ -118,7 +124,7 @@ func runDrain(ctx context.Context, dockerCLI command.Cli, opts *drainOptions, no
 			log = io.Discard // the plan's table says it
 		}
 		m := &move.Mover{Flow: flow, API: api, Log: log, Opt: move.Options{
-			To: to, TempPort: uint32(opts.tempPort), DryRun: dryRun,
+			To: to, TempPort: uint32(opts.tempPort), DryRun: dryRun, Method: opts.method,
 			Generator: "docker-stateful " + meta.Plugin().Version, Progress: ttyProgress(dockerCLI.Err()),
 		}}
 		return m.Run(ctx, service)

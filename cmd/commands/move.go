@@ -19,6 +19,7 @@ type moveOptions struct {
 	redis    redisFlags
 	to       string
 	tempPort uint
+	method   string
 	dryRun   bool
 	format   string
 	timeout  time.Duration
@@ -31,7 +32,25 @@ func newMoveCommand(dockerCLI command.Cli) *cobra.Command {
 		Short: "Move a pinned Redis service and its data to another node, verified",
 		Long: `Move a service pinned to one node, with its Redis data, to node NODE.
 
-Writes are paused and every key is backed up (as "docker stateful backup",
+By replication (--method replication, the default): a temporary replica
+service pinned to NODE, on the service's named volume there (created empty),
+syncs from the running Redis while clients keep writing. Then the handoff:
+writes are paused on the old node, the replica catches up with the source's
+replication offset, is detached (REPLICAOF NO ONE) and saved, and the service
+is updated to pin NODE: its old task saves and stops, the new one loads the
+replica's copy. The write downtime is one task restart plus the load (and the
+replica's SAVE); it is printed, with its phases. The detached replica is
+fingerprinted while the service restarts (the cut), then removed, and the new
+process is checked against that fingerprint. A source password is given to
+the replica with CONFIG SET masterauth, never in its arguments.
+
+When replication cannot work, the move falls back to the copy method and says
+why: the target image's Redis older than the source's, REPLICAOF, CONFIG,
+PSYNC or REPLCONF renamed or disabled (rename-command) or refused (ACL), no
+sync within 30 s, a resync loop (client-output-buffer-limit replica too small
+for the write rate), a source older than 6.2.
+
+By copy (--method copy): writes are paused and every key is backed up (as "docker stateful backup",
 into a temporary file); the service is updated to pin NODE, where its named
 volume starts empty, with Redis listening on --temp-port only (published on a
 temporary host-mode port), so clients of its usual port get "connection
@@ -59,6 +78,7 @@ the output says where it is and how to remove it.`,
 	flags := cmd.Flags()
 	flags.StringVar(&opts.to, "to", "", "Node to move the service to (name, ID, unique ID prefix, or self); must be Ready and Active")
 	flags.UintVar(&opts.tempPort, "temp-port", move.DefaultTempPort, "Container port Redis listens on while the data is restored (clients cannot reach it)")
+	flags.StringVar(&opts.method, "method", move.MethodReplication, `How the data moves: "replication" (falls back to copy when it cannot work) or "copy"`)
 	flags.BoolVar(&opts.dryRun, "dry-run", false, "Print the plan; change nothing")
 	flags.StringVar(&opts.format, "format", "", `Format the report: "json" or a Go template`)
 	flags.DurationVar(&opts.timeout, "timeout", 5*time.Minute, "How long to wait for each step (a task to stop or start, Redis to load) before rolling back")
@@ -66,6 +86,7 @@ the output says where it is and how to remove it.`,
 	_ = flags.MarkHidden("state-dir") // the cut's fingerprint goes into the backup file
 	_ = flags.MarkHidden("redis-url") // cannot follow the service to another node
 	_ = cmd.RegisterFlagCompletionFunc("format", cobra.FixedCompletions([]string{"json"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("method", cobra.FixedCompletions([]string{move.MethodReplication, move.MethodCopy}, cobra.ShellCompDirectiveNoFileComp))
 	registerCompletion(dockerCLI, cmd) // complete.go: SERVICE, --to
 	return cmd
 }
@@ -77,12 +98,15 @@ func runMove(ctx context.Context, dockerCLI command.Cli, opts *moveOptions, name
 	if opts.tempPort == 0 || opts.tempPort > 65535 {
 		return fmt.Errorf("--temp-port %d: must be a port number (1-65535)", opts.tempPort)
 	}
+	if err := checkMoveMethod(opts.method); err != nil {
+		return err
+	}
 	flow, err := openRedisFlow(dockerCLI, &opts.redis, opts.format, opts.timeout, nil, name)
 	if err != nil {
 		return err
 	}
 	m := &move.Mover{Flow: flow, API: dockerCLI.Client(), Log: dockerCLI.Err(), Opt: move.Options{
-		To: opts.to, TempPort: uint32(opts.tempPort), DryRun: opts.dryRun,
+		To: opts.to, TempPort: uint32(opts.tempPort), DryRun: opts.dryRun, Method: opts.method,
 		Generator: "docker-stateful " + meta.Plugin().Version, Progress: ttyProgress(dockerCLI.Err()),
 	}}
 	res, err := m.Run(ctx, name)
@@ -93,7 +117,7 @@ func runMove(ctx context.Context, dockerCLI command.Cli, opts *moveOptions, name
 		if !opts.dryRun {
 			return nil // every step was said on stderr as it happened
 		}
-		fmt.Fprintf(w, "Dry run: move of service %s from node %s to node %s; nothing is changed.\n", res.Service, res.From, res.To)
+		fmt.Fprintf(w, "Dry run: move of service %s from node %s to node %s by %s; nothing is changed.\n", res.Service, res.From, res.To, res.Method)
 		for i, s := range res.Steps {
 			fmt.Fprintf(w, "%d. %s\n", i+1, s)
 		}
@@ -102,4 +126,11 @@ func runMove(ctx context.Context, dockerCLI command.Cli, opts *moveOptions, name
 		return werr
 	}
 	return err
+}
+
+func checkMoveMethod(m string) error {
+	if m != move.MethodReplication && m != move.MethodCopy {
+		return fmt.Errorf("--method %q: must be %q or %q", m, move.MethodReplication, move.MethodCopy)
+	}
+	return nil
 }

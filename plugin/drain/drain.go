@@ -47,6 +47,8 @@ type Options struct {
 	Engine func(swarm.Service) string
 	// ImageVolumes returns the VOLUMEs of a service's image (nil when unknown).
 	ImageVolumes func(ctx context.Context, image string) []string
+	// MoveMethod is move's --method: move.MethodReplication ("" too) or move.MethodCopy.
+	MoveMethod string
 }
 
 // Item verdicts, beside move's own (moved, planned, rolled_back, failed, refused, error).
@@ -90,6 +92,10 @@ type Result struct {
 // MethodBackupRestore is how move carries Redis data today: a backup under
 // the cut, a verified restore on the target, two task restarts.
 const MethodBackupRestore = "backup+restore (writes paused: two task restarts and the copy)"
+
+// MethodReplication is how move carries Redis data by default: a replica on
+// the target syncs while clients write, writes pause for one task restart.
+const MethodReplication = "replication (writes paused: one task restart; falls back to backup+restore)"
 
 // Drainer drains one node.
 type Drainer struct {
@@ -195,6 +201,12 @@ func (d *Drainer) Run(ctx context.Context) (*Result, error) {
 		it.Verdict = move.VerdictError
 		if mr != nil {
 			it.Verdict = mr.Verdict
+			switch {
+			case mr.Fallback != "":
+				it.Method = MethodBackupRestore + "; replication could not be used: " + mr.Fallback
+			case mr.Method == move.MethodCopy:
+				it.Method = MethodBackupRestore
+			}
 		}
 		if err != nil || it.Verdict != move.VerdictMoved {
 			if err == nil {
@@ -307,7 +319,10 @@ func (d *Drainer) plan(ctx context.Context, node stateful.Node, to *swarm.Node, 
 			if why != "" {
 				it.Verdict, it.Why = ItemBlocked, why
 			} else {
-				it.To, it.ToID, it.Method = target.Description.Hostname, target.ID, MethodBackupRestore
+				it.To, it.ToID, it.Method = target.Description.Hostname, target.ID, MethodReplication
+				if d.Opt.MoveMethod == move.MethodCopy {
+					it.Method = MethodBackupRestore
+				}
 			}
 		}
 		items = append(items, it)

@@ -415,6 +415,7 @@ Options:
 				{Left: "      --dry-run", Usage: "Print the plan; change nothing"},
 				{Left: "      --force", Usage: "Drain the node even when some services holding data there cannot be moved"},
 				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --method string", Usage: "How each Redis moves: \"replication\" (falls back to copy when it cannot work) or \"copy\" (default \"replication\")"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
 				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
 				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},
@@ -469,7 +470,25 @@ Options:
 
 Move a service pinned to one node, with its Redis data, to node NODE.
 
-Writes are paused and every key is backed up (as "docker stateful backup",
+By replication (--method replication, the default): a temporary replica
+service pinned to NODE, on the service's named volume there (created empty),
+syncs from the running Redis while clients keep writing. Then the handoff:
+writes are paused on the old node, the replica catches up with the source's
+replication offset, is detached (REPLICAOF NO ONE) and saved, and the service
+is updated to pin NODE: its old task saves and stops, the new one loads the
+replica's copy. The write downtime is one task restart plus the load (and the
+replica's SAVE); it is printed, with its phases. The detached replica is
+fingerprinted while the service restarts (the cut), then removed, and the new
+process is checked against that fingerprint. A source password is given to
+the replica with CONFIG SET masterauth, never in its arguments.
+
+When replication cannot work, the move falls back to the copy method and says
+why: the target image's Redis older than the source's, REPLICAOF, CONFIG,
+PSYNC or REPLCONF renamed or disabled (rename-command) or refused (ACL), no
+sync within 30 s, a resync loop (client-output-buffer-limit replica too small
+for the write rate), a source older than 6.2.
+
+By copy (--method copy): writes are paused and every key is backed up (as "docker stateful backup",
 into a temporary file); the service is updated to pin NODE, where its named
 volume starts empty, with Redis listening on --temp-port only (published on a
 temporary host-mode port), so clients of its usual port get "connection
@@ -501,6 +520,7 @@ Options:
 			{
 				{Left: "      --dry-run", Usage: "Print the plan; change nothing"},
 				{Left: "      --format string", Usage: "Format the report: \"json\" or a Go template"},
+				{Left: "      --method string", Usage: "How the data moves: \"replication\" (falls back to copy when it cannot work) or \"copy\" (default \"replication\")"},
 				{Left: "      --redis-cacert string", Usage: "CA certificates (PEM) to verify a rediss:// server"},
 				{Left: "      --redis-cert string", Usage: "Client certificate (PEM) for a rediss:// server that asks for one (Redis' default tls-auth-clients yes); with --redis-key"},
 				{Left: "      --redis-key string", Usage: "Private key (PEM) of --redis-cert"},

@@ -27,13 +27,19 @@ type API interface {
 	verifyflow.API
 	stateful.ImageInspector
 	Info(ctx context.Context) (system.Info, error)
+	// The temporary replica of a replication move.
+	ServiceCreate(ctx context.Context, service swarm.ServiceSpec, options swarm.ServiceCreateOptions) (swarm.ServiceCreateResponse, error)
+	ServiceRemove(ctx context.Context, serviceID string) error
 }
 
 // Options are the command's choices.
 type Options struct {
-	To        string
-	TempPort  uint32
-	DryRun    bool
+	To       string
+	TempPort uint32
+	DryRun   bool
+	// Method is MethodReplication (the default, "" too: falls back to
+	// MethodCopy when replication cannot work) or MethodCopy.
+	Method    string
 	Generator string
 	TempDir   string // for the backup file, "" = os.TempDir()
 	// Progress, when set, shows the backup's and the restore's keys, bytes and rate.
@@ -67,10 +73,19 @@ type OldVolume struct {
 
 // Result is what move reports (--format json).
 type Result struct {
-	Service         string                    `json:"service"`
-	From            string                    `json:"from"`
-	To              string                    `json:"to"`
-	Steps           []string                  `json:"steps,omitempty"`
+	Service string   `json:"service"`
+	From    string   `json:"from"`
+	To      string   `json:"to"`
+	Steps   []string `json:"steps,omitempty"`
+	// Method is how the data moved: "replication" or "copy"; Fallback says
+	// why replication could not be used when it was asked for.
+	Method   string   `json:"method"`
+	Fallback string   `json:"fallback_reason,omitempty"`
+	Handoff  *Handoff `json:"handoff,omitempty"`
+	// HandoffCheck: the new process against the detached replica's
+	// fingerprint (replication); RollbackCheck: the rolled-back one against it.
+	HandoffCheck    *redisstate.Report        `json:"handoff_verification,omitempty"`
+	RollbackCheck   *redisstate.Report        `json:"rollback_check,omitempty"`
 	DataPaths       []string                  `json:"data_paths"`
 	Volumes         []string                  `json:"volumes"`
 	Keys            int64                     `json:"keys"`
@@ -155,13 +170,30 @@ func (m *Mover) Run(ctx context.Context, name string) (*Result, error) {
 		return res, fail(res, err)
 	}
 	res.From, res.To, res.DataPaths, res.Volumes = p.From.Hostname, p.To.Hostname, p.DataPaths, p.Volumes
+	replication := m.Opt.Method != MethodCopy
 	res.Steps = p.Steps()
+	res.Method = MethodCopy
+	if replication {
+		res.Steps = p.ReplicationSteps()
+		res.Method = MethodReplication
+	}
 	if m.Opt.DryRun {
 		res.Verdict = VerdictPlanned
 		return res, nil
 	}
 	start := time.Now()
 	defer func() { res.MoveMs = time.Since(start).Milliseconds() }()
+	if replication {
+		r, err, fb := m.runReplication(ctx, p, svc, res)
+		if fb == nil {
+			return r, err
+		}
+		res.Fallback = fb.reason
+		res.Handoff = nil
+		res.Method = MethodCopy
+		res.Steps = p.Steps()
+		m.say("Replication cannot be used: %s. Moving by copy instead (--method copy: writes paused from the backup until the restored data is verified)", fb.reason)
+	}
 
 	// 1. The cut: the backup keeps writes paused on the old Redis.
 	c, _, _, err := m.Flow.Connect(ctx, svc)

@@ -211,3 +211,17 @@ func (p *Plan) Steps() []string {
 		fmt.Sprintf("On any failure: update the service back to its original spec (node %s and its untouched volume) and verify it against the cut", p.From.Hostname),
 	}
 }
+
+// ReplicationSteps says what a replication move will do (the --dry-run plan).
+func (p *Plan) ReplicationSteps() []string {
+	vols := strings.Join(p.Volumes, ", ")
+	return []string{
+		fmt.Sprintf("Start a temporary replica service %s pinned to node %s (volume %s created empty there), Redis on port %d only, published on a temporary host-mode port", ReplicaName(p.Service), p.To.Hostname, vols, p.TempPort),
+		fmt.Sprintf("Make it a replica of the service's Redis on node %s and wait until it is in sync (clients keep writing)", p.From.Hostname),
+		fmt.Sprintf("Handoff: pause writes on node %s (the write downtime starts), wait until the replica has the source's replication offset, detach it (REPLICAOF NO ONE) and SAVE it", p.From.Hostname),
+		fmt.Sprintf("Update the service to pin node.id==%s (node %s), order start-first for this update only (the tasks are on two nodes, two volumes): the new task loads the replica's copy while the old one, paused, still runs; writes are open again (the write downtime ends); the old task then stops, its Redis saving the cut into %s on node %s; the service's own update order is set back", p.To.ID, p.To.Hostname, vols, p.From.Hostname),
+		"Meanwhile fingerprint the detached replica (the cut), then remove it; check the new process against that fingerprint",
+		fmt.Sprintf("Keep the old volume %s on node %s (never deleted by move)", vols, p.From.Hostname),
+		fmt.Sprintf("On any failure: update the service back to its original spec (node %s and its untouched volume) and verify it against the cut; when replication cannot work (old target image, REPLICAOF/PSYNC renamed or refused, a resync loop), move by copy instead and say why", p.From.Hostname),
+	}
+}
