@@ -14,13 +14,13 @@
 //
 // The fingerprint is computed by the server, one query per table, in the
 // manner of pt-table-checksum: each row's columns (with a NULL marker per
-// column, so that NULL and ” differ) are joined with CONCAT_WS and hashed
+// column, so that NULL and the empty string differ) are joined with CONCAT_WS and hashed
 // (the first 64 bits of MD5); the table's digest is COUNT(*), BIT_XOR and
 // SUM of the row hashes (SUM keeps two equal rows of a table without a
 // primary key from cancelling out in the XOR). Views are named with a
 // digest of their definition; MEMORY tables are named but not compared
 // (they are empty after every restart by design).
 //
-// It imports plugin/engine's neighbours only through the driver: adapters
-// do not import each other.
+// It imports no other adapter (plugin/deps_test.go): only the driver and
+// the shared snapshot store.
 package mysqlstate
