@@ -177,3 +177,24 @@ func (c *Client) WaitStarted(ctx context.Context, older time.Time, timeout time.
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// PasswordEnv is the mysql client's password variable.
+const PasswordEnv = "MYSQL_PWD"
+
+// TakeEnvPassword takes MYSQL_PWD out of the process environment (no child
+// inherits it) and returns a getenv that still answers it, then asks next.
+func TakeEnvPassword(next func(string) string) func(string) string {
+	if next == nil {
+		next = os.Getenv
+	}
+	pw, had := os.LookupEnv(PasswordEnv)
+	if had {
+		os.Unsetenv(PasswordEnv)
+	}
+	return func(k string) string {
+		if k == PasswordEnv && had {
+			return pw
+		}
+		return next(k)
+	}
+}
