@@ -135,7 +135,9 @@ func TestMariaDBUpdateVerify(t *testing.T) {
 	task := C.WaitRunning(t, svc)
 	addr := task.Node.Addr
 	db := mdbOpen(t, addr, port, password)
+	db.SetMaxOpenConns(1)
 	for _, s := range []string{
+		"SET SESSION max_recursive_iterations = 100000",
 		"CREATE DATABASE app",
 		"CREATE TABLE app.users (id INT PRIMARY KEY, name VARCHAR(50), avatar BLOB, prefs JSON) ENGINE=InnoDB",
 		"INSERT INTO app.users WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n+1 FROM s WHERE n < 20000) SELECT n, CONCAT('user', n), UNHEX(MD5(n)), JSON_OBJECT('n', n, 'odd', n % 2) FROM s",

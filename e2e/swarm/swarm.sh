@@ -381,6 +381,9 @@ build_mariadb_tar() {
 	printf 'root:x:0:0:root:/root:/bin/sh\nmysql:x:999:999:MariaDB:/var/lib/mysql:/bin/sh\n' >"$root/etc/passwd"
 	printf 'root:x:0:\nmysql:x:999:\n' >"$root/etc/group"
 	echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
+	# as the official image's conf.d/docker.cnf: no reverse DNS of every client
+	mkdir -p "$root/etc/mysql"
+	printf '[mariadbd]\nskip-name-resolve\nhost-cache-size=0\n' >"$root/etc/mysql/my.cnf"
 	chown -R 999:999 "$root/var/lib/mysql" "$root/run/mysqld"
 	tar -C "$root" --numeric-owner -cf "$out" .
 	rm -rf "$root"
