@@ -165,7 +165,8 @@ func tableDigest(ctx context.Context, run runner, t *Table) error {
 		return err
 	}
 	h := RowHashSQL(cols)
-	q := "SELECT COUNT(*), COALESCE(BIT_XOR(" + h + "),0), COALESCE(SUM(" + h + "),0) FROM " + quoteIdent(t.Schema) + "." + quoteIdent(t.Name)
+	// the hash once a row (a derived table, not merged into the outer query)
+	q := "SELECT COUNT(*), COALESCE(BIT_XOR(h),0), COALESCE(SUM(h),0) FROM (SELECT " + h + " AS h FROM " + quoteIdent(t.Schema) + "." + quoteIdent(t.Name) + " LIMIT 18446744073709551615) AS r"
 	var x uint64
 	var s string
 	if err := run.QueryRowContext(ctx, q).Scan(&t.Rows, &x, &s); err != nil {
