@@ -17,7 +17,7 @@ import (
 const mod = "github.com/docker-stateful/docker-stateful/"
 
 // dbClients are the database client libraries: only engine adapters link them.
-var dbClients = []string{"github.com/redis/go-redis/", "github.com/jackc/pgx/"}
+var dbClients = []string{"github.com/redis/go-redis/", "github.com/jackc/pgx/", "github.com/go-sql-driver/mysql"}
 
 // rulePackages judge specs and read the engine registry: they link no
 // database client (nor any engine adapter).
@@ -28,7 +28,7 @@ var rulePackages = []string{
 
 // adapters reach one engine each. Subpackages of plugin/engine are adapters
 // too (but for the shared contract suite, enginetest).
-var adapters = []string{"plugin/redisstate", "plugin/pgstate"}
+var adapters = []string{"plugin/redisstate", "plugin/pgstate", "plugin/mysqlstate"}
 
 // pendingAdapterEdges are adapter-to-adapter imports known today, each with
 // the work that removes it; the test fails when one is gone, so that the

@@ -75,7 +75,14 @@ func openFlow(dockerCLI command.Cli, r *redisFlags, pg *pgFlags, format string, 
 	if err != nil {
 		return nil, err
 	}
-	return flow.PG(pg.options())
+	pgFlow, err := flow.PG(pg.options())
+	if err != nil {
+		return nil, err
+	}
+	if _, err := pg.wireMySQL(pgFlow); err != nil {
+		return nil, err
+	}
+	return pgFlow, nil
 }
 
 // openRedisFlow is openFlow for the verbs that know Redis only (backup,

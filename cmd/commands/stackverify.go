@@ -73,7 +73,7 @@ func (sv *stackVerifier) before(ctx context.Context, cmd *cobra.Command, current
 	if err != nil {
 		return err
 	}
-	u.Redis.Report, u.PG.Report = sv.dockerCLI.Out(), sv.dockerCLI.Out()
+	u.Redis.Report, u.PG.Report, u.MY.Report = sv.dockerCLI.Out(), sv.dockerCLI.Out(), sv.dockerCLI.Out()
 	sv.base, sv.wait = ctx, u.BoundWait(ctx)
 	fmt.Fprintf(sv.dockerCLI.Out(), "Verifying service %s (%s):\n", current.Spec.Name, engine)
 	if err := u.Before(ctx, current, spec); err != nil {

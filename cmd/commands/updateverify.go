@@ -187,6 +187,10 @@ func buildVerifier(dockerCLI command.Cli, v updateVerifyOptions, service string,
 	if err != nil {
 		return nil, err
 	}
+	myFlow, err := v.pg.wireMySQL(pgFlow)
+	if err != nil {
+		return nil, err
+	}
 	uopt := verifyflow.UpdateOptions{Force: force, NoRollback: v.noRollback}
 	converge := func(ctx context.Context, serviceID string) error {
 		return waitOnService(ctx, dockerCLI, serviceID, quiet)
@@ -194,6 +198,7 @@ func buildVerifier(dockerCLI command.Cli, v updateVerifyOptions, service string,
 	return &verifyflow.EngineUpdate{
 		Redis: &verifyflow.Update{Flow: flow, Opt: uopt, Converge: converge},
 		PG:    &verifyflow.PGUpdate{Flow: pgFlow, Opt: uopt, Converge: converge},
+		MY:    &verifyflow.MYUpdate{Flow: myFlow, Opt: uopt, Converge: converge},
 	}, nil
 }
 
@@ -209,7 +214,7 @@ func newUpdateVerifier(cmd *cobra.Command, dockerCLI command.Cli, opts *updateOp
 		return nil, err
 	}
 	if opts.format == "" {
-		u.Redis.Report, u.PG.Report = dockerCLI.Out(), dockerCLI.Out()
+		u.Redis.Report, u.PG.Report, u.MY.Report = dockerCLI.Out(), dockerCLI.Out(), dockerCLI.Out()
 		return u, nil
 	}
 	if dc, ok := dockerCLI.(*command.DockerCli); ok {

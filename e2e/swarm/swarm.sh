@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # swarm.sh — a real, isolated, multi-node Docker Swarm on one machine, for e2e tests.
 #
-#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image|csi-plugin
-#   swarm.sh [-i INDEX] images NAME... (redis7 redis8 valkey8 postgres15 postgres17)
+#   swarm.sh [-i INDEX] [-n NODES] [-s STATE_ROOT] [-e ENGINE] up|down|status|env|postgres-image|mariadb-image|csi-plugin
+#   swarm.sh [-i INDEX] images NAME... (redis7 redis8 valkey8 postgres15 postgres17 mariadb)
 #   swarm.sh [-i INDEX] stop NODE [TERM|KILL] | start NODE | restart NODE
 #
 # stop ends node NODE's dockerd (TERM: it stops its containers first; KILL:
@@ -19,6 +19,11 @@
 # e2e helpers run it when a test needs it). Test services must pass
 # --stop-signal SIGINT (fast shutdown): docker import cannot set STOPSIGNAL.
 # redis:latest is also tagged redis:7 and postgres:latest postgres:15 (their majors).
+# `mariadb-image` builds `mariadb:latest` (also mariadb:10.11, its version) from the host's
+# Debian 12 mariadb-server the same way, with the official image's layout: VOLUME
+# /var/lib/mysql, port 3306, an entrypoint that initializes an empty data directory
+# (mariadb-install-db, MARIADB_ROOT_PASSWORD, MARIADB_DATABASE, MARIADB_USER/PASSWORD)
+# and runs mariadbd as mysql (999). `images mariadb` is the same.
 # `images NAME...` imports more database images on every node of a running cluster,
 # on demand: redis8 (redis:8), valkey8 (valkey/valkey:8), postgres17 (postgres:17) are
 # built from Debian 13 by hack/db-image.sh (cached in /var/cache/docker-stateful/images:
@@ -68,7 +73,7 @@ while [ $# -gt 0 ]; do
 	-s | --state-root) STATE_ROOT="$2"; shift 2 ;;
 	-e | --engine) ENGINE="$2"; shift 2 ;;
 	-h | --help) usage 0 ;;
-	up | down | status | env | postgres-image | csi-plugin) CMD="$1"; shift ;;
+	up | down | status | env | postgres-image | mariadb-image | csi-plugin) CMD="$1"; shift ;;
 	images)
 		CMD="$1"; shift
 		while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do IMAGES+=("$1"); shift; done
@@ -341,6 +346,87 @@ import_postgres() {
 	dk "$n" tag postgres:latest "postgres:$PG_VER"
 }
 
+# mariadb:latest from the host's Debian mariadb-server: mariadbd, mariadb-install-db and
+# the tools its script runs, the share files (system tables' SQL, error messages,
+# charsets), the mariadb client, and mariadb-entrypoint.sh.
+MARIADB_VER=$(mariadbd --version 2>/dev/null | sed -n 's/.*Ver \([0-9.]*\)-.*/\1/p')
+build_mariadb_tar() {
+	local out="$1" root="$CDIR/mariadb-image-root" f lib tools
+	rm -rf "$root"
+	mkdir -p "$root"/{bin,usr/bin,usr/sbin,usr/share,etc,tmp,root,usr/local/bin,var/lib/mysql,run/mysqld}
+	chmod 1777 "$root/tmp"
+	cp -L /usr/sbin/mariadbd "$root/usr/sbin/"
+	ln -s mariadbd "$root/usr/sbin/mysqld"
+	cp -L /usr/bin/mariadb-install-db /usr/bin/my_print_defaults /usr/bin/resolveip "$root/usr/bin/"
+	ln -s mariadb-install-db "$root/usr/bin/mysql_install_db"
+	cp -L "$(command -v mariadb)" "$root/usr/bin/mariadb"
+	ln -s mariadb "$root/usr/bin/mysql"
+	tools="sh sed awk mawk uname mkdir chown chmod cat dirname basename rm id find tr ls hostname cp mv"
+	for f in $tools; do
+		f=$(command -v "$f") || continue
+		cp -L "$f" "$root/usr/bin/$(basename "$f")"
+	done
+	ln -s ../usr/bin/sh "$root/bin/sh"
+	cp -a /usr/share/mysql "$root/usr/share/mysql"
+	[ -d /usr/lib/mysql/plugin ] && mkdir -p "$root/usr/lib/mysql" && cp -a /usr/lib/mysql/plugin "$root/usr/lib/mysql/"
+	mkdir -p "$root/usr/share"
+	cp -a /usr/share/zoneinfo "$root/usr/share/zoneinfo"
+	for f in "$root"/usr/bin/* "$root"/usr/sbin/*; do
+		[ -L "$f" ] && continue
+		{ ldd "$f" 2>/dev/null || true; } | awk '/=> \//{print $3} /^[[:space:]]*\//{print $1}'
+	done | sort -u | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
+	done
+	cp "$SWARM_DIR/mariadb-entrypoint.sh" "$root/usr/local/bin/docker-entrypoint.sh"
+	chmod 755 "$root/usr/local/bin/docker-entrypoint.sh"
+	printf 'root:x:0:0:root:/root:/bin/sh\nmysql:x:999:999:MariaDB:/var/lib/mysql:/bin/sh\n' >"$root/etc/passwd"
+	printf 'root:x:0:\nmysql:x:999:\n' >"$root/etc/group"
+	echo 'hosts: files dns' >"$root/etc/nsswitch.conf"
+	# as the official image's conf.d/docker.cnf: no reverse DNS of every client
+	mkdir -p "$root/etc/mysql"
+	printf '[mariadbd]\nskip-name-resolve\nhost-cache-size=0\n' >"$root/etc/mysql/my.cnf"
+	chown -R 999:999 "$root/var/lib/mysql" "$root/run/mysqld"
+	tar -C "$root" --numeric-owner -cf "$out" .
+	rm -rf "$root"
+}
+
+import_mariadb() {
+	local n="$1" tar="$2"
+	dk "$n" import \
+		--change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+		--change "ENV MARIADB_VERSION=$(dpkg-query -W -f '${Version}' mariadb-server 2>/dev/null || echo "$MARIADB_VER")" \
+		--change 'ENV TZ=UTC' \
+		--change 'VOLUME /var/lib/mysql' --change 'EXPOSE 3306' \
+		--change 'ENTRYPOINT ["/usr/local/bin/docker-entrypoint.sh"]' --change 'CMD ["mariadbd"]' \
+		"$tar" mariadb:latest >/dev/null
+	dk "$n" tag mariadb:latest "mariadb:$MARIADB_VER"
+}
+
+do_mariadb_image() {
+	[ -f "$ENVFILE" ] || die "cluster $IDX is not up (no $ENVFILE)"
+	[ -x /usr/sbin/mariadbd ] || die "/usr/sbin/mariadbd not found: apt-get install mariadb-server"
+	local n pids=() todo=()
+	for ((n = 1; n <= NODES; n++)); do
+		dk "$n" image inspect mariadb:latest >/dev/null 2>&1 || todo+=("$n")
+	done
+	if [ ${#todo[@]} -eq 0 ]; then
+		log "cluster $IDX: mariadb:latest present on all $NODES nodes"
+		return 0
+	fi
+	local tar="$CDIR/mariadb.$$.tar"
+	build_mariadb_tar "$tar"
+	for n in "${todo[@]}"; do
+		(import_mariadb "$n" "$tar" && log "node$n: mariadb:latest imported") &
+		pids+=($!)
+	done
+	local rc=0
+	for p in "${pids[@]}"; do wait "$p" || rc=1; done
+	rm -f "$tar"
+	[ $rc = 0 ] || die "importing the mariadb image failed"
+	log "cluster $IDX: mariadb:latest imported on ${#todo[@]} node(s) in $(elapsed)s"
+}
+
 # --- node ------------------------------------------------------------------
 setup_net() {
 	ip link add "$BR" type bridge
@@ -611,6 +697,7 @@ do_images() {
 		case "$name" in
 		redis7) continue ;; # imported by up
 		postgres15) do_postgres_image; continue ;;
+		mariadb) do_mariadb_image; continue ;;
 		redis8 | valkey8 | postgres17) ;;
 		*) die "unknown image '$name' (redis7 redis8 valkey8 postgres15 postgres17)" ;;
 		esac
@@ -699,6 +786,7 @@ down) do_down ;;
 status) do_status ;;
 env) do_env ;;
 postgres-image) do_postgres_image ;;
+mariadb-image) do_mariadb_image ;;
 images) do_images ;;
 csi-plugin) do_csi_plugin ;;
 stop | start | restart)

@@ -15,6 +15,7 @@ import (
 const (
 	NameRedis    = "redis"    // Redis and Valkey
 	NamePostgres = "postgres" // PostgreSQL and the images built on it
+	NameMariaDB  = "mariadb"  // MariaDB and MySQL
 )
 
 // Kind is what the registry knows about one engine.
@@ -67,6 +68,7 @@ var kinds = []*Kind{
 		StopSignal: "SIGINT", StopGrace: 30 * time.Second,
 		URLFlag: "--pg-url", PasswordFileFlag: "--pg-password-file", PasswordEnv: "PGPASSWORD",
 	},
+	mariadbKind,
 }
 
 var images = []Image{
@@ -85,9 +87,12 @@ var images = []Image{
 	{"timescale/timescaledb-ha", NamePostgres, []string{"/home/postgres/pgdata"}},
 	{"pgvector/pgvector", NamePostgres, []string{"/var/lib/postgresql/data"}},
 	{"supabase/postgres", NamePostgres, []string{"/var/lib/postgresql/data"}},
+	{"mariadb", NameMariaDB, []string{"/var/lib/mysql"}},
+	{"mysql", NameMariaDB, []string{"/var/lib/mysql"}},
+	{"mysql/mysql-server", NameMariaDB, []string{"/var/lib/mysql"}},
+	{"bitnami/mariadb", NameMariaDB, []string{"/bitnami/mariadb"}},
+	{"bitnami/mysql", NameMariaDB, []string{"/bitnami/mysql"}},
 	// Known for their data paths only (no engine the plugin verifies yet).
-	{"mysql", "", []string{"/var/lib/mysql"}},
-	{"mariadb", "", []string{"/var/lib/mysql"}},
 	{"mongo", "", []string{"/data/db"}},
 	{"elasticsearch", "", []string{"/usr/share/elasticsearch/data"}},
 	{"rabbitmq", "", []string{"/var/lib/rabbitmq"}},

@@ -44,8 +44,8 @@ func TestImages(t *testing.T) {
 		// Same last name as a known engine image: that engine, data unknown.
 		{"registry.local/team/redis:custom", NameRedis, nil},
 		{"myorg/postgres:16-patched", NamePostgres, nil},
+		{"mysql:8", NameMariaDB, []string{"/var/lib/mysql"}},
 		// Known for their data only.
-		{"mysql:8", "", []string{"/var/lib/mysql"}},
 		{"quay.io/coreos/etcd:v3.5", "", []string{"/etcd-data"}},
 		// Look-alikes that run no Redis server.
 		{"redis/redisinsight", "", nil},
@@ -134,7 +134,7 @@ func TestKinds(t *testing.T) {
 			t.Errorf("image %s names unknown engine %q", img.Repository, img.Engine)
 		}
 	}
-	if ByName("mysql") != nil || !slices.Equal(Names(), []string{NameRedis, NamePostgres}) {
+	if ByName("mysql") != nil || !slices.Equal(Names(), []string{NameRedis, NamePostgres, NameMariaDB}) {
 		t.Errorf("names %v", Names())
 	}
 }

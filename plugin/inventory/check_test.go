@@ -174,7 +174,8 @@ func TestEngine(t *testing.T) {
 		{svc("postgres:15@sha256:abc"), "postgres"},
 		{svc("example/db", 5432), "postgres"},
 		{svc("example/cache", 6379), "redis"},
-		{svc("mysql:8"), ""},
+		{svc("mysql:8"), "mariadb"},
+		{svc("mongo:7"), ""},
 	} {
 		if got := Engine(c.svc); got != c.want {
 			t.Errorf("Engine(%s) = %q, want %q", c.svc.Spec.TaskTemplate.ContainerSpec.Image, got, c.want)

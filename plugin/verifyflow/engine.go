@@ -20,10 +20,10 @@ var PostgresPort = engine.ByName(engine.NamePostgres).Port
 // CheckEngine refuses an --engine other than redis, postgres or "".
 func CheckEngine(engine string) error {
 	switch engine {
-	case "", EngineRedis, EnginePostgres:
+	case "", EngineRedis, EnginePostgres, EngineMariaDB:
 		return nil
 	}
-	return fmt.Errorf("--engine %s: must be redis or postgres", engine)
+	return fmt.Errorf("--engine %s: must be redis, postgres or mariadb", engine)
 }
 
 // DetectEngine says which engine serves svc, and why: forced ("" = not)

@@ -2,6 +2,7 @@ package verifyflow
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/docker/docker/api/types/swarm"
@@ -16,6 +17,7 @@ import (
 type EngineUpdate struct {
 	Redis  *Update
 	PG     *PGUpdate
+	MY     *MYUpdate // MariaDB/MySQL; nil: not wired (the engine is then refused)
 	engine string
 }
 
@@ -24,7 +26,11 @@ func (e *EngineUpdate) Engine() string { return e.engine }
 
 // runs are the engines' Runs by name.
 func (e *EngineUpdate) runs() map[string]engine.Run {
-	return map[string]engine.Run{EngineRedis: e.Redis, EnginePostgres: e.PG}
+	m := map[string]engine.Run{EngineRedis: e.Redis, EnginePostgres: e.PG}
+	if e.MY != nil {
+		m[EngineMariaDB] = e.MY
+	}
+	return m
 }
 
 // run is the chosen engine's Run (Redis' before Before ran).
@@ -38,6 +44,9 @@ func (e *EngineUpdate) run() engine.Run {
 // Before detects the engine and runs its Before.
 func (e *EngineUpdate) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec) error {
 	e.engine, _ = e.PG.Flow.Engine(current)
+	if _, ok := e.runs()[e.engine]; !ok {
+		return fmt.Errorf("update of service %s not sent: it runs %s, which this verifier cannot check", current.Spec.Name, e.engine)
+	}
 	return e.run().Before(ctx, current, spec)
 }
 
@@ -86,6 +95,9 @@ func (e *EngineUpdate) BoundWait(parent context.Context) context.Context {
 	ctx, cancel := context.WithCancel(parent)
 	e.Redis.Bind(parent, cancel)
 	e.PG.Bind(parent, cancel)
+	if e.MY != nil {
+		e.MY.Bind(parent, cancel)
+	}
 	return ctx
 }
 

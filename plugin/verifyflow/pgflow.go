@@ -30,6 +30,8 @@ type PGFlow struct {
 	*Flow
 	PG    PGOptions
 	store *pgstate.Store
+	// My is the MariaDB flow snapshot and verify dispatch to (nil: not wired).
+	My *MYFlow
 }
 
 // PG checks the PostgreSQL options that need no I/O (URL, password file,
@@ -60,6 +62,9 @@ func (f *PGFlow) Store() *pgstate.Store { return f.store }
 
 // Engine says which engine serves svc and why (DetectEngine with the flags).
 func (f *PGFlow) Engine(svc swarm.Service) (string, string) {
+	if f.My != nil && f.My.My.URL != "" && f.PG.Engine == "" && f.PG.URL == "" && f.Opt.RedisURL == "" {
+		return EngineMariaDB, "--mysql-url"
+	}
 	return DetectEngine(svc, f.PG.Engine, f.Opt.RedisURL, f.PG.URL)
 }
 

@@ -146,6 +146,9 @@ func (f *PGFlow) VerifyAny(ctx context.Context, name, against string) (any, func
 		}
 		return VerifyResult{Service: name, Verdict: VerdictError, Error: err.Error()}, nil, err
 	}
+	if eng, _ := f.Engine(svc); eng == EngineMariaDB && f.My != nil {
+		return f.My.VerifyAny(ctx, svc, against)
+	}
 	if eng, _ := f.Engine(svc); eng == EnginePostgres {
 		res, err := f.VerifyService(ctx, svc, against)
 		if res.Report == nil {
@@ -167,6 +170,10 @@ func (f *PGFlow) SnapshotAny(ctx context.Context, name string) (any, string, err
 	svc, err := f.Service(ctx, name)
 	if err != nil {
 		return nil, "", err
+	}
+	if eng, _ := f.Engine(svc); eng == EngineMariaDB && f.My != nil {
+		res, err := f.My.SnapshotService(ctx, svc)
+		return res, res.ID, err
 	}
 	if eng, _ := f.Engine(svc); eng == EnginePostgres {
 		res, err := f.SnapshotService(ctx, svc)
