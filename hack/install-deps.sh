@@ -20,6 +20,9 @@ have ssh || need+=(openssh-client)
 [ -f /usr/share/bash-completion/bash_completion ] || need+=(bash-completion)
 # pgstate tests (initdb + pg_ctl on 127.0.0.1) and the harness's postgres image
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need+=(postgresql-15)
+# plugin/mysqlstate tests (a mariadbd in a temp dir) and the harness's mariadb image
+have mariadbd || [ -x /usr/sbin/mariadbd ] || need+=(mariadb-server)
+have mariadb || need+=(mariadb-client)
 # plugin/redisstate's real Redis 6.0 (Debian 12 has only 7.0): unpacked in /opt, apart
 redis6() {
   if [ "$(id -u)" = 0 ]; then
