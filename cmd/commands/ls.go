@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"strings"
@@ -85,12 +86,22 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	sw.Snapshots = probe.LatestSnapshots(o.stateDir)
+	names := make([]string, len(sw.Services))
+	for i, svc := range sw.Services {
+		names[i] = svc.Spec.Name
+	}
+	sw.Snapshots = probe.LatestSnapshots(o.stateDir, names)
 	sw.PGCuts = probe.PGReadOnlyCuts(o.stateDir)
-	return inventory.WriteLs(formatter.Context{
-		Output: dockerCLI.Out(),
+	// one write for the table, not one per cell (docker's tabwriter
+	// writes each cell to its output)
+	out := bufio.NewWriter(dockerCLI.Out())
+	if err := inventory.WriteLs(formatter.Context{
+		Output: out,
 		Format: inventory.LsFormat(o.format, o.quiet),
-	}, sw.Rows(rf))
+	}, sw.Rows(rf)); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 // readSwarm reads the services (filtered by the daemon), nodes and tasks
