@@ -2,7 +2,6 @@ package commands
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"strings"
 
@@ -13,9 +12,9 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory/probe"
-	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 type lsOptions struct {
@@ -108,20 +107,11 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 // once each, with the image look-up update's guard uses.
 func readSwarm(cmd *cobra.Command, dockerCLI command.Cli, f filters.Args) (*inventory.Swarm, error) {
 	api := dockerCLI.Client()
-	sw, err := inventory.Read(cmd.Context(), api, imageVolumesOn(api), f)
+	sw, err := inventory.Read(cmd.Context(), api, guardfacts.ImageVolumesOn(api), f)
 	if err == nil {
 		sw.PGCuts = probe.PGReadOnlyCuts("") // ls reads its --state-dir's instead
 	}
 	return sw, err
-}
-
-// imageVolumesOn looks images up on the CLI's daemon (stateful's one
-// look-up); false when the image is not there.
-func imageVolumesOn(api stateful.ImageInspector) func(ctx context.Context, img string) ([]string, bool) {
-	return func(ctx context.Context, img string) ([]string, bool) {
-		vols, err := stateful.LookupImageVolumes(ctx, api, img)
-		return vols, err == nil
-	}
 }
 
 // completeLsFilter offers ls' filter keys, risk words, and node names after node=.
