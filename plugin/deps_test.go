@@ -24,6 +24,7 @@ var dbClients = []string{"github.com/redis/go-redis/", "github.com/jackc/pgx/", 
 var rulePackages = []string{
 	"plugin/engine", "plugin/guard", "plugin/hint", "plugin/compose",
 	"plugin/createspec", "plugin/stateful", "plugin/inventory",
+	"plugin/guardfacts", "plugin/stackdeploy",
 }
 
 // adapters reach one engine each. Subpackages of plugin/engine are adapters
@@ -133,12 +134,25 @@ func TestInventoryWithoutVerifyflow(t *testing.T) {
 // plugin package (issue 19 item 3): they hold options, flags and one call,
 // and read no swarm state themselves.
 var cmdReadsNoSwarm = map[string]string{
-	"hooks.go": "plugin/hint.Reply",
+	"hooks.go":  "plugin/hint.Reply",
+	"stack.go":  "plugin/stackdeploy.Deploy (its judge: plugin/guardfacts.StackJudge)",
+	"update.go": "plugin/guardfacts.Update",
+	"create.go": "plugin/guardfacts.Create",
+	"ls.go":     "plugin/inventory and plugin/guardfacts",
+	"check.go":  "plugin/inventory and plugin/guardfacts",
+}
+
+// factCalls are the Docker API's list and inspect methods, and the
+// look-ups built on them: gathering facts for a rule is policy.
+var factCalls = []string{
+	"ServiceList", "TaskList", "NodeList", "NetworkList", "ServiceInspectWithRaw",
+	"ImageInspect", "ImageInspectWithRaw", "VolumeInspect", "VolumeList", "Info",
+	"LookupImageVolumes", "LookupClusterVolumes",
 }
 
 // TestCmdHoldsNoPolicy: those files call none of the Docker API's list or
-// inspect methods (the policy that needs them lives behind an interface in
-// the plugin package named).
+// inspect methods, nor the look-ups built on them (the policy that needs
+// them lives behind an interface in the plugin package named).
 func TestCmdHoldsNoPolicy(t *testing.T) {
 	fset := token.NewFileSet()
 	for file, home := range cmdReadsNoSwarm {
@@ -148,14 +162,35 @@ func TestCmdHoldsNoPolicy(t *testing.T) {
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			if call, ok := n.(*ast.CallExpr); ok {
-				if sel, ok := call.Fun.(*ast.SelectorExpr); ok {
-					switch name := sel.Sel.Name; name {
-					case "ServiceList", "TaskList", "NodeList", "ServiceInspectWithRaw", "ImageInspect":
-						t.Errorf("cmd/commands/%s calls %s at %s: that policy belongs in %s", file, name, fset.Position(call.Pos()), home)
-					}
+				if sel, ok := call.Fun.(*ast.SelectorExpr); ok && slices.Contains(factCalls, sel.Sel.Name) {
+					t.Errorf("cmd/commands/%s calls %s at %s: that policy belongs in %s", file, sel.Sel.Name, fset.Position(call.Pos()), home)
 				}
 			}
 			return true
 		})
+	}
+}
+
+// cmdNeverImports are rule packages cmd/commands reaches only through the
+// package that gathers their facts: a command that imports the guard is
+// about to gather the guard's input itself (issue 19: updateGuardInput was
+// spread over create, update, stack, hooks and ls).
+var cmdNeverImports = map[string]string{
+	"plugin/guard": "plugin/guardfacts (CheckUpdate, StackJudge) or plugin/hint",
+}
+
+func TestCmdImportsNoRulePackage(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{join .Imports " "}}`, "../cmd/...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if len(imports) < 10 {
+		t.Fatalf("go list found %d imports in cmd/", len(imports))
+	}
+	for pkg, instead := range cmdNeverImports {
+		if slices.Contains(imports, mod+pkg) {
+			t.Errorf("a package of cmd/ imports %s: reach it through %s", pkg, instead)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/adopt"
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/verifyflow"
 	"github.com/docker-stateful/docker-stateful/plugin/version"
 )
@@ -92,7 +93,7 @@ func runAdopt(ctx context.Context, dockerCLI command.Cli, o *adoptOptions, name 
 	api := dockerCLI.Client()
 	d := adopt.Deps{
 		API:          api,
-		ImageVolumes: imageVolumesOn(api),
+		ImageVolumes: guardfacts.ImageVolumesOn(api),
 		NodeEngine:   nodeEngine(api, o.nodeHost),
 		Out:          dockerCLI.Out(),
 		Log:          dockerCLI.Err(),

@@ -1,6 +1,7 @@
 package commands
 
 import (
+	"bufio"
 	"errors"
 	"io"
 	"time"
@@ -122,7 +123,12 @@ func runCheck(cmd *cobra.Command, dockerCLI command.Cli, o *checkOptions, names 
 	if err != nil {
 		return cli.StatusError{StatusCode: 2, Status: "could not check: " + err.Error()}
 	}
-	if err := writeFormatted(dockerCLI.Out(), o.format, rep, rep.WriteText); err != nil {
+	out := bufio.NewWriter(dockerCLI.Out()) // one write, not one a line
+	err = writeFormatted(out, o.format, rep, rep.WriteText)
+	if ferr := out.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		return cli.StatusError{StatusCode: 2, Status: err.Error()}
 	}
 	switch rep.Verdict {

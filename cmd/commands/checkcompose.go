@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker-stateful/docker-stateful/plugin/compose"
 	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
@@ -121,7 +122,7 @@ func composeSwarm(ctx context.Context, dockerCLI command.Cli, services []compose
 			sw.Nodes[n.ID] = n
 		}
 	}
-	lookup := imageVolumesOn(api)
+	lookup := guardfacts.ImageVolumesOn(api)
 	for _, s := range services {
 		img := stateful.Image(s.Spec)
 		if _, done := sw.ImageVolumes[img]; done {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 
-	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	dockeropts "github.com/docker/cli/opts"
@@ -14,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/docker-stateful/docker-stateful/plugin/createspec"
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
@@ -105,7 +105,7 @@ func runCreate(cmd *cobra.Command, args []string, dockerCLI command.Cli, icli *i
 	var res *createspec.Result
 	created := false
 	icli.BeforeCreate = func(ctx context.Context, spec *swarm.ServiceSpec, _ *swarm.ServiceCreateOptions) error {
-		r, err := createSafeSpec(ctx, dockerCLI, *spec, opts.spec)
+		r, err := guardfacts.Create(ctx, dockerCLI.Client(), *spec, opts.spec)
 		if err != nil {
 			return err
 		}
@@ -139,58 +139,6 @@ func runCreate(cmd *cobra.Command, args []string, dockerCLI command.Cli, icli *i
 		}
 	}
 	return err
-}
-
-// createSafeSpec looks up what the rules need (the swarm, the image's VOLUMEs, the
-// nodes) and applies them to the spec docker computed.
-func createSafeSpec(ctx context.Context, dockerCLI command.Cli, spec swarm.ServiceSpec, opts createspec.Options) (*createspec.Result, error) {
-	apiClient := dockerCLI.Client()
-	info, err := apiClient.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	switch {
-	case info.Swarm.LocalNodeState != swarm.LocalNodeStateActive:
-		return nil, errors.New("this docker daemon is not in a swarm: run docker swarm init, or point docker at a swarm manager (--context, -H)")
-	case !info.Swarm.ControlAvailable:
-		return nil, errors.New("this docker daemon is a swarm worker: services are created on a manager (--context, -H)")
-	}
-
-	var image string
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		image = cs.Image
-	}
-	volumes, err := stateful.LookupImageVolumes(ctx, apiClient, image)
-	if err != nil {
-		if cerrdefs.IsNotFound(err) {
-			return nil, fmt.Errorf("image %s is not on this docker daemon (%s), where docker stateful reads its VOLUMEs: docker pull %s first", image, info.Name, image)
-		}
-		return nil, fmt.Errorf("inspecting image %s: %w", image, err)
-	}
-
-	nodes, err := apiClient.NodeList(ctx, swarm.NodeListOptions{})
-	if err != nil {
-		return nil, err
-	}
-	res, err := createspec.Apply(spec, volumes, opts, stateful.Cluster{
-		SelfNodeID: info.Swarm.NodeID,
-		Nodes:      stateful.NodesFrom(nodes),
-		Volumes:    stateful.LookupClusterVolumes(ctx, apiClient, spec),
-	})
-	if err != nil {
-		return nil, err
-	}
-	// The volumes are created on the pinned node when the task first starts
-	// there. When that is this daemon's node, say which already exist: the
-	// service will start with their data (e.g. after docker service rm).
-	if res.Pin.Node != nil && res.Pin.Node.ID == info.Swarm.NodeID {
-		for _, name := range createspec.VolumeNames(res.Mounts, max(res.Replicas, 1)) {
-			if v, err := apiClient.VolumeInspect(ctx, name); err == nil {
-				res.Notes = append(res.Notes, fmt.Sprintf("volume %s already exists on %s (created %s): the service starts with the data in it", name, info.Name, v.CreatedAt))
-			}
-		}
-	}
-	return res, nil
 }
 
 func printCreateDryRun(w io.Writer, format string, docker swarm.ServiceSpec, res *createspec.Result) error {

@@ -1,7 +1,7 @@
 package commands
 
 import (
-	"context"
+	"bufio"
 	"fmt"
 	"strings"
 
@@ -12,9 +12,9 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/spf13/cobra"
 
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory"
 	"github.com/docker-stateful/docker-stateful/plugin/inventory/probe"
-	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 type lsOptions struct {
@@ -85,32 +85,33 @@ func runLs(cmd *cobra.Command, dockerCLI command.Cli, o *lsOptions) error {
 	if err != nil {
 		return err
 	}
-	sw.Snapshots = probe.LatestSnapshots(o.stateDir)
+	names := make([]string, len(sw.Services))
+	for i, svc := range sw.Services {
+		names[i] = svc.Spec.Name
+	}
+	sw.Snapshots = probe.LatestSnapshots(o.stateDir, names)
 	sw.PGCuts = probe.PGReadOnlyCuts(o.stateDir)
-	return inventory.WriteLs(formatter.Context{
-		Output: dockerCLI.Out(),
+	// one write for the table, not one per cell (docker's tabwriter
+	// writes each cell to its output)
+	out := bufio.NewWriter(dockerCLI.Out())
+	if err := inventory.WriteLs(formatter.Context{
+		Output: out,
 		Format: inventory.LsFormat(o.format, o.quiet),
-	}, sw.Rows(rf))
+	}, sw.Rows(rf)); err != nil {
+		return err
+	}
+	return out.Flush()
 }
 
 // readSwarm reads the services (filtered by the daemon), nodes and tasks
 // once each, with the image look-up update's guard uses.
 func readSwarm(cmd *cobra.Command, dockerCLI command.Cli, f filters.Args) (*inventory.Swarm, error) {
 	api := dockerCLI.Client()
-	sw, err := inventory.Read(cmd.Context(), api, imageVolumesOn(api), f)
+	sw, err := inventory.Read(cmd.Context(), api, guardfacts.ImageVolumesOn(api), f)
 	if err == nil {
 		sw.PGCuts = probe.PGReadOnlyCuts("") // ls reads its --state-dir's instead
 	}
 	return sw, err
-}
-
-// imageVolumesOn looks images up on the CLI's daemon (stateful's one
-// look-up); false when the image is not there.
-func imageVolumesOn(api stateful.ImageInspector) func(ctx context.Context, img string) ([]string, bool) {
-	return func(ctx context.Context, img string) ([]string, bool) {
-		vols, err := stateful.LookupImageVolumes(ctx, api, img)
-		return vols, err == nil
-	}
 }
 
 // completeLsFilter offers ls' filter keys, risk words, and node names after node=.

@@ -1,29 +1,22 @@
 package commands
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"strings"
 
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	"github.com/docker/cli/cli/streams"
-	"github.com/docker/docker/api/types/network"
-	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/docker-stateful/docker-stateful/plugin/createspec"
-	"github.com/docker-stateful/docker-stateful/plugin/guard"
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
-	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
+	"github.com/docker-stateful/docker-stateful/plugin/serverversion"
 	"github.com/docker-stateful/docker-stateful/plugin/stackdeploy"
-	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
 
 // newStackCommand is `docker stateful stack`; deploy is its only verb (ls,
@@ -123,105 +116,25 @@ func runStackDeploy(cmd *cobra.Command, args []string, icli *intercept.Cli, dock
 	defer cleanup()
 
 	dockerCLI := icli.Cli
-	plan := &stackdeploy.Plan{Stack: args[0]}
-	sv := &stackVerifier{dockerCLI: dockerCLI, opts: opts}
-	judged := map[string]stackdeploy.Service{}
-	var created []*createspec.Result
-	icli.BeforeCreate = func(ctx context.Context, spec *swarm.ServiceSpec, _ *swarm.ServiceCreateOptions) error {
-		s, res := judgeStackCreate(ctx, dockerCLI, spec)
-		judged[s.Name] = s
-		if icli.NoSend {
-			plan.Add(s)
-			return nil
-		}
-		if s.Verdict == stackdeploy.VerdictRefused {
-			return fmt.Errorf("service %s: %s", s.Name, s.Problems[0].Message)
-		}
-		if res != nil {
-			*spec = res.Spec
-			created = append(created, res)
-		}
-		return nil
-	}
-	icli.BeforeUpdate = func(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec, _ *swarm.ServiceUpdateOptions) error {
-		s := judgeStackUpdate(ctx, dockerCLI, current, spec, opts.force)
-		judged[s.Name] = s
-		if icli.NoSend {
-			plan.Add(s)
-			return nil
-		}
-		if s.Verdict == stackdeploy.VerdictRefused { // changed since the first pass
-			return fmt.Errorf("service %s changed while the stack was judged: %s", s.Name, s.Problems[0].Message)
-		}
-		return sv.before(ctx, cmd, current, spec, s)
-	}
-
-	// Pass 1: judge every service, send nothing, print nothing of docker's.
-	if err := stackJudgePass(cmd, args, icli, dockerRunE); err != nil {
-		return err
-	}
-	if opts.force {
-		for i := range plan.Services {
-			if plan.Services[i].Verdict == stackdeploy.VerdictRefused {
-				plan.Services[i].Verdict = stackdeploy.VerdictForced
+	quiet, _ := cmd.Flags().GetBool("quiet")
+	d := &stackdeploy.Deploy{
+		Stack: args[0], DryRun: opts.dryRun, Force: opts.force, Quiet: quiet,
+		Out: dockerCLI.Out(), Err: dockerCLI.Err(),
+		Client: icli,
+		RunDocker: func(send bool) error {
+			if !send {
+				return stackJudgePass(cmd, args, icli, dockerRunE)
 			}
-		}
+			return dockerRunE(cmd, args)
+		},
+		Judge: guardfacts.StackJudge{API: dockerCLI.Client(),
+			Extra: []guardfacts.Extra{serverversion.Extra(dockerCLI.Client(), serverversion.Options{Getenv: redisGetenv})}},
+		Verifier: &stackVerifier{dockerCLI: dockerCLI, opts: opts, quiet: quiet},
+		WritePlan: func(p *stackdeploy.Plan) error {
+			return writeFormatted(dockerCLI.Out(), opts.format, p, p.WriteText)
+		},
 	}
-	plan.Finish()
-	errOut := dockerCLI.Err()
-	if opts.dryRun {
-		if err := writeFormatted(dockerCLI.Out(), opts.format, plan, plan.WriteText); err != nil {
-			return err
-		}
-		if plan.Verdict != stackdeploy.VerdictAllowed {
-			return cli.StatusError{StatusCode: 1, Status: "dry run: the deploy would be refused (nothing was sent)"}
-		}
-		return nil
-	}
-	if refused := plan.Refused(); len(refused) > 0 {
-		names := make([]string, len(refused))
-		for i, s := range refused {
-			names[i] = s.Name
-			for _, p := range s.Problems {
-				fmt.Fprintf(errOut, "refused: service %s: %s\n", s.Name, p.Message)
-			}
-		}
-		return cli.StatusError{StatusCode: 1, Status: fmt.Sprintf(
-			"deploy of stack %s refused (%s): nothing of the stack was sent (--dry-run shows every service, --force sends anyway)",
-			plan.Stack, strings.Join(names, ", "))}
-	}
-	for _, s := range plan.Services {
-		if s.Verdict == stackdeploy.VerdictForced {
-			for _, p := range s.Problems {
-				fmt.Fprintf(errOut, "warning: --force overrides: service %s: %s\n", s.Name, p.Message)
-			}
-		}
-		for _, w := range s.Warnings {
-			fmt.Fprintf(errOut, "warning: service %s: %s\n", s.Name, w)
-		}
-	}
-
-	// Pass 2: for real, with the same rules; --verify checks each updated
-	// database as soon as its update was sent (intercept's AfterSend runs
-	// inside docker's deploy loop: one service after the other).
-	icli.AfterSend = sv.afterSend
-	err = dockerRunE(cmd, args)
-	sv.abandon()
-	if err != nil {
-		return err
-	}
-	verr := sv.summary(plan.Stack)
-	if quiet, _ := cmd.Flags().GetBool("quiet"); !quiet {
-		for _, res := range created {
-			printCreateSummary(errOut, res)
-		}
-		for _, s := range plan.Services {
-			if s.Action == stackdeploy.ActionUpdate && len(s.Added) > 0 {
-				fmt.Fprintf(errOut, "docker stateful: %s kept what docker stateful added: %s\n", s.Name, strings.Join(s.Added, ", "))
-			}
-		}
-	}
-	return verr
+	return d.Run()
 }
 
 // stackJudgePass runs docker's deploy with nothing sent and its output
@@ -246,67 +159,6 @@ type silentCli struct{ command.Cli }
 
 func (silentCli) Out() *streams.Out { return streams.NewOut(io.Discard) }
 func (silentCli) Err() *streams.Out { return streams.NewOut(io.Discard) }
-
-// judgeStackCreate applies create's rules to a service the stack creates.
-// A service without data paths is left as docker computed it (res nil).
-func judgeStackCreate(ctx context.Context, dockerCLI command.Cli, spec *swarm.ServiceSpec) (stackdeploy.Service, *createspec.Result) {
-	s := stackdeploy.Service{Name: spec.Name, Action: stackdeploy.ActionCreate, Verdict: stackdeploy.VerdictAllowed}
-	var image string
-	if cs := spec.TaskTemplate.ContainerSpec; cs != nil {
-		image = cs.Image
-	}
-	vols, _ := stateful.LookupImageVolumes(ctx, dockerCLI.Client(), image)
-	if len(stateful.DataPathsOf(*spec, vols, nil)) == 0 {
-		return s, nil
-	}
-	res, err := createSafeSpec(ctx, dockerCLI, *spec, createspec.Options{})
-	if err != nil {
-		s.Verdict = stackdeploy.VerdictRefused
-		s.Problems = []stackdeploy.Problem{{Code: "create", Message: err.Error()}}
-		return s, nil
-	}
-	s.DataPaths = stateful.Paths(res.DataPaths)
-	s.Added = createspec.Summary(res)
-	s.Warnings = res.Warnings
-	return s, res
-}
-
-// judgeStackUpdate keeps what docker stateful added to the service, then
-// applies update's guard to the spec docker computed from the compose file.
-func judgeStackUpdate(ctx context.Context, dockerCLI command.Cli, current swarm.Service, spec *swarm.ServiceSpec, force bool) stackdeploy.Service {
-	s := stackdeploy.Service{Name: current.Spec.Name, Action: stackdeploy.ActionUpdate, Verdict: stackdeploy.VerdictAllowed}
-	s.Added = stackdeploy.KeepAdditions(current.Spec, spec)
-	s.Diff = specdiff.Diff(current.Spec, stackdeploy.ForDiff(current.Spec, *spec, stackNetworkIDs(ctx, dockerCLI.Client())))
-	if len(s.Diff) == 0 {
-		s.Action = stackdeploy.ActionUnchanged
-	}
-	report := guard.Check(updateGuardInput(ctx, dockerCLI.Client(), current, *spec, nil, false))
-	s.DataPaths = report.DataPaths
-	for _, w := range report.Warnings {
-		s.Warnings = append(s.Warnings, w.Message)
-	}
-	s.Problems = report.Problems
-	if len(s.Problems) > 0 {
-		s.Verdict = stackdeploy.VerdictRefused
-		if force {
-			s.Verdict = stackdeploy.VerdictForced
-		}
-	}
-	return s
-}
-
-// stackNetworkIDs maps the swarm's network names to their IDs (best effort).
-func stackNetworkIDs(ctx context.Context, api client.APIClient) map[string]string {
-	ids := map[string]string{}
-	nets, err := api.NetworkList(ctx, network.ListOptions{})
-	if err != nil {
-		return ids
-	}
-	for _, n := range nets {
-		ids[n.Name] = n.ID
-	}
-	return ids
-}
 
 // stackStdinToFile replaces a "-c -" by a temporary file holding stdin, so
 // that both passes read the same compose file.

@@ -21,6 +21,7 @@ import (
 type stackVerifier struct {
 	dockerCLI command.Cli
 	opts      *stackDeployOptions
+	quiet     bool
 
 	active  *verifyflow.EngineUpdate // cut taken, update not yet checked
 	name    string
@@ -60,16 +61,17 @@ func checkStackVerifyFlags(cmd *cobra.Command, opts *stackDeployOptions) error {
 	return nil
 }
 
-// before takes the cut of a service the deploy is about to update, when
+var _ stackdeploy.Verifier = (*stackVerifier)(nil)
+
+// Before takes the cut of a service the deploy is about to update, when
 // --verify asks and the update replaces the task of a database. An error
 // stops the deploy here: nothing of this service is sent.
-func (sv *stackVerifier) before(ctx context.Context, cmd *cobra.Command, current swarm.Service, spec *swarm.ServiceSpec, s stackdeploy.Service) error {
+func (sv *stackVerifier) Before(ctx context.Context, current swarm.Service, spec *swarm.ServiceSpec, s stackdeploy.Service) error {
 	engine := inventory.Engine(current)
 	if !sv.opts.verify.enabled || sv.opts.dryRun || engine == "" || len(s.DataPaths) == 0 || !stateful.ReplacesTasks(current.Spec, *spec) {
 		return nil
 	}
-	quiet, _ := cmd.Flags().GetBool("quiet")
-	u, err := buildVerifier(sv.dockerCLI, sv.opts.verify, current.Spec.Name, quiet, sv.opts.force)
+	u, err := buildVerifier(sv.dockerCLI, sv.opts.verify, current.Spec.Name, sv.quiet, sv.opts.force)
 	if err != nil {
 		return err
 	}
@@ -85,11 +87,11 @@ func (sv *stackVerifier) before(ctx context.Context, cmd *cobra.Command, current
 	return nil
 }
 
-// afterSend runs once the daemon accepted a create or an update: for the
+// AfterSend runs once the daemon accepted a create or an update: for the
 // service being verified, wait for the old task to stop, converge (docker's
 // own wait, bounded), check the new task's data and roll back as update
 // --verify does, before the deploy goes on to the next service.
-func (sv *stackVerifier) afterSend(_ context.Context, serviceID string) {
+func (sv *stackVerifier) AfterSend(_ context.Context, serviceID string) {
 	u := sv.active
 	if u == nil {
 		return
@@ -112,17 +114,17 @@ func (sv *stackVerifier) record(u *verifyflow.EngineUpdate, name, engine string,
 	sv.results = append(sv.results, stackVerified{Service: name, Engine: engine, Verdict: verdict, Err: err})
 }
 
-// abandon resumes writes of a cut whose update was never sent.
-func (sv *stackVerifier) abandon() {
+// Abandon resumes writes of a cut whose update was never sent.
+func (sv *stackVerifier) Abandon() {
 	if sv.active != nil {
 		sv.active.Abandon()
 		sv.active = nil
 	}
 }
 
-// summary prints each verified service's verdict and returns the error of
+// Summary prints each verified service's verdict and returns the error of
 // the first that was not verified (its exit status), nil when all were.
-func (sv *stackVerifier) summary(stack string) error {
+func (sv *stackVerifier) Summary(stack string) error {
 	if !sv.opts.verify.enabled {
 		return nil
 	}

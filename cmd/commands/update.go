@@ -10,13 +10,12 @@ import (
 	"github.com/docker/cli/cli"
 	"github.com/docker/cli/cli/command"
 	dockeropts "github.com/docker/cli/opts"
-	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/swarm"
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/docker-stateful/docker-stateful/plugin/guard"
+	"github.com/docker-stateful/docker-stateful/plugin/finding"
+	"github.com/docker-stateful/docker-stateful/plugin/guardfacts"
 	"github.com/docker-stateful/docker-stateful/plugin/intercept"
 	"github.com/docker-stateful/docker-stateful/plugin/serverversion"
 	"github.com/docker-stateful/docker-stateful/plugin/specdiff"
@@ -258,11 +257,11 @@ func guardUpdate(ctx context.Context, dockerCLI command.Cli, opts *updateOptions
 		prev := *current.PreviousSpec
 		target = &prev
 	}
-	in := updateGuardInput(ctx, dockerCLI.Client(), current, *target, opts.data, rollback)
-	report := guard.Check(in)
-	opts.wayBack = guard.WayBack(in)
+	report, wayBack := guardfacts.CheckUpdate(ctx, dockerCLI.Client(), current, *target, opts.data, rollback,
+		serverversion.Extra(dockerCLI.Client(), serverversion.Options{Getenv: redisGetenv}))
+	opts.wayBack = wayBack
 	if opts.dryRun {
-		return nil, updateDryRun(dockerCLI.Out(), opts.format, current, *target, rollback, report, force)
+		return nil, updateDryRun(dockerCLI.Out(), opts.format, current, *target, rollback, report.DataPaths, report.Problems, report.Warnings, force)
 	}
 	errOut := dockerCLI.Err()
 	for _, w := range report.Warnings {
@@ -284,49 +283,6 @@ func guardUpdate(ctx context.Context, dockerCLI command.Cli, opts *updateOptions
 	return target, nil
 }
 
-// updateGuardInput gathers what the guard needs besides the two specs. Every
-// look-up is best effort: an image that is not on this daemon, or a node
-// list we may not read, leaves the guard to reason from the specs.
-func updateGuardInput(ctx context.Context, api client.APIClient, current swarm.Service, target swarm.ServiceSpec, data []string, rollback bool) guard.Input {
-	in := guard.Input{
-		Service:      current.Spec.Name,
-		Current:      current.Spec,
-		New:          target,
-		Extra:        data,
-		Rollback:     rollback,
-		ImageVolumes: map[string][]string{},
-	}
-	for _, spec := range []swarm.ServiceSpec{current.Spec, target} {
-		cs := spec.TaskTemplate.ContainerSpec
-		if cs == nil {
-			continue
-		}
-		if _, done := in.ImageVolumes[cs.Image]; done {
-			continue
-		}
-		if vols, err := stateful.LookupImageVolumes(ctx, api, cs.Image); err == nil {
-			in.ImageVolumes[cs.Image] = vols
-		}
-	}
-	tasks, err := api.TaskList(ctx, swarm.TaskListOptions{Filters: filters.NewArgs(
-		filters.Arg("service", current.ID), filters.Arg("desired-state", "running"))})
-	if err == nil {
-		seen := map[string]bool{}
-		for _, t := range tasks {
-			if t.NodeID != "" && !seen[t.NodeID] {
-				seen[t.NodeID] = true
-				in.TaskNodes = append(in.TaskNodes, t.NodeID)
-			}
-		}
-	}
-	if nodes, err := api.NodeList(ctx, swarm.NodeListOptions{}); err == nil {
-		in.Nodes = stateful.NodesFrom(nodes)
-	}
-	in.ClusterVolumes = stateful.LookupClusterVolumes(ctx, api, current.Spec, target)
-	in.Versions = serverversion.Gather(ctx, api, current, target, serverversion.Options{Getenv: redisGetenv})
-	return in
-}
-
 // updateDryRunReport is what --dry-run --format json prints.
 type updateDryRunReport struct {
 	Service   string            `json:"service"`
@@ -336,8 +292,8 @@ type updateDryRunReport struct {
 	Diff      []specdiff.Change `json:"diff"`
 	Verdict   string            `json:"verdict"` // allowed, refused, or forced (refused, overridden by --force)
 	DataPaths []string          `json:"data_paths"`
-	Problems  []guard.Problem   `json:"problems"`
-	Warnings  []guard.Problem   `json:"warnings,omitempty"`
+	Problems  []finding.Finding `json:"problems"`
+	Warnings  []finding.Finding `json:"warnings,omitempty"`
 }
 
 const (
@@ -348,7 +304,7 @@ const (
 
 // updateDryRun prints the change and the verdict, and stops before sending: exit
 // status 0 when the update would be sent, 1 when it would be refused.
-func updateDryRun(w io.Writer, format string, current swarm.Service, target swarm.ServiceSpec, rollback bool, report guard.Report, force bool) error {
+func updateDryRun(w io.Writer, format string, current swarm.Service, target swarm.ServiceSpec, rollback bool, dataPaths []string, problems, warnings []finding.Finding, force bool) error {
 	r := updateDryRunReport{
 		Service:   current.Spec.Name,
 		ID:        current.ID,
@@ -356,9 +312,9 @@ func updateDryRun(w io.Writer, format string, current swarm.Service, target swar
 		Rollback:  rollback,
 		Diff:      specdiff.Diff(current.Spec, target),
 		Verdict:   updateVerdictAllowed,
-		DataPaths: report.DataPaths,
-		Problems:  report.Problems,
-		Warnings:  report.Warnings,
+		DataPaths: dataPaths,
+		Problems:  problems,
+		Warnings:  warnings,
 	}
 	if r.Diff == nil {
 		r.Diff = []specdiff.Change{}
@@ -367,10 +323,10 @@ func updateDryRun(w io.Writer, format string, current swarm.Service, target swar
 		r.DataPaths = []string{}
 	}
 	if r.Problems == nil {
-		r.Problems = []guard.Problem{}
+		r.Problems = []finding.Finding{}
 	}
 	status := 0
-	if !report.Allowed() {
+	if len(problems) > 0 {
 		r.Verdict, status = updateVerdictRefused, 1
 		if force {
 			r.Verdict, status = updateVerdictForced, 0

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/distribution/reference"
@@ -236,6 +237,19 @@ func RepositoryName(ref string) string {
 // library/ (a mirror's "mirror.example/library/redis" and ECR's
 // "public.ecr.aws/docker/library/redis" are "redis").
 func imagePath(ref string) string {
+	if p, ok := imagePaths.Load(ref); ok {
+		return p.(string)
+	}
+	p := parseImagePath(ref)
+	imagePaths.Store(ref, p)
+	return p
+}
+
+// imagePaths memoizes imagePath: ls and check ask it several times per
+// service, and parsing a reference is most of what they spend on a spec.
+var imagePaths sync.Map
+
+func parseImagePath(ref string) string {
 	var p string
 	if named, err := reference.ParseNormalizedNamed(ref); err == nil {
 		p = reference.Path(named)

@@ -30,6 +30,14 @@ type API interface {
 	stateful.ImageInspector
 }
 
+// Extra is Gather as one of the guard's injected facts (guardfacts.Extra): the
+// versions of the running server and of the new image, in the guard's input.
+func Extra(api API, opt Options) func(ctx context.Context, current swarm.Service, target swarm.ServiceSpec, in *guard.Input) {
+	return func(ctx context.Context, current swarm.Service, target swarm.ServiceSpec, in *guard.Input) {
+		in.Versions = Gather(ctx, api, current, target, opt)
+	}
+}
+
 // Options say how to reach the service's server.
 type Options struct {
 	// Getenv looks up REDISCLI_AUTH and PGPASSWORD (os.Getenv when nil).
