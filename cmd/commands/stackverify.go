@@ -48,7 +48,7 @@ func checkStackVerifyFlags(cmd *cobra.Command, opts *stackDeployOptions) error {
 		if n := v.pg.changed(cmd.Flags()); n != "" {
 			return fmt.Errorf("--%s only applies with --verify", n)
 		}
-		for _, n := range []string{"verify-key", "no-rollback", "verify-timeout"} {
+		for _, n := range []string{"verify-key", "no-rollback", "verify-timeout", "verify-cut"} {
 			if cmd.Flags().Changed(n) {
 				return fmt.Errorf("--%s only applies with --verify", n)
 			}
@@ -57,6 +57,9 @@ func checkStackVerifyFlags(cmd *cobra.Command, opts *stackDeployOptions) error {
 	}
 	if v.timeout <= 0 {
 		return fmt.Errorf("--verify-timeout %s: must be more than 0", v.timeout)
+	}
+	if v.cut != "bgsave" && v.cut != "replication" {
+		return fmt.Errorf("--verify-cut %q: must be bgsave or replication", v.cut)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ type updateVerifyOptions struct {
 	verifyKeys []string
 	noRollback bool
 	timeout    time.Duration
+	cut        string // --verify-cut
 }
 
 const updateVerifyHelp = `
@@ -76,6 +77,8 @@ func addVerifyFlags(cmd *cobra.Command, v *updateVerifyOptions) {
 	flags.StringArrayVar(&v.verifyKeys, "verify-key", nil, "With --verify: a key that must exist after the update (repeatable)")
 	flags.BoolVar(&v.noRollback, "no-rollback", false, "With --verify: do not roll back when the data did not survive")
 	flags.DurationVar(&v.timeout, "verify-timeout", 5*time.Minute, "With --verify: how long to wait for the new task's Redis or PostgreSQL, the old task to stop, and the update to converge")
+	flags.StringVar(&v.cut, "verify-cut", "bgsave", `With --verify, Redis: how the cut is taken: "bgsave" (fingerprint the paused dataset while it is saved, then send) or "replication" (the server's snapshot for a replica, received, then send; the fingerprint is read from it while the old task stops: writes are held less); "replication" falls back to "bgsave" where the server does not serve replicas`)
+	_ = cmd.RegisterFlagCompletionFunc("verify-cut", cobra.FixedCompletions([]string{"bgsave", "replication"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("verify-key", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("redis-url", cobra.NoFileCompletions)
 }
@@ -145,6 +148,9 @@ func checkUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) error {
 		if opts.verify.timeout <= 0 {
 			return fmt.Errorf("--verify-timeout %s: must be more than 0", opts.verify.timeout)
 		}
+		if c := opts.verify.cut; c != "bgsave" && c != "replication" {
+			return fmt.Errorf("--verify-cut %q: must be bgsave or replication", c)
+		}
 		return nil
 	}
 	if n := opts.verify.redis.changed(flags); n != "" {
@@ -153,7 +159,7 @@ func checkUpdateVerifyFlags(cmd *cobra.Command, opts *updateOptions) error {
 	if n := opts.verify.pg.changed(flags); n != "" {
 		return fmt.Errorf("--%s only applies with --verify", n)
 	}
-	for _, n := range []string{"verify-key", "no-rollback", "verify-timeout"} {
+	for _, n := range []string{"verify-key", "no-rollback", "verify-timeout", "verify-cut"} {
 		if flags.Changed(n) {
 			return fmt.Errorf("--%s only applies with --verify", n)
 		}
@@ -177,6 +183,7 @@ func buildVerifier(dockerCLI command.Cli, v updateVerifyOptions, service string,
 	if err != nil {
 		return nil, err
 	}
+	fopt.StreamCut = v.cut == "replication"
 	fopt.VerifyKeys = v.verifyKeys
 	fopt.Dial = sshRedisDialer(dockerCLI, service)
 	flow, err := verifyflow.New(dockerCLI.Client(), fopt, dockerCLI.Err())

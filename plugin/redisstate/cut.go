@@ -21,6 +21,10 @@ type CutOptions struct {
 	Background bool
 	// Progress, if set, receives human-readable wait messages ("saving: ...").
 	Progress func(string)
+	// External: the caller makes the save, by asking for the server's snapshot the way a
+	// replica does (the server forks and saves its RDB file before sending it). BeginCut
+	// only pauses; Saved then checks that save as it checks a BGSAVE.
+	External bool
 }
 
 // CutInfo describes a durable, consistent point; stored in Summary.Cut.
@@ -28,7 +32,7 @@ type CutInfo struct {
 	RunID        string        `json:"run_id"`
 	RedisVersion string        `json:"redis_version"`
 	Server       string        `json:"server,omitempty"` // "Redis 7.0.15", "Valkey 8.1.1" (ServerInfo.Describe)
-	Method       string        `json:"method"`           // "save", "bgsave", "bgsave-running" (+ "+aof")
+	Method       string        `json:"method"`           // "save", "bgsave", "bgsave-running", "replication" (+ "+aof")
 	PausedAt     time.Time     `json:"paused_at"`
 	SavedAt      time.Time     `json:"saved_at"`
 	SaveDuration time.Duration `json:"save_duration_ns"`
@@ -114,6 +118,10 @@ func BeginCut(ctx context.Context, c *Client, opt CutOptions) (h *CutHandle, err
 				h.Info.Method = "bgsave-running" // it saved the paused dataset
 				return h, nil
 			}
+		}
+		if opt.External {
+			h.Info.Method, h.bgsave = "replication", p
+			return h, nil
 		}
 		if !opt.Background {
 			return h, h.save(ctx)

@@ -171,6 +171,12 @@ var contractEngines = []struct {
 	start func(t *testing.T) contractServer
 }{
 	{EngineRedis, redisServer},
+	// the cut through the server's snapshot for a replica (--verify-cut replication)
+	{EngineRedis + "-replication-cut", func(t *testing.T) contractServer {
+		cs := redisServer(t)
+		cs.opt.StreamCut = true
+		return cs
+	}},
 	{EnginePostgres, pgServer},
 }
 
@@ -401,6 +407,9 @@ func TestContract(t *testing.T) {
 				}
 				if ph, _ := doc["phases"].([]any); len(ph) < 2 {
 					t.Errorf("phases %v: want the steps of the run", doc["phases"])
+				}
+				if cs.opt.StreamCut && (!strings.Contains(r.log.String(), "the server's snapshot at its fork") || doc["snapshot"] == "") {
+					t.Errorf("--verify-cut replication: the cut was not taken through the server's snapshot (snapshot %v)\n%s", doc["snapshot"], r.log)
 				}
 				if wp, _ := doc["write_pause_ms"].(map[string]any); wp == nil || wp["old_process"] == nil || wp["new_process"] == nil {
 					t.Errorf("write_pause_ms %v: want old_process and new_process", doc["write_pause_ms"])

@@ -58,6 +58,11 @@ type Options struct {
 	// Timeout bounds each wait after an update: the new task, its Redis loading,
 	// the old task stopping beyond its grace period. Default 5 minutes.
 	Timeout time.Duration
+	// StreamCut takes update --verify's cut through the server's snapshot for
+	// a replica (BeginStreamCut: the fingerprint is read after sending) instead
+	// of BGSAVE and a scan of the paused dataset before sending; it falls back
+	// to the latter when the server does not serve it.
+	StreamCut bool
 }
 
 // Flow runs the steps and prints what it does and waits for to Log.
@@ -289,7 +294,7 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 			}
 		}
 	}()
-	cut, err := f.beginCut(ctx, c, grace, false)
+	cut, err := f.beginCut(ctx, c, grace, cutSave)
 	if err == nil {
 		if err = cut.h.Saved(ctx); err != nil {
 			_ = cut.Release()
@@ -308,24 +313,32 @@ func (f *Flow) StartCut(ctx context.Context, c *redisstate.Client, grace time.Du
 // background (BGSAVE): SnapshotAtCut fingerprints the paused dataset while
 // it is written, and makes sure the save succeeded.
 func (f *Flow) BeginCut(ctx context.Context, c *redisstate.Client, grace time.Duration) (*Cut, error) {
-	return f.beginCut(ctx, c, grace, true)
+	return f.beginCut(ctx, c, grace, cutBackground)
 }
 
-func (f *Flow) beginCut(ctx context.Context, c *redisstate.Client, grace time.Duration, background bool) (*Cut, error) {
+// How a cut saves: SAVE, BGSAVE while the caller fingerprints, or the server's
+// snapshot for a replica (BeginStreamCut).
+type cutMode int
+
+const (
+	cutSave cutMode = iota
+	cutBackground
+	cutExternal
+)
+
+func (f *Flow) beginCut(ctx context.Context, c *redisstate.Client, grace time.Duration, mode cutMode) (*Cut, error) {
 	pause := PauseFor(grace)
 	if f.pauseFor != nil {
 		pause = f.pauseFor(grace)
 	}
-	how := "saving"
-	if background {
-		how = "saving in the background while fingerprinting"
-	}
+	how := map[cutMode]string{cutSave: "saving", cutBackground: "saving in the background while fingerprinting",
+		cutExternal: "asking for the server's snapshot as a replica does (it saves, then sends it)"}[mode]
 	f.say("Pausing writes (CLIENT PAUSE %s WRITE, renewed until the old task has stopped) and %s", pause, how)
 	lock, err := lockCut(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	h, err := redisstate.BeginCut(ctx, c, redisstate.CutOptions{Pause: pause, Background: background, Progress: func(s string) { f.say("  %s", s) }})
+	h, err := redisstate.BeginCut(ctx, c, redisstate.CutOptions{Pause: pause, Background: mode == cutBackground, External: mode == cutExternal, Progress: func(s string) { f.say("  %s", s) }})
 	if err != nil {
 		lock.unlock()
 		return nil, err

@@ -73,9 +73,10 @@ type Update struct {
 
 	swarmRun // the Swarm steps (run.go)
 
-	cut    *Cut
-	before *redisstate.Snapshot
-	dir    string // Redis' data directory
+	cut     *Cut
+	before  *redisstate.Snapshot
+	pending *pendingSnap // the cut's fingerprint while it is read (BeginStreamCut)
+	dir     string       // Redis' data directory
 
 	// the check of the new process, started by AfterSend, joined by After
 	checkDone chan struct{}
@@ -103,6 +104,45 @@ func (u *Update) notSent(ctx context.Context, err error) error {
 		return u.stop(VerdictError, &exitcode.Error{Code: exitcode.Interrupted, Err: errors.New(msg)})
 	}
 	return u.stop(VerdictError, exitcode.Undecidable(errors.New(msg)))
+}
+
+// cutFailed: the cut could not be taken; nothing was sent.
+func (u *Update) cutFailed(ctx context.Context, err error) error {
+	var busy *Busy
+	if errors.As(err, &busy) {
+		return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", u.current.Spec.Name, err)))
+	}
+	return u.notSent(ctx, err)
+}
+
+// cutSnapshot is the cut's fingerprint, waiting for it when it is read from the
+// server's snapshot (BeginStreamCut) while the update goes on.
+func (u *Update) cutSnapshot(ctx context.Context) (*redisstate.Snapshot, error) {
+	if u.before != nil || u.pending == nil {
+		return u.before, nil
+	}
+	snap, err := u.pending.wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errNoStreamSnapshot, err)
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.before == nil {
+		u.before = snap
+		u.tl.add("fingerprint the cut (the server's snapshot)", u.pending.from, u.pending.to)
+		u.Result.Snapshot = snap.ID
+		u.Flow.Prune(u.current.Spec.Name, 20)
+	}
+	return u.before, nil
+}
+
+// snapshotID names the cut's fingerprint (it may still be read from the
+// server's snapshot).
+func (u *Update) snapshotID() string {
+	if u.before != nil {
+		return u.before.ID
+	}
+	return "<the cut's snapshot: docker stateful snapshot ls " + u.current.Spec.Name + ">"
 }
 
 // Before connects, pre-flights, cuts and fingerprints; spec is what will be
@@ -157,24 +197,35 @@ func (u *Update) Before(ctx context.Context, current swarm.Service, spec *swarm.
 	if u.base != nil {
 		cutCtx = u.base
 	}
-	if u.cut, err = u.Flow.BeginCut(cutCtx, c, stateful.StopGracePeriod(current.Spec)); err != nil {
-		var busy *Busy
-		if errors.As(err, &busy) {
-			return u.stop(VerdictRefused, exitcode.Refused(fmt.Errorf("update of service %s not sent: %w", name, err)))
+	grace := stateful.StopGracePeriod(current.Spec)
+	if u.Flow.Opt.StreamCut {
+		var why string
+		u.cut, u.pending, why, err = u.Flow.BeginStreamCut(cutCtx, c, grace, name)
+		if err != nil {
+			return u.cutFailed(ctx, err)
 		}
-		return u.notSent(ctx, err)
+		if why != "" {
+			u.say("The cut is taken with BGSAVE and a scan of the paused dataset: %s", why)
+		}
 	}
-	fpFrom := time.Now()
-	u.tl.add("cut: pause writes", cutFrom, fpFrom)
-	if u.before, err = u.Flow.SnapshotAtCut(ctx, c, name, u.cut); err != nil {
-		u.Abandon()
-		return u.notSent(ctx, err)
+	if u.cut != nil {
+		u.tl.add("cut: pause writes, the server's snapshot", cutFrom, time.Now())
+	} else {
+		if u.cut, err = u.Flow.BeginCut(cutCtx, c, grace); err != nil {
+			return u.cutFailed(ctx, err)
+		}
+		fpFrom := time.Now()
+		u.tl.add("cut: pause writes", cutFrom, fpFrom)
+		if u.before, err = u.Flow.SnapshotAtCut(ctx, c, name, u.cut); err != nil {
+			u.Abandon()
+			return u.notSent(ctx, err)
+		}
+		// the save (BGSAVE) ran during the fingerprint; SavedAt is when it was seen done
+		u.tl.add("save the cut", u.cut.Info.SavedAt.Add(-u.cut.Info.SaveDuration), u.cut.Info.SavedAt)
+		s := u.before.Summary
+		u.tl.add("fingerprint the cut", fpFrom, s.CreatedAt.Add(time.Duration(s.DurationMs)*time.Millisecond))
+		u.Result.Snapshot = u.before.ID
 	}
-	// the save (BGSAVE) ran during the fingerprint; SavedAt is when it was seen done
-	u.tl.add("save the cut", u.cut.Info.SavedAt.Add(-u.cut.Info.SaveDuration), u.cut.Info.SavedAt)
-	s := u.before.Summary
-	u.tl.add("fingerprint the cut", fpFrom, s.CreatedAt.Add(time.Duration(s.DurationMs)*time.Millisecond))
-	u.Result.Snapshot = u.before.ID
 	u.Flow.Prune(name, 20)
 	// The last moment before sending: the cut must still be exact (the
 	// pause may have lapsed), the node must be able to run the task again,
@@ -266,7 +317,7 @@ func (u *Update) AfterSend(ctx context.Context, serviceID string) {
 	}
 	if ctx.Err() != nil {
 		u.say("Interrupted: the update of service %s was sent and goes on; check its data later with: docker stateful verify --against %s %s",
-			u.current.Spec.Name, u.before.ID, u.current.Spec.Name)
+			u.current.Spec.Name, u.snapshotID(), u.current.Spec.Name)
 	}
 }
 
@@ -293,7 +344,7 @@ func (u *Update) skipStopSave(ctx context.Context) *redisstate.StopSave {
 // startCheck runs the check of the new process in the background, from the
 // moment the old one has stopped: it overlaps docker's convergence wait.
 func (u *Update) startCheck(serviceID string) {
-	if u.checkDone != nil || u.before == nil {
+	if u.checkDone != nil || (u.before == nil && u.pending == nil) {
 		return
 	}
 	oldRun := u.cut.Info.RunID
@@ -308,6 +359,10 @@ func (u *Update) startCheck(serviceID string) {
 	go func() {
 		defer close(u.checkDone)
 		defer cancel()
+		if _, err := u.cutSnapshot(ctx); err != nil {
+			u.out = checkOutcome{err: err, done: time.Now()}
+			return
+		}
 		from := time.Now()
 		u.out = u.Flow.checkHeld(ctx, serviceID, oldRun, u.before, &u.cut.Info)
 		if !u.out.ready.IsZero() {
@@ -330,6 +385,7 @@ func (u *Update) Abandon() {
 	if u == nil || u.cut == nil {
 		return
 	}
+	u.pending.stop() // the run is over: nothing will compare with it
 	if err := u.cut.Release(); err != nil {
 		u.say("warning: %v", err)
 	}
@@ -339,7 +395,7 @@ func (u *Update) Abandon() {
 // back as Decide says. Its error carries the exit status.
 func (u *Update) After(ctx context.Context, serviceID string) error {
 	defer u.Abandon()
-	if u.before == nil {
+	if u.before == nil && u.pending == nil {
 		return nil
 	}
 	u.stopWatch() // docker's wait is over
@@ -347,7 +403,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 		u.tl.add("docker's convergence wait", u.waitFrom, time.Now())
 	}
 	name := u.current.Spec.Name
-	f := Facts{Service: name, Snapshot: u.before.ID, NoRollback: u.Opt.NoRollback}
+	f := Facts{Service: name, NoRollback: u.Opt.NoRollback}
 	if !u.replaces {
 		u.say("The update replaced no task: verifying the same Redis process")
 	}
@@ -357,6 +413,7 @@ func (u *Update) After(ctx context.Context, serviceID string) error {
 	u.startCheck(serviceID) // AfterSend was not called (no cut to release)
 	<-u.checkDone
 	out := u.out
+	f.Snapshot = u.snapshotID()
 	f.Interrupted = errors.Is(ctx.Err(), context.Canceled)
 	f.NotConverged, f.SwarmRolledBack = u.convergence(ctx, u.Flow, serviceID)
 	u.Result.WritePauseMs.NewProcess = out.held.Milliseconds()
@@ -439,6 +496,10 @@ func (u *Update) rollback(ctx context.Context, serviceID string) (bool, error) {
 // and says what the rollback restored; it reports whether the data is still
 // gone because it was on an anonymous volume.
 func (u *Update) afterRollback(ctx context.Context, serviceID string, failed *redisstate.Report, unchecked bool) bool {
+	if _, err := u.cutSnapshot(ctx); err != nil {
+		u.say("warning: cannot verify the data after the rollback: %v", err)
+		return false
+	}
 	oldRun := ""
 	var newKeys int64 = -1
 	if failed != nil {
