@@ -212,7 +212,7 @@ func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID strin
 		// Nothing answered a moment ago: what answers now is a new process
 		// (an old one that still answered would have its writes held for a
 		// moment, then released below).
-		info, err := c.PauseFirst(ctx, holdFor)
+		info, err := pauseFirstRace(ctx, c)
 		if err != nil {
 			return nil, pauseFirstError{err}
 		}
@@ -283,6 +283,52 @@ func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID strin
 		}
 	}
 	return h, nil
+}
+
+// pauseEvery is how often pauseFirstRace starts another attempt while the
+// earlier ones wait for an answer to their connection.
+var pauseEvery = 20 * time.Millisecond
+
+// pauseFirstRace runs PauseFirst, starting another attempt every pauseEvery
+// while the earlier ones are still connecting: a node that drops connections
+// to a port while the container starts (seen on Docker 26) leaves a dial
+// waiting for its SYN's retransmission, a second later, while a client that
+// dials again meanwhile gets in first. The first attempt that holds the
+// process wins; an attempt that fails when no other is pending ends the race.
+func pauseFirstRace(ctx context.Context, c *redisstate.Client) (map[string]string, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		info map[string]string
+		err  error
+	}
+	res := make(chan result, 64)
+	start := func() {
+		go func() {
+			info, err := c.PauseFirst(rctx, holdFor)
+			res <- result{info, err}
+		}()
+	}
+	start()
+	pending := 1
+	t := time.NewTicker(pauseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-res:
+			pending--
+			if r.err == nil || pending == 0 {
+				return r.info, r.err
+			}
+		case <-t.C:
+			if pending < cap(res) {
+				start()
+				pending++
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func deadlineOf(ctx context.Context) time.Time {
