@@ -22,7 +22,9 @@ import (
 // (CLIENT PAUSE WRITE) from the first moment it answers — while it is still
 // loading when it can, when no client can write yet — fingerprints, and
 // releases them. Whether clients wrote before the hold is in the process's
-// own counter (rdb_changes_since_last_save, 0 right after an RDB load): when
+// own counter (rdb_changes_since_last_save, 0 right after an RDB load; after
+// an AOF replay it counts the replayed commands, so then the write commands
+// of INFO commandstats, which count only clients' calls, Redis 7.0+): when
 // they did, keys of the cut that differ may be theirs, and are reported as
 // such, never as a loss (unless the load itself came up short:
 // rdb_last_load_keys_loaded + _expired below the cut's keys, Redis 7.0+).
@@ -94,11 +96,15 @@ type heldProcess struct {
 	c       *redisstate.Client
 	si      *redisstate.ServerInfo
 	persist map[string]string
-	from    time.Time // writes held from (the pause, or the end of the load)
-	loading bool      // the pause began while it was loading
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	once    sync.Once
+	// writeCalls: write commands clients ran on the process (INFO
+	// commandstats), -1 if unknown; read with AOF on, whose replay
+	// rdb_changes_since_last_save counts as changes
+	writeCalls int64
+	from       time.Time // writes held from (the pause, or the end of the load)
+	loading    bool      // the pause began while it was loading
+	stop       chan struct{}
+	wg         sync.WaitGroup
+	once       sync.Once
 }
 
 // holdNew finds the service's Redis (a process other than oldRunID if set),
@@ -132,8 +138,12 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 	defer cancel()
 	p := newThrottle(f.Log, 2*time.Second)
 	var last error
+	// gone: the last try found nothing answering (the old process has left
+	// this address), so whatever answers next is a new process, and the
+	// pause can be the first thing it reads
+	gone := false
 	for {
-		h, err := f.tryHold(dctx, c, oldRunID)
+		h, err := f.tryHold(dctx, c, oldRunID, gone)
 		if err == nil {
 			if oldRunID != "" {
 				how := "after it had loaded"
@@ -149,7 +159,9 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 			return nil, err
 		}
 		last = err
-		if redisstate.IsUnreachable(err) { // tryHold's INFO describes dial errors
+		gone = redisstate.IsUnreachable(err)
+		var own pauseFirstError
+		if gone && !errors.As(err, &own) { // tryHold's INFO describes dial errors
 			// a fresh pool: go-redis dials at most once a second after a
 			// run of dial errors, which would miss the load
 			c.Close()
@@ -170,44 +182,76 @@ func (f *Flow) holdNew(ctx context.Context, serviceID, oldRunID string) (*heldPr
 
 var errOldProcess = errors.New("the old Redis process still answers")
 
-// retryEvery: quick while the new process is starting (to hold it while it
-// loads), slower while the old one still answers.
+// pauseFirstError is an error of PauseFirst's own connection (the client's
+// pool was not used).
+type pauseFirstError struct{ error }
+
+func (e pauseFirstError) Unwrap() error { return e.error }
+
+// retryEvery: while nothing answers, very quick: a client that retries as
+// fast must not reach the new process first; quick while it loads (to hold
+// it while it loads), slower while the old one still answers.
 func retryEvery(err error) time.Duration {
-	if errors.Is(err, errOldProcess) {
+	switch {
+	case errors.Is(err, errOldProcess):
 		return 250 * time.Millisecond
+	case redisstate.IsUnreachable(err):
+		return 2 * time.Millisecond
 	}
 	return 50 * time.Millisecond
 }
 
 // tryHold pauses writes on whatever answers at c, and if it is a new process
 // keeps them paused until it has loaded; otherwise it unpauses and errs.
-func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID string) (*heldProcess, error) {
+// gone: the old process no longer answers there; the pause then goes out
+// first, with the handshake (PauseFirst).
+func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID string, gone bool) (*heldProcess, error) {
 	rdb := c.Redis()
-	// Which process answers, before pausing it: the old one (still shutting
-	// down) is left alone. A write between this look and the pause is
-	// counted by rdb_changes_since_last_save below.
-	srv, err := c.Info(ctx, "server")
-	if err != nil {
-		return nil, err
-	}
-	if oldRunID != "" && srv["run_id"] == oldRunID {
-		return nil, errOldProcess
-	}
-	if err := rdb.Do(ctx, "CLIENT", "PAUSE", holdFor.Milliseconds(), "WRITE").Err(); err != nil {
-		return nil, err
-	}
-	h := &heldProcess{c: c, from: time.Now(), stop: make(chan struct{})}
-	run := srv["run_id"]
-	if srv, err = c.Info(ctx, "server"); err == nil {
-		h.persist, err = c.Info(ctx, "persistence")
-	}
-	if err != nil || srv["run_id"] != run {
-		_ = rdb.Do(context.Background(), "CLIENT", "UNPAUSE").Err()
-		if err == nil {
-			err = errors.New("the Redis process changed while being paused")
+	var h *heldProcess
+	if gone {
+		// Nothing answered a moment ago: what answers now is a new process
+		// (an old one that still answered would have its writes held for a
+		// moment, then released below).
+		info, err := pauseFirstRace(ctx, c)
+		if err != nil {
+			return nil, pauseFirstError{err}
 		}
-		return nil, err
+		if oldRunID != "" && info["run_id"] == oldRunID {
+			_ = rdb.Do(context.Background(), "CLIENT", "UNPAUSE").Err()
+			return nil, errOldProcess
+		}
+		h = &heldProcess{c: c, from: time.Now(), stop: make(chan struct{}), persist: info}
+	} else {
+		// Which process answers, before pausing it: the old one (still
+		// shutting down, its writes maybe still held by the cut) is left
+		// alone. A write between this look and the pause is counted by
+		// rdb_changes_since_last_save below.
+		srv, err := c.Info(ctx, "server")
+		if err != nil {
+			return nil, err
+		}
+		if oldRunID != "" && srv["run_id"] == oldRunID {
+			return nil, errOldProcess
+		}
+		if err := rdb.Do(ctx, "CLIENT", "PAUSE", holdFor.Milliseconds(), "WRITE").Err(); err != nil {
+			return nil, err
+		}
+		h = &heldProcess{c: c, from: time.Now(), stop: make(chan struct{})}
+		run := srv["run_id"]
+		if srv, err = c.Info(ctx, "server"); err == nil {
+			h.persist, err = c.Info(ctx, "persistence")
+		}
+		if err != nil || srv["run_id"] != run {
+			_ = rdb.Do(context.Background(), "CLIENT", "UNPAUSE").Err()
+			if err == nil {
+				err = errors.New("the Redis process changed while being paused")
+			}
+			return nil, err
+		}
+		h.persist["run_id"] = run
 	}
+	run := h.persist["run_id"]
+	var err error
 	h.loading = h.persist["loading"] == "1" || h.persist["async_loading"] == "1"
 	h.keep()
 	if h.loading {
@@ -225,11 +269,66 @@ func (f *Flow) tryHold(ctx context.Context, c *redisstate.Client, oldRunID strin
 			h.release()
 			return nil, err
 		}
-	} else if h.si, err = c.ServerInfo(ctx); err != nil {
+	} else if h.si, err = c.ServerInfo(ctx); err != nil || h.si.RunID != run {
 		h.release()
+		if err == nil {
+			err = errors.New("the Redis process changed while being paused")
+		}
 		return nil, err
 	}
+	h.writeCalls = -1
+	if h.persist["aof_enabled"] == "1" {
+		if n, err := c.WriteCalls(ctx); err == nil {
+			h.writeCalls = n
+		}
+	}
 	return h, nil
+}
+
+// pauseEvery is how often pauseFirstRace starts another attempt while the
+// earlier ones wait for an answer to their connection.
+var pauseEvery = 20 * time.Millisecond
+
+// pauseFirstRace runs PauseFirst, starting another attempt every pauseEvery
+// while the earlier ones are still connecting: a node that drops connections
+// to a port while the container starts (seen on Docker 26) leaves a dial
+// waiting for its SYN's retransmission, a second later, while a client that
+// dials again meanwhile gets in first. The first attempt that holds the
+// process wins; an attempt that fails when no other is pending ends the race.
+func pauseFirstRace(ctx context.Context, c *redisstate.Client) (map[string]string, error) {
+	rctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		info map[string]string
+		err  error
+	}
+	res := make(chan result, 64)
+	start := func() {
+		go func() {
+			info, err := c.PauseFirst(rctx, holdFor)
+			res <- result{info, err}
+		}()
+	}
+	start()
+	pending := 1
+	t := time.NewTicker(pauseEvery)
+	defer t.Stop()
+	for {
+		select {
+		case r := <-res:
+			pending--
+			if r.err == nil || pending == 0 {
+				return r.info, r.err
+			}
+		case <-t.C:
+			if pending < cap(res) {
+				start()
+				pending++
+			}
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
 }
 
 func deadlineOf(ctx context.Context) time.Time {
@@ -282,6 +381,11 @@ func (f *Flow) checkHeld(ctx context.Context, serviceID, oldRunID string, before
 	defer h.c.Close()
 	out.ready, out.heldWhileLoading = h.from, h.loading
 	out.clientWrites, _ = strconv.ParseInt(h.persist["rdb_changes_since_last_save"], 10, 64)
+	if oldRunID != "" && h.writeCalls >= 0 && h.writeCalls < out.clientWrites {
+		// A new process that replayed its AOF counts each replayed command
+		// as a change; its command statistics count only clients' writes.
+		out.clientWrites = h.writeCalls
+	}
 	tasks, _ := f.RunningTasks(ctx, serviceID) // the held process' task, if the check loses it
 	out.rep, out.err = f.Verify(ctx, h.c, before)
 	out.held = h.release()
