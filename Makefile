@@ -84,7 +84,7 @@ fuzz: ## fuzz --redis-url, the snapshot loader, the manifest records, --data, --
 # E2E_COMPAT= skips them. The Debian 13 database images are built (or taken from the cache)
 # in the background meanwhile.
 E2E_ENGINE ?= 20
-E2E_SHARDS ?= 2
+E2E_SHARDS ?= 3
 E2E_IMAGES ?= redis8 valkey8 postgres17
 
 e2e: build ## end-to-end tests on real 3-node swarms started by the harness, in parallel lanes: all on engine 20.10, subsets on 26.1 and 28.x (root)

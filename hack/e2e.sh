@@ -19,7 +19,7 @@ root=$PWD
 GO=${GO:-go}
 BIN=${BIN:-bin/docker-stateful}
 engine=${E2E_ENGINE:-20}
-shards=${E2E_SHARDS:-2}
+shards=${E2E_SHARDS:-3}
 timeout=${E2E_TIMEOUT:-60m}
 default_seconds=${E2E_DEFAULT_SECONDS:-30}
 compat=${E2E_COMPAT-28=^(TestCSIClusterVolume|TestVerifyUpdateKeepsData)\$ 26=^(TestCreateSeedReplayKeepsData|TestCreateDryRunSendsNothing|TestUpdateRefusesTheSeedService|TestUpdateRefusesWhatRedisWouldLose|TestVerifyUpdateKeepsData|TestVerifyUpdateLosingDataRollsBack|TestStackDeployKeepsData|TestOpsAdoptSeedService|TestPruneAfterAdoptAndRm|TestPruneFlagsAnonymousMountedByName|TestGuardRefusesRedis8ToRedis7|TestGuardRefusesPostgres15ToPostgres17|TestMove|TestBackupRestore|TestPostgresUpdateVerify|TestValkeyReportedAsValkey)\$}
