@@ -2,7 +2,7 @@
 # make e2e: the end-to-end suite in lanes that run at the same time, each lane on
 # swarms of its own (the harness claims a free cluster index per `go test`):
 #
-#   - the full suite on E2E_ENGINE (default 20), split into E2E_SHARDS lanes (default 2)
+#   - the full suite on E2E_ENGINE (default 20), split into E2E_SHARDS lanes (default 3)
 #     balanced by e2e/durations.txt (seconds per test, measured; a test missing from it
 #     counts E2E_DEFAULT_SECONDS);
 #   - one more lane runs each compatibility subset in turn: E2E_COMPAT, a list of
