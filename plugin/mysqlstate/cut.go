@@ -72,7 +72,7 @@ func (c *Client) Preflight(ctx context.Context) error {
 const CutLockName = "docker-stateful.cut"
 
 // ErrBusy: another run holds the server's cut.
-var ErrBusy = errors.New("another docker-stateful run holds the cut of this server")
+var ErrBusy = errors.New("another docker stateful run holds a cut on this server")
 
 // CutInfo says when writes were held and on which server.
 type CutInfo struct {
@@ -113,6 +113,13 @@ func (c *Client) StartCut(ctx context.Context, lockWait time.Duration) (*Cut, er
 	if !got.Valid || got.Int64 != 1 {
 		return fail(ErrBusy)
 	}
+	// From here the session holds the lock: a sql.Conn's Close returns the
+	// session to the pool, where a lock would outlive this run.
+	fail = func(err error) (*Cut, error) {
+		_, _ = conn.ExecContext(context.Background(), "DO RELEASE_LOCK(?)", CutLockName)
+		_ = conn.Close()
+		return nil, err
+	}
 	secs := max(int(lockWait.Seconds()), 1)
 	if _, err := conn.ExecContext(ctx, fmt.Sprintf("SET SESSION lock_wait_timeout = %d", secs)); err != nil {
 		return fail(err)
@@ -147,6 +154,8 @@ func (k *Cut) Release(ctx context.Context) error {
 	conn := k.conn
 	k.conn = nil
 	_, err := conn.ExecContext(ctx, "UNLOCK TABLES")
+	// the cut's lock too: the session goes back to the pool, not away
+	_, _ = conn.ExecContext(ctx, "DO RELEASE_LOCK(?)", CutLockName)
 	_ = conn.Close()
 	if err != nil && !errors.Is(err, sql.ErrConnDone) {
 		return fmt.Errorf("UNLOCK TABLES: %w (the server releases the lock when the session ends)", err)

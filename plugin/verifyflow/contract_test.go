@@ -18,6 +18,8 @@ import (
 
 	"github.com/docker-stateful/docker-stateful/internal/redistest"
 	"github.com/docker-stateful/docker-stateful/plugin/exitcode"
+	"github.com/docker-stateful/docker-stateful/plugin/mysqlstate"
+	"github.com/docker-stateful/docker-stateful/plugin/mysqlstate/mysqltest"
 	"github.com/docker-stateful/docker-stateful/plugin/pgstate/pgtest"
 	"github.com/docker-stateful/docker-stateful/plugin/stateful"
 )
@@ -125,6 +127,7 @@ type contractServer struct {
 	svc    swarm.Service // the running service: its image and data mount
 	opt    Options
 	pg     PGOptions
+	my     MYOptions
 	// writable: a client can write now (not paused, not read-only).
 	writable func(t *testing.T) bool
 }
@@ -178,6 +181,46 @@ var contractEngines = []struct {
 		return cs
 	}},
 	{EnginePostgres, pgServer},
+	{EngineMariaDB, mariadbServer},
+}
+
+func mariadbServer(t *testing.T) contractServer {
+	s := mysqltest.Start(t)
+	o, err := mysqlstate.ParseURL("mysql://root@" + s.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Password = mysqltest.Password
+	c, err := mysqlstate.NewClient(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	ctx := context.Background()
+	for _, q := range []string{"CREATE DATABASE app", "CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20))",
+		"INSERT INTO app.t VALUES (1,'a'),(2,'b'),(3,'c')", "CREATE TABLE app.nopk (v TEXT)", "INSERT INTO app.nopk VALUES ('x'),('x')"} {
+		if _, err := c.DB().ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	svc := swarm.Service{ID: "id1", Spec: spec([]mount.Mount{{Type: mount.TypeVolume, Source: "db-data", Target: s.Dir + "/data"}}, dur(200*time.Millisecond))}
+	svc.Spec.Name = "db"
+	svc.Spec.TaskTemplate.ContainerSpec.Image = "mariadb:10.11"
+	return contractServer{engine: EngineMariaDB, svc: svc,
+		opt: Options{Getenv: func(k string) string {
+			if k == "MYSQL_PWD" {
+				return mysqltest.Password
+			}
+			return ""
+		}},
+		my: MYOptions{URL: "mysql://root@" + s.Addr()},
+		writable: func(t *testing.T) bool {
+			wctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := c.DB().ExecContext(wctx, "INSERT INTO app.nopk VALUES ('probe')")
+			return err == nil && time.Since(start) < 700*time.Millisecond
+		}}
 }
 
 // contractRun is one update --verify of the server's service.
@@ -200,10 +243,15 @@ func (cs contractServer) newRun(t *testing.T, api *swarmFake, opt UpdateOptions,
 	if err != nil {
 		t.Fatal(err)
 	}
+	mf, err := f.MySQL(cs.my)
+	if err != nil {
+		t.Fatal(err)
+	}
 	converge := func(context.Context, string) error { return nil }
 	return &contractRun{api: api, log: &log, report: &report, u: &EngineUpdate{
 		Redis: &Update{Flow: f, Opt: opt, Report: &report, Converge: converge},
 		PG:    &PGUpdate{Flow: pf, Opt: opt, Report: &report, Converge: converge},
+		MY:    &MYUpdate{Flow: mf, Opt: opt, Report: &report, Converge: converge},
 	}}
 }
 
@@ -430,9 +478,12 @@ func TestContract(t *testing.T) {
 				closed := l.Addr().String()
 				l.Close()
 				down := cs
-				if cs.engine == EngineRedis {
+				switch cs.engine {
+				case EngineRedis:
 					down.opt.RedisURL = "redis://" + closed
-				} else {
+				case EngineMariaDB:
+					down.my.URL = "mysql://root@" + closed
+				default:
 					down.pg.URL = "postgres://postgres@" + closed + "/postgres?sslmode=disable"
 				}
 				api := newSwarmFake(cs.svc)
