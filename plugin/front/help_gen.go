@@ -861,7 +861,17 @@ unanswered for --verify-timeout) proves neither: once the update converged,
 unless swarm reports the task failed, that is exit 2, nothing rolled back,
 and the command that checks it later.
 The password comes from REDISCLI_AUTH or --redis-password-file, never from the
-command line.
+command line. --verify-cut replication takes the cut through the server's
+snapshot for a replica instead (saved by the server, received, then the update
+is sent; the fingerprint is read from it while the old task stops).
+A verified image change that the old server could not read back (Redis 7 to
+8, PostgreSQL 15 to 17) ends with "Going back:" and the conversion it needs.
+
+For a MariaDB or MySQL service (a mariadb/mysql image, a published 3306,
+--mysql-url or --engine mariadb) --verify holds writes with FLUSH TABLES WITH
+READ LOCK on its own session and fingerprints every table server side, with the
+same verdicts and exit statuses; the password comes from MYSQL_PWD or
+--mysql-password-file (docs/mariadb.md).
 
 For a PostgreSQL service (a postgres image, a published 5432, --pg-url or
 --engine postgres) --verify does the same with the same verdicts and exit
