@@ -3,7 +3,6 @@ package redisbackup
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"github.com/docker-stateful/docker-stateful/internal/redistest"
@@ -426,45 +425,8 @@ func TestRestoreRefusesNonEmptyUnlessReplace(t *testing.T) {
 
 // rewrite re-encodes a backup file with a changed header (and a correct hash).
 func rewrite(t *testing.T, path string, edit func(*Header)) string {
-	v, err := VerifyFile(path, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := v.Header
-	edit(&h)
-	out := filepath.Join(t.TempDir(), "edited.dsbackup")
-	f, _ := os.Create(out)
-	defer f.Close()
-	bw, err := newBodyWriter(f)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bw.jsonSection(tagHeader, &h)
-	for _, d := range h.Databases {
-		if err := writeFingerprint(bw, d.DB, filepath.Join(v.FingerprintDir, fingerprintDirName(d.DB))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	tr := Trailer{Databases: []DatabaseCount{}}
-	db := -1
-	err = readRecords(path, path, func(r Record) error {
-		if r.DB != db {
-			db = r.DB
-			bw.section(tagDatabase, binary.AppendUvarint(nil, uint64(db)))
-			tr.Databases = append(tr.Databases, DatabaseCount{DB: db})
-		}
-		bw.Write(appendKey(nil, r.Key, r.Payload, r.ExpireAt))
-		tr.Records++
-		tr.Databases[len(tr.Databases)-1].Records++
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := bw.finish(&tr); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	t.Helper()
+	return rewriteRecords(t, path, edit, func(r Record) []Record { return []Record{r} })
 }
 
 func TestRestoreRefusesNewerRDBVersion(t *testing.T) {
