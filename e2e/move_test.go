@@ -83,20 +83,26 @@ func mvDBSize(t *testing.T, addr string, port int) int64 {
 	return n
 }
 
-// writer writes seq:<i> one after the other to whichever node answers on the
-// service's port, retrying the same i until it is acknowledged: every
-// acknowledged write must survive the move.
+// writer writes seq:<i> (or <prefix>:<i>) one after the other to whichever
+// node answers on the service's port, retrying the same i until it is
+// acknowledged: every acknowledged write must survive the move. It times the
+// acknowledgements too: the longest gap between two of them is the write
+// downtime a client saw.
 type writer struct {
 	mu      sync.Mutex
 	acked   int // seq:0 .. seq:acked-1 acknowledged
 	failed  int // failed attempts (refused, paused past the timeout, reset)
 	lastErr error
+	lastAck time.Time
+	maxGap  time.Duration
 	stop    chan struct{}
 	done    chan struct{}
 }
 
-func startMoveWriter(port int) *writer {
-	w := &writer{stop: make(chan struct{}), done: make(chan struct{})}
+func startMoveWriter(port int) *writer { return startPrefixWriter(port, "seq") }
+
+func startPrefixWriter(port int, prefix string) *writer {
+	w := &writer{stop: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
 	var clients []*redis.Client
 	for _, n := range C.Nodes {
 		clients = append(clients, redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", n.Addr, port),
@@ -116,11 +122,14 @@ func startMoveWriter(port int) *writer {
 				return
 			default:
 			}
-			err := clients[cur].Set(context.Background(), fmt.Sprintf("seq:%07d", i), i, 0).Err()
+			err := clients[cur].Set(context.Background(), fmt.Sprintf("%s:%07d", prefix, i), i, 0).Err()
+			now := time.Now()
 			w.mu.Lock()
 			if err == nil {
 				i++
 				w.acked = i
+				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
+				w.lastAck = now
 			} else {
 				w.failed++
 				w.lastErr = err

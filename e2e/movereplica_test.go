@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,66 +179,6 @@ func TestMoveReplicationFallback(t *testing.T) {
 	}
 }
 
-// gapWriter is startMoveWriter's loop, timing the acknowledgements: the
-// longest gap between two of them is the write downtime a client saw.
-type gapWriter struct {
-	mu      sync.Mutex
-	acked   int
-	failed  int
-	lastAck time.Time
-	maxGap  time.Duration
-	stop    chan struct{}
-	done    chan struct{}
-}
-
-func startGapWriter(port int, prefix string) *gapWriter {
-	w := &gapWriter{stop: make(chan struct{}), done: make(chan struct{}), lastAck: time.Now()}
-	var clients []*redis.Client
-	for _, n := range C.Nodes {
-		clients = append(clients, redis.NewClient(&redis.Options{Addr: fmt.Sprintf("%s:%d", n.Addr, port),
-			DialTimeout: time.Second, ReadTimeout: 3 * time.Second, MaxRetries: -1, PoolSize: 1}))
-	}
-	go func() {
-		defer close(w.done)
-		defer func() {
-			for _, c := range clients {
-				c.Close()
-			}
-		}()
-		cur := 0
-		for i := 0; ; {
-			select {
-			case <-w.stop:
-				return
-			default:
-			}
-			err := clients[cur].Set(context.Background(), fmt.Sprintf("%s:%07d", prefix, i), i, 0).Err()
-			now := time.Now()
-			w.mu.Lock()
-			if err == nil {
-				i++
-				w.acked = i
-				w.maxGap = max(w.maxGap, now.Sub(w.lastAck))
-				w.lastAck = now
-			} else {
-				w.failed++
-				cur = (cur + 1) % len(clients)
-			}
-			w.mu.Unlock()
-			if err != nil {
-				time.Sleep(20 * time.Millisecond)
-			}
-		}
-	}()
-	return w
-}
-
-func (w *gapWriter) finish() (acked, failed int, maxGap time.Duration) {
-	close(w.stop)
-	<-w.done
-	return w.acked, w.failed, w.maxGap
-}
-
 // TestBenchMove is `make bench-move` (DST_BENCH_MOVE=1): at 100k and 1M keys
 // of mixed types (BENCH_MOVE_KEYS to change), with a writer running, a move
 // by copy (today's method, node1 → node2) and a move by replication (node2 →
@@ -276,13 +215,14 @@ func TestBenchMove(t *testing.T) {
 	}
 	var rows []row
 	move := func(svc, to, method string, port int, n int64) run {
-		w := startGapWriter(port, "bench-"+method)
+		w := startPrefixWriter(port, "bench-"+method)
 		time.Sleep(500 * time.Millisecond)
 		s := time.Now()
 		r := benchRun(t, "stateful", "move", "--method", method, "--format", "json", "--timeout", "10m", svc, "--to", to)
 		took := time.Since(s)
 		time.Sleep(time.Second)
-		acked, failed, gap := w.finish()
+		acked, failed := w.finish()
+		gap := w.maxGap
 		var res mvrResult
 		if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil || r.ExitCode() != 0 || res.Verdict != "moved" || res.Method != method {
 			t.Fatalf("move --method %s: exit %d, %+v (%v)\n%s", method, r.ExitCode(), res, err, r.Stderr)
